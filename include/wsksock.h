@@ -1,0 +1,228 @@
+/*
+ * wsksock.h - BSD sockets for Windows kernel-mode drivers, on Winsock Kernel.
+ *
+ * Conventions, for every function below unless its comment says otherwise:
+ *  - Descriptors are small positive ints. A descriptor is never reused while
+ *    it is open, and a stale descriptor (closed, or from before ks_cleanup)
+ *    gets -EBADF: it can never reach a freed object.
+ *  - Failure is a negative errno value from <wsksock/errno.h> (-ECONNREFUSED,
+ *    -EBADF, ...); ks_strerror() names it. Nothing is kept in a global "last
+ *    error", so calls from many threads never see each other's errors.
+ *  - Blocking calls run at PASSIVE_LEVEL only; called above it they return
+ *    -EPERM at once and do nothing.
+ *  - Buffers and addresses stay owned by the caller. They may live on the
+ *    stack, in paged or in nonpaged pool: the library locks the pages it
+ *    hands to the provider and unlocks them before the call returns.
+ *  - Closing a socket from one thread while another thread is blocked on it
+ *    wakes the blocked call, which returns -EBADF.
+ *
+ * The library must be started with ks_startup() and stopped with
+ * ks_cleanup(); see their comments for the rules around DriverEntry and
+ * DriverUnload.
+ */
+#ifndef WSKSOCK_H
+#define WSKSOCK_H
+
+#include <stddef.h>
+
+#include "wsksock/errno.h"
+#include "wsksock/sockaddr.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Signed size for byte counts: a count >= 0, or a negative errno value. */
+typedef ptrdiff_t ks_ssize_t;
+
+/* Largest byte count one ks_send/ks_recv call accepts (counts are signed). */
+#define KS_MAX_IO_SIZE ((size_t)PTRDIFF_MAX)
+
+/* Library version, for run-time checks by drivers built against a header. */
+#define WSKSOCK_VERSION_MAJOR 0
+#define WSKSOCK_VERSION_MINOR 1
+
+/*
+ * ks_startup - start the library (register with WSK).
+ * Reference-counted: every successful call needs one ks_cleanup(). Safe to
+ * call from DriverEntry: it never waits for the WSK provider without bound.
+ * If the provider is not attached yet, the first socket call waits for it
+ * for at most a few seconds (and fails with -ENETDOWN if it never comes).
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, -EPERM (wrong IRQL), -ENOMEM, or -ENETDOWN (WskRegister failed).
+ */
+int ks_startup(void);
+
+/*
+ * ks_cleanup - stop the library: the last call closes every socket still
+ * open (waking any thread blocked on one), waits until no thread is inside
+ * the library on them, releases the provider and deregisters from WSK.
+ * It never waits on the caller's good behaviour: sockets left open are
+ * simply closed. Call it from DriverUnload (or after DriverEntry failed).
+ * After the last ks_cleanup every descriptor is stale (-EBADF) and
+ * ks_socket() returns -ENETDOWN until ks_startup() is called again.
+ * IRQL: PASSIVE_LEVEL (does nothing above it).
+ */
+void ks_cleanup(void);
+
+/*
+ * ks_socket - create a socket.
+ * domain: AF_INET or AF_INET6. type: SOCK_STREAM (protocol 0 or
+ * IPPROTO_TCP) or SOCK_DGRAM (protocol 0 or IPPROTO_UDP).
+ * A stream socket becomes a WSK listening socket at ks_listen() or a WSK
+ * connection socket at ks_connect(); until then it holds only its address.
+ * IRQL: PASSIVE_LEVEL.
+ * Returns a descriptor, or -EAFNOSUPPORT, -EPROTONOSUPPORT, -EPROTOTYPE,
+ * -ENOMEM, -EMFILE (descriptor table full), -ENETDOWN (not started).
+ */
+int ks_socket(int domain, int type, int protocol);
+
+/*
+ * ks_bind - give a socket its local address (port 0: any port).
+ * addr is copied; addrlen must be at least sizeof(struct sockaddr_in) for
+ * AF_INET or sizeof(struct sockaddr_in6) for AF_INET6, and the family must
+ * be the socket's. For stream sockets the address is really bound at once
+ * (so -EADDRINUSE is reported here) and carried over to the listening or
+ * connecting socket made later.
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, or -EBADF, -EFAULT (addr NULL), -EINVAL (bad addrlen, already
+ * bound), -EAFNOSUPPORT (family mismatch), -EADDRINUSE, -EADDRNOTAVAIL,
+ * -ENOMEM.
+ */
+int ks_bind(int s, const struct sockaddr *addr, int addrlen);
+
+/*
+ * ks_listen - make a bound (or, if unbound, wildcard-bound) stream socket
+ * accept connections. backlog is advisory (WSK manages its own queue).
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, or -EBADF, -EOPNOTSUPP (not a stream socket), -EISCONN
+ * (connected), -EADDRINUSE, -ENOMEM.
+ */
+int ks_listen(int s, int backlog);
+
+/*
+ * ks_accept - wait for and take the next connection on a listening socket.
+ * If addr is not NULL, the peer's address is copied there, truncated to
+ * *addrlen bytes, and *addrlen is set to the address's full size. addr and
+ * addrlen may both be NULL; addr without addrlen is -EFAULT.
+ * IRQL: PASSIVE_LEVEL.
+ * Returns the new connection's descriptor, or -EBADF (also when the
+ * listening socket is closed while waiting), -EINVAL (not listening),
+ * -EFAULT, -ENOMEM, -EMFILE, -ECONNABORTED.
+ */
+int ks_accept(int s, struct sockaddr *addr, int *addrlen);
+
+/*
+ * ks_connect - connect a stream socket to a remote address, waiting until
+ * the connection is established or fails. An unbound socket is first bound
+ * to the wildcard address of its own family.
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, or -EBADF, -EFAULT, -EINVAL (bad addrlen), -EAFNOSUPPORT,
+ * -EISCONN (already connected or listening), -ECONNREFUSED, -ETIMEDOUT,
+ * -ENETUNREACH, -EHOSTUNREACH, -EADDRNOTAVAIL, -ENOMEM.
+ */
+int ks_connect(int s, const struct sockaddr *addr, int addrlen);
+
+/*
+ * ks_send - send len bytes on a connected stream socket. It sends all of
+ * them or fails: on success the return value is len. A failure after part of
+ * the data went out still returns the error (the stream is then broken).
+ * One thread may send while another receives on the same socket; two
+ * concurrent senders are serialised, each call's bytes kept together.
+ * flags: 0 (others are reserved and give -EOPNOTSUPP).
+ * IRQL: PASSIVE_LEVEL.
+ * Returns len, or -EBADF, -EFAULT (buf NULL with len > 0), -EINVAL (len
+ * above KS_MAX_IO_SIZE), -ENOTCONN, -ECONNRESET, -ECONNABORTED, -EPIPE
+ * (sending was shut down), -ENOMEM.
+ */
+ks_ssize_t ks_send(int s, const void *buf, size_t len, int flags);
+
+/*
+ * ks_recv - receive up to len bytes from a connected stream socket, waiting
+ * until at least one byte (or, with MSG_WAITALL, len bytes) arrived.
+ * Returns 0 when the peer closed the connection in an orderly way and no
+ * data is left; with MSG_WAITALL a short count means the connection ended.
+ * flags: 0, MSG_WAITALL, MSG_PEEK (peek leaves the data queued).
+ * A len of 0 returns 0 at once.
+ * IRQL: PASSIVE_LEVEL.
+ * Returns the byte count, or -EBADF, -EFAULT, -EINVAL, -ENOTCONN,
+ * -ECONNRESET, -ECONNABORTED, -EOPNOTSUPP (unknown flags), -ENOMEM.
+ */
+ks_ssize_t ks_recv(int s, void *buf, size_t len, int flags);
+
+/*
+ * ks_sendto - send one datagram to an address on a datagram socket (an
+ * unbound socket is bound to its family's wildcard address first).
+ * IRQL: PASSIVE_LEVEL. Returns len, or -EBADF, -EFAULT, -EINVAL,
+ * -EAFNOSUPPORT, -EMSGSIZE, -EOPNOTSUPP (stream socket), -ENOMEM.
+ */
+ks_ssize_t ks_sendto(int s, const void *buf, size_t len, int flags, const struct sockaddr *to,
+                     int tolen);
+
+/*
+ * ks_recvfrom - receive one datagram; from/fromlen (both optional) get the
+ * sender's address as in ks_accept. A datagram larger than len is
+ * truncated to len and the call returns -EMSGSIZE (the rest is lost).
+ * IRQL: PASSIVE_LEVEL. Returns the byte count, or -EBADF, -EFAULT,
+ * -EINVAL (socket not bound), -EMSGSIZE, -EOPNOTSUPP, -ENOMEM.
+ */
+ks_ssize_t ks_recvfrom(int s, void *buf, size_t len, int flags, struct sockaddr *from,
+                       int *fromlen);
+
+/*
+ * ks_close - close a descriptor. Any thread blocked on the socket is woken
+ * (its call returns -EBADF); pending provider requests are cancelled and
+ * nothing is in flight when the WSK socket is closed. The close is
+ * abortive for a connected stream socket whose data is still unsent.
+ * The descriptor is invalid as soon as ks_close is called.
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, or -EBADF.
+ */
+int ks_close(int s);
+
+/*
+ * ks_inet_pton - parse an IPv4 dotted quad (AF_INET, dst: 4 bytes) or an IPv6
+ * address (AF_INET6, dst: 16 bytes, "::" and embedded IPv4 accepted) into
+ * network byte order. IRQL: any.
+ * Returns 1, 0 if src is not a valid address, -EAFNOSUPPORT, -EFAULT.
+ */
+int ks_inet_pton(int af, const char *src, void *dst);
+
+/*
+ * ks_inet_ntop - format an address (network byte order) as text into dst.
+ * IPv6 uses RFC 5952 form. IRQL: any.
+ * Returns dst, or NULL if af is unknown, a pointer is NULL, or the text and
+ * its terminating NUL do not fit in size bytes.
+ */
+const char *ks_inet_ntop(int af, const void *src, char *dst, size_t size);
+
+/*
+ * ks_strerror - a constant English text for an error number, given as
+ * positive or negative (ks_strerror(-ECONNREFUSED) works). IRQL: any.
+ * Never returns NULL.
+ */
+const char *ks_strerror(int err);
+
+/* Byte order helpers (IRQL: any). */
+static inline uint16_t ks_htons(uint16_t v)
+{
+    return (uint16_t)((v >> 8) | (v << 8));
+}
+static inline uint16_t ks_ntohs(uint16_t v)
+{
+    return ks_htons(v);
+}
+static inline uint32_t ks_htonl(uint32_t v)
+{
+    return ((v & 0xffu) << 24) | ((v & 0xff00u) << 8) | ((v >> 8) & 0xff00u) | (v >> 24);
+}
+static inline uint32_t ks_ntohl(uint32_t v)
+{
+    return ks_htonl(v);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WSKSOCK_H */
