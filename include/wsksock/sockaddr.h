@@ -102,6 +102,90 @@ typedef struct sockaddr_storage {
 #define INET_ADDRSTRLEN 22
 #define INET6_ADDRSTRLEN 65
 
+/*
+ * Socket options with Winsock values. Under the WDK these come from
+ * <ws2def.h> (SOL_*, SO_*, TCP_NODELAY, MSG_BCAST/MSG_MCAST) and
+ * <ws2ipdef.h> (IPV6_V6ONLY), which this header already includes there.
+ * Ref: learn.microsoft.com "SOL_SOCKET socket options", "IPPROTO_TCP socket
+ * options", "IPPROTO_IPV6 socket options", "WSK Socket Options".
+ */
+#ifndef SOL_SOCKET
+#define SOL_SOCKET 0xffff
+#endif
+#ifndef SO_DEBUG
+#define SO_DEBUG 0x0001
+#endif
+#ifndef SO_ACCEPTCONN
+#define SO_ACCEPTCONN 0x0002
+#endif
+#ifndef SO_REUSEADDR
+#define SO_REUSEADDR 0x0004
+#endif
+#ifndef SO_KEEPALIVE
+#define SO_KEEPALIVE 0x0008
+#endif
+#ifndef SO_DONTROUTE
+#define SO_DONTROUTE 0x0010
+#endif
+#ifndef SO_BROADCAST
+#define SO_BROADCAST 0x0020
+#endif
+#ifndef SO_USELOOPBACK
+#define SO_USELOOPBACK 0x0040
+#endif
+#ifndef SO_LINGER
+#define SO_LINGER 0x0080
+#endif
+#ifndef SO_OOBINLINE
+#define SO_OOBINLINE 0x0100
+#endif
+#ifndef SO_DONTLINGER
+#define SO_DONTLINGER ((int)(~SO_LINGER))
+#endif
+#ifndef SO_EXCLUSIVEADDRUSE
+#define SO_EXCLUSIVEADDRUSE ((int)(~SO_REUSEADDR))
+#endif
+#ifndef SO_SNDBUF
+#define SO_SNDBUF 0x1001
+#endif
+#ifndef SO_RCVBUF
+#define SO_RCVBUF 0x1002
+#endif
+#ifndef SO_SNDLOWAT
+#define SO_SNDLOWAT 0x1003
+#endif
+#ifndef SO_RCVLOWAT
+#define SO_RCVLOWAT 0x1004
+#endif
+#ifndef SO_SNDTIMEO
+#define SO_SNDTIMEO 0x1005
+#endif
+#ifndef SO_RCVTIMEO
+#define SO_RCVTIMEO 0x1006
+#endif
+#ifndef SO_ERROR
+#define SO_ERROR 0x1007
+#endif
+#ifndef SO_TYPE
+#define SO_TYPE 0x1008
+#endif
+#ifndef SO_CONDITIONAL_ACCEPT
+#define SO_CONDITIONAL_ACCEPT 0x3002
+#endif
+#ifndef TCP_NODELAY
+#define TCP_NODELAY 0x0001
+#endif
+#ifndef IPV6_V6ONLY
+#define IPV6_V6ONLY 27
+#endif
+/* Extra WSAMSG/WskReceiveFrom ControlFlags values (ws2def.h). */
+#ifndef MSG_BCAST
+#define MSG_BCAST 0x0400
+#endif
+#ifndef MSG_MCAST
+#define MSG_MCAST 0x0800
+#endif
+
 /* Compile-time checks against Microsoft's documented sizes. */
 typedef char ks_assert_sockaddr_size[sizeof(struct sockaddr) == 16 ? 1 : -1];
 typedef char ks_assert_sockaddr_in_size[sizeof(struct sockaddr_in) == 16 ? 1 : -1];
