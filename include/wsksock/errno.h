@@ -113,6 +113,9 @@
 #ifndef ENOTSOCK
 #define ENOTSOCK 128
 #endif
+#ifndef ENOTSUP
+#define ENOTSUP 129
+#endif
 #ifndef EOPNOTSUPP
 #define EOPNOTSUPP 130
 #endif

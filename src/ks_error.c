@@ -1,0 +1,178 @@
+/* ks_error.c - NTSTATUS to errno mapping, error texts, and tagged pool. */
+#include "ks_kernel.h"
+
+void *ks_alloc(SIZE_T size, ULONG tag)
+{
+    /* ExAllocatePool2 exists neither in mingw's import library nor in Wine. */
+    void *p = ExAllocatePoolWithTag(NonPagedPool, size, tag);
+    if (p != NULL)
+        RtlZeroMemory(p, size);
+    return p;
+}
+
+void ks_free(void *p, ULONG tag)
+{
+    if (p != NULL)
+        ExFreePoolWithTag(p, tag);
+}
+
+int ks_status_to_errno(NTSTATUS status)
+{
+    switch (status) {
+    case STATUS_SUCCESS:
+        return 0;
+    case STATUS_CONNECTION_REFUSED:
+    case STATUS_PORT_UNREACHABLE:
+        return -ECONNREFUSED;
+    case STATUS_CONNECTION_RESET:
+    case STATUS_REMOTE_DISCONNECT:
+        return -ECONNRESET;
+    case STATUS_CONNECTION_ABORTED:
+    case STATUS_LOCAL_DISCONNECT:
+    case STATUS_FILE_FORCED_CLOSED:
+    case STATUS_TRANSACTION_ABORTED:
+        return -ECONNABORTED;
+    case STATUS_CONNECTION_DISCONNECTED:
+    case STATUS_PIPE_DISCONNECTED:
+        return -EPIPE;
+    case STATUS_ADDRESS_ALREADY_EXISTS:
+    case STATUS_ADDRESS_ALREADY_ASSOCIATED:
+    case STATUS_SHARING_VIOLATION:
+    case STATUS_TOO_MANY_ADDRESSES:
+        return -EADDRINUSE;
+    case STATUS_INVALID_ADDRESS:
+    case STATUS_INVALID_ADDRESS_COMPONENT:
+        return -EADDRNOTAVAIL;
+    case STATUS_NETWORK_UNREACHABLE:
+        return -ENETUNREACH;
+    case STATUS_HOST_UNREACHABLE:
+    case STATUS_PROTOCOL_UNREACHABLE:
+        return -EHOSTUNREACH;
+    case STATUS_IO_TIMEOUT:
+    case STATUS_TIMEOUT:
+        return -ETIMEDOUT;
+    case STATUS_CANCELLED:
+        return -ECANCELED;
+    case STATUS_INSUFFICIENT_RESOURCES:
+    case STATUS_NO_MEMORY:
+        return -ENOMEM;
+    case STATUS_BUFFER_OVERFLOW:
+    case STATUS_BUFFER_TOO_SMALL:
+        return -EMSGSIZE;
+    case STATUS_INVALID_PARAMETER:
+        return -EINVAL;
+    case STATUS_ACCESS_DENIED:
+        return -EACCES;
+    case STATUS_NOT_IMPLEMENTED:
+    case STATUS_NOT_SUPPORTED:
+    case STATUS_INVALID_DEVICE_REQUEST:
+        return -EOPNOTSUPP;
+    case STATUS_INVALID_DEVICE_STATE:
+        return -EINVAL;
+    case STATUS_NETWORK_BUSY:
+    case STATUS_DEVICE_NOT_READY:
+        return -ENETDOWN;
+    case STATUS_CANT_WAIT:
+        return -EWOULDBLOCK;
+    case STATUS_TOO_MANY_OPENED_FILES:
+        return -EMFILE;
+    default:
+        return -EIO;
+    }
+}
+
+const char *ks_strerror(int err)
+{
+    if (err < 0)
+        err = -err;
+    switch (err) {
+    case 0:
+        return "Success";
+    case EPERM:
+        return "Operation not permitted (wrong IRQL)";
+    case ENOENT:
+        return "No such entry";
+    case EINTR:
+        return "Interrupted";
+    case EIO:
+        return "I/O error";
+    case EBADF:
+        return "Bad descriptor";
+    case EAGAIN:
+        return "Resource temporarily unavailable";
+    case ENOMEM:
+        return "Out of memory";
+    case EACCES:
+        return "Permission denied";
+    case EFAULT:
+        return "Bad address (NULL pointer)";
+    case EBUSY:
+        return "Busy";
+    case EINVAL:
+        return "Invalid argument";
+    case EMFILE:
+        return "Too many open sockets";
+    case EPIPE:
+        return "Broken pipe";
+    case ENOSYS:
+        return "Not implemented";
+    case EADDRINUSE:
+        return "Address already in use";
+    case EADDRNOTAVAIL:
+        return "Address not available";
+    case EAFNOSUPPORT:
+        return "Address family not supported";
+    case EALREADY:
+        return "Operation already in progress";
+    case ECANCELED:
+        return "Operation cancelled";
+    case ECONNABORTED:
+        return "Connection aborted";
+    case ECONNREFUSED:
+        return "Connection refused";
+    case ECONNRESET:
+        return "Connection reset by peer";
+    case EDESTADDRREQ:
+        return "Destination address required";
+    case EHOSTUNREACH:
+        return "Host unreachable";
+    case EINPROGRESS:
+        return "Operation in progress";
+    case EISCONN:
+        return "Socket already connected";
+    case EMSGSIZE:
+        return "Message too long";
+    case ENETDOWN:
+        return "Network down (library not started)";
+    case ENETRESET:
+        return "Connection reset by network";
+    case ENETUNREACH:
+        return "Network unreachable";
+    case ENOBUFS:
+        return "No buffer space";
+    case ENOPROTOOPT:
+        return "Protocol option not available";
+    case ENOTCONN:
+        return "Socket not connected";
+    case ENOTSOCK:
+        return "Not a socket";
+#if EOPNOTSUPP != ENOTSUP
+    case ENOTSUP:
+        return "Not supported";
+#endif
+    case EOPNOTSUPP:
+        return "Operation not supported";
+    case EPROTONOSUPPORT:
+        return "Protocol not supported";
+    case EPROTOTYPE:
+        return "Protocol wrong type for socket";
+    case ETIMEDOUT:
+        return "Timed out";
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+        return "Operation would block";
+#endif
+    default:
+        return "Unknown error";
+    }
+}

@@ -1,0 +1,46 @@
+/*
+ * ks_kernel.h - the kernel environment of the library's own sources.
+ *
+ * Everything the library takes from the kernel comes through this header:
+ * <ntddk.h> (the WDK's, mingw-w64's, or the host test bed's user-space shim)
+ * and the WSK ABI. Pool allocations go through ks_alloc/ks_free so that each
+ * carries a pool tag and the host test bed can account for and fail them.
+ */
+#ifndef KS_KERNEL_H
+#define KS_KERNEL_H
+
+#include <ntddk.h>
+
+#include "wsksock.h"
+#include "wsksock/wsk.h"
+
+/* Pool tags, shown by poolmon/!poolused as written here. */
+#define KS_TAG(a, b, c, d) \
+    ((ULONG)(a) | ((ULONG)(b) << 8) | ((ULONG)(c) << 16) | ((ULONG)(d) << 24))
+#define KS_TAG_SOCKET KS_TAG('k', 's', 'S', 'o') /* socket objects */
+#define KS_TAG_TABLE KS_TAG('k', 's', 'F', 'd')  /* descriptor table */
+#define KS_TAG_BUFFER KS_TAG('k', 's', 'B', 'f') /* peek buffers */
+#define KS_TAG_MISC KS_TAG('k', 's', 'M', 'i')   /* everything else */
+
+/* Nonpaged, tagged allocation; NULL on failure. Zeroed. */
+void *ks_alloc(SIZE_T size, ULONG tag);
+void ks_free(void *p, ULONG tag);
+
+/* TRUE if the caller may block (PASSIVE_LEVEL). */
+static inline BOOLEAN ks_can_block(void)
+{
+    return KeGetCurrentIrql() == PASSIVE_LEVEL;
+}
+
+/* Relative timeout in 100 ns units for KeWaitFor*, from milliseconds. */
+static inline LARGE_INTEGER ks_relative_ms(ULONG ms)
+{
+    LARGE_INTEGER t;
+    t.QuadPart = -(LONGLONG)ms * 10000;
+    return t;
+}
+
+/* Map an NTSTATUS from WSK or the kernel to a negative errno value. */
+int ks_status_to_errno(NTSTATUS status);
+
+#endif /* KS_KERNEL_H */

@@ -1,0 +1,127 @@
+/* ks_op.c - the operation layer: IRP reuse, completion handoff, MDLs. */
+#include "ks_op.h"
+
+static IO_COMPLETION_ROUTINE ks_op_completion;
+
+/*
+ * Runs when the provider completes the IRP, at IRQL <= DISPATCH_LEVEL. It
+ * never starts new WSK calls and always keeps the IRP (the op owns it).
+ */
+static NTSTATUS ks_op_completion(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+{
+    ks_op *op = (ks_op *)context;
+    UNREFERENCED_PARAMETER(device);
+
+    if (op->callback != NULL) {
+        op->state = KS_OP_DONE;
+        op->callback(op, irp->IoStatus.Status, irp->IoStatus.Information, op->callback_context);
+        return STATUS_MORE_PROCESSING_REQUIRED;
+    }
+    /* Only a caller that parked itself (state WAITING) needs the event. */
+    if (InterlockedExchange(&op->state, KS_OP_DONE) == KS_OP_WAITING)
+        KeSetEvent(&op->done, IO_NO_INCREMENT, FALSE);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+NTSTATUS ks_op_init(ks_op *op)
+{
+    RtlZeroMemory(op, sizeof(*op));
+    KeInitializeEvent(&op->done, SynchronizationEvent, FALSE);
+    op->irp = IoAllocateIrp(1, FALSE);
+    return op->irp != NULL ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
+}
+
+void ks_op_free(ks_op *op)
+{
+    if (op->irp != NULL) {
+        IoFreeIrp(op->irp);
+        op->irp = NULL;
+    }
+}
+
+PIRP ks_op_begin(ks_op *op)
+{
+    IoReuseIrp(op->irp, STATUS_UNSUCCESSFUL);
+    IoSetCompletionRoutine(op->irp, ks_op_completion, op, TRUE, TRUE, TRUE);
+    op->mdl = NULL;
+    InterlockedExchange(&op->state, KS_OP_ISSUED);
+    return op->irp;
+}
+
+static void ks_op_release_mdl(ks_op *op)
+{
+    if (op->mdl != NULL) {
+        MmUnlockPages(op->mdl);
+        IoFreeMdl(op->mdl);
+        op->mdl = NULL;
+    }
+}
+
+NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout,
+                    ULONG_PTR *information)
+{
+    NTSTATUS status;
+    ULONG_PTR info = 0;
+
+    if (call_status == STATUS_PENDING) {
+        if (InterlockedCompareExchange(&op->state, KS_OP_WAITING, KS_OP_ISSUED) == KS_OP_ISSUED) {
+            NTSTATUS w = KeWaitForSingleObject(&op->done, Executive, KernelMode, FALSE, timeout);
+            if (w == STATUS_TIMEOUT) {
+                IoCancelIrp(op->irp);
+                KeWaitForSingleObject(&op->done, Executive, KernelMode, FALSE, NULL);
+            }
+        }
+        status = op->irp->IoStatus.Status;
+        info = op->irp->IoStatus.Information;
+    } else if (op->state == KS_OP_DONE) {
+        /* Completed inline: the IRP holds the result. */
+        status = op->irp->IoStatus.Status;
+        info = op->irp->IoStatus.Information;
+    } else {
+        /* Failed without completing the IRP (not allowed by the WSK contract,
+         * but Wine's unimplemented calls do it). */
+        status = NT_SUCCESS(call_status) ? STATUS_INTERNAL_ERROR : call_status;
+    }
+    ks_op_release_mdl(op);
+    InterlockedExchange(&op->state, KS_OP_IDLE);
+    if (!NT_SUCCESS(status))
+        info = 0;
+    if (information != NULL)
+        *information = info;
+    return status;
+}
+
+void ks_op_cancel(ks_op *op)
+{
+    if (ks_op_busy(op))
+        IoCancelIrp(op->irp);
+}
+
+NTSTATUS ks_op_lock_buffer(ks_op *op, void *buf, ULONG len, LOCK_OPERATION access,
+                           WSK_BUF *wbuf)
+{
+    wbuf->Mdl = NULL;
+    wbuf->Offset = 0;
+    wbuf->Length = len;
+    if (len == 0)
+        return STATUS_SUCCESS;
+    PMDL mdl = IoAllocateMdl(buf, len, FALSE, FALSE, NULL);
+    if (mdl == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+#ifdef _MSC_VER
+    __try {
+        MmProbeAndLockPages(mdl, KernelMode, access);
+    } __except (EXCEPTION_EXECUTE_HANDLER) {
+        IoFreeMdl(mdl);
+        return STATUS_ACCESS_VIOLATION;
+    }
+#else
+    /* gcc has no structured exception handling: a kernel-mode probe of a
+     * valid kernel buffer does not raise; an invalid pointer would bugcheck
+     * with any toolchain's first access anyway. */
+    MmProbeAndLockPages(mdl, KernelMode, access);
+#endif
+    op->mdl = mdl;
+    wbuf->Mdl = mdl;
+    return STATUS_SUCCESS;
+}

@@ -1,0 +1,25 @@
+/*
+ * ks_provider.h - the library's registration with WSK and its global state.
+ */
+#ifndef KS_PROVIDER_H
+#define KS_PROVIDER_H
+
+#include "ks_kernel.h"
+
+/* How long the first socket call waits for a provider that was not attached
+ * at ks_startup (never WSK_INFINITE_WAIT: it may run inside DriverEntry). */
+#define KS_CAPTURE_WAIT_MS 5000
+
+/* The captured provider NPI, capturing it on first use. PASSIVE_LEVEL.
+ * Returns STATUS_SUCCESS, or an error when the library is not started or no
+ * provider attached in time. */
+NTSTATUS ks_provider(const WSK_PROVIDER_NPI **npi);
+
+/* Live socket objects (allocated, not yet freed), for ks_cleanup's wait. */
+void ks_live_socket_added(void);
+void ks_live_socket_removed(void);
+
+/* TRUE between a successful first ks_startup and the last ks_cleanup. */
+BOOLEAN ks_library_running(void);
+
+#endif /* KS_PROVIDER_H */

@@ -1,0 +1,264 @@
+/* ks_socket.c - socket objects: creation, references, close; address checks. */
+#include "ks_socket.h"
+#include "ks_fdtable.h"
+#include "ks_provider.h"
+
+ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *err)
+{
+    /* Count first, then check: ks_cleanup clears "running" and then waits for
+     * the count to drop, so it cannot miss a socket created meanwhile. */
+    ks_live_socket_added();
+    if (!ks_library_running()) {
+        ks_live_socket_removed();
+        *err = -ENETDOWN;
+        return NULL;
+    }
+    ks_sock *s = (ks_sock *)ks_alloc(sizeof(*s), KS_TAG_SOCKET);
+    if (s == NULL) {
+        ks_live_socket_removed();
+        *err = -ENOMEM;
+        return NULL;
+    }
+    s->refs = 1;
+    KeInitializeSpinLock(&s->lock);
+    s->family = family;
+    s->type = type;
+    s->protocol = protocol;
+    s->state = KS_SS_NEW;
+    KeInitializeEvent(&s->closed, NotificationEvent, FALSE);
+    KeInitializeEvent(&s->calls_drained, NotificationEvent, FALSE);
+    KeInitializeEvent(&s->ctl_lock, SynchronizationEvent, TRUE);
+    KeInitializeEvent(&s->rx_lock, SynchronizationEvent, TRUE);
+    KeInitializeEvent(&s->tx_lock, SynchronizationEvent, TRUE);
+    if (!NT_SUCCESS(ks_op_init(&s->ctl)) || !NT_SUCCESS(ks_op_init(&s->rx)) ||
+        !NT_SUCCESS(ks_op_init(&s->tx))) {
+        ks_sock_put(s);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    return s;
+}
+
+void ks_sock_get(ks_sock *s)
+{
+    InterlockedIncrement(&s->refs);
+}
+
+void ks_sock_put(ks_sock *s)
+{
+    if (InterlockedDecrement(&s->refs) != 0)
+        return;
+    /* Last reference: no thread uses the socket, nothing is in flight. */
+    ks_op_free(&s->ctl);
+    ks_op_free(&s->rx);
+    ks_op_free(&s->tx);
+    ks_free(s->peek_buf, KS_TAG_BUFFER);
+    ks_free(s, KS_TAG_SOCKET);
+    ks_live_socket_removed();
+}
+
+int ks_sock_lock(ks_sock *s, KEVENT *lock)
+{
+    PVOID objects[2] = {lock, &s->closed};
+    NTSTATUS st = KeWaitForMultipleObjects(2, objects, WaitAny, Executive, KernelMode, FALSE,
+                                           NULL, NULL);
+    return st == STATUS_WAIT_0 ? 0 : -EBADF;
+}
+
+void ks_sock_unlock(KEVENT *lock)
+{
+    KeSetEvent(lock, IO_NO_INCREMENT, FALSE);
+}
+
+int ks_call_enter(ks_sock *s, int state, int not_state_err)
+{
+    int err = 0;
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    if (s->closing)
+        err = -EBADF;
+    else if (state >= 0 && (int)s->state != state)
+        err = not_state_err;
+    else
+        s->in_call++;
+    KeReleaseSpinLock(&s->lock, irql);
+    return err;
+}
+
+void ks_call_leave(ks_sock *s)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    if (--s->in_call == 0 && s->closing)
+        KeSetEvent(&s->calls_drained, IO_NO_INCREMENT, FALSE);
+    KeReleaseSpinLock(&s->lock, irql);
+}
+
+NTSTATUS ks_wsk_create(ks_sock *s, ULONG kind)
+{
+    const WSK_PROVIDER_NPI *npi;
+    NTSTATUS status = ks_provider(&npi);
+    if (!NT_SUCCESS(status))
+        return status;
+    if (ks_call_enter(s, -1, 0) != 0)
+        return STATUS_CANCELLED;
+    PIRP irp = ks_op_begin(&s->ctl);
+    status = npi->Dispatch->WskSocket(npi->Client, s->family, s->type, s->protocol, kind, s, NULL,
+                                      NULL, NULL, NULL, irp);
+    ks_call_leave(s);
+    ULONG_PTR info;
+    status = ks_op_wait(&s->ctl, status, NULL, &info);
+    if (NT_SUCCESS(status)) {
+        KIRQL irql;
+        KeAcquireSpinLock(&s->lock, &irql);
+        s->wsk = (PWSK_SOCKET)info;
+        s->wsk_kind = kind;
+        KeReleaseSpinLock(&s->lock, irql);
+    }
+    return status;
+}
+
+NTSTATUS ks_wsk_bind(ks_sock *s, const SOCKADDR *addr)
+{
+    /* Every WSK dispatch table starts with Basic, then WskBind. */
+    const WSK_PROVIDER_LISTEN_DISPATCH *d = (const WSK_PROVIDER_LISTEN_DISPATCH *)s->wsk->Dispatch;
+    if (ks_call_enter(s, -1, 0) != 0)
+        return STATUS_CANCELLED;
+    PIRP irp = ks_op_begin(&s->ctl);
+    NTSTATUS status = d->WskBind(s->wsk, (PSOCKADDR)addr, 0, irp);
+    ks_call_leave(s);
+    return ks_op_wait(&s->ctl, status, NULL, NULL);
+}
+
+void ks_wsk_close(ks_sock *s)
+{
+    PWSK_SOCKET wsk = s->wsk;
+    if (wsk == NULL)
+        return;
+    const WSK_PROVIDER_BASIC_DISPATCH *d = (const WSK_PROVIDER_BASIC_DISPATCH *)wsk->Dispatch;
+    PIRP irp = ks_op_begin(&s->ctl);
+    NTSTATUS status = d->WskCloseSocket(wsk, irp);
+    ks_op_wait(&s->ctl, status, NULL, NULL);
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    s->wsk = NULL;
+    s->wsk_kind = 0;
+    KeReleaseSpinLock(&s->lock, irql);
+}
+
+void ks_sock_close(ks_sock *s)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    BOOLEAN already = s->closing;
+    s->closing = TRUE;
+    BOOLEAN drained = s->in_call == 0;
+    KeReleaseSpinLock(&s->lock, irql);
+    if (already)
+        return;
+    /* Wake threads waiting for a direction lock. */
+    KeSetEvent(&s->closed, IO_NO_INCREMENT, FALSE);
+    /* No thread may be inside a WSK call when WskCloseSocket runs. */
+    if (!drained)
+        KeWaitForSingleObject(&s->calls_drained, Executive, KernelMode, FALSE, NULL);
+    /* Ask the provider to end what is pending; WskCloseSocket cancels the
+     * rest (providers that ignore IoCancelIrp still honour that). */
+    ks_op_cancel(&s->rx);
+    ks_op_cancel(&s->tx);
+    ks_op_cancel(&s->ctl);
+    /* The control lock orders us after any creation or bind in progress, so
+     * s->wsk is final. */
+    KeWaitForSingleObject(&s->ctl_lock, Executive, KernelMode, FALSE, NULL);
+    ks_wsk_close(s);
+    ks_sock_unlock(&s->ctl_lock);
+}
+
+int ks_fd_enter(int fd, ks_sock **out)
+{
+    if (!ks_can_block())
+        return -EPERM;
+    ks_sock *s = ks_fd_get(fd);
+    if (s == NULL)
+        return -EBADF;
+    *out = s;
+    return 0;
+}
+
+int ks_sockaddr_len(ADDRESS_FAMILY family)
+{
+    return family == AF_INET6 ? (int)sizeof(SOCKADDR_IN6) : (int)sizeof(SOCKADDR_IN);
+}
+
+int ks_check_addr(const ks_sock *s, const struct sockaddr *addr, int addrlen)
+{
+    if (addr == NULL)
+        return -EFAULT;
+    if (addrlen < (int)sizeof(addr->sa_family))
+        return -EINVAL;
+    if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)
+        return -EAFNOSUPPORT;
+    if (addr->sa_family != s->family)
+        return -EAFNOSUPPORT;
+    if (addrlen < ks_sockaddr_len(addr->sa_family))
+        return -EINVAL;
+    return 0;
+}
+
+void ks_wildcard_addr(ADDRESS_FAMILY family, SOCKADDR_STORAGE *out)
+{
+    RtlZeroMemory(out, sizeof(*out));
+    out->ss_family = family;
+}
+
+void ks_copy_out_addr(const SOCKADDR_STORAGE *from, struct sockaddr *addr, int *addrlen)
+{
+    if (addr == NULL || addrlen == NULL)
+        return;
+    int full = ks_sockaddr_len(from->ss_family);
+    int n = *addrlen < full ? *addrlen : full;
+    if (n > 0)
+        RtlCopyMemory(addr, from, (SIZE_T)n);
+    *addrlen = full;
+}
+
+/* ---- ks_socket / ks_close ---- */
+
+int ks_socket(int domain, int type, int protocol)
+{
+    if (!ks_can_block())
+        return -EPERM;
+    if (domain != AF_INET && domain != AF_INET6)
+        return -EAFNOSUPPORT;
+    if (type == SOCK_STREAM) {
+        if (protocol == 0)
+            protocol = IPPROTO_TCP;
+        if (protocol != IPPROTO_TCP)
+            return -EPROTONOSUPPORT;
+    } else if (type == SOCK_DGRAM) {
+        if (protocol == 0)
+            protocol = IPPROTO_UDP;
+        if (protocol != IPPROTO_UDP)
+            return -EPROTONOSUPPORT;
+    } else {
+        return -EPROTOTYPE;
+    }
+    int err;
+    ks_sock *s = ks_sock_new((ADDRESS_FAMILY)domain, (USHORT)type, (ULONG)protocol, &err);
+    if (s == NULL)
+        return err;
+    int fd = ks_fd_insert(s);
+    ks_sock_put(s); /* the table holds it now (or nobody does) */
+    return fd;
+}
+
+int ks_close(int fd)
+{
+    if (!ks_can_block())
+        return -EPERM;
+    ks_sock *s = ks_fd_remove(fd);
+    if (s == NULL)
+        return -EBADF;
+    ks_sock_close(s);
+    ks_sock_put(s);
+    return 0;
+}

@@ -1,0 +1,96 @@
+/*
+ * ks_socket.h - the socket object behind a descriptor, and its lifetime.
+ *
+ * Lifetime: a socket is reference-counted. The descriptor table holds one
+ * reference; every API call holds one while it runs (ks_fd_get). The object
+ * is freed when the last reference goes, so a thread still blocked in a call
+ * keeps it alive even after ks_close. Its memory is nonpaged (events inside
+ * are waited on).
+ *
+ * Close protocol (ks_sock_close): mark closing (new calls fail with -EBADF
+ * and waiters on the per-direction locks wake), wait until no thread is
+ * inside a WSK dispatch call on the socket, cancel the requests in flight,
+ * take the control lock, then WskCloseSocket: nothing is in flight in the
+ * provider's sense when it is called, and it cancels what is still pending.
+ */
+#ifndef KS_SOCKET_H
+#define KS_SOCKET_H
+
+#include "ks_op.h"
+
+enum ks_sock_state {
+    KS_SS_NEW = 0,    /* no address yet */
+    KS_SS_BOUND,      /* address set (stream: held by a bound connection socket) */
+    KS_SS_LISTENING,  /* WSK listening socket */
+    KS_SS_CONNECTED,  /* WSK connection socket, connected */
+    KS_SS_DATAGRAM    /* WSK datagram socket, bound */
+};
+
+typedef struct ks_sock {
+    volatile LONG refs;
+    KSPIN_LOCK lock;        /* protects the fields marked (L) */
+    int fd;                 /* descriptor, 0 until inserted */
+    ADDRESS_FAMILY family;
+    USHORT type;            /* SOCK_STREAM or SOCK_DGRAM */
+    ULONG protocol;
+    enum ks_sock_state state; /* (L) */
+    BOOLEAN closing;        /* (L) set once by ks_sock_close */
+    LONG in_call;           /* (L) threads inside a WSK dispatch call */
+    PWSK_SOCKET wsk;        /* (L) the provider's socket, or NULL */
+    ULONG wsk_kind;         /* WSK_FLAG_*_SOCKET of wsk */
+    SOCKADDR_STORAGE local; /* bound address (state >= KS_SS_BOUND) */
+
+    KEVENT closed;          /* notification: set when closing starts */
+    KEVENT calls_drained;   /* notification: closing and in_call == 0 */
+
+    /* One operation per direction, each serialised by its own lock (a
+     * synchronization event), so a sender and a receiver never wait for each
+     * other. ctl serves creation, bind, connect, listen and close. */
+    ks_op ctl, rx, tx;
+    KEVENT ctl_lock, rx_lock, tx_lock;
+
+    /* Data taken from the stream by MSG_PEEK, handed out first (rx_lock). */
+    UCHAR *peek_buf;
+    ULONG peek_len, peek_off;
+} ks_sock;
+
+/* Allocates a socket with its operations (not yet in the descriptor table).
+ * Returns NULL with *err set (-ENOMEM, -ENETDOWN when stopping). */
+ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *err);
+
+void ks_sock_get(ks_sock *s);
+/* Drops a reference; the last one frees the socket. */
+void ks_sock_put(ks_sock *s);
+
+/* Closes the socket (see the protocol above). Idempotent. PASSIVE_LEVEL. */
+void ks_sock_close(ks_sock *s);
+
+/* Waits for one of the socket's direction locks, or for the socket to close.
+ * Returns 0 with the lock held, or -EBADF. */
+int ks_sock_lock(ks_sock *s, KEVENT *lock);
+void ks_sock_unlock(KEVENT *lock);
+
+/* Brackets a WSK dispatch call on s: enter fails with -EBADF once closing,
+ * or with not_state_err when s->state differs from state (-1: any state). */
+int ks_call_enter(ks_sock *s, int state, int not_state_err);
+void ks_call_leave(ks_sock *s);
+
+/* Creates s->wsk of the given WSK category (ctl lock held). */
+NTSTATUS ks_wsk_create(ks_sock *s, ULONG kind);
+/* WskBind of s->wsk to addr (ctl lock held). */
+NTSTATUS ks_wsk_bind(ks_sock *s, const SOCKADDR *addr);
+/* Closes s->wsk if any (ctl lock held, nothing else in flight). */
+void ks_wsk_close(ks_sock *s);
+
+/* Common argument checks. */
+int ks_sockaddr_len(ADDRESS_FAMILY family);
+int ks_check_addr(const ks_sock *s, const struct sockaddr *addr, int addrlen);
+void ks_wildcard_addr(ADDRESS_FAMILY family, SOCKADDR_STORAGE *out);
+/* Copies a result address to a caller's (addr, addrlen) pair, BSD style. */
+void ks_copy_out_addr(const SOCKADDR_STORAGE *from, struct sockaddr *addr, int *addrlen);
+
+/* Looks up a descriptor, with the IRQL check every blocking call makes.
+ * Returns 0 and a referenced socket, or -EPERM/-EBADF. */
+int ks_fd_enter(int fd, ks_sock **out);
+
+#endif /* KS_SOCKET_H */

@@ -1,0 +1,247 @@
+/*
+ * ks_stream.c - ks_bind, ks_listen, ks_accept, ks_connect.
+ *
+ * WSK fixes a socket's category (listening, connection, datagram) when it is
+ * created, while BSD code decides between listening and connecting later. A
+ * stream socket therefore has no WSK socket until it needs one:
+ *  - ks_bind creates a WSK connection socket and binds it, so that binding
+ *    errors (address in use, not available) are reported by ks_bind itself;
+ *  - ks_connect uses that socket (or creates one bound to the wildcard
+ *    address of the socket's own family) and connects it;
+ *  - ks_listen closes it and binds a WSK listening socket to the same
+ *    address (a WSK listening socket listens as soon as it is bound).
+ */
+#include "ks_socket.h"
+#include "ks_fdtable.h"
+
+static void set_state(ks_sock *s, enum ks_sock_state state)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    s->state = state;
+    KeReleaseSpinLock(&s->lock, irql);
+}
+
+/* Creates s->wsk of the given kind bound to addr; on failure nothing is
+ * left open. ctl lock held. */
+static NTSTATUS create_bound(ks_sock *s, ULONG kind, const SOCKADDR_STORAGE *addr)
+{
+    NTSTATUS status = ks_wsk_create(s, kind);
+    if (!NT_SUCCESS(status))
+        return status;
+    status = ks_wsk_bind(s, (const SOCKADDR *)addr);
+    if (!NT_SUCCESS(status))
+        ks_wsk_close(s);
+    return status;
+}
+
+/* Result of a failed call: -EBADF if the socket was closed under it. */
+static int fail(ks_sock *s, NTSTATUS status)
+{
+    if (s->closing)
+        return -EBADF;
+    int err = ks_status_to_errno(status);
+    return err != 0 ? err : -EIO;
+}
+
+int ks_bind(int fd, const struct sockaddr *addr, int addrlen)
+{
+    ks_sock *s;
+    int err = ks_fd_enter(fd, &s);
+    if (err != 0)
+        return err;
+    err = ks_check_addr(s, addr, addrlen);
+    if (err == 0)
+        err = ks_sock_lock(s, &s->ctl_lock);
+    if (err != 0) {
+        ks_sock_put(s);
+        return err;
+    }
+    if (s->state != KS_SS_NEW) {
+        err = -EINVAL;
+    } else {
+        SOCKADDR_STORAGE local;
+        RtlZeroMemory(&local, sizeof(local));
+        RtlCopyMemory(&local, addr, (SIZE_T)ks_sockaddr_len(s->family));
+        ULONG kind = s->type == SOCK_STREAM ? WSK_FLAG_CONNECTION_SOCKET : WSK_FLAG_DATAGRAM_SOCKET;
+        NTSTATUS status = create_bound(s, kind, &local);
+        if (NT_SUCCESS(status)) {
+            s->local = local;
+            set_state(s, s->type == SOCK_STREAM ? KS_SS_BOUND : KS_SS_DATAGRAM);
+        } else {
+            err = fail(s, status);
+        }
+    }
+    ks_sock_unlock(&s->ctl_lock);
+    ks_sock_put(s);
+    return err;
+}
+
+/* Asks the provider for the local address of s->wsk (ctl lock held). */
+static NTSTATUS get_local_address(ks_sock *s, SOCKADDR_STORAGE *out)
+{
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
+        (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
+    if (ks_call_enter(s, -1, 0) != 0)
+        return STATUS_CANCELLED;
+    PIRP irp = ks_op_begin(&s->ctl);
+    NTSTATUS status = d->WskGetLocalAddress(s->wsk, (PSOCKADDR)out, irp);
+    ks_call_leave(s);
+    return ks_op_wait(&s->ctl, status, NULL, NULL);
+}
+
+int ks_listen(int fd, int backlog)
+{
+    UNREFERENCED_PARAMETER(backlog);
+    ks_sock *s;
+    int err = ks_fd_enter(fd, &s);
+    if (err != 0)
+        return err;
+    if (s->type != SOCK_STREAM) {
+        ks_sock_put(s);
+        return -EOPNOTSUPP;
+    }
+    err = ks_sock_lock(s, &s->ctl_lock);
+    if (err != 0) {
+        ks_sock_put(s);
+        return err;
+    }
+    if (s->state == KS_SS_CONNECTED) {
+        err = -EISCONN;
+    } else if (s->state != KS_SS_LISTENING) {
+        SOCKADDR_STORAGE local;
+        if (s->state == KS_SS_BOUND) {
+            local = s->local;
+            /* Bound to port 0: keep the port the provider chose, if it tells. */
+            SOCKADDR_STORAGE actual;
+            RtlZeroMemory(&actual, sizeof(actual));
+            if (((SOCKADDR_IN *)&local)->sin_port == 0 &&
+                NT_SUCCESS(get_local_address(s, &actual)) && actual.ss_family == s->family)
+                local = actual;
+            ks_wsk_close(s); /* the bound connection socket gives way */
+        } else {
+            ks_wildcard_addr(s->family, &local);
+        }
+        NTSTATUS status = create_bound(s, WSK_FLAG_LISTEN_SOCKET, &local);
+        if (NT_SUCCESS(status)) {
+            s->local = local;
+            set_state(s, KS_SS_LISTENING);
+        } else {
+            set_state(s, KS_SS_NEW);
+            err = fail(s, status);
+        }
+    }
+    ks_sock_unlock(&s->ctl_lock);
+    ks_sock_put(s);
+    return err;
+}
+
+int ks_accept(int fd, struct sockaddr *addr, int *addrlen)
+{
+    if (addr != NULL && addrlen == NULL)
+        return ks_can_block() ? -EFAULT : -EPERM;
+    if (addrlen != NULL && *addrlen < 0)
+        return ks_can_block() ? -EINVAL : -EPERM;
+    ks_sock *l;
+    int err = ks_fd_enter(fd, &l);
+    if (err != 0)
+        return err;
+    /* The new socket exists before the provider hands us the connection, so
+     * nothing can fail between accepting and owning it. */
+    ks_sock *n = ks_sock_new(l->family, SOCK_STREAM, l->protocol, &err);
+    if (n == NULL) {
+        ks_sock_put(l);
+        return err;
+    }
+    err = ks_sock_lock(l, &l->rx_lock);
+    if (err != 0)
+        goto out;
+    err = ks_call_enter(l, KS_SS_LISTENING, -EINVAL);
+    if (err != 0) {
+        ks_sock_unlock(&l->rx_lock);
+        goto out;
+    }
+    SOCKADDR_STORAGE remote;
+    RtlZeroMemory(&remote, sizeof(remote));
+    const WSK_PROVIDER_LISTEN_DISPATCH *d = (const WSK_PROVIDER_LISTEN_DISPATCH *)l->wsk->Dispatch;
+    PIRP irp = ks_op_begin(&l->rx);
+    NTSTATUS status = d->WskAccept(l->wsk, 0, n, NULL, NULL, (PSOCKADDR)&remote, irp);
+    ks_call_leave(l);
+    ULONG_PTR info;
+    status = ks_op_wait(&l->rx, status, NULL, &info);
+    ks_sock_unlock(&l->rx_lock);
+    if (!NT_SUCCESS(status) || info == 0) {
+        err = fail(l, NT_SUCCESS(status) ? STATUS_CONNECTION_ABORTED : status);
+        goto out;
+    }
+    n->wsk = (PWSK_SOCKET)info;
+    n->wsk_kind = WSK_FLAG_CONNECTION_SOCKET;
+    n->state = KS_SS_CONNECTED;
+    n->local = l->local;
+    int nfd = ks_fd_insert(n);
+    if (nfd < 0) {
+        err = nfd;
+        ks_sock_close(n);
+        goto out;
+    }
+    ks_copy_out_addr(&remote, addr, addrlen);
+    err = nfd;
+out:
+    ks_sock_put(n); /* the table holds it if it was inserted */
+    ks_sock_put(l);
+    return err;
+}
+
+int ks_connect(int fd, const struct sockaddr *addr, int addrlen)
+{
+    ks_sock *s;
+    int err = ks_fd_enter(fd, &s);
+    if (err != 0)
+        return err;
+    err = ks_check_addr(s, addr, addrlen);
+    if (err == 0 && s->type != SOCK_STREAM)
+        err = -EOPNOTSUPP;
+    if (err == 0)
+        err = ks_sock_lock(s, &s->ctl_lock);
+    if (err != 0) {
+        ks_sock_put(s);
+        return err;
+    }
+    SOCKADDR_STORAGE remote;
+    RtlZeroMemory(&remote, sizeof(remote));
+    RtlCopyMemory(&remote, addr, (SIZE_T)ks_sockaddr_len(s->family));
+    NTSTATUS status = STATUS_SUCCESS;
+    if (s->state == KS_SS_CONNECTED || s->state == KS_SS_LISTENING) {
+        err = -EISCONN;
+    } else {
+        if (s->state == KS_SS_NEW) {
+            /* Implicit bind, to the wildcard address of the socket's family. */
+            SOCKADDR_STORAGE any;
+            ks_wildcard_addr(s->family, &any);
+            status = create_bound(s, WSK_FLAG_CONNECTION_SOCKET, &any);
+            if (NT_SUCCESS(status)) {
+                s->local = any;
+                set_state(s, KS_SS_BOUND);
+            }
+        }
+        if (NT_SUCCESS(status)) {
+            const WSK_PROVIDER_CONNECTION_DISPATCH *d =
+                (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
+            if (ks_call_enter(s, -1, 0) != 0) {
+                status = STATUS_CANCELLED;
+            } else {
+                PIRP irp = ks_op_begin(&s->ctl);
+                status = d->WskConnect(s->wsk, (PSOCKADDR)&remote, 0, irp);
+                ks_call_leave(s);
+                status = ks_op_wait(&s->ctl, status, NULL, NULL);
+            }
+        }
+        if (NT_SUCCESS(status))
+            set_state(s, KS_SS_CONNECTED);
+        else
+            err = fail(s, status);
+    }
+    ks_sock_unlock(&s->ctl_lock);
+    ks_sock_put(s);
+    return err;
+}
