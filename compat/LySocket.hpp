@@ -28,10 +28,10 @@
 extern "C" {
 #endif
 
-#define HTON_SHORT(n) ((USHORT)((((USHORT)(n) & 0xFF) << 8) | (((USHORT)(n) & 0xFF00) >> 8)))
-#define HTON_LONG(n)                                                                   \
-    ((ULONG)((((ULONG)(n) & 0xFF) << 24) | (((ULONG)(n) & 0xFF00) << 8) |              \
-             (((ULONG)(n) & 0xFF0000) >> 8) | (((ULONG)(n) & 0xFF000000) >> 24)))
+#define HTON_SHORT(n) ((USHORT)((((USHORT)(n)&0xFF) << 8) | (((USHORT)(n)&0xFF00) >> 8)))
+#define HTON_LONG(n)                                                                               \
+    ((ULONG)((((ULONG)(n)&0xFF) << 24) | (((ULONG)(n)&0xFF00) << 8) |                              \
+             (((ULONG)(n)&0xFF0000) >> 8) | (((ULONG)(n)&0xFF000000) >> 24)))
 #ifndef SOCKET_ERROR
 #define SOCKET_ERROR -1
 #endif

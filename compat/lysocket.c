@@ -9,8 +9,8 @@
  * "no socket". */
 #define LY_LISTEN_BIT 0x40000000u
 
-static volatile LONG g_ly_cleaned;       /* WSKCleanup ran since WSKStartup */
-static HANDLE volatile g_ly_cleaner;     /* id of the thread that called it */
+static volatile LONG g_ly_cleaned;   /* WSKCleanup ran since WSKStartup */
+static HANDLE volatile g_ly_cleaner; /* id of the thread that called it */
 
 static int ly_fd(PWSK_SOCKET h)
 {

@@ -5,8 +5,8 @@
 #define KS_FD_INITIAL_SLOTS 64
 
 typedef struct ks_slot {
-    ks_sock *sock;  /* NULL when free */
-    USHORT gen;     /* bumped each time the slot is freed */
+    ks_sock *sock;   /* NULL when free */
+    USHORT gen;      /* bumped each time the slot is freed */
     ULONG next_free; /* next free slot index + 1, 0 = end (when free) */
 } ks_slot;
 

@@ -15,7 +15,7 @@
 #include "wsksock/wsk.h"
 
 /* Pool tags, shown by poolmon/!poolused as written here. */
-#define KS_TAG(a, b, c, d) \
+#define KS_TAG(a, b, c, d)                                                                         \
     ((ULONG)(a) | ((ULONG)(b) << 8) | ((ULONG)(c) << 16) | ((ULONG)(d) << 24))
 #define KS_TAG_SOCKET KS_TAG('k', 's', 'S', 'o') /* socket objects */
 #define KS_TAG_TABLE KS_TAG('k', 's', 'F', 'd')  /* descriptor table */

@@ -57,8 +57,7 @@ static void ks_op_release_mdl(ks_op *op)
     }
 }
 
-NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout,
-                    ULONG_PTR *information)
+NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout, ULONG_PTR *information)
 {
     NTSTATUS status;
     ULONG_PTR info = 0;
@@ -97,8 +96,7 @@ void ks_op_cancel(ks_op *op)
         IoCancelIrp(op->irp);
 }
 
-NTSTATUS ks_op_lock_buffer(ks_op *op, void *buf, ULONG len, LOCK_OPERATION access,
-                           WSK_BUF *wbuf)
+NTSTATUS ks_op_lock_buffer(ks_op *op, void *buf, ULONG len, LOCK_OPERATION access, WSK_BUF *wbuf)
 {
     wbuf->Mdl = NULL;
     wbuf->Offset = 0;

@@ -36,9 +36,9 @@ enum ks_op_state {
 
 struct ks_op {
     PIRP irp;
-    KEVENT done;          /* SynchronizationEvent; set only for a parked waiter */
-    volatile LONG state;  /* enum ks_op_state */
-    PMDL mdl;             /* locked MDL of the request, or NULL */
+    KEVENT done;         /* SynchronizationEvent; set only for a parked waiter */
+    volatile LONG state; /* enum ks_op_state */
+    PMDL mdl;            /* locked MDL of the request, or NULL */
     ks_op_callback *callback;
     void *callback_context;
 };
@@ -83,7 +83,6 @@ static inline BOOLEAN ks_op_busy(const ks_op *op)
  * The MDL belongs to the op until ks_op_wait. Returns STATUS_SUCCESS or
  * STATUS_INSUFFICIENT_RESOURCES.
  */
-NTSTATUS ks_op_lock_buffer(ks_op *op, void *buf, ULONG len, LOCK_OPERATION access,
-                           WSK_BUF *wbuf);
+NTSTATUS ks_op_lock_buffer(ks_op *op, void *buf, ULONG len, LOCK_OPERATION access, WSK_BUF *wbuf);
 
 #endif /* KS_OP_H */

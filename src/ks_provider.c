@@ -5,8 +5,8 @@
 static const WSK_CLIENT_DISPATCH ks_client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
 
 static struct {
-    volatile LONG api_lock;  /* serialises ks_startup/ks_cleanup */
-    LONG startups;           /* (api_lock) */
+    volatile LONG api_lock; /* serialises ks_startup/ks_cleanup */
+    LONG startups;          /* (api_lock) */
     volatile LONG running;
     WSK_CLIENT_NPI client;
     WSK_REGISTRATION registration;
@@ -88,8 +88,8 @@ NTSTATUS ks_provider(const WSK_PROVIDER_NPI **npi)
         }
         if (state == 0) {
             /* We capture; others wait for us below. */
-            NTSTATUS status = WskCaptureProviderNPI(&g_lib.registration, KS_CAPTURE_WAIT_MS,
-                                                    &g_lib.npi);
+            NTSTATUS status =
+                WskCaptureProviderNPI(&g_lib.registration, KS_CAPTURE_WAIT_MS, &g_lib.npi);
             InterlockedExchange(&g_lib.npi_state, NT_SUCCESS(status) ? 2 : 0);
             if (!NT_SUCCESS(status))
                 return STATUS_DEVICE_NOT_READY;

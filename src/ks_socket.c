@@ -60,8 +60,8 @@ void ks_sock_put(ks_sock *s)
 int ks_sock_lock(ks_sock *s, KEVENT *lock)
 {
     PVOID objects[2] = {lock, &s->closed};
-    NTSTATUS st = KeWaitForMultipleObjects(2, objects, WaitAny, Executive, KernelMode, FALSE,
-                                           NULL, NULL);
+    NTSTATUS st =
+        KeWaitForMultipleObjects(2, objects, WaitAny, Executive, KernelMode, FALSE, NULL, NULL);
     return st == STATUS_WAIT_0 ? 0 : -EBADF;
 }
 

@@ -19,29 +19,29 @@
 #include "ks_op.h"
 
 enum ks_sock_state {
-    KS_SS_NEW = 0,    /* no address yet */
-    KS_SS_BOUND,      /* address set (stream: held by a bound connection socket) */
-    KS_SS_LISTENING,  /* WSK listening socket */
-    KS_SS_CONNECTED,  /* WSK connection socket, connected */
-    KS_SS_DATAGRAM    /* WSK datagram socket, bound */
+    KS_SS_NEW = 0,   /* no address yet */
+    KS_SS_BOUND,     /* address set (stream: held by a bound connection socket) */
+    KS_SS_LISTENING, /* WSK listening socket */
+    KS_SS_CONNECTED, /* WSK connection socket, connected */
+    KS_SS_DATAGRAM   /* WSK datagram socket, bound */
 };
 
 typedef struct ks_sock {
     volatile LONG refs;
-    KSPIN_LOCK lock;        /* protects the fields marked (L) */
-    int fd;                 /* descriptor, 0 until inserted */
+    KSPIN_LOCK lock; /* protects the fields marked (L) */
+    int fd;          /* descriptor, 0 until inserted */
     ADDRESS_FAMILY family;
-    USHORT type;            /* SOCK_STREAM or SOCK_DGRAM */
+    USHORT type; /* SOCK_STREAM or SOCK_DGRAM */
     ULONG protocol;
     enum ks_sock_state state; /* (L) */
-    BOOLEAN closing;        /* (L) set once by ks_sock_close */
-    LONG in_call;           /* (L) threads inside a WSK dispatch call */
-    PWSK_SOCKET wsk;        /* (L) the provider's socket, or NULL */
-    ULONG wsk_kind;         /* WSK_FLAG_*_SOCKET of wsk */
-    SOCKADDR_STORAGE local; /* bound address (state >= KS_SS_BOUND) */
+    BOOLEAN closing;          /* (L) set once by ks_sock_close */
+    LONG in_call;             /* (L) threads inside a WSK dispatch call */
+    PWSK_SOCKET wsk;          /* (L) the provider's socket, or NULL */
+    ULONG wsk_kind;           /* WSK_FLAG_*_SOCKET of wsk */
+    SOCKADDR_STORAGE local;   /* bound address (state >= KS_SS_BOUND) */
 
-    KEVENT closed;          /* notification: set when closing starts */
-    KEVENT calls_drained;   /* notification: closing and in_call == 0 */
+    KEVENT closed;        /* notification: set when closing starts */
+    KEVENT calls_drained; /* notification: closing and in_call == 0 */
 
     /* One operation per direction, each serialised by its own lock (a
      * synchronization event), so a sender and a receiver never wait for each

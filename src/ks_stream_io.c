@@ -28,8 +28,8 @@ static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf,
     PIRP irp = ks_op_begin(op);
     NTSTATUS status = ks_op_lock_buffer(op, buf, len, send ? IoReadAccess : IoWriteAccess, &wbuf);
     if (NT_SUCCESS(status))
-        status = send ? d->WskSend(s->wsk, &wbuf, flags, irp)
-                      : d->WskReceive(s->wsk, &wbuf, flags, irp);
+        status =
+            send ? d->WskSend(s->wsk, &wbuf, flags, irp) : d->WskReceive(s->wsk, &wbuf, flags, irp);
     ks_call_leave(s);
     ULONG_PTR info;
     status = ks_op_wait(op, status, NULL, &info);
@@ -136,8 +136,8 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags)
         ULONG piece = (ULONG)(len - got > KS_IO_CHUNK ? KS_IO_CHUNK : len - got);
         /* WSK_FLAG_WAITALL lets a provider that honours it fill the piece in
          * one request; the loop makes MSG_WAITALL hold with any provider. */
-        ks_ssize_t n = stream_request(s, &s->rx, FALSE, buf + got, piece,
-                                      waitall ? WSK_FLAG_WAITALL : 0);
+        ks_ssize_t n =
+            stream_request(s, &s->rx, FALSE, buf + got, piece, waitall ? WSK_FLAG_WAITALL : 0);
         if (n < 0)
             return got > 0 ? (ks_ssize_t)got : n;
         if (n == 0)

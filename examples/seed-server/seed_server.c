@@ -117,15 +117,15 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
         return STATUS_UNSUCCESSFUL;
     }
     HANDLE thread;
-    NTSTATUS status = PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL,
-                                           seed_worker, NULL);
+    NTSTATUS status =
+        PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, seed_worker, NULL);
     if (!NT_SUCCESS(status)) {
         ks_cleanup();
         return status;
     }
     /* NULL object type: mingw's PsThreadType is dllimport data (see docs). */
-    status = ObReferenceObjectByHandle(thread, SYNCHRONIZE, NULL, KernelMode, (PVOID *)&g_worker,
-                                       NULL);
+    status =
+        ObReferenceObjectByHandle(thread, SYNCHRONIZE, NULL, KernelMode, (PVOID *)&g_worker, NULL);
     ZwClose(thread);
     if (!NT_SUCCESS(status)) {
         /* Cannot wait for the thread: stop it through the library and go. */

@@ -193,7 +193,8 @@ typedef char ks_assert_sockaddr_in6_size[sizeof(struct sockaddr_in6) == 28 ? 1 :
 typedef char ks_assert_sockaddr_storage_size[sizeof(struct sockaddr_storage) == 128 ? 1 : -1];
 typedef char ks_assert_sin_addr_offset[offsetof(struct sockaddr_in, sin_addr) == 4 ? 1 : -1];
 typedef char ks_assert_sin6_addr_offset[offsetof(struct sockaddr_in6, sin6_addr) == 8 ? 1 : -1];
-typedef char ks_assert_sin6_scope_offset[offsetof(struct sockaddr_in6, sin6_scope_id) == 24 ? 1 : -1];
+typedef char
+    ks_assert_sin6_scope_offset[offsetof(struct sockaddr_in6, sin6_scope_id) == 24 ? 1 : -1];
 
 #endif /* WSKSOCK_USE_WDK_HEADERS */
 
