@@ -183,7 +183,7 @@ static int ntop6(const uint8_t *a, char *dst, size_t size)
 {
     unsigned words[8];
     for (int i = 0; i < 8; i++)
-        words[i] = ((unsigned)a[2 * i] << 8) | a[2 * i + 1];
+        words[i] = ((unsigned)a[2 * (size_t)i] << 8) | a[2 * (size_t)i + 1];
 
     /* RFC 5952: the longest run (>= 2) of zero groups becomes "::". */
     int best = -1, best_len = 0;
