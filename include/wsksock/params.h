@@ -1,0 +1,77 @@
+/*
+ * wsksock/params.h - read a driver's configuration from the registry.
+ *
+ * A driver's parameters live as values under its service key's Parameters
+ * subkey: <RegistryPath>\Parameters, where RegistryPath is the second
+ * argument of DriverEntry (for example
+ * \Registry\Machine\System\CurrentControlSet\Services\kecho\Parameters,
+ * value "Port" = "8888"). These helpers read one value each time they are
+ * called; they keep no state and need neither ks_startup() nor ks_cleanup().
+ *
+ * IRQL: PASSIVE_LEVEL (registry access); above it they return -EPERM
+ * (ks_param_get) or default_value (ks_param_get_int) and do nothing.
+ * Temporary buffers come from paged pool with the tag KS_PARAMS_POOL_TAG
+ * ("wskp") and are freed
+ * before returning.
+ */
+#ifndef WSKSOCK_PARAMS_H
+#define WSKSOCK_PARAMS_H
+
+#include <stddef.h>
+
+#include <ntddk.h>
+
+#include "errno.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Pool tag of the temporary buffers: "wskp" as seen in a pool dump. */
+#define KS_PARAMS_POOL_TAG                                                                         \
+    ((ULONG)'w' | ((ULONG)'s' << 8) | ((ULONG)'k' << 16) | ((ULONG)'p' << 24))
+
+/*
+ * ks_param_get - read the string value `name` of <registry_path>\Parameters.
+ *
+ * registry_path: the driver's service key, as passed to DriverEntry.
+ * name:          the value name, a NUL-terminated ASCII string (1 to 255
+ *                characters; registry value names are case-insensitive).
+ * buf, size:     receive the value as a NUL-terminated UTF-8 string.
+ *
+ * The value must be REG_SZ or REG_EXPAND_SZ (the latter is returned as
+ * stored, unexpanded). The text ends at its first NUL character or at the
+ * end of the data, whichever comes first.
+ *
+ * Returns the string's length in bytes (without the NUL, so 0 for an empty
+ * string), or
+ *   -ENOENT   the Parameters key or the value does not exist;
+ *   -EMSGSIZE the string and its NUL do not fit in size bytes (buf then
+ *             holds an empty string if size > 0);
+ *   -EINVAL   the value is not a string (REG_DWORD, REG_BINARY, ...), name
+ *             is empty or too long, registry_path is empty, or size is 0;
+ *   -EFAULT   registry_path, its buffer, name or buf is NULL;
+ *   -EPERM    called above PASSIVE_LEVEL;
+ *   -ENOMEM   a temporary buffer could not be allocated;
+ *   -EIO      any other registry failure.
+ */
+int ks_param_get(const UNICODE_STRING *registry_path, const char *name, char *buf, size_t size);
+
+/*
+ * ks_param_get_int - read the value `name` of <registry_path>\Parameters
+ * as an int.
+ *
+ * A REG_SZ/REG_EXPAND_SZ value holds a decimal number ("8888", "-5") or a
+ * hexadecimal one with a 0x prefix ("0x22b8"); leading and trailing blanks
+ * are ignored. A REG_DWORD value is taken as a signed 32-bit number.
+ * Returns that number, or default_value when the value is absent, is not a
+ * number, does not fit in an int, or cannot be read (any error of
+ * ks_param_get). Same arguments and IRQL as ks_param_get.
+ */
+int ks_param_get_int(const UNICODE_STRING *registry_path, const char *name, int default_value);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WSKSOCK_PARAMS_H */

@@ -1,0 +1,300 @@
+/*
+ * ks_params.c - read REG_SZ / REG_DWORD driver parameters from
+ * <RegistryPath>\Parameters (see include/wsksock/params.h).
+ */
+#ifndef POOL_TAGGING
+#define POOL_TAGGING 1 /* real ExAllocatePoolWithTag, not the untagged alias */
+#endif
+
+#include "wsksock/params.h"
+
+#include <limits.h>
+
+#define KS_PARAMS_SUBKEY L"\\Parameters"
+#define KS_PARAMS_MAX_NAME 255
+/* Largest value data read: 64 KiB is far above any sensible parameter. */
+#define KS_PARAMS_MAX_DATA (64u * 1024u)
+
+static void *params_alloc(size_t size)
+{
+    return ExAllocatePoolWithTag(PagedPool, size, KS_PARAMS_POOL_TAG);
+}
+
+static void params_free(void *p)
+{
+    if (p)
+        ExFreePoolWithTag(p, KS_PARAMS_POOL_TAG);
+}
+
+static int status_to_errno(NTSTATUS st)
+{
+    switch (st) {
+    case STATUS_OBJECT_NAME_NOT_FOUND:
+    case STATUS_OBJECT_PATH_NOT_FOUND:
+        return -ENOENT;
+    case STATUS_INSUFFICIENT_RESOURCES:
+    case STATUS_NO_MEMORY:
+        return -ENOMEM;
+    default:
+        return -EIO;
+    }
+}
+
+/* Opens <registry_path>\Parameters for reading. */
+static int open_params_key(const UNICODE_STRING *registry_path, HANDLE *key)
+{
+    static const WCHAR subkey[] = KS_PARAMS_SUBKEY;
+    const size_t sub_bytes = sizeof(subkey) - sizeof(WCHAR);
+    size_t total = (size_t)registry_path->Length + sub_bytes;
+    UNICODE_STRING path;
+    OBJECT_ATTRIBUTES oa;
+    WCHAR *p;
+    NTSTATUS st;
+
+    if (total > 0xfffeu)
+        return -EINVAL;
+    p = params_alloc(total + sizeof(WCHAR));
+    if (!p)
+        return -ENOMEM;
+    RtlCopyMemory(p, registry_path->Buffer, registry_path->Length);
+    RtlCopyMemory((UCHAR *)p + registry_path->Length, subkey, sub_bytes);
+    p[total / sizeof(WCHAR)] = L'\0';
+    path.Buffer = p;
+    path.Length = (USHORT)total;
+    path.MaximumLength = (USHORT)(total + sizeof(WCHAR));
+
+    InitializeObjectAttributes(&oa, &path, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, NULL, NULL);
+    st = ZwOpenKey(key, KEY_READ, &oa);
+    params_free(p);
+    return NT_SUCCESS(st) ? 0 : status_to_errno(st);
+}
+
+/*
+ * Reads value `name` into a freshly allocated KEY_VALUE_PARTIAL_INFORMATION
+ * (*info, to be freed with params_free). Returns 0 or a negative errno.
+ */
+static int query_value(const UNICODE_STRING *registry_path, const char *name,
+                       KEY_VALUE_PARTIAL_INFORMATION **info)
+{
+    WCHAR wname[KS_PARAMS_MAX_NAME + 1];
+    UNICODE_STRING uname;
+    KEY_VALUE_PARTIAL_INFORMATION *kv = NULL;
+    ULONG size, needed = 0;
+    HANDLE key;
+    NTSTATUS st;
+    size_t i;
+    int err;
+
+    *info = NULL;
+    if (!registry_path || !registry_path->Buffer || !name)
+        return -EFAULT;
+    if (registry_path->Length == 0 || registry_path->Length % sizeof(WCHAR) != 0)
+        return -EINVAL;
+    for (i = 0; name[i]; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (i >= KS_PARAMS_MAX_NAME || c >= 0x80 || c < 0x20 || c == '\\')
+            return -EINVAL;
+        wname[i] = (WCHAR)c;
+    }
+    if (i == 0)
+        return -EINVAL;
+    wname[i] = L'\0';
+    uname.Buffer = wname;
+    uname.Length = (USHORT)(i * sizeof(WCHAR));
+    uname.MaximumLength = (USHORT)((i + 1) * sizeof(WCHAR));
+
+    if (KeGetCurrentIrql() != PASSIVE_LEVEL)
+        return -EPERM;
+
+    err = open_params_key(registry_path, &key);
+    if (err)
+        return err;
+
+    /* Small first guess; grown once to the size the registry reports. */
+    size = (ULONG)(FIELD_OFFSET(KEY_VALUE_PARTIAL_INFORMATION, Data) + 64);
+    for (;;) {
+        kv = params_alloc(size);
+        if (!kv) {
+            err = -ENOMEM;
+            break;
+        }
+        st = ZwQueryValueKey(key, &uname, KeyValuePartialInformation, kv, size, &needed);
+        if (NT_SUCCESS(st)) {
+            if (kv->DataLength > size - FIELD_OFFSET(KEY_VALUE_PARTIAL_INFORMATION, Data)) {
+                err = -EIO; /* inconsistent answer */
+                break;
+            }
+            err = 0;
+            break;
+        }
+        params_free(kv);
+        kv = NULL;
+        if ((st == STATUS_BUFFER_OVERFLOW || st == STATUS_BUFFER_TOO_SMALL) && needed > size &&
+            needed <= FIELD_OFFSET(KEY_VALUE_PARTIAL_INFORMATION, Data) + KS_PARAMS_MAX_DATA) {
+            size = needed;
+            continue;
+        }
+        if (st == STATUS_BUFFER_OVERFLOW || st == STATUS_BUFFER_TOO_SMALL)
+            err = -EMSGSIZE; /* absurdly large value */
+        else
+            err = status_to_errno(st);
+        break;
+    }
+    ZwClose(key);
+    if (err) {
+        params_free(kv);
+        return err;
+    }
+    *info = kv;
+    return 0;
+}
+
+/* Bytes needed to encode code point cp in UTF-8. */
+static size_t utf8_len(ULONG cp)
+{
+    return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+static void utf8_put(char *dst, ULONG cp)
+{
+    unsigned char *d = (unsigned char *)dst;
+
+    if (cp < 0x80) {
+        d[0] = (unsigned char)cp;
+    } else if (cp < 0x800) {
+        d[0] = (unsigned char)(0xc0 | (cp >> 6));
+        d[1] = (unsigned char)(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        d[0] = (unsigned char)(0xe0 | (cp >> 12));
+        d[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        d[2] = (unsigned char)(0x80 | (cp & 0x3f));
+    } else {
+        d[0] = (unsigned char)(0xf0 | (cp >> 18));
+        d[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+        d[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        d[3] = (unsigned char)(0x80 | (cp & 0x3f));
+    }
+}
+
+/*
+ * Converts UTF-16 text (count units, stops at a NUL) to UTF-8 in buf.
+ * Unpaired surrogates become U+FFFD. Returns the length or -EMSGSIZE.
+ */
+static int utf16_to_utf8(const WCHAR *src, size_t count, char *buf, size_t size)
+{
+    size_t i, out = 0;
+
+    for (i = 0; i < count && src[i] != 0; i++) {
+        ULONG cp = src[i];
+        size_t n;
+
+        if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < count && src[i + 1] >= 0xdc00 &&
+            src[i + 1] <= 0xdfff) {
+            cp = 0x10000 + ((cp - 0xd800) << 10) + ((ULONG)src[i + 1] - 0xdc00);
+            i++;
+        } else if (cp >= 0xd800 && cp <= 0xdfff) {
+            cp = 0xfffd;
+        }
+        n = utf8_len(cp);
+        if (out + n + 1 > size || out + n > INT_MAX) {
+            buf[0] = '\0';
+            return -EMSGSIZE;
+        }
+        utf8_put(buf + out, cp);
+        out += n;
+    }
+    buf[out] = '\0';
+    return (int)out;
+}
+
+int ks_param_get(const UNICODE_STRING *registry_path, const char *name, char *buf, size_t size)
+{
+    KEY_VALUE_PARTIAL_INFORMATION *kv;
+    int ret;
+
+    if (!buf)
+        return -EFAULT;
+    if (size == 0)
+        return -EINVAL;
+    ret = query_value(registry_path, name, &kv);
+    if (ret)
+        return ret;
+    if (kv->Type != REG_SZ && kv->Type != REG_EXPAND_SZ)
+        ret = -EINVAL;
+    else
+        ret = utf16_to_utf8((const WCHAR *)kv->Data, kv->DataLength / sizeof(WCHAR), buf, size);
+    params_free(kv);
+    return ret;
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static int digit_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return 99;
+}
+
+/* Parses a decimal or 0x-hexadecimal int; returns 0 on success. */
+static int parse_int(const char *s, int *out)
+{
+    unsigned int base = 10;
+    unsigned long long v = 0;
+    int neg = 0, digits = 0;
+
+    while (is_blank(*s))
+        s++;
+    if (*s == '-' || *s == '+')
+        neg = *s++ == '-';
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    for (; digit_value(*s) < (int)base; s++, digits++) {
+        v = v * base + (unsigned int)digit_value(*s);
+        if (v > (unsigned long long)INT_MAX + 1)
+            return -1;
+    }
+    while (is_blank(*s))
+        s++;
+    if (digits == 0 || *s != '\0')
+        return -1;
+    if (neg) {
+        *out = v == (unsigned long long)INT_MAX + 1 ? INT_MIN : -(int)v;
+    } else {
+        if (v > INT_MAX)
+            return -1;
+        *out = (int)v;
+    }
+    return 0;
+}
+
+int ks_param_get_int(const UNICODE_STRING *registry_path, const char *name, int default_value)
+{
+    KEY_VALUE_PARTIAL_INFORMATION *kv;
+    char text[64];
+    int v = default_value;
+
+    if (query_value(registry_path, name, &kv))
+        return default_value;
+    if (kv->Type == REG_DWORD && kv->DataLength == sizeof(ULONG)) {
+        ULONG d;
+        RtlCopyMemory(&d, kv->Data, sizeof(d));
+        v = (int)(LONG)d;
+    } else if (kv->Type == REG_SZ || kv->Type == REG_EXPAND_SZ) {
+        if (utf16_to_utf8((const WCHAR *)kv->Data, kv->DataLength / sizeof(WCHAR), text,
+                          sizeof(text)) < 0 ||
+            parse_int(text, &v) != 0)
+            v = default_value;
+    }
+    params_free(kv);
+    return v;
+}
