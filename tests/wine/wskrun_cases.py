@@ -175,6 +175,8 @@ def case_crash_later(e, probe):
     check("wskrun: loaded wskrun-probe\n" in r.err, "the driver loaded")
     check(any(ln.startswith("wskrun: FAIL: crashed: ") and "Unhandled" in ln
               for ln in fail_lines(r)), "FAIL line reporting the crash")
+    check(any(ln.startswith("wskrun: FAIL: wskrun-probe: its winedevice.exe") for ln in
+              fail_lines(r)), "FAIL line naming the driver whose host process exited")
     check(r.elapsed < 15, "the crash ended the run before --timeout (took %.1f s)" % r.elapsed)
 
 
