@@ -1,0 +1,12 @@
+# Test drivers of the Wine test suite (tests/wine/suite.cmake runs them).
+#   kecho  kernel echo server (parameter Port)
+#   ktest  scenario driver (parameters Test, Port, Port2, Bytes, Seed, Timeout)
+# Both share tests/peers/kspattern.h (test pattern and checksum) with the
+# native peers; ktest.h includes it by relative path.
+wsksock_add_driver(kecho SOURCES ${CMAKE_CURRENT_LIST_DIR}/kecho/kecho.c)
+wsksock_add_driver(ktest SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/ktest/ktest.c
+  ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_util.c
+  ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_net.c
+  ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_blocking.c
+  ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_badinput.c)
