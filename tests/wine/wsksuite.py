@@ -412,7 +412,9 @@ def case_close_blocked(c):
 
 def case_badinput(c):
     port = free_port()
-    w = c.ktest("badinput", {"Port": port})
+    w = c.ktest("badinput", {"Port": port, "PText": "h\u00e9llo \u20ac\U0001F600", "PEmpty": "",
+                             "PHex": "0x1F", "PNeg": " -42 ", "PBig": "4294967296",
+                             "PJunk": "12abc"})
     c.finish_wskrun(w, 90)
     c.kernel_result(w, "badinput")
     n = len(w.grep(r"^ktest: PASS "))
@@ -427,9 +429,13 @@ def case_unload_busy(c):
     srv = c.peer_proc("silent_server", "--conns", 2, "--timeout", 60)
     port2 = int(srv.wait_line(r"^PORT (\d+)$", 10).group(1))
     port = free_port(taken={port2})
-    t0 = time.monotonic()
     w = c.ktest("unload-busy", {"Port": port, "Port2": port2}, until=r"^ktest: unload-busy ready",
                 timeout=60)
+    # Wall clock from "ready" (everything blocked) until wskrun has unloaded
+    # the driver and torn its Wine prefix down; Wine's start-up (slow on a
+    # first run, when wskrun builds its template prefix) is not counted.
+    w.wait_line(r"^ktest: unload-busy ready", 60)
+    t0 = time.monotonic()
     c.finish_wskrun(w, 90)
     wall = time.monotonic() - t0
     srv.p.send_signal(signal.SIGUSR1)
@@ -442,7 +448,9 @@ def case_unload_busy(c):
         c.check(ms < 5000, "DriverUnload with its sockets open and 5 threads blocked took %d ms"
                 " (< 5000)" % ms)
         c.figure("unload-busy: DriverUnload %d ms" % ms)
-    c.check(wall < 20, "the whole run (Wine start, load, unload) took %.1f s (< 20)" % wall)
+    c.check(wall < 20, "from 'ready' to wskrun's exit (unload and Wine teardown): %.1f s (< 20)"
+            % wall)
+    c.figure("unload-busy: 'ready' to wskrun exit %.1f s" % wall)
 
 
 def case_stack_paged(c):

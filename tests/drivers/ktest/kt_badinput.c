@@ -473,3 +473,62 @@ enum kt_outcome kt_badinput(void)
     pton_checks();
     return KT_DONE;
 }
+
+/* ------------------------------------------------------------ ks_param_* */
+
+/*
+ * Run from DriverEntry (the registry path is only valid there). The test
+ * script sets: PText = "héllo €😀" (UTF-8 on the command line, stored as
+ * UTF-16 by wskrun), PEmpty = "", PHex = "0x1F", PNeg = " -42 ",
+ * PBig = "4294967296", PJunk = "12abc".
+ */
+void kt_badinput_params(const UNICODE_STRING *rp)
+{
+    static const char text[] = "h\xc3\xa9llo \xe2\x82\xac\xf0\x9f\x98\x80";
+    static WCHAR missing_path[] = L"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\"
+                                  L"ktest-no-such-service";
+    UNICODE_STRING missing;
+    const int len = (int)sizeof(text) - 1;
+    char buf[64];
+    int r;
+
+    KT_LOG("badinput: ks_param_get / ks_param_get_int");
+    r = ks_param_get(rp, "PText", buf, sizeof(buf));
+    EXPECT("badinput: ks_param_get(PText) length of the UTF-8 text", r, len);
+    CHECK("badinput: ks_param_get(PText) is the UTF-8 text (2-, 3- and 4-byte sequences)",
+          r == len && strcmp(buf, text) == 0, r);
+    r = ks_param_get(rp, "ptext", buf, sizeof(buf));
+    EXPECT("badinput: ks_param_get(ptext): names are case-insensitive", r, len);
+    r = ks_param_get(rp, "PText", buf, (size_t)len + 1);
+    EXPECT("badinput: ks_param_get(PText, size = length + 1: exact fit)", r, len);
+    RtlFillMemory(buf, sizeof(buf), 'x');
+    r = ks_param_get(rp, "PText", buf, (size_t)len);
+    EXPECT("badinput: ks_param_get(PText, size = length)", r, -EMSGSIZE);
+    CHECK("badinput: ... leaves an empty string", buf[0] == '\0', buf[0]);
+    r = ks_param_get(rp, "PEmpty", buf, sizeof(buf));
+    EXPECT("badinput: ks_param_get(PEmpty)", r, 0);
+    CHECK("badinput: ... is an empty string", r == 0 && buf[0] == '\0', buf[0]);
+    EXPECT("badinput: ks_param_get(missing value)", ks_param_get(rp, "NoSuchValue", buf, 64),
+           -ENOENT);
+    RtlInitUnicodeString(&missing, missing_path);
+    EXPECT("badinput: ks_param_get(missing service key)", ks_param_get(&missing, "Port", buf, 64),
+           -ENOENT);
+    EXPECT("badinput: ks_param_get(NULL registry path)", ks_param_get(NULL, "PText", buf, 64),
+           -EFAULT);
+    EXPECT("badinput: ks_param_get(NULL name)", ks_param_get(rp, NULL, buf, 64), -EFAULT);
+    EXPECT("badinput: ks_param_get(NULL buf)", ks_param_get(rp, "PText", NULL, 64), -EFAULT);
+    EXPECT("badinput: ks_param_get(size 0)", ks_param_get(rp, "PText", buf, 0), -EINVAL);
+    EXPECT("badinput: ks_param_get(empty name)", ks_param_get(rp, "", buf, 64), -EINVAL);
+
+    EXPECT("badinput: ks_param_get_int(PHex = \"0x1F\")", ks_param_get_int(rp, "PHex", 7), 31);
+    EXPECT("badinput: ks_param_get_int(PNeg = \" -42 \")", ks_param_get_int(rp, "PNeg", 7), -42);
+    EXPECT("badinput: ks_param_get_int(PBig = \"4294967296\"): default",
+           ks_param_get_int(rp, "PBig", 7), 7);
+    EXPECT("badinput: ks_param_get_int(PJunk = \"12abc\"): default",
+           ks_param_get_int(rp, "PJunk", 7), 7);
+    EXPECT("badinput: ks_param_get_int(PText): default", ks_param_get_int(rp, "PText", 7), 7);
+    EXPECT("badinput: ks_param_get_int(PEmpty): default", ks_param_get_int(rp, "PEmpty", 7), 7);
+    EXPECT("badinput: ks_param_get_int(missing): default", ks_param_get_int(rp, "NoSuchValue", 7),
+           7);
+    EXPECT("badinput: ks_param_get_int(Port)", ks_param_get_int(rp, "Port", 7), kt_param.port);
+}

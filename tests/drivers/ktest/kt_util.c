@@ -60,7 +60,7 @@ const char *kt_errname(long err)
     for (i = 0; i < sizeof(kt_errnames) / sizeof(kt_errnames[0]); i++)
         if (kt_errnames[i].err == -err)
             return kt_errnames[i].name;
-    return "?";
+    return "n/a";
 }
 
 void kt_fail(int line, const char *what, long got)

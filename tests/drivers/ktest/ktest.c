@@ -147,6 +147,9 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
         return STATUS_SUCCESS; /* stays loaded so the run ends normally */
     }
 
+    if (kt_scenario_fn == kt_badinput)
+        kt_badinput_params(registry_path);
+
     r = ks_startup();
     if (r != 0) {
         KT_LOG("FAIL ks_startup() = %d (%s)", r, kt_errname(r));

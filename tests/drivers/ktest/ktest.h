@@ -61,7 +61,7 @@ int kt_check(int line, const char *what, int ok, long value);
                  (int)(sizeof((const long[]){__VA_ARGS__}) / sizeof(long)))
 #define CHECK(what, cond, value) kt_check(__LINE__, what, (cond) ? 1 : 0, (long)(value))
 
-/* Name of an errno value ("ECONNRESET"), or "?" . */
+/* Name of a negative errno value ("ECONNRESET"), "ok" for >= 0, else "n/a". */
 const char *kt_errname(long err);
 
 /* Current step, logged if the scenario times out. */
@@ -102,6 +102,8 @@ enum kt_outcome kt_refused(void);
 enum kt_outcome kt_reset(void);
 enum kt_outcome kt_close_blocked(void);
 enum kt_outcome kt_badinput(void);
+/* ks_param_* checks, from DriverEntry (needs the registry path). */
+void kt_badinput_params(const UNICODE_STRING *registry_path);
 enum kt_outcome kt_unload_busy(void);
 enum kt_outcome kt_stack_paged(void);
 /* Called by DriverUnload after ks_cleanup() and kt_join_all(). */
