@@ -38,6 +38,11 @@ class Deadline(Exception):
     pass
 
 
+class WineStartFailure(Exception):
+    """Wine itself failed (crashed) while starting, before any driver was
+    loaded: nothing of the code under test ran. The case is run again once."""
+
+
 def log(msg):
     print("wsksuite: " + msg, flush=True)
 
@@ -224,10 +229,34 @@ class Case:
     def peer_proc(self, name, *argv):
         return Proc(name, [self.peer(name)] + [str(a) for a in argv])
 
+    @staticmethod
+    def infra_check(w):
+        """Raises WineStartFailure if wskrun ended with Wine crashing before
+        it loaded any driver."""
+        if w.p.poll() is None:
+            return
+        with w.cond:
+            err = list(w.err_lines)
+        loaded = any(re.match(r"^wskrun: loaded ", line) for line in err)
+        crashed = any(re.match(r"^wskrun: FAIL: crashed: ", line) for line in err)
+        if crashed and not loaded:
+            raise WineStartFailure("Wine crashed while starting, before any driver was loaded")
+
+    def wait_kernel(self, w, regex, timeout):
+        """wait_line on wskrun's log, telling a Wine start-up crash apart."""
+        try:
+            return w.wait_line(regex, timeout)
+        except Failure:
+            w.wait(15)
+            self.infra_check(w)
+            raise
+
     def finish_wskrun(self, w, timeout):
         """Waits for wskrun; checks it succeeded (loaded, --until matched,
         no crash, unloaded)."""
         rc = w.wait(timeout)
+        if rc != 0:
+            self.infra_check(w)
         self.check(rc == 0, "wskrun exited 0 (drivers loaded, log matched, no crash, unloaded)"
                    " [status %d]" % rc)
         return rc
@@ -268,7 +297,7 @@ def case_seed(c):
 def kecho_run(c, until, timeout):
     port = free_port()
     w = c.wskrun([c.driver("kecho")], {"Port": port}, until, timeout)
-    w.wait_line(r"^kecho: listening on port %d$" % port, 60)
+    c.wait_kernel(w, r"^kecho: listening on port %d$" % port, 60)
     return w, port
 
 
@@ -395,7 +424,8 @@ def case_close_blocked(c):
     srv = c.peer_proc("silent_server", "--conns", 2, "--timeout", 60, "--notify-port", port2)
     port = int(srv.wait_line(r"^PORT (\d+)$", 10).group(1))
     w = c.ktest("close-blocked", {"Port": port, "Port2": port2})
-    w.wait_line(r"^ktest: close-blocked: waiting for the peer's confirmation on port %d$" % port2, 60)
+    c.wait_kernel(w, r"^ktest: close-blocked: waiting for the peer's confirmation on port %d$"
+                  % port2, 60)
     srv.p.send_signal(signal.SIGUSR1)  # read what is queued: a FIN waits behind it
     rc = srv.wait(30)
     c.check(rc == 0, "silent_server exited 0: both connections ended after ks_close, and it"
@@ -434,7 +464,7 @@ def case_unload_busy(c):
     # Wall clock from "ready" (everything blocked) until wskrun has unloaded
     # the driver and torn its Wine prefix down; Wine's start-up (slow on a
     # first run, when wskrun builds its template prefix) is not counted.
-    w.wait_line(r"^ktest: unload-busy ready", 60)
+    c.wait_kernel(w, r"^ktest: unload-busy ready", 60)
     t0 = time.monotonic()
     c.finish_wskrun(w, 90)
     wall = time.monotonic() - t0
@@ -504,22 +534,31 @@ def main():
     signal.signal(signal.SIGINT, on_term)
     signal.setitimer(signal.ITIMER_REAL, args.time_limit)
 
-    c = Case(args)
     t0 = time.monotonic()
-    try:
-        CASES[args.case](c)
-    except Failure as e:
-        c.failures += 1
-        log("FAIL " + str(e))
-    except Deadline:
-        c.failures += 1
-        log("FAIL the case did not finish within %.0f s" % args.time_limit)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        if Proc.live and c.failures == 0:
-            c.check(False, "processes still running at the end: %s"
-                    % ", ".join(p.name for p in Proc.live))
-        stop_all()
+    for attempt in (1, 2):
+        c = Case(args)
+        try:
+            CASES[args.case](c)
+        except WineStartFailure as e:
+            stop_all()
+            if attempt == 1:
+                log("RETRY %s: running the case once more" % e)
+                continue
+            c.failures += 1
+            log("FAIL %s (second time)" % e)
+        except Failure as e:
+            c.failures += 1
+            log("FAIL " + str(e))
+        except Deadline:
+            c.failures += 1
+            log("FAIL the case did not finish within %.0f s" % args.time_limit)
+        finally:
+            if Proc.live and c.failures == 0:
+                c.check(False, "processes still running at the end: %s"
+                        % ", ".join(p.name for p in Proc.live))
+            stop_all()
+        break
+    signal.setitimer(signal.ITIMER_REAL, 0)
     log("%s: %d failures in %.1f s" % (args.case, c.failures, time.monotonic() - t0))
     for f in c.figures:
         log("figure: " + f)
