@@ -38,26 +38,40 @@ static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf,
     return (ks_ssize_t)info;
 }
 
-ks_ssize_t ks_send(int fd, const void *buf, size_t len, int flags)
+/*
+ * Common entry of ks_send/ks_recv: looks fd up, checks the arguments and
+ * takes the direction lock. Returns 1 with *out referenced and locked, 0 for
+ * a zero-length call (nothing to do), or a negative errno.
+ */
+static int stream_enter(int fd, const void *buf, size_t len, int flags, int allowed_flags,
+                        BOOLEAN send, ks_sock **out)
 {
     ks_sock *s;
     int err = ks_fd_enter(fd, &s);
     if (err != 0)
         return err;
-    if (flags != 0)
-        err = -EOPNOTSUPP;
-    else if (s->type != SOCK_STREAM)
+    if ((flags & ~allowed_flags) != 0 || s->type != SOCK_STREAM)
         err = -EOPNOTSUPP;
     else if (buf == NULL && len > 0)
         err = -EFAULT;
     else if (len > KS_MAX_IO_SIZE)
         err = -EINVAL;
     if (err == 0 && len > 0)
-        err = ks_sock_lock(s, &s->tx_lock);
+        err = ks_sock_lock(s, send ? &s->tx_lock : &s->rx_lock);
     if (err != 0 || len == 0) {
         ks_sock_put(s);
         return err;
     }
+    *out = s;
+    return 1;
+}
+
+ks_ssize_t ks_send(int fd, const void *buf, size_t len, int flags)
+{
+    ks_sock *s = NULL;
+    int entered = stream_enter(fd, buf, len, flags, 0, TRUE, &s);
+    if (entered <= 0)
+        return entered;
     size_t sent = 0;
     ks_ssize_t result = 0;
     while (sent < len) {
@@ -151,24 +165,10 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags)
 
 ks_ssize_t ks_recv(int fd, void *buf, size_t len, int flags)
 {
-    ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
-    if (err != 0)
-        return err;
-    if ((flags & ~(MSG_WAITALL | MSG_PEEK)) != 0)
-        err = -EOPNOTSUPP;
-    else if (s->type != SOCK_STREAM)
-        err = -EOPNOTSUPP;
-    else if (buf == NULL && len > 0)
-        err = -EFAULT;
-    else if (len > KS_MAX_IO_SIZE)
-        err = -EINVAL;
-    if (err == 0 && len > 0)
-        err = ks_sock_lock(s, &s->rx_lock);
-    if (err != 0 || len == 0) {
-        ks_sock_put(s);
-        return err;
-    }
+    ks_sock *s = NULL;
+    int entered = stream_enter(fd, buf, len, flags, MSG_WAITALL | MSG_PEEK, FALSE, &s);
+    if (entered <= 0)
+        return entered;
     ks_ssize_t result = recv_locked(s, (UCHAR *)buf, len, flags);
     ks_sock_unlock(&s->rx_lock);
     ks_sock_put(s);
