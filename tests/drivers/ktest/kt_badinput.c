@@ -325,12 +325,27 @@ static void connected_checks(void)
     EXPECT("badinput: ks_recv(buf, 0)", ks_recv(s, buf, 0, 0), 0);
     EXPECT("badinput: ks_recv(len > KS_MAX_IO_SIZE)", ks_recv(s, buf, KS_TOO_BIG, 0), -EINVAL);
     EXPECT("badinput: ks_recv(flags 0x10000)", ks_recv(s, buf, sizeof(buf), 0x10000), -EOPNOTSUPP);
-    /* The failed calls did nothing: exactly "hello" is queued. */
+    /* MSG_PEEK leaves the data queued: two peeks see the same bytes. */
+    RtlZeroMemory(buf, sizeof(buf));
+    r = ks_recv(s, buf, 5, MSG_PEEK);
+    CHECK("badinput: ks_recv(MSG_PEEK) returns a prefix of \"hello\"",
+          r >= 1 && r <= 5 && RtlCompareMemory(buf, "hello", (SIZE_T)r) == (SIZE_T)r, (long)r);
+    RtlZeroMemory(buf, sizeof(buf));
+    r = ks_recv(s, buf, 2, MSG_PEEK);
+    CHECK("badinput: a second ks_recv(MSG_PEEK) sees the same first bytes",
+          r >= 1 && r <= 2 && RtlCompareMemory(buf, "he", (SIZE_T)r) == (SIZE_T)r, (long)r);
+    /* The failed calls and the peeks consumed nothing: exactly "hello" is queued. */
     RtlZeroMemory(buf, sizeof(buf));
     r = ks_recv(s, buf, 5, MSG_WAITALL);
-    EXPECT("badinput: ks_recv after the rejected calls", r, 5);
+    EXPECT("badinput: ks_recv after the rejected calls and the peeks", r, 5);
     CHECK("badinput: the queued data is intact (\"hello\")",
           r == 5 && RtlCompareMemory(buf, "hello", 5) == 5, 0);
+    /* Nothing more is queued: a peek now would block; send 1 byte to check order. */
+    if (kt_send_all(c, "!", 1)) {
+        r = ks_recv(s, buf, sizeof(buf), 0);
+        CHECK("badinput: the next byte is the one sent after \"hello\"", r == 1 && buf[0] == '!',
+              (long)r);
+    }
 
     /* addr without addrlen: -EFAULT at once (a connection wakes it if not). */
     STEP("badinput: ks_accept(addr, NULL addrlen)");
