@@ -2,7 +2,8 @@
  * wsksock.h - BSD sockets for Windows kernel-mode drivers, on Winsock Kernel.
  *
  * Conventions, for every function below unless its comment says otherwise:
- *  - Descriptors are small positive ints. A descriptor is never reused while
+ *  - Descriptors are positive ints (below 2^30; not small, not dense: they
+ *    encode a slot and its generation). A descriptor is never reused while
  *    it is open, and a stale descriptor (closed, or from before ks_cleanup)
  *    gets -EBADF: it can never reach a freed object.
  *  - Failure is a negative errno value from <wsksock/errno.h> (-ECONNREFUSED,
@@ -172,8 +173,11 @@ ks_ssize_t ks_recvfrom(int s, void *buf, size_t len, int flags, struct sockaddr 
 /*
  * ks_close - close a descriptor. Any thread blocked on the socket is woken
  * (its call returns -EBADF); pending provider requests are cancelled and
- * nothing is in flight when the WSK socket is closed. The close is
- * abortive for a connected stream socket whose data is still unsent.
+ * nothing is in flight when the WSK socket is closed. For a connected
+ * stream socket the close is what WskCloseSocket does without a prior
+ * WskDisconnect: abortive on Windows (the peer may see a reset, data not
+ * yet delivered is lost); Wine's provider closes gracefully. An orderly
+ * shutdown (ks_shutdown, SO_LINGER) comes with the complete socket API.
  * The descriptor is invalid as soon as ks_close is called.
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, or -EBADF.

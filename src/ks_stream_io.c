@@ -46,10 +46,10 @@ static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf,
 static int stream_enter(int fd, const void *buf, size_t len, int flags, int allowed_flags,
                         BOOLEAN send, ks_sock **out)
 {
-    ks_sock *s;
+    ks_sock *s = NULL;
     int err = ks_fd_enter(fd, &s);
-    if (err != 0)
-        return err;
+    if (err < 0 || s == NULL)
+        return err < 0 ? err : -EBADF;
     if ((flags & ~allowed_flags) != 0 || s->type != SOCK_STREAM)
         err = -EOPNOTSUPP;
     else if (buf == NULL && len > 0)
