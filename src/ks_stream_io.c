@@ -48,7 +48,7 @@ static int stream_enter(int fd, const void *buf, size_t len, int flags, int allo
 {
     ks_sock *s = NULL;
     int err = ks_fd_enter(fd, &s);
-    if (err < 0 || s == NULL)
+    if (err != 0 || s == NULL)
         return err < 0 ? err : -EBADF;
     if ((flags & ~allowed_flags) != 0 || s->type != SOCK_STREAM)
         err = -EOPNOTSUPP;
@@ -60,7 +60,7 @@ static int stream_enter(int fd, const void *buf, size_t len, int flags, int allo
         err = ks_sock_lock(s, send ? &s->tx_lock : &s->rx_lock);
     if (err != 0 || len == 0) {
         ks_sock_put(s);
-        return err;
+        return err < 0 ? err : 0;
     }
     *out = s;
     return 1;
