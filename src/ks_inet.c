@@ -1,17 +1,6 @@
 /* ks_inet.c - text <-> binary IPv4/IPv6 addresses (no kernel services used). */
 #include "ks_kernel.h"
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Parses exactly a dotted quad "a.b.c.d" (decimal, no leading zeros beyond
  * "0", each part <= 255) up to the end of the string. */
 static int pton4(const char *src, uint8_t out[4])
@@ -64,10 +53,10 @@ static int pton6(const char *src, uint8_t out[16])
         const char *start = src;
         unsigned value = 0;
         int digits = 0;
-        while (hex_value(*src) >= 0) {
+        while (ks_hex_digit(*src) >= 0) {
             if (digits == 4)
                 return 0;
-            value = (value << 4) | (unsigned)hex_value(*src);
+            value = (value << 4) | (unsigned)ks_hex_digit(*src);
             digits++;
             src++;
         }

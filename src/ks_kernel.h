@@ -40,6 +40,18 @@ static inline LARGE_INTEGER ks_relative_ms(ULONG ms)
     return t;
 }
 
+/* Value of a hexadecimal digit (either case), or -1. IRQL: any. */
+static inline int ks_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* Map an NTSTATUS from WSK or the kernel to a negative errno value. */
 int ks_status_to_errno(NTSTATUS status);
 

@@ -6,6 +6,7 @@
 #define POOL_TAGGING 1 /* real ExAllocatePoolWithTag, not the untagged alias */
 #endif
 
+#include "ks_kernel.h"
 #include "wsksock/params.h"
 
 #include <limits.h>
@@ -232,17 +233,6 @@ static int is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static int digit_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return 99;
-}
-
 /* Parses a decimal or 0x-hexadecimal int; returns 0 on success. */
 static int parse_int(const char *s, int *out)
 {
@@ -258,8 +248,8 @@ static int parse_int(const char *s, int *out)
         base = 16;
         s += 2;
     }
-    for (; digit_value(*s) < (int)base; s++, digits++) {
-        v = v * base + (unsigned int)digit_value(*s);
+    for (int d; (d = ks_hex_digit(*s)) >= 0 && d < (int)base; s++, digits++) {
+        v = v * base + (unsigned int)d;
         if (v > (unsigned long long)INT_MAX + 1)
             return -1;
     }
