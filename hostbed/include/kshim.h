@@ -1,0 +1,115 @@
+/*
+ * kshim.h - controls of the host test bed's kernel shim, for test programs,
+ * the host runner and the WSK provider (never for the library itself).
+ *
+ * Accounting: the shim counts live pool allocations (per tag), IRPs, MDLs,
+ * locked MDLs, system threads and handles; the provider adds its own named
+ * counters (open WSK sockets, ...). kshim_check_leaks() reports what is
+ * still alive.
+ *
+ * Fault injection: every place that can fail on Windows for lack of
+ * resources or through the network calls kshim_fault("<site>"). When the
+ * environment names a site and an occurrence (KSHIM_FAULT=site:N), the N-th
+ * call for that site (1-based, counted over the whole process) returns TRUE
+ * and the caller fails as documented for that site. KSHIM_FAULT_REPORT=path
+ * makes the shim write, at exit, one line "site count" per site reached, so
+ * a driver of fault runs knows what to enumerate.
+ *
+ * Violations of kernel rules end the process with a message on stderr that
+ * starts with "kshim: VIOLATION:" and exit status 86 (see KSHIM_EXIT_VIOLATION).
+ */
+#ifndef KSHIM_H
+#define KSHIM_H
+
+#include <ntddk.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KSHIM_EXIT_VIOLATION 86
+
+/* Object types in DISPATCHER_HEADER.Type. */
+enum {
+    KSHIM_OBJ_NOTIFICATION_EVENT = 0,
+    KSHIM_OBJ_SYNCHRONIZATION_EVENT = 1,
+    KSHIM_OBJ_MUTEX = 2,
+    KSHIM_OBJ_SEMAPHORE = 5,
+    KSHIM_OBJ_THREAD = 6,
+};
+
+/* Sets up the shim for the calling (main) thread: PASSIVE_LEVEL, reads
+ * KSHIM_FAULT / KSHIM_FAULT_REPORT / KSHIM_SEED. Idempotent. */
+void kshim_init(void);
+
+/* Ends the process with a violation message (printf format). */
+__attribute__((noreturn, format(printf, 1, 2))) void kshim_violation(const char *fmt, ...);
+
+/* ---- fault injection ---- */
+/* Counts one occurrence of site; TRUE if this one must fail. Thread-safe. */
+BOOLEAN kshim_fault(const char *site);
+/* The configured fault ("site", occurrence) or NULL/0; and whether it fired. */
+const char *kshim_fault_site(ULONG *occurrence);
+BOOLEAN kshim_fault_fired(void);
+/* Writes the per-site counts now (also done at exit). */
+void kshim_fault_write_report(void);
+
+/* ---- randomness for the provider's completion mix ---- */
+/* Seed from KSHIM_SEED (printed by whoever starts the test), or chosen. */
+ULONG kshim_seed(void);
+/* Thread-safe pseudo-random number from the seed. */
+ULONG kshim_random(void);
+
+/* ---- accounting ---- */
+/* Adds delta to the named counter (the name must be a string literal). */
+void kshim_count(const char *name, LONG delta);
+LONG kshim_counter(const char *name);
+
+struct kshim_stats {
+    LONG pool_allocations;
+    SIZE_T pool_bytes;
+    SIZE_T pool_bytes_nonpaged;
+    LONG irps;
+    LONG mdls;
+    LONG locked_mdls;
+    LONG threads; /* system threads still running */
+    LONG handles;
+};
+void kshim_get_stats(struct kshim_stats *stats);
+/* Live nonpaged bytes allocated with this tag. */
+SIZE_T kshim_pool_bytes_by_tag(ULONG tag);
+/* Prints every live object ("kshim: LEAK ..." lines, one per pool tag and
+ * per counter) and returns how many kinds leaked (0 = clean). */
+int kshim_check_leaks(const char *when);
+
+/* ---- IRQL ---- */
+/* Sets the calling thread's IRQL (for provider threads that complete IRPs
+ * at DISPATCH_LEVEL, and for tests). */
+void kshim_set_irql(KIRQL irql);
+
+/* ---- DbgPrint ---- */
+/* Called with each complete DbgPrint line (without the newline), in
+ * addition to printing it on stdout. */
+typedef void kshim_log_hook(const char *line, void *context);
+void kshim_set_log_hook(kshim_log_hook *hook, void *context);
+
+/* ---- registry ---- */
+/* Sets a value under an absolute key path (ASCII, e.g.
+ * "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\ktest\\Parameters").
+ * The key is created. type is REG_SZ (data: UTF-8 text, stored as UTF-16
+ * with its terminator), REG_DWORD (data: 4 bytes), or any other (raw). */
+int kshim_registry_set(const char *key_path, const char *value_name, ULONG type, const void *data,
+                       ULONG length);
+/* Creates an empty key. */
+int kshim_registry_create_key(const char *key_path);
+void kshim_registry_clear(void);
+
+/* ---- threads ---- */
+/* Waits up to ms for every system thread to end; TRUE if none is left. */
+BOOLEAN kshim_wait_threads(ULONG ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KSHIM_H */

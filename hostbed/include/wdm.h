@@ -1,0 +1,2 @@
+/* wdm.h - the host test bed: see ntddk.h. */
+#include <ntddk.h>
