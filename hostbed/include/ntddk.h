@@ -70,7 +70,7 @@ typedef CCHAR KPROCESSOR_MODE;
 typedef PVOID HANDLE, *PHANDLE;
 typedef ULONG ACCESS_MASK;
 typedef ULONG_PTR KSPIN_LOCK, *PKSPIN_LOCK;
-typedef ULONG_PTR KAFFINITY;
+typedef ULONG_PTR KAFFINITY, *PKAFFINITY;
 typedef LONG KPRIORITY;
 
 _Static_assert(sizeof(WCHAR) == 2, "the host test bed needs -fshort-wchar");

@@ -1,0 +1,219 @@
+/*
+ * lib_faults.c - the scenario that `make faults` runs once per fault site
+ * and occurrence (tools/faultrun).
+ *
+ * One library thread walks through every path of the library: parameters,
+ * startup, TCP over IPv4 against a native echo server (send, receive with
+ * MSG_WAITALL and MSG_PEEK), TCP over IPv6 library to library (listen,
+ * connect, accept), UDP over IPv4 and IPv6 (sendto, recvfrom), close and
+ * cleanup. With KSHIM_FAULT=site:N one allocation, IRP, MDL or provider call
+ * fails. Every library call must then either succeed with its effect
+ * verified (data compared byte for byte, sizes, addresses) or return a
+ * negative errno; a call during which the injected fault fired must not
+ * report success (except where the library recovers by design: a failed
+ * WSK_NO_WAIT capture in ks_startup is retried at first use). A step that
+ * fails is abandoned (its sockets closed) and the next step runs.
+ *
+ * Exit status: 0 pass; 1 a wrong result (success despite the fault,
+ * corrupted data, an error that is not a negative errno); 3 leaks after
+ * ks_cleanup (pool, IRPs, MDLs, locked pages, threads, provider sockets).
+ * A crash, a kshim violation (86), a sanitizer report or a hang (the runner
+ * kills it) are failures too. Without KSHIM_FAULT the scenario must pass
+ * with every step completed (exit 0, "lib_faults: all steps completed").
+ */
+#include "ht.h"
+
+#include <wsksock/params.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int wrong; /* wrong results seen */
+static int steps_failed;
+
+/* Checks one call's result against the fault state around it. */
+static long long call(const char *name, BOOLEAN fired_before, long long r, BOOLEAN may_recover)
+{
+    BOOLEAN during = !fired_before && kshim_fault_fired();
+    if (during && r >= 0 && !may_recover) {
+        ULONG n;
+        const char *site = kshim_fault_site(&n);
+        printf("lib_faults: WRONG %s returned %lld although fault %s:%u fired during it\n", name, r,
+               site, (unsigned)n);
+        wrong++;
+    }
+    if (r < 0 && r < -200) {
+        printf("lib_faults: WRONG %s returned %lld, not a negative errno\n", name, r);
+        wrong++;
+    }
+    if (r < 0)
+        printf("lib_faults: %s -> %lld (%s)\n", name, r, ks_strerror((int)r));
+    return r;
+}
+#define CALL(name, expr) call((name), kshim_fault_fired(), (long long)(expr), FALSE)
+
+static void corrupt(const char *what)
+{
+    printf("lib_faults: WRONG %s: data differs\n", what);
+    wrong++;
+}
+
+static void step_params(void)
+{
+    static const WCHAR path[] = L"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\lf";
+    UNICODE_STRING reg;
+    char buf[32];
+    RtlInitUnicodeString(&reg, path);
+    long long r = CALL("ks_param_get", ks_param_get(&reg, "Name", buf, sizeof(buf)));
+    if (r >= 0 && strcmp(buf, "faults") != 0)
+        corrupt("ks_param_get value");
+    r = CALL("ks_param_get_int", ks_param_get_int(&reg, "Count", -1));
+    if (r != 42 && r != -1)
+        corrupt("ks_param_get_int value");
+}
+
+/* TCP over IPv4 against the native echo server. */
+static int step_tcp4(int port)
+{
+    unsigned char out[3 * 16384], in[sizeof(out)];
+    int s = (int)CALL("ks_socket tcp4", ks_socket(AF_INET, SOCK_STREAM, 0));
+    if (s < 0)
+        return -1;
+    SOCKADDR_STORAGE to;
+    int tolen;
+    ht_loopback(0, port, &to, &tolen);
+    int ok = CALL("ks_connect tcp4", ks_connect(s, (struct sockaddr *)&to, tolen)) == 0;
+    for (int i = 0; ok && i < 3; i++) {
+        ht_pattern(out + i * 16384, 16384, 5, (size_t)i * 16384);
+        ok = CALL("ks_send", ks_send(s, out + i * 16384, 16384, 0)) == 16384;
+    }
+    if (ok) {
+        long long r = CALL("ks_recv peek", ks_recv(s, in, 100, MSG_PEEK | MSG_WAITALL));
+        ok = r == 100;
+        if (ok && memcmp(in, out, 100) != 0)
+            corrupt("peeked data");
+    }
+    if (ok) {
+        long long r = CALL("ks_recv waitall", ks_recv(s, in, sizeof(in), MSG_WAITALL));
+        ok = r == (long long)sizeof(in);
+        if (ok && memcmp(in, out, sizeof(in)) != 0)
+            corrupt("echoed data");
+    }
+    CALL("ks_close tcp4", ks_close(s));
+    return ok ? 0 : -1;
+}
+
+/* TCP over IPv6, library to library, one thread: the connection completes
+ * from the provider's backlog before ks_accept takes it. */
+static int step_tcp6(void)
+{
+    int port, c = -1, a = -1, ok = 0;
+    char buf[1024], back[1024];
+    int l = (int)CALL("listen tcp6", ht_ks_listen(1, &port));
+    if (l < 0)
+        return -1;
+    c = (int)CALL("connect tcp6", ht_ks_connect(1, port));
+    if (c > 0) {
+        SOCKADDR_IN6 peer;
+        int plen = (int)sizeof(peer);
+        a = (int)CALL("ks_accept", ks_accept(l, (struct sockaddr *)&peer, &plen));
+        if (a > 0 && (peer.sin6_family != AF_INET6 || peer.sin6_addr.s6_addr[15] != 1))
+            corrupt("accepted address");
+    }
+    if (a > 0) {
+        ht_pattern((unsigned char *)buf, sizeof(buf), 9, 0);
+        ok = CALL("ks_send c->a", ks_send(c, buf, sizeof(buf), 0)) == (long long)sizeof(buf) &&
+             CALL("ks_recv a", ks_recv(a, back, sizeof(back), MSG_WAITALL)) ==
+                 (long long)sizeof(back);
+        if (ok && memcmp(buf, back, sizeof(buf)) != 0)
+            corrupt("v6 stream data");
+    }
+    if (a > 0)
+        CALL("ks_close a", ks_close(a));
+    if (c > 0)
+        CALL("ks_close c", ks_close(c));
+    CALL("ks_close l", ks_close(l));
+    return ok ? 0 : -1;
+}
+
+static int step_udp(int v6)
+{
+    int pb = 0, ok = 0;
+    char buf[600], in[600];
+    int a = (int)CALL("ks_socket udp a", ks_socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0));
+    int b = (int)CALL("ks_socket udp b", ks_socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0));
+    if (a > 0 && b > 0) {
+        SOCKADDR_STORAGE addr;
+        int len;
+        for (int tries = 0; tries < 10; tries++) {
+            pb = hp_free_port(v6);
+            ht_loopback(v6, pb, &addr, &len);
+            long long r = CALL("ks_bind udp", ks_bind(b, (struct sockaddr *)&addr, len));
+            ok = r == 0;
+            if (r != -EADDRINUSE)
+                break;
+        }
+        if (ok) {
+            ht_pattern((unsigned char *)buf, sizeof(buf), 3, 0);
+            ok = CALL("ks_sendto", ks_sendto(a, buf, sizeof(buf), 0, (struct sockaddr *)&addr,
+                                             len)) == (long long)sizeof(buf);
+        }
+        if (ok) {
+            SOCKADDR_STORAGE from;
+            int fromlen = (int)sizeof(from);
+            ok = CALL("ks_recvfrom", ks_recvfrom(b, in, sizeof(in), 0, (struct sockaddr *)&from,
+                                                 &fromlen)) == (long long)sizeof(in);
+            if (ok &&
+                (memcmp(in, buf, sizeof(in)) != 0 || from.ss_family != (v6 ? AF_INET6 : AF_INET)))
+                corrupt("datagram");
+        }
+    }
+    if (a > 0)
+        CALL("ks_close udp a", ks_close(a));
+    if (b > 0)
+        CALL("ks_close udp b", ks_close(b));
+    return ok ? 0 : -1;
+}
+
+int main(void)
+{
+    int port;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    kshim_init();
+    kshim_registry_set("\\Registry\\Machine\\System\\CurrentControlSet\\Services\\lf\\Parameters",
+                       "Name", REG_SZ, "faults", 7);
+    kshim_registry_set("\\Registry\\Machine\\System\\CurrentControlSet\\Services\\lf\\Parameters",
+                       "Count", REG_SZ, "42", 3);
+    struct hp_echo *echo = hp_echo_start(0, &port);
+    if (echo == NULL) {
+        printf("lib_faults: cannot start the native echo server\n");
+        return 1;
+    }
+    step_params();
+    /* A failed capture without waiting is retried at first use. */
+    long long r =
+        call("ks_startup", kshim_fault_fired(), ks_startup(),
+             kshim_fault_site(NULL) != NULL && strcmp(kshim_fault_site(NULL), "wsk.capture") == 0);
+    if (r == 0) {
+        steps_failed += step_tcp4(port) != 0;
+        steps_failed += step_tcp6() != 0;
+        steps_failed += step_udp(0) != 0;
+        steps_failed += step_udp(1) != 0;
+        ks_cleanup();
+    } else {
+        steps_failed++;
+    }
+    hp_echo_stop(echo);
+    int leaks = kshim_wait_threads(10000) ? 0 : 1;
+    leaks += kshim_check_leaks("after ks_cleanup");
+    if (kshim_fault_site(NULL) == NULL && steps_failed == 0 && wrong == 0)
+        printf("lib_faults: all steps completed\n");
+    if (kshim_fault_site(NULL) == NULL && steps_failed != 0) {
+        printf("lib_faults: WRONG %d steps failed without any fault injected\n", steps_failed);
+        wrong++;
+    }
+    printf("lib_faults: fault %s, %d steps failed, %d wrong, %d leaks\n",
+           kshim_fault_fired() ? "fired" : "not fired", steps_failed, wrong, leaks);
+    return wrong != 0 ? 1 : leaks != 0 ? 3 : 0;
+}

@@ -1,0 +1,14 @@
+/* tests.h - the test lists of lib_test (one per file). */
+#ifndef TESTS_H
+#define TESTS_H
+
+#include "ht.h"
+
+extern const struct ht_test tcp_tests[];
+extern const int tcp_test_count;
+extern const struct ht_test udp_tests[];
+extern const int udp_test_count;
+extern const struct ht_test edge_tests[];
+extern const int edge_test_count;
+
+#endif /* TESTS_H */
