@@ -6,17 +6,8 @@
 # on their kernel log and on the peers' results. Every test picks its own
 # ports at run time, so the tests may run in parallel (ctest -j).
 
-find_package(Python3 REQUIRED COMPONENTS Interpreter)
-
-set(WSKSUITE_PEERS_DIR ${CMAKE_CURRENT_BINARY_DIR}/peers)
-add_library(wsksuite_peer_common STATIC ${WSKSOCK_SOURCE_DIR}/tests/peers/peer_common.c)
-target_compile_options(wsksuite_peer_common PRIVATE -Wall -Wextra -Werror)
-foreach(peer echo_load echo_server reset_server silent_server hold_client)
-  add_executable(${peer} ${WSKSOCK_SOURCE_DIR}/tests/peers/${peer}.c)
-  target_link_libraries(${peer} PRIVATE wsksuite_peer_common)
-  target_compile_options(${peer} PRIVATE -Wall -Wextra -Werror)
-  set_target_properties(${peer} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${WSKSUITE_PEERS_DIR})
-endforeach()
+# The native peers are built by suite_host.cmake (the host bed runs them too).
+include(${CMAKE_CURRENT_LIST_DIR}/suite_host.cmake)
 
 # wine.<case>: ctest TIMEOUT is the outer bound; wsksuite.py's own limit
 # (--time-limit) is shorter, so it always stops its processes itself first.

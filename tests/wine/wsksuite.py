@@ -1,16 +1,26 @@
 #!/usr/bin/env python3
-"""wsksuite - the Wine test suite of wsksock: one ctest test per case.
+"""wsksuite - the test suite of wsksock's drivers, on either test bed.
 
-Usage: wsksuite.py CASE --wskrun PATH --drivers DIR --peers DIR [--time-limit SEC]
+Usage: wsksuite.py CASE [--bed wine] --wskrun PATH --drivers DIR --peers DIR [--time-limit SEC]
+       wsksuite.py CASE --bed host --host-drivers DIR --peers DIR [--time-limit SEC]
 
-Each case runs test drivers under tools/wskrun (its own Wine prefix per run),
-with native Linux peers (tests/peers) where the case needs them, and asserts
-on both: the drivers' kernel log (wskrun's stdout) and the peers' exit
-status and output. Every port is chosen at run time (native servers bind
-port 0 and print theirs; ports for kernel listeners are picked free, below
-the ephemeral range, and passed with --param Port=N). Every wait is bounded,
-the whole case by --time-limit (default 150 s, under ctest's TIMEOUT), and
-every process started is ended on every exit path.
+The same cases run on two beds:
+  wine  the mingw-w64 .sys drivers under tools/wskrun (one Wine prefix per
+        run); --drivers is the mingw-w64 build tree (WSKSOCK_DRIVERS_DIR)
+  host  the same driver sources built natively against the kernel shim, one
+        <name>-host process per driver (hostbed/hostrun, docs/hostbed.md);
+        --host-drivers is the host build tree. ktest runs with Windows
+        semantics there (no Wine=1), and every run ends with the runner's
+        leak check.
+
+Each case runs test drivers with native Linux peers (tests/peers) where the
+case needs them, and asserts on both: the drivers' kernel log (the runner's
+stdout) and the peers' exit status and output. Every port is chosen at run
+time (native servers bind port 0 and print theirs; ports for kernel
+listeners are picked free, below the ephemeral range, and passed with
+--param Port=N). Every wait is bounded, the whole case by --time-limit
+(default 150 s, under ctest's TIMEOUT), and every process started is ended
+on every exit path.
 
 Exit status 0 when every check passed; 1 otherwise ("wsksuite: FAIL ..."
 lines say what).
@@ -88,8 +98,9 @@ class Proc:
 
     live = []
 
-    def __init__(self, name, argv):
+    def __init__(self, name, argv, on_line=None):
         self.name = name
+        self.on_line = on_line  # called with each stdout line (host runs)
         self.argv = argv
         self.lines = []       # stdout lines
         self.err_lines = []   # stderr lines
@@ -102,22 +113,28 @@ class Proc:
                                   start_new_session=True)
         Proc.live.append(self)
         self.readers = [
-            threading.Thread(target=self._read, args=(self.p.stdout, self.lines, ""), daemon=True),
-            threading.Thread(target=self._read, args=(self.p.stderr, self.err_lines, "(stderr) "),
+            threading.Thread(target=self._read, args=(self.p.stdout, self.lines, "", on_line),
                              daemon=True),
+            threading.Thread(target=self._read, args=(self.p.stderr, self.err_lines, "(stderr) ",
+                                                      None), daemon=True),
         ]
         for t in self.readers:
             t.start()
 
-    def _read(self, stream, store, tag):
+    def _read(self, stream, store, tag, on_line):
         for line in stream:
             line = line.rstrip("\n")
             print("[%s] %s%s" % (self.name, tag, line), flush=True)
             with self.cond:
                 store.append(line)
                 self.cond.notify_all()
+            if on_line:
+                on_line(line)
         with self.cond:
             self.cond.notify_all()
+
+    def readers_done(self):
+        return self.p.poll() is not None and not any(t.is_alive() for t in self.readers)
 
     def wait_line(self, regex, timeout):
         """Waits for a stdout line matching regex; returns the match."""
@@ -131,7 +148,7 @@ class Proc:
                     if m:
                         return m
                 seen = len(self.lines)
-                if self.p.poll() is not None and not any(t.is_alive() for t in self.readers):
+                if self.readers_done():
                     raise Failure("%s exited (status %s) before printing /%s/"
                                   % (self.name, self.p.returncode, regex))
                 left = end - time.monotonic()
@@ -155,7 +172,8 @@ class Proc:
 
     def stop(self):
         """Ends the process: SIGTERM (wskrun then unloads and cleans its
-        prefix up), then SIGKILL to its whole process group."""
+        prefix up; a host runner unloads its driver), then SIGKILL to its
+        whole process group."""
         if self.p.poll() is None:
             log("stopping %s" % self.name)
             try:
@@ -185,6 +203,190 @@ def stop_all():
         p.stop()
 
 
+# ------------------------------------------------------------- the host bed
+
+def posix_ere(regex):
+    """The runner's --until is a POSIX extended regex (glibc regcomp), whose
+    escapes of punctuation (re.escape's) mean the same; \\d does not."""
+    return regex.replace(r"\d", "[0-9]")
+
+
+def port_listening(port):
+    """TRUE if a TCP socket listens on port (any address), from /proc."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            # local_address is ADDR:PORT (hex), st 0A is LISTEN.
+            if len(fields) > 3 and fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+                return True
+    return False
+
+
+class HostRun:
+    """The host bed's counterpart of one wskrun run: one <name>-host process
+    per driver (each Windows driver has its own copy of the library), with
+    the same parameters; their kernel logs are merged in one list, as
+    wskrun's stdout has all drivers' lines.
+
+    One driver: the runner gets --until and --timeout itself. Several: they
+    are loaded in order, each once the previous one is ready (its runner
+    printed 'loaded', then the case's ready condition held, else after
+    wskrun's 1 s gap); this object watches --until over the merged log and
+    unloads them in reverse order at the match or the timeout (SIGUSR1: the
+    runner unloads as if its own --until had matched). The status is 0 when
+    every runner exited 0 (loaded, unloaded, no leak) and --until matched.
+    """
+
+    GAP = 1.0
+    UNLOAD_BOUND = 45  # each runner's DriverUnload is bounded at 30 s
+
+    def __init__(self, name, exes, params, until, timeout, ready=None):
+        self.name = name
+        self.exes = exes
+        self.params = params
+        self.until = re.compile(until)
+        self.timeout = timeout
+        self.ready = ready or []
+        self.cond = threading.Condition()
+        self.lines = []
+        self.matched = False
+        self.procs = []
+        self.done = False
+        self.rc = None
+        self.thread = threading.Thread(target=self._supervise, daemon=True)
+        self.thread.start()
+
+    # -- the kernel log, merged
+    def _on_line(self, line):
+        with self.cond:
+            self.lines.append(line)
+            if not self.matched and self.until.search(line):
+                self.matched = True
+            self.cond.notify_all()
+
+    def grep(self, regex):
+        rx = re.compile(regex)
+        with self.cond:
+            return [m for m in (rx.search(line) for line in self.lines) if m]
+
+    def wait_line(self, regex, timeout):
+        rx = re.compile(regex)
+        end = time.monotonic() + timeout
+        seen = 0
+        with self.cond:
+            while True:
+                for line in self.lines[seen:]:
+                    m = rx.search(line)
+                    if m:
+                        return m
+                seen = len(self.lines)
+                if self.done:
+                    raise Failure("%s ended (status %s) before printing /%s/"
+                                  % (self.name, self.rc, regex))
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise Failure("%s did not print /%s/ within %.0f s" % (self.name, regex, timeout))
+                self.cond.wait(min(left, 0.5))
+
+    def wait(self, timeout):
+        self.thread.join(max(timeout, 0.1))
+        if self.thread.is_alive():
+            raise Failure("%s still running after %.0f s" % (self.name, timeout))
+        return self.rc
+
+    # -- the runners
+    def _argv(self, exe, until):
+        argv = [exe, "--timeout", str(self.timeout)]
+        if until is not None:
+            argv += ["--until", posix_ere(until)]
+        for k, v in self.params.items():
+            argv += ["--param", "%s=%s" % (k, v)]
+        return argv
+
+    def _say(self, msg):
+        log("%s: %s" % (self.name, msg))
+
+    def _wait_ready(self, proc, ready, deadline):
+        """Waits until proc's driver is loaded and ready for the next one;
+        FALSE if it ended or the deadline passed first."""
+        def loaded():
+            return any(l.startswith("hostrun: loaded ") for l in proc.err_lines)
+        with proc.cond:
+            while not loaded():
+                if proc.readers_done() or time.monotonic() >= deadline:
+                    return False
+                proc.cond.wait(0.1)
+        if ready is None:
+            end = min(time.monotonic() + self.GAP, deadline)
+            while time.monotonic() < end and proc.p.poll() is None:
+                time.sleep(0.05)
+            return proc.p.poll() is None
+        while time.monotonic() < deadline and proc.p.poll() is None:
+            if isinstance(ready, int):
+                if port_listening(ready):
+                    return True
+            elif any(re.search(ready, l) for l in list(proc.lines)):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _supervise(self):
+        try:
+            self.rc = self._run()
+        except Exception as e:  # reported; the case then fails on the status
+            self._say("runner supervision failed: %r" % e)
+            self.rc = 1
+        finally:
+            with self.cond:
+                self.done = True
+                self.cond.notify_all()
+
+    def _run(self):
+        bound = self.timeout + self.UNLOAD_BOUND + 30
+        if len(self.exes) == 1:
+            p = Proc(self.name, self._argv(self.exes[0], self.until.pattern), self._on_line)
+            self.procs.append(p)
+            return p.wait(bound)
+        ok = True
+        t_load = time.monotonic()
+        deadline = t_load + self.timeout
+        for i, exe in enumerate(self.exes):
+            # Their own timeout is a fallback: this object unloads them.
+            argv = self._argv(exe, None)
+            argv[2] = str(self.timeout + 30)
+            p = Proc("%s:%s" % (self.name, os.path.basename(exe)), argv, self._on_line)
+            self.procs.append(p)
+            if i + 1 < len(self.exes):
+                ready = self.ready[i] if i < len(self.ready) else None
+                if not self._wait_ready(p, ready, deadline):
+                    self._say("FAIL: %s did not get ready for the next driver" % p.name)
+                    ok = False
+                    break
+        with self.cond:
+            while not self.matched and time.monotonic() < deadline:
+                if any(p.p.poll() is not None for p in self.procs):
+                    break  # a runner ended by itself (crash, failed load)
+                self.cond.wait(min(0.2, max(deadline - time.monotonic(), 0.01)))
+            matched = self.matched
+        if not matched:
+            self._say("FAIL: --until %r never matched (timeout %g s)"
+                      % (self.until.pattern, self.timeout))
+            ok = False
+        for p in reversed(self.procs):
+            if p.p.poll() is None:
+                p.p.send_signal(signal.SIGUSR1)
+            rc = p.wait(self.UNLOAD_BOUND + 15)
+            if rc != 0:
+                self._say("FAIL: %s exited with status %d" % (p.name, rc))
+                ok = False
+        return 0 if ok else 1
+
+
 # -------------------------------------------------------------------- checks
 
 class Case:
@@ -205,13 +407,23 @@ class Case:
         self.figures.append(text)
         log("FIGURE " + text)
 
+    @property
+    def host(self):
+        return self.args.bed == "host"
+
     # paths
     def driver(self, name):
-        for sub in ("tests/drivers", "examples"):
-            path = os.path.join(self.args.drivers, sub, name + ".sys")
+        """The driver's .sys (Wine) or <name>-host executable (host), in the
+        build tree's directory of its CMakeLists.txt."""
+        if self.host:
+            tree, file = self.args.host_drivers, name + "-host"
+        else:
+            tree, file = self.args.drivers, name + ".sys"
+        for sub in ("tests/drivers", "examples", "tests/compat"):
+            path = os.path.join(tree, sub, file)
             if os.path.exists(path):
                 return path
-        raise Failure("driver %s.sys not found under %s" % (name, self.args.drivers))
+        raise Failure("driver %s not found under %s" % (file, tree))
 
     def peer(self, name):
         path = os.path.join(self.args.peers, name)
@@ -219,7 +431,14 @@ class Case:
             raise Failure("peer %s not found in %s" % (name, self.args.peers))
         return path
 
-    def wskrun(self, drivers, params, until, timeout, name="wskrun"):
+    def wskrun(self, drivers, params, until, timeout, name="wskrun", ready=None):
+        """Runs drivers (paths from driver()) until a kernel log line matches
+        until, for at most timeout seconds, and unloads them. ready (host
+        bed): for each driver but the last, what to wait for before the next
+        one is loaded: a regex of its log or a TCP port it listens on."""
+        if self.host:
+            return HostRun("host" if name == "wskrun" else name, drivers, params, until, timeout,
+                           ready)
         argv = [self.args.wskrun, "--timeout", str(timeout), "--until", until]
         for k, v in params.items():
             argv += ["--param", "%s=%s" % (k, v)]
@@ -229,11 +448,10 @@ class Case:
     def peer_proc(self, name, *argv):
         return Proc(name, [self.peer(name)] + [str(a) for a in argv])
 
-    @staticmethod
-    def infra_check(w):
+    def infra_check(self, w):
         """Raises WineStartFailure if wskrun ended with Wine crashing before
         it loaded any driver."""
-        if w.p.poll() is None:
+        if self.host or w.p.poll() is None:
             return
         with w.cond:
             err = list(w.err_lines)
@@ -257,8 +475,12 @@ class Case:
         rc = w.wait(timeout)
         if rc != 0:
             self.infra_check(w)
-        self.check(rc == 0, "wskrun exited 0 (drivers loaded, log matched, no crash, unloaded)"
-                   " [status %d]" % rc)
+        if self.host:
+            self.check(rc == 0, "host runners exited 0 (drivers loaded, log matched, no crash,"
+                       " unloaded, nothing leaked) [status %s]" % rc)
+        else:
+            self.check(rc == 0, "wskrun exited 0 (drivers loaded, log matched, no crash, unloaded)"
+                       " [status %d]" % rc)
         return rc
 
     def kernel_result(self, w, test):
@@ -268,8 +490,11 @@ class Case:
                    % (test, len(fails)))
 
     def ktest(self, test, params, until=None, timeout=60, scenario_timeout=40):
-        # Wine=1: ktest tolerates the Wine behaviours it documents (WINE lines).
-        p = {"Test": test, "Timeout": scenario_timeout, "Wine": 1}
+        p = {"Test": test, "Timeout": scenario_timeout}
+        if not self.host:
+            # Wine=1: ktest tolerates the Wine behaviours it documents (WINE
+            # lines). The host bed runs it with Windows semantics.
+            p["Wine"] = 1
         p.update(params)
         return self.wskrun([self.driver("ktest")], p,
                            until or r"^ktest: %s RESULT " % re.escape(test), timeout)
@@ -281,7 +506,8 @@ def case_seed(c):
     """The seed exchange: examples/seed-server.sys and seed-client.sys."""
     port = free_port()
     w = c.wskrun([c.driver("seed-server"), c.driver("seed-client")], {"Port": port},
-                 r"^seed-server: client acknowledged", 60)
+                 r"^seed-server: client acknowledged", 60,
+                 ready=[r"^seed-server: listening on port %d$" % port])
     c.finish_wskrun(w, 90)
     c.check(bool(w.grep(r"^seed-server: listening on port %d$" % port)), "server listened on port %d" % port)
     c.check(bool(w.grep(r"^seed-server: \[kernel A\] => hello lyshark\.com A$")),
@@ -292,6 +518,18 @@ def case_seed(c):
     c.check(bool(w.grep(r"^seed-client: exchange done$")), "client: exchange done")
     c.check(bool(w.grep(r"^seed-server: unloaded$")) and bool(w.grep(r"^seed-client: unloaded$")),
             "both drivers logged their unload")
+
+
+def case_compat(c):
+    """The LySocket article's drivers (tests/compat), compiled unchanged
+    against compat/LySocket.hpp: the exchange happens and both unload (the
+    article's server loops on Accept forever; the compat layer ends that
+    thread after WSKCleanup). They use the fixed port 8888."""
+    w = c.wskrun([c.driver("lysocket-server"), c.driver("lysocket-client")], {},
+                 r"=> Hi, lyshark\.com B", 60, ready=[8888])
+    c.finish_wskrun(w, 90)
+    c.check(bool(w.grep(r"=> hello lyshark\.com A")), "server printed the client's greeting")
+    c.check(bool(w.grep(r"=> Hi, lyshark\.com B")), "client printed the server's reply")
 
 
 def kecho_run(c, until, timeout):
@@ -411,8 +649,14 @@ def case_reset(c):
     for who, what in (("pending receiver", "a pending ks_recv"),
                       ("receiver", "a ks_recv after the reset arrived")):
         m = w.grep(r"^ktest: reset: %s saw (E\w+)$" % who)
+        if c.host:
+            # Windows semantics: both receives see the reset as an error.
+            c.check(bool(m), "kernel log: %s saw the reset as an error" % what)
         if m:
             c.figure("reset seen by %s as %s" % (what, m[0].group(1)))
+    if c.host:
+        wine = w.grep(r"^ktest: (WINE .*)$")
+        c.check(not wine, "no Wine allowance used on the host bed (%d WINE lines)" % len(wine))
     for m in w.grep(r"^ktest: (WINE .*)$"):
         c.figure(m.group(1))
 
@@ -449,6 +693,13 @@ def case_badinput(c):
     c.kernel_result(w, "badinput")
     n = len(w.grep(r"^ktest: PASS "))
     c.check(n >= 150, "at least 150 checks passed (%d)" % n)
+    if c.host:
+        # The shim models IRQL and the provider has datagram sockets: what
+        # Wine cannot show is checked here, nothing may be skipped.
+        irql = w.grep(r"^ktest: PASS badinput: \S+ at DISPATCH_LEVEL = -\d+ \(EPERM\)$")
+        c.check(len(irql) == 7, "the 7 calls at DISPATCH_LEVEL returned -EPERM (%d)" % len(irql))
+        skips = w.grep(r"^ktest: (SKIP .*)$")
+        c.check(not skips, "no check skipped (%s)" % "; ".join(m.group(1) for m in skips))
     for m in w.grep(r"^ktest: (SKIP .*)$"):
         c.figure(m.group(1))
 
@@ -500,6 +751,7 @@ def case_stack_paged(c):
 
 CASES = {
     "seed": case_seed,
+    "compat": case_compat,
     "echo1": case_echo1,
     "echo50": case_echo50,
     "kecho-unload": case_kecho_unload,
@@ -516,11 +768,19 @@ CASES = {
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("case", choices=sorted(CASES))
-    ap.add_argument("--wskrun", required=True)
-    ap.add_argument("--drivers", required=True, help="mingw-w64 build tree (WSKSOCK_DRIVERS_DIR)")
+    ap.add_argument("--bed", choices=("wine", "host"), default="wine",
+                    help="wine: .sys drivers under tools/wskrun; host: <name>-host executables")
+    ap.add_argument("--wskrun", help="tools/wskrun (Wine bed)")
+    ap.add_argument("--drivers", help="mingw-w64 build tree (WSKSOCK_DRIVERS_DIR; Wine bed)")
+    ap.add_argument("--host-drivers", help="host build tree with the <name>-host executables"
+                    " (host bed)")
     ap.add_argument("--peers", required=True, help="directory of the native peers")
     ap.add_argument("--time-limit", type=float, default=150.0)
     args = ap.parse_args()
+    if args.bed == "wine" and not (args.wskrun and args.drivers):
+        ap.error("the Wine bed needs --wskrun and --drivers")
+    if args.bed == "host" and not args.host_drivers:
+        ap.error("the host bed needs --host-drivers")
 
     def on_limit(signum, frame):
         raise Deadline()
