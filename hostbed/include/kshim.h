@@ -104,6 +104,23 @@ int kshim_registry_set(const char *key_path, const char *value_name, ULONG type,
 int kshim_registry_create_key(const char *key_path);
 void kshim_registry_clear(void);
 
+/* ---- pool ---- */
+/* TRUE: untagged ExAllocatePool is a violation (default FALSE). */
+void kshim_strict_tags(BOOLEAN on);
+
+/* ---- IRPs and MDLs (for the provider) ---- */
+/* The driver below takes an IRP it received (the provider calls this first,
+ * before looking at the IRP): checks that it is a live IRP, not already in
+ * flight ("IRP reused while in flight") and has a stack location for the
+ * callee; then IoSetNextIrpStackLocation (the caller's location, with its
+ * completion routine, becomes current) and marks it in flight. Until
+ * IoCompleteRequest, IoFreeIrp / IoReuseIrp / another send are violations. */
+void kshim_irp_take(PIRP irp);
+/* Violation ("<who>: MDL used while its pages are not locked") unless every
+ * MDL of the chain is locked (MmProbeAndLockPages) or built for nonpaged
+ * pool; for the provider to check a client's buffers, e.g. at completion. */
+void kshim_mdl_check_locked(PMDL mdl, const char *who);
+
 /* ---- threads ---- */
 /* Waits up to ms for every system thread to end; TRUE if none is left. */
 BOOLEAN kshim_wait_threads(ULONG ms);

@@ -20,6 +20,7 @@
 #ifndef KSHIM_NTDDK_H
 #define KSHIM_NTDDK_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -207,6 +208,7 @@ typedef struct _STRING {
 #define STATUS_OBJECT_NAME_INVALID           ((NTSTATUS)0xC0000033L)
 #define STATUS_OBJECT_NAME_NOT_FOUND         ((NTSTATUS)0xC0000034L)
 #define STATUS_OBJECT_PATH_NOT_FOUND         ((NTSTATUS)0xC000003AL)
+#define STATUS_OBJECT_TYPE_MISMATCH          ((NTSTATUS)0xC0000024L)
 #define STATUS_PENDING                       ((NTSTATUS)0x00000103L)
 #define STATUS_PIPE_DISCONNECTED             ((NTSTATUS)0xC00000B0L)
 #define STATUS_PORT_UNREACHABLE              ((NTSTATUS)0xC000023FL)
@@ -346,6 +348,7 @@ static inline void InsertHeadList(PLIST_ENTRY head, PLIST_ENTRY entry)
  * %lld/%I64d 64 bits, %zu/%Iu pointer-sized, %ws/%wZ wide strings. */
 ULONG DbgPrint(PCSTR format, ...);
 ULONG DbgPrintEx(ULONG component_id, ULONG level, PCSTR format, ...);
+ULONG vDbgPrintEx(ULONG component_id, ULONG level, PCSTR format, va_list arg_list);
 #define DPFLTR_IHVDRIVER_ID 77
 #define DPFLTR_ERROR_LEVEL 0
 #define DPFLTR_WARNING_LEVEL 1
@@ -380,9 +383,10 @@ PVOID ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T size, ULONG tag);
 /* ExAllocatePool2: zeroed unless POOL_FLAG_UNINITIALIZED. */
 PVOID ExAllocatePool2(POOL_FLAGS flags, SIZE_T size, ULONG tag);
 /* Untagged allocation: the shim records the tag 'None' and treats it as a
- * violation only through kshim_strict_tags (tests of our own code). */
+ * violation only after kshim_strict_tags(TRUE) (tests of our own code). */
 PVOID ExAllocatePool(POOL_TYPE type, SIZE_T size);
-/* The tag must be the allocation's. */
+/* The tag must be the allocation's; NULL, a double free or a pointer that is
+ * not a live pool block is a violation (BAD_POOL_CALLER on Windows). */
 void ExFreePoolWithTag(PVOID p, ULONG tag);
 void ExFreePool(PVOID p);
 
@@ -734,9 +738,11 @@ BOOLEAN IoCancelIrp(PIRP irp);
 void IoAcquireCancelSpinLock(PKIRQL irql);
 void IoReleaseCancelSpinLock(KIRQL irql);
 /* Runs the completion routines from the current stack location up, as the
- * I/O manager does; stops at STATUS_MORE_PROCESSING_REQUIRED. An IRP with no
- * completion routine that stops it is freed by the shim (as the I/O manager
- * frees a driver-allocated IRP is NOT documented: it is a violation). */
+ * I/O manager does; stops at STATUS_MORE_PROCESSING_REQUIRED. Reaching the
+ * top without a routine returning it is a violation (a driver-allocated IRP
+ * must not go back to the I/O manager), as is completing an IRP that is not
+ * in flight (see kshim_irp_take), one with a cancel routine still set, or
+ * one whose status is STATUS_PENDING. IRQL <= DISPATCH_LEVEL. */
 void IofCompleteRequest(PIRP irp, CCHAR priority_boost);
 #define IoCompleteRequest(irp, boost) IofCompleteRequest((irp), (boost))
 
