@@ -104,7 +104,7 @@ void kshim_irp_take(PIRP irp)
     check_irql(DISPATCH_LEVEL, "kshim_irp_take");
     check_irp(irp, "kshim_irp_take");
     if (InterlockedCompareExchange(&irp->KshimOwner, 1, 0) != 0)
-        kshim_violation("IRP %p reused while in flight (sent again before it completed)",
+        kshim_violation("IRP reused while in flight: IRP %p sent again before it completed",
                         (void *)irp);
     if (irp->CurrentLocation <= 1)
         kshim_violation("IRP %p sent with no stack location left for the driver below "

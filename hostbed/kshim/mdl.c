@@ -145,7 +145,7 @@ static void check_usable(PMDL mdl, const char *who)
     if (mdl == NULL)
         kshim_violation("%s: NULL MDL", who);
     if (!(mdl->MdlFlags & (MDL_PAGES_LOCKED | MDL_SOURCE_IS_NONPAGED_POOL)))
-        kshim_violation("%s: MDL %p used while its pages are not locked", who, (void *)mdl);
+        kshim_violation("%s: MDL used while its pages are not locked (MDL %p)", who, (void *)mdl);
 }
 
 void kshim_mdl_check_locked(PMDL mdl, const char *who)
