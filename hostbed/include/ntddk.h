@@ -151,6 +151,8 @@ typedef struct _STRING {
 #define NT_INFORMATION(s) ((((ULONG)(s)) >> 30) == 1)
 #define NT_WARNING(s) ((((ULONG)(s)) >> 30) == 2)
 #define NT_ERROR(s) ((((ULONG)(s)) >> 30) == 3)
+/* One aligned table: */
+/* clang-format off */
 #define STATUS_ABANDONED_WAIT_0              ((NTSTATUS)0x00000080L)
 #define STATUS_ACCESS_DENIED                 ((NTSTATUS)0xC0000022L)
 #define STATUS_ACCESS_VIOLATION              ((NTSTATUS)0xC0000005L)
@@ -227,6 +229,7 @@ typedef struct _STRING {
 #define STATUS_WAIT_1                        ((NTSTATUS)0x00000001L)
 #define STATUS_WAIT_2                        ((NTSTATUS)0x00000002L)
 #define STATUS_WAIT_63                       ((NTSTATUS)0x0000003FL)
+/* clang-format on */
 
 /* ---- IRQL ---- */
 #define PASSIVE_LEVEL 0
@@ -444,8 +447,7 @@ void KeInitializeMutex(PRKMUTEX mutex, ULONG level);
 LONG KeReleaseMutex(PRKMUTEX mutex, BOOLEAN wait);
 LONG KeReadStateMutex(PRKMUTEX mutex);
 void KeInitializeSemaphore(PRKSEMAPHORE semaphore, LONG count, LONG limit);
-LONG KeReleaseSemaphore(PRKSEMAPHORE semaphore, KPRIORITY increment, LONG adjustment,
-                        BOOLEAN wait);
+LONG KeReleaseSemaphore(PRKSEMAPHORE semaphore, KPRIORITY increment, LONG adjustment, BOOLEAN wait);
 LONG KeReadStateSemaphore(PRKSEMAPHORE semaphore);
 
 /*
@@ -601,7 +603,11 @@ typedef struct _MDL {
 #define MDL_ALLOCATED_FIXED_SIZE 0x0008
 #define MDL_PARTIAL 0x0010
 
-typedef enum _LOCK_OPERATION { IoReadAccess = 0, IoWriteAccess = 1, IoModifyAccess = 2 } LOCK_OPERATION;
+typedef enum _LOCK_OPERATION {
+    IoReadAccess = 0,
+    IoWriteAccess = 1,
+    IoModifyAccess = 2
+} LOCK_OPERATION;
 typedef enum _MM_PAGE_PRIORITY {
     LowPagePriority = 0,
     NormalPagePriority = 16,
@@ -764,8 +770,7 @@ static inline void IoMarkIrpPending(PIRP irp)
 }
 static inline PDRIVER_CANCEL IoSetCancelRoutine(PIRP irp, PDRIVER_CANCEL routine)
 {
-    return (PDRIVER_CANCEL)InterlockedExchangePointer((PVOID *)&irp->CancelRoutine,
-                                                      (PVOID)routine);
+    return (PDRIVER_CANCEL)InterlockedExchangePointer((PVOID *)&irp->CancelRoutine, (PVOID)routine);
 }
 static inline void IoSetCompletionRoutine(PIRP irp, PIO_COMPLETION_ROUTINE routine, PVOID context,
                                           BOOLEAN on_success, BOOLEAN on_error, BOOLEAN on_cancel)
