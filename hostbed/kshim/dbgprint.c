@@ -9,7 +9,7 @@
  * Output is assembled per thread and emitted by whole lines on stdout
  * (flushed, no prefix) and to the log hook, so lines of different threads
  * never mix; an unfinished line is kept until its newline arrives (or the
- * thread ends). DbgPrintEx prints every level: the Windows debug filter
+ * thread ends, or the process exits). DbgPrintEx prints every level: the Windows debug filter
  * would hide most of them and a test bed wants them all.
  */
 #include "kshim_internal.h"
@@ -361,9 +361,17 @@ static void line_destroy(void *p)
     free(o);
 }
 
+/* The thread that calls exit() (usually main) ends without running key
+ * destructors: its unfinished line is emitted here. */
+static void flush_at_exit(void)
+{
+    kshim_dbgprint_flush_thread();
+}
+
 static void line_key_init(void)
 {
     pthread_key_create(&line_key, line_destroy);
+    atexit(flush_at_exit);
 }
 
 static struct out *thread_line(BOOLEAN create)
