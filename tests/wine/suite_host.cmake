@@ -46,3 +46,14 @@ wsksuite_add_host_test(stack-paged 150)
 # The LySocket article's drivers (wine.compat_seed on Wine); port 8888.
 wsksuite_add_host_test(compat 150)
 set_tests_properties(host_compat PROPERTIES RESOURCE_LOCK port8888)
+
+# The runner itself (hostbed/hostrun), with wskrun's probe driver built for
+# the host bed: hostrun.<case> of hostbed/hostrun/hostrun_cases.py.
+wsksock_add_driver(wskrun-probe SOURCES ${WSKSOCK_SOURCE_DIR}/tests/drivers/wskrun-probe/probe.c)
+foreach(case hello name timeout until-nomatch fail-entry crash-entry crash-later hang-unload
+        sigterm sigusr1 usage)
+  add_test(NAME hostrun.${case}
+           COMMAND ${Python3_EXECUTABLE} ${WSKSOCK_SOURCE_DIR}/hostbed/hostrun/hostrun_cases.py
+                   $<TARGET_FILE:wskrun-probe-host> ${case})
+  set_tests_properties(hostrun.${case} PROPERTIES TIMEOUT 120 LABELS hostbed)
+endforeach()

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Tests of the host runner (hostbed/hostrun) with wskrun's probe driver.
+
+Usage: hostrun_cases.py PROBE-HOST CASE
+
+PROBE-HOST is tests/drivers/wskrun-probe/probe.c built for the host bed
+(wskrun-probe-host, tests/wine/suite_host.cmake); its Mode parameter picks
+hello, crash-entry, fail-entry, hang-unload or crash-later. Each case runs
+the executable (bounded by a subprocess timeout, in its own process group
+that is killed afterwards) and checks its exit status and output against
+docs/hostbed.md.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+failures = []
+
+
+def check(cond, what):
+    print("%s %s" % ("PASS" if cond else "FAIL", what), flush=True)
+    if not cond:
+        failures.append(what)
+
+
+class Run:
+    def __init__(self, argv, bound=30, action=None, env=None):
+        """Runs argv; action(proc) may act on it while it runs (signals)."""
+        self.t0 = time.monotonic()
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, start_new_session=True,
+                             env=dict(os.environ, **(env or {})))
+        try:
+            if action:
+                action(p)
+            out, err = p.communicate(timeout=bound)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, err = p.communicate()
+            check(False, "%s ended within %d s" % (" ".join(argv), bound))
+        finally:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)  # nothing of it may be left
+            except OSError:
+                pass
+        self.rc = p.returncode
+        self.out = out.decode("utf-8", "replace")
+        self.err = err.decode("utf-8", "replace")
+        self.elapsed = time.monotonic() - self.t0
+        print("---- %s: exit %s after %.2f s" % (" ".join(argv), self.rc, self.elapsed))
+        print("---- stdout:\n%s---- stderr:\n%s----" % (self.out, self.err), flush=True)
+
+
+def run_signal(probe, sig, extra=()):
+    """Starts the probe, waits until it is loaded, sends sig; returns the
+    Run-like result. Output goes to files, read while it runs."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.monotonic()
+        p = subprocess.Popen([probe, "--timeout", "60"] + list(extra), stdout=out, stderr=err,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                err.seek(0)
+                if b"hostrun: loaded " in err.read():
+                    break
+                time.sleep(0.05)
+            p.send_signal(sig)
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            rc = None
+            check(False, "the probe ended within 30 s of signal %d" % sig)
+        finally:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            p.wait()
+        r = Run.__new__(Run)
+        r.rc = rc
+        out.seek(0)
+        err.seek(0)
+        r.out = out.read().decode("utf-8", "replace")
+        r.err = err.read().decode("utf-8", "replace")
+        r.elapsed = time.monotonic() - t0
+        print("---- signal %d: exit %s after %.2f s" % (sig, r.rc, r.elapsed))
+        print("---- stdout:\n%s---- stderr:\n%s----" % (r.out, r.err), flush=True)
+        return r
+
+
+def case_hello(probe):
+    value = "a b=c h\u00e9llo \u20ac"
+    r = Run([probe, "--param", "Mode=hello", "--param", "Value=" + value, "--until",
+             r"^probe: hello "])
+    check(r.rc == 0, "exit 0")
+    check("probe: wskrun-probe loaded mode=hello\n" in r.out, "service name from argv[0]")
+    check("probe: hello %s\n" % value in r.out, "the REG_SZ parameter arrived as UTF-8 text")
+    check("probe: wskrun-probe unloaded\n" in r.out, "DriverUnload ran")
+    check("hostrun: loaded wskrun-probe\n" in r.err, "'loaded' line")
+    check("hostrun: --until matched after " in r.err, "'--until matched' line")
+    check("hostrun: unloaded wskrun-probe in " in r.err, "'unloaded' line")
+    check("kshim: seed " in r.err, "the seed is printed")
+    check("LEAK" not in r.err and "FAIL" not in r.err, "no leak, no failure")
+    check(r.elapsed < 10, "quick (%.1f s)" % r.elapsed)
+
+
+def case_name(probe):
+    r = Run([probe, "--name", "other.svc", "--until", "hello", "--verbose"])
+    check(r.rc == 0, "exit 0")
+    check("probe: other.svc loaded mode=hello\n" in r.out, "--name sets the service name")
+    check("probe: other.svc no Parameters key" in r.out,
+          "no Parameters key without --param (as under wskrun)")
+
+
+def case_timeout(probe):
+    r = Run([probe, "--timeout", "0.5"])
+    check(r.rc == 0, "without --until the timeout is a normal end: exit 0")
+    check("hostrun: timeout of 0.5 s reached" in r.err, "'timeout reached' line")
+    check("probe: wskrun-probe unloaded" in r.out, "unloaded at the timeout")
+
+
+def case_until_nomatch(probe):
+    r = Run([probe, "--until", "never printed", "--timeout", "1"])
+    check(r.rc == 1, "exit 1")
+    check("hostrun: FAIL: --until 'never printed' never matched (timeout 1 s)" in r.err,
+          "FAIL line")
+    check("probe: wskrun-probe unloaded" in r.out, "still unloaded")
+
+
+def case_fail_entry(probe):
+    r = Run([probe, "--param", "Mode=fail-entry", "--timeout", "20"])
+    check(r.rc == 1, "exit 1")
+    check("hostrun: FAIL: wskrun-probe failed to load: DriverEntry returned 0xC0000001" in r.err,
+          "FAIL line with the status")
+    check("unloading" not in r.out, "no DriverUnload after a failed DriverEntry")
+    check(r.elapsed < 10, "no wait for the timeout (%.1f s)" % r.elapsed)
+
+
+def case_crash_entry(probe):
+    r = Run([probe, "--param", "Mode=crash-entry"])
+    check(r.rc not in (0, None), "non-zero exit (%s)" % r.rc)
+    check("crashing in DriverEntry now" in r.out, "the log line before the crash")
+
+
+def case_crash_later(probe):
+    r = Run([probe, "--param", "Mode=crash-later", "--timeout", "20"])
+    check(r.rc not in (0, None), "non-zero exit (%s)" % r.rc)
+    check("crashing in a system thread now" in r.out, "the log line before the crash")
+    check(r.elapsed < 10, "the crash ends the run (%.1f s)" % r.elapsed)
+
+
+def case_hang_unload(probe):
+    r = Run([probe, "--param", "Mode=hang-unload", "--timeout", "0.5", "--unload-timeout", "1"])
+    check(r.rc == 1, "exit 1")
+    check("hostrun: FAIL: wskrun-probe did not unload within 1 s (DriverUnload hangs?)" in r.err,
+          "FAIL line")
+    check(r.elapsed < 10, "bounded (%.1f s)" % r.elapsed)
+
+
+def case_sigterm(probe):
+    r = run_signal(probe, signal.SIGTERM)
+    check(r.rc == 128 + signal.SIGTERM, "exit 143")
+    check("hostrun: signal %d: unloading wskrun-probe" % signal.SIGTERM in r.err, "signal line")
+    check("probe: wskrun-probe unloaded" in r.out, "unloaded before the exit")
+
+
+def case_sigusr1(probe):
+    r = run_signal(probe, signal.SIGUSR1, ["--until", "never printed"])
+    check(r.rc == 0, "SIGUSR1 unloads as a --until match would: exit 0")
+    check("hostrun: unload requested (SIGUSR1)" in r.err, "request line")
+    check("probe: wskrun-probe unloaded" in r.out, "unloaded")
+
+
+def case_usage(probe):
+    for argv, what in (
+            (["--timeout", "-1"], "negative timeout"),
+            (["--timeout", "x"], "non-numeric timeout"),
+            (["--unload-timeout", "0"], "zero unload timeout"),
+            (["--param", "novalue"], "--param without '='"),
+            (["--param", "=v"], "--param without a name"),
+            (["--param", "a\\b=v"], "a value name with '\\'"),
+            (["--until", "("], "invalid regex"),
+            (["--name", "a/b"], "bad service name"),
+            (["--bogus"], "unknown option"),
+            (["extra"], "an argument"),
+            (["--timeout"], "missing value")):
+        r = Run([probe] + argv, bound=10)
+        check(r.rc == 2, "usage error (exit 2) for %s" % what)
+        check("hostrun: error: " in r.err and r.out == "", "message on stderr, no load (%s)" % what)
+    r = Run([probe, "--help"], bound=10)
+    check(r.rc == 0 and "Usage:" in r.out, "--help")
+
+
+CASES = {
+    "hello": case_hello,
+    "name": case_name,
+    "timeout": case_timeout,
+    "until-nomatch": case_until_nomatch,
+    "fail-entry": case_fail_entry,
+    "crash-entry": case_crash_entry,
+    "crash-later": case_crash_later,
+    "hang-unload": case_hang_unload,
+    "sigterm": case_sigterm,
+    "sigusr1": case_sigusr1,
+    "usage": case_usage,
+}
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[2] not in CASES:
+        print("usage: hostrun_cases.py PROBE-HOST {%s}" % ",".join(sorted(CASES)),
+              file=sys.stderr)
+        return 2
+    CASES[sys.argv[2]](sys.argv[1])
+    print("RESULT %s" % ("fail: " + "; ".join(failures) if failures else "pass"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
