@@ -209,8 +209,11 @@ static void default_service(const char *argv0)
         base = "driver", n = 6;
     if (n > MAX_SERVICE_NAME)
         n = MAX_SERVICE_NAME;
-    for (i = 0; i < n; i++)
-        opt.service[i] = service_char_ok(base[i]) ? base[i] : '_';
+    for (i = 0; i < n; i++) {
+        opt.service[i] = base[i];
+        if (!service_char_ok(base[i]))
+            opt.service[i] = '_';
+    }
     opt.service[n] = 0;
 }
 
