@@ -1,0 +1,1240 @@
+/*
+ * wskprov_test.c - the WSK provider's own test: raw WSK calls, with the
+ * test's own IRPs, completion routine and events, checked against the
+ * documented semantics: registration and capture (a provider that attaches
+ * late, WskDeregister waiting for sockets), TCP over IPv4 and IPv6 (listen,
+ * accept, connect, send and receive with data checks, WAITALL, MDL chains),
+ * graceful and abortive disconnects, close and IoCancelIrp cancelling
+ * pending requests, refused connects, bind conflicts, UDP (boundaries,
+ * sender address, truncation), options, addresses, name resolution, the
+ * completion mode, every fault site (a re-executed child per site, with
+ * KSHIM_FAULT set) and the violations (children that must exit with 86).
+ *
+ * Every wait is bounded (10 s) so that a bug fails instead of hanging.
+ * Prints "wskprov_test: N checks passed"; exits non-zero on a failure.
+ */
+#define _GNU_SOURCE /* setenv, execv: before ntddk.h includes <string.h> */
+#include <kshim.h>
+#include <ntddk.h>
+#include <wskprov.h>
+
+#include "wsksock/wsk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int checks, failures;
+
+#define CHECK(c, ...)                                                                              \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        if (!(c)) {                                                                                \
+            failures++;                                                                            \
+            printf("wskprov_test: FAIL %s:%d: %s: ", __FILE__, __LINE__, #c);                      \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+        }                                                                                          \
+    } while (0)
+
+#define WAIT_MS 10000
+/* An NTSTATUS for %lx. */
+#define HX(st) ((unsigned long)(ULONG)(st))
+
+static LARGE_INTEGER rel_ms(LONGLONG ms)
+{
+    LARGE_INTEGER t;
+    t.QuadPart = -ms * 10000;
+    return t;
+}
+
+static LONGLONG now_ms(void)
+{
+    return KeQueryPerformanceCounter(NULL).QuadPart / 10000;
+}
+
+static void sleep_ms(LONGLONG ms)
+{
+    LARGE_INTEGER t = rel_ms(ms);
+    KeDelayExecutionThread(KernelMode, FALSE, &t);
+}
+
+static USHORT be16(USHORT v)
+{
+    return (USHORT)((v >> 8) | (v << 8));
+}
+
+/* ---- operations: one IRP, its completion routine, an event ---- */
+
+struct op {
+    PIRP irp;
+    KEVENT done;
+    volatile LONG completed;
+    KIRQL irql;      /* IRQL the completion routine ran at */
+    HANDLE thread;   /* thread it ran on */
+    LONG pending_ok; /* returned STATUS_PENDING (set by run) */
+};
+
+static IO_COMPLETION_ROUTINE op_done;
+
+static NTSTATUS op_done(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+{
+    struct op *o = (struct op *)context;
+    UNREFERENCED_PARAMETER(device);
+    UNREFERENCED_PARAMETER(irp);
+    o->irql = KeGetCurrentIrql();
+    o->thread = PsGetCurrentThreadId();
+    InterlockedExchange(&o->completed, 1);
+    KeSetEvent(&o->done, IO_NO_INCREMENT, FALSE);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+static void op_init(struct op *o)
+{
+    RtlZeroMemory(o, sizeof(*o));
+    o->irp = IoAllocateIrp(1, FALSE);
+    KeInitializeEvent(&o->done, NotificationEvent, FALSE);
+    if (o->irp == NULL) {
+        printf("wskprov_test: IoAllocateIrp failed\n");
+        exit(2);
+    }
+}
+
+static void op_free(struct op *o)
+{
+    IoFreeIrp(o->irp);
+    o->irp = NULL;
+}
+
+static PIRP op_begin(struct op *o)
+{
+    IoReuseIrp(o->irp, STATUS_UNSUCCESSFUL);
+    KeClearEvent(&o->done);
+    o->completed = 0;
+    o->irql = 0xff;
+    IoSetCompletionRoutine(o->irp, op_done, o, TRUE, TRUE, TRUE);
+    return o->irp;
+}
+
+/* Checks what the WSK function returned against the IRP ("Using IRPs with
+ * Winsock Kernel Functions": STATUS_PENDING, or the status the IRP already
+ * completed with). Must be called right after the function returned. */
+static void op_returned(struct op *o, NTSTATUS returned, int line)
+{
+    LONG completed = o->completed;
+    o->pending_ok = returned == STATUS_PENDING;
+    if (returned != STATUS_PENDING) {
+        CHECK(completed, "line %d: returned 0x%lx without completing the IRP", line, HX(returned));
+        if (completed)
+            CHECK(o->irp->IoStatus.Status == returned,
+                  "line %d: returned 0x%lx, IRP completed with 0x%lx", line, HX(returned),
+                  HX(o->irp->IoStatus.Status));
+    }
+    if (wskprov_completion_mode() == WSKPROV_COMPLETION_ASYNC)
+        CHECK(returned == STATUS_PENDING, "line %d: async mode returned 0x%lx", line, HX(returned));
+}
+
+/* Waits (bounded) for the IRP; returns its status (STATUS_TIMEOUT marks a
+ * hang, after cancelling it). */
+static NTSTATUS op_wait(struct op *o, ULONG_PTR *info)
+{
+    LARGE_INTEGER t = rel_ms(WAIT_MS);
+    NTSTATUS w = KeWaitForSingleObject(&o->done, Executive, KernelMode, FALSE, &t);
+    if (w == STATUS_TIMEOUT) {
+        CHECK(0, "an operation did not complete within %d ms", WAIT_MS);
+        IoCancelIrp(o->irp);
+        t = rel_ms(WAIT_MS);
+        if (KeWaitForSingleObject(&o->done, Executive, KernelMode, FALSE, &t) == STATUS_TIMEOUT) {
+            printf("wskprov_test: an operation ignores cancellation; giving up\n");
+            fflush(stdout);
+            _exit(1);
+        }
+        if (info != NULL)
+            *info = 0;
+        return STATUS_TIMEOUT;
+    }
+    if (info != NULL)
+        *info = o->irp->IoStatus.Information;
+    return o->irp->IoStatus.Status;
+}
+
+/* Runs a WSK call on op o and waits for it. */
+#define RUN(o, call, info) (op_returned((o), (call), __LINE__), op_wait((o), (info)))
+/* Starts a WSK call on op o that is to pend. */
+#define START(o, call) op_returned((o), (call), __LINE__)
+
+/* ---- buffers ---- */
+
+struct buf {
+    PMDL mdl;
+    WSK_BUF wb;
+};
+
+static void buf_lock(struct buf *b, void *p, ULONG len)
+{
+    b->mdl = NULL;
+    b->wb.Mdl = NULL;
+    b->wb.Offset = 0;
+    b->wb.Length = len;
+    if (len == 0)
+        return;
+    b->mdl = IoAllocateMdl(p, len, FALSE, FALSE, NULL);
+    if (b->mdl == NULL) {
+        printf("wskprov_test: IoAllocateMdl failed\n");
+        exit(2);
+    }
+    MmProbeAndLockPages(b->mdl, KernelMode, IoModifyAccess);
+    b->wb.Mdl = b->mdl;
+}
+
+static void buf_unlock(struct buf *b)
+{
+    if (b->mdl != NULL) {
+        MmUnlockPages(b->mdl);
+        IoFreeMdl(b->mdl);
+        b->mdl = NULL;
+    }
+}
+
+static void pattern(UCHAR *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (UCHAR)((i * 7 + seed + (i >> 11)) & 0xff);
+}
+
+static int pattern_ok(const UCHAR *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (UCHAR)((i * 7 + seed + (i >> 11)) & 0xff))
+            return 0;
+    return 1;
+}
+
+/* ---- the provider ---- */
+
+static const WSK_CLIENT_DISPATCH client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
+static WSK_CLIENT_NPI client_npi = {NULL, &client_dispatch};
+static WSK_REGISTRATION registration;
+static WSK_PROVIDER_NPI npi;
+
+static void start_provider(void)
+{
+    NTSTATUS st = WskRegister(&client_npi, &registration);
+    CHECK(st == STATUS_SUCCESS, "WskRegister 0x%lx", HX(st));
+    st = WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi);
+    CHECK(st == STATUS_SUCCESS, "WskCaptureProviderNPI 0x%lx", HX(st));
+    if (!NT_SUCCESS(st))
+        exit(1);
+}
+
+static void stop_provider(void)
+{
+    WskReleaseProviderNPI(&registration);
+    WskDeregister(&registration);
+}
+
+static struct op ctl; /* control operations of the main thread */
+
+static PWSK_SOCKET make_socket(ADDRESS_FAMILY family, ULONG flags)
+{
+    USHORT type = flags == WSK_FLAG_DATAGRAM_SOCKET ? SOCK_DGRAM : SOCK_STREAM;
+    ULONG proto = type == SOCK_DGRAM ? IPPROTO_UDP : IPPROTO_TCP;
+    ULONG_PTR info = 0;
+    NTSTATUS st = RUN(&ctl,
+                      npi.Dispatch->WskSocket(npi.Client, family, type, proto, flags, NULL, NULL,
+                                              NULL, NULL, NULL, op_begin(&ctl)),
+                      &info);
+    CHECK(st == STATUS_SUCCESS && info != 0, "WskSocket 0x%lx", HX(st));
+    return NT_SUCCESS(st) ? (PWSK_SOCKET)info : NULL;
+}
+
+static const WSK_PROVIDER_BASIC_DISPATCH *basic(PWSK_SOCKET s)
+{
+    return (const WSK_PROVIDER_BASIC_DISPATCH *)s->Dispatch;
+}
+static const WSK_PROVIDER_LISTEN_DISPATCH *listen_d(PWSK_SOCKET s)
+{
+    return (const WSK_PROVIDER_LISTEN_DISPATCH *)s->Dispatch;
+}
+static const WSK_PROVIDER_CONNECTION_DISPATCH *conn_d(PWSK_SOCKET s)
+{
+    return (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->Dispatch;
+}
+static const WSK_PROVIDER_DATAGRAM_DISPATCH *dgram_d(PWSK_SOCKET s)
+{
+    return (const WSK_PROVIDER_DATAGRAM_DISPATCH *)s->Dispatch;
+}
+
+static NTSTATUS close_socket(PWSK_SOCKET s)
+{
+    return RUN(&ctl, basic(s)->WskCloseSocket(s, op_begin(&ctl)), NULL);
+}
+
+/* Loopback (or wildcard) address of a family with a port (host order). */
+static void make_addr(ADDRESS_FAMILY family, BOOLEAN loopback, USHORT port, SOCKADDR_STORAGE *ss)
+{
+    RtlZeroMemory(ss, sizeof(*ss));
+    if (family == AF_INET) {
+        SOCKADDR_IN *sin = (SOCKADDR_IN *)ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = be16(port);
+        if (loopback)
+            sin->sin_addr.s_addr = 0x0100007f; /* 127.0.0.1, network order */
+    } else {
+        SOCKADDR_IN6 *sin6 = (SOCKADDR_IN6 *)ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = be16(port);
+        if (loopback)
+            sin6->sin6_addr.s6_addr[15] = 1;
+    }
+}
+
+static USHORT port_of(const SOCKADDR_STORAGE *ss)
+{
+    return be16(((const SOCKADDR_IN *)ss)->sin_port);
+}
+
+static NTSTATUS bind_socket(PWSK_SOCKET s, ADDRESS_FAMILY family, USHORT port)
+{
+    SOCKADDR_STORAGE a;
+    make_addr(family, TRUE, port, &a);
+    return RUN(&ctl, listen_d(s)->WskBind(s, (PSOCKADDR)&a, 0, op_begin(&ctl)), NULL);
+}
+
+/* The local port of s (kind: its WSK_FLAG_*_SOCKET; each table has
+ * WskGetLocalAddress at its own place). */
+static USHORT local_port(PWSK_SOCKET s, ULONG kind)
+{
+    SOCKADDR_STORAGE a;
+    PFN_WSK_GET_LOCAL_ADDRESS fn = kind == WSK_FLAG_LISTEN_SOCKET ? listen_d(s)->WskGetLocalAddress
+                                   : kind == WSK_FLAG_DATAGRAM_SOCKET
+                                       ? dgram_d(s)->WskGetLocalAddress
+                                       : conn_d(s)->WskGetLocalAddress;
+    RtlZeroMemory(&a, sizeof(a));
+    NTSTATUS st = RUN(&ctl, fn(s, (PSOCKADDR)&a, op_begin(&ctl)), NULL);
+    CHECK(st == STATUS_SUCCESS, "WskGetLocalAddress 0x%lx", HX(st));
+    return port_of(&a);
+}
+
+/* A listening socket on loopback, port chosen by the system. */
+static PWSK_SOCKET make_listener(ADDRESS_FAMILY family, USHORT *port)
+{
+    PWSK_SOCKET l = make_socket(family, WSK_FLAG_LISTEN_SOCKET);
+    if (l == NULL)
+        return NULL;
+    NTSTATUS st = bind_socket(l, family, 0);
+    CHECK(st == STATUS_SUCCESS, "WskBind listener 0x%lx", HX(st));
+    *port = local_port(l, WSK_FLAG_LISTEN_SOCKET);
+    CHECK(*port != 0, "listener port");
+    return l;
+}
+
+/* Connects a new connection socket to port; accepts it on l. */
+static BOOLEAN make_pair(ADDRESS_FAMILY family, PWSK_SOCKET l, USHORT port, PWSK_SOCKET *client,
+                         PWSK_SOCKET *server)
+{
+    struct op acc, con;
+    SOCKADDR_STORAGE remote, acc_local, acc_remote;
+    ULONG_PTR info = 0;
+    op_init(&acc);
+    op_init(&con);
+    *client = *server = NULL;
+    /* The accept pends first: no connection yet. */
+    START(&acc, listen_d(l)->WskAccept(l, 0, NULL, NULL, (PSOCKADDR)&acc_local,
+                                       (PSOCKADDR)&acc_remote, op_begin(&acc)));
+    CHECK(acc.pending_ok, "WskAccept with no connection pends");
+    PWSK_SOCKET c = make_socket(family, WSK_FLAG_CONNECTION_SOCKET);
+    NTSTATUS st = bind_socket(c, family, 0);
+    CHECK(st == STATUS_SUCCESS, "bind connection socket 0x%lx", HX(st));
+    make_addr(family, TRUE, port, &remote);
+    st = RUN(&con, conn_d(c)->WskConnect(c, (PSOCKADDR)&remote, 0, op_begin(&con)), NULL);
+    CHECK(st == STATUS_SUCCESS, "WskConnect 0x%lx", HX(st));
+    CHECK(con.pending_ok, "WskConnect always pends");
+    CHECK(con.irql == DISPATCH_LEVEL, "a connect completes on a provider thread at DISPATCH");
+    NTSTATUS ast = op_wait(&acc, &info);
+    CHECK(ast == STATUS_SUCCESS && info != 0, "WskAccept 0x%lx", HX(ast));
+    CHECK(acc.irql == DISPATCH_LEVEL, "a pending accept completes at DISPATCH_LEVEL");
+    if (NT_SUCCESS(ast)) {
+        CHECK(acc_local.ss_family == family && port_of(&acc_local) == port, "accept LocalAddress");
+        CHECK(acc_remote.ss_family == family &&
+                  port_of(&acc_remote) == local_port(c, WSK_FLAG_CONNECTION_SOCKET),
+              "accept RemoteAddress is the client's");
+    }
+    op_free(&acc);
+    op_free(&con);
+    *client = c;
+    *server = NT_SUCCESS(ast) ? (PWSK_SOCKET)info : NULL;
+    return NT_SUCCESS(st) && NT_SUCCESS(ast);
+}
+
+static NTSTATUS send_all(PWSK_SOCKET s, void *p, ULONG len, ULONG flags, ULONG_PTR *info)
+{
+    struct op o;
+    struct buf b;
+    op_init(&o);
+    buf_lock(&b, p, len);
+    NTSTATUS st = RUN(&o, conn_d(s)->WskSend(s, &b.wb, flags, op_begin(&o)), info);
+    buf_unlock(&b);
+    op_free(&o);
+    return st;
+}
+
+static NTSTATUS recv_some(PWSK_SOCKET s, void *p, ULONG len, ULONG flags, ULONG_PTR *info)
+{
+    struct op o;
+    struct buf b;
+    op_init(&o);
+    buf_lock(&b, p, len);
+    NTSTATUS st = RUN(&o, conn_d(s)->WskReceive(s, &b.wb, flags, op_begin(&o)), info);
+    buf_unlock(&b);
+    op_free(&o);
+    return st;
+}
+
+/* ---- tests ---- */
+
+static HANDLE start_thread(PKSTART_ROUTINE fn, PVOID arg)
+{
+    HANDLE h = NULL;
+    NTSTATUS st = PsCreateSystemThread(&h, THREAD_ALL_ACCESS, NULL, NULL, NULL, fn, arg);
+    CHECK(st == STATUS_SUCCESS, "PsCreateSystemThread 0x%lx", HX(st));
+    return h;
+}
+
+static void attach_later(PVOID arg)
+{
+    UNREFERENCED_PARAMETER(arg);
+    sleep_ms(200);
+    wskprov_set_attached(TRUE);
+    PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
+struct dereg {
+    WSK_REGISTRATION *reg;
+    KEVENT done;
+};
+
+static void deregister_thread(PVOID arg)
+{
+    struct dereg *d = (struct dereg *)arg;
+    WskReleaseProviderNPI(d->reg);
+    WskDeregister(d->reg);
+    KeSetEvent(&d->done, IO_NO_INCREMENT, FALSE);
+    PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
+/* "WskCaptureProviderNPI", "WskDeregister". */
+static void test_registration(void)
+{
+    WSK_REGISTRATION reg2;
+    WSK_PROVIDER_NPI npi2;
+    WSK_PROVIDER_CHARACTERISTICS pc;
+    CHECK(WskQueryProviderCharacteristics(&registration, &pc) == STATUS_SUCCESS &&
+              pc.LowestVersion == MAKE_WSK_VERSION(1, 0),
+          "WskQueryProviderCharacteristics");
+    CHECK(WskRegister(&client_npi, &reg2) == STATUS_SUCCESS, "second WskRegister");
+
+    /* A provider that attaches late. */
+    wskprov_set_attached(FALSE);
+    CHECK(WskCaptureProviderNPI(&reg2, WSK_NO_WAIT, &npi2) == STATUS_DEVICE_NOT_READY,
+          "capture without waiting while not attached");
+    LONGLONG t0 = now_ms();
+    CHECK(WskCaptureProviderNPI(&reg2, 150, &npi2) == STATUS_DEVICE_NOT_READY,
+          "timed capture while not attached");
+    CHECK(now_ms() - t0 >= 140, "a timed capture waits (%lld ms)", (long long)(now_ms() - t0));
+    HANDLE h = start_thread(attach_later, NULL);
+    t0 = now_ms();
+    NTSTATUS st = WskCaptureProviderNPI(&reg2, 5000, &npi2);
+    CHECK(st == STATUS_SUCCESS, "capture waiting for the attach 0x%lx", HX(st));
+    CHECK(now_ms() - t0 >= 150 && now_ms() - t0 < 5000, "capture returned when attached");
+    ZwClose(h);
+    CHECK(wskprov_attached(), "attached again");
+
+    /* WskDeregister waits for the registration's sockets. */
+    struct op o;
+    ULONG_PTR info = 0;
+    op_init(&o);
+    st = RUN(&o,
+             npi2.Dispatch->WskSocket(npi2.Client, AF_INET, SOCK_DGRAM, IPPROTO_UDP,
+                                      WSK_FLAG_DATAGRAM_SOCKET, NULL, NULL, NULL, NULL, NULL,
+                                      op_begin(&o)),
+             &info);
+    CHECK(st == STATUS_SUCCESS, "WskSocket on the second registration");
+    PWSK_SOCKET s = (PWSK_SOCKET)info;
+    struct dereg d;
+    d.reg = &reg2;
+    KeInitializeEvent(&d.done, NotificationEvent, FALSE);
+    h = start_thread(deregister_thread, &d);
+    sleep_ms(300);
+    CHECK(KeReadStateEvent(&d.done) == 0, "WskDeregister returned with a socket open");
+    if (s != NULL)
+        CHECK(RUN(&o, basic(s)->WskCloseSocket(s, op_begin(&o)), NULL) == STATUS_SUCCESS, "close");
+    LARGE_INTEGER t = rel_ms(WAIT_MS);
+    CHECK(KeWaitForSingleObject(&d.done, Executive, KernelMode, FALSE, &t) == STATUS_SUCCESS,
+          "WskDeregister returned once the socket was closed");
+    ZwClose(h);
+    op_free(&o);
+}
+
+/* TCP: listen, accept, connect, send, receive, addresses ("WskAccept",
+ * "WskConnect", "WskSend", "WskReceive", "WskGetRemoteAddress"). */
+static void test_tcp(ADDRESS_FAMILY family)
+{
+    USHORT port = 0;
+    PWSK_SOCKET l = make_listener(family, &port), c, s;
+    if (l == NULL || !make_pair(family, l, port, &c, &s))
+        return;
+
+    /* 1 MiB client -> server: the receive (WAITALL) pends first. */
+    const ULONG big = 1u << 20;
+    UCHAR *out = malloc(big), *in = malloc(big);
+    pattern(out, big, 1);
+    RtlZeroMemory(in, big);
+    struct op ro;
+    struct buf rb;
+    ULONG_PTR info = 0;
+    op_init(&ro);
+    buf_lock(&rb, in, big);
+    START(&ro, conn_d(s)->WskReceive(s, &rb.wb, WSK_FLAG_WAITALL, op_begin(&ro)));
+    CHECK(ro.pending_ok, "a receive with no data pends");
+    NTSTATUS st = send_all(c, out, big, 0, &info);
+    CHECK(st == STATUS_SUCCESS && info == big, "WskSend 1 MiB: 0x%lx %lu", HX(st),
+          (unsigned long)info);
+    st = op_wait(&ro, &info);
+    buf_unlock(&rb);
+    op_free(&ro);
+    CHECK(st == STATUS_SUCCESS && info == big, "WAITALL receive of 1 MiB: 0x%lx %lu", HX(st),
+          (unsigned long)info);
+    CHECK(pattern_ok(in, big, 1), "1 MiB data intact");
+
+    /* Server -> client without WAITALL: at least 1 byte, at most what was sent. */
+    pattern(out, 1000, 2);
+    CHECK(send_all(s, out, 1000, WSK_FLAG_NODELAY, &info) == STATUS_SUCCESS && info == 1000,
+          "WskSend NODELAY");
+    ULONG got = 0;
+    while (got < 1000) {
+        st = recv_some(c, in + got, 4096, 0, &info);
+        if (st != STATUS_SUCCESS || info == 0)
+            break;
+        got += (ULONG)info;
+    }
+    CHECK(got == 1000 && pattern_ok(in, 1000, 2), "receive without WAITALL: %lu bytes",
+          (unsigned long)got);
+
+    /* A WSK_BUF over an MDL chain with an Offset into the first MDL. */
+    UCHAR p1[8] = {0, 0, 'a', 'b', 'c', 'd', 'e', 'f'}, p2[8] = {'g', 'h', 'i', 'j', 'k', 'l'};
+    PMDL m1 = IoAllocateMdl(p1, sizeof(p1), FALSE, FALSE, NULL);
+    PMDL m2 = IoAllocateMdl(p2, sizeof(p2), FALSE, FALSE, NULL);
+    MmProbeAndLockPages(m1, KernelMode, IoReadAccess);
+    MmProbeAndLockPages(m2, KernelMode, IoReadAccess);
+    m1->Next = m2;
+    WSK_BUF chain = {m1, 2, 12};
+    struct op so;
+    op_init(&so);
+    st = RUN(&so, conn_d(c)->WskSend(c, &chain, 0, op_begin(&so)), &info);
+    CHECK(st == STATUS_SUCCESS && info == 12, "WskSend over an MDL chain");
+    op_free(&so);
+    m1->Next = NULL;
+    MmUnlockPages(m1);
+    MmUnlockPages(m2);
+    IoFreeMdl(m1);
+    IoFreeMdl(m2);
+    RtlZeroMemory(in, 16);
+    st = recv_some(s, in, 12, WSK_FLAG_WAITALL, &info);
+    CHECK(st == STATUS_SUCCESS && info == 12 && memcmp(in, "abcdefghijkl", 12) == 0,
+          "MDL chain data: %.12s", (char *)in);
+
+    /* Addresses. */
+    SOCKADDR_STORAGE a;
+    RtlZeroMemory(&a, sizeof(a));
+    st = RUN(&ctl, conn_d(c)->WskGetRemoteAddress(c, (PSOCKADDR)&a, op_begin(&ctl)), NULL);
+    CHECK(st == STATUS_SUCCESS && a.ss_family == family && port_of(&a) == port,
+          "WskGetRemoteAddress");
+    RtlZeroMemory(&a, sizeof(a));
+    st = RUN(&ctl, conn_d(s)->WskGetLocalAddress(s, (PSOCKADDR)&a, op_begin(&ctl)), NULL);
+    CHECK(st == STATUS_SUCCESS && a.ss_family == family && port_of(&a) == port,
+          "accepted socket's local address");
+    if (family == AF_INET)
+        CHECK(((SOCKADDR_IN *)&a)->sin_addr.s_addr == 0x0100007f, "127.0.0.1");
+    else
+        CHECK(((SOCKADDR_IN6 *)&a)->sin6_addr.s6_addr[15] == 1, "::1");
+
+    /* A second connect on a connected socket. */
+    make_addr(family, TRUE, port, &a);
+    st = RUN(&ctl, conn_d(c)->WskConnect(c, (PSOCKADDR)&a, 0, op_begin(&ctl)), NULL);
+    CHECK(st == STATUS_CONNECTION_ACTIVE, "connect twice 0x%lx", HX(st));
+
+    /* Graceful disconnect with final data ("WskDisconnect"): the peer gets
+     * the data, then a 0-byte receive; sending fails, receiving works. */
+    struct op dop;
+    struct buf db;
+    op_init(&dop);
+    buf_lock(&db, "bye", 3);
+    st = RUN(&dop, conn_d(c)->WskDisconnect(c, &db.wb, 0, op_begin(&dop)), NULL);
+    buf_unlock(&db);
+    op_free(&dop);
+    CHECK(st == STATUS_SUCCESS, "graceful WskDisconnect 0x%lx", HX(st));
+    st = recv_some(s, in, 100, WSK_FLAG_WAITALL, &info);
+    CHECK(st == STATUS_SUCCESS && info == 3 && memcmp(in, "bye", 3) == 0,
+          "final data, then the end of stream ends a WAITALL receive short");
+    st = recv_some(s, in, 100, 0, &info);
+    CHECK(st == STATUS_SUCCESS && info == 0, "graceful disconnect seen as a 0-byte receive");
+    st = send_all(c, out, 10, 0, &info);
+    CHECK(st == STATUS_CONNECTION_DISCONNECTED, "send after disconnect 0x%lx", HX(st));
+    CHECK(send_all(s, out, 10, 0, &info) == STATUS_SUCCESS, "the peer can still send");
+    st = recv_some(c, in, 10, WSK_FLAG_WAITALL, &info);
+    CHECK(st == STATUS_SUCCESS && info == 10, "receive after our graceful disconnect");
+
+    CHECK(close_socket(c) == STATUS_SUCCESS, "close client");
+    CHECK(close_socket(s) == STATUS_SUCCESS, "close server");
+
+    /* Abortive disconnect: the peer sees a reset. */
+    if (make_pair(family, l, port, &c, &s)) {
+        st = RUN(&ctl, conn_d(s)->WskDisconnect(s, NULL, WSK_FLAG_ABORTIVE, op_begin(&ctl)), NULL);
+        CHECK(st == STATUS_SUCCESS, "abortive WskDisconnect");
+        st = recv_some(c, in, 10, 0, &info);
+        CHECK(st == STATUS_CONNECTION_RESET, "abortive disconnect seen as a reset: 0x%lx", HX(st));
+        st = send_all(s, out, 10, 0, &info);
+        CHECK(st == STATUS_CONNECTION_ABORTED, "send after an abortive disconnect: 0x%lx", HX(st));
+        close_socket(c);
+        close_socket(s);
+    }
+    /* Closing without a disconnect is abortive ("WskCloseSocket"). */
+    if (make_pair(family, l, port, &c, &s)) {
+        close_socket(s);
+        st = recv_some(c, in, 10, 0, &info);
+        CHECK(st == STATUS_CONNECTION_RESET, "close without disconnect resets: 0x%lx", HX(st));
+        close_socket(c);
+    }
+    close_socket(l);
+    free(out);
+    free(in);
+}
+
+/* "WskCloseSocket" cancels pending IRPs; IoCancelIrp cancels one. */
+static void test_cancel(void)
+{
+    USHORT port = 0;
+    PWSK_SOCKET l = make_listener(AF_INET, &port), c, s;
+    UCHAR in[64];
+    ULONG_PTR info = 0;
+    NTSTATUS st;
+    if (l == NULL || !make_pair(AF_INET, l, port, &c, &s))
+        return;
+
+    /* IoCancelIrp on a pending receive; the socket stays usable. */
+    struct op ro;
+    struct buf rb;
+    op_init(&ro);
+    buf_lock(&rb, in, sizeof(in));
+    START(&ro, conn_d(c)->WskReceive(c, &rb.wb, 0, op_begin(&ro)));
+    CHECK(ro.pending_ok, "receive pends");
+    sleep_ms(50);
+    IoCancelIrp(ro.irp);
+    st = op_wait(&ro, &info);
+    CHECK(st == STATUS_CANCELLED && info == 0, "IoCancelIrp: 0x%lx", HX(st));
+    CHECK(send_all(s, "x", 1, 0, &info) == STATUS_SUCCESS, "send after a cancel");
+    st = RUN(&ro, conn_d(c)->WskReceive(c, &rb.wb, 0, op_begin(&ro)), &info);
+    CHECK(st == STATUS_SUCCESS && info == 1 && in[0] == 'x', "receive after a cancel");
+
+    /* Close with a receive pending: it completes with STATUS_CANCELLED. */
+    START(&ro, conn_d(c)->WskReceive(c, &rb.wb, 0, op_begin(&ro)));
+    st = close_socket(c);
+    CHECK(st == STATUS_SUCCESS, "close with a pending receive");
+    CHECK(ro.completed, "the receive completed before the close");
+    st = op_wait(&ro, &info);
+    CHECK(st == STATUS_CANCELLED, "pending receive cancelled by close: 0x%lx", HX(st));
+    buf_unlock(&rb);
+    op_free(&ro);
+    close_socket(s);
+
+    /* Close with an accept pending. */
+    struct op ao;
+    op_init(&ao);
+    START(&ao, listen_d(l)->WskAccept(l, 0, NULL, NULL, NULL, NULL, op_begin(&ao)));
+    CHECK(ao.pending_ok, "accept pends");
+    st = close_socket(l);
+    CHECK(st == STATUS_SUCCESS && ao.completed, "close with a pending accept");
+    st = op_wait(&ao, &info);
+    CHECK(st == STATUS_CANCELLED && info == 0, "pending accept cancelled by close: 0x%lx", HX(st));
+    op_free(&ao);
+}
+
+/* Connect refused, bind conflicts, connect before bind. */
+static void test_errors(void)
+{
+    USHORT port = 0;
+    SOCKADDR_STORAGE a;
+    NTSTATUS st;
+    PWSK_SOCKET l = make_listener(AF_INET, &port);
+    if (l == NULL)
+        return;
+    /* A second listener on the same port. */
+    PWSK_SOCKET l2 = make_socket(AF_INET, WSK_FLAG_LISTEN_SOCKET);
+    st = bind_socket(l2, AF_INET, port);
+    CHECK(st == STATUS_ADDRESS_ALREADY_EXISTS, "bind conflict 0x%lx", HX(st));
+    close_socket(l2);
+    /* Binding twice. */
+    st = bind_socket(l, AF_INET, 0);
+    CHECK(st == STATUS_ADDRESS_ALREADY_ASSOCIATED, "bind twice 0x%lx", HX(st));
+    close_socket(l);
+    /* The closed listener's port refuses. */
+    PWSK_SOCKET c = make_socket(AF_INET, WSK_FLAG_CONNECTION_SOCKET);
+    make_addr(AF_INET, TRUE, port, &a);
+    st = RUN(&ctl, conn_d(c)->WskConnect(c, (PSOCKADDR)&a, 0, op_begin(&ctl)), NULL);
+    CHECK(st == STATUS_INVALID_DEVICE_STATE, "connect before bind 0x%lx", HX(st));
+    CHECK(bind_socket(c, AF_INET, 0) == STATUS_SUCCESS, "bind");
+    st = RUN(&ctl, conn_d(c)->WskConnect(c, (PSOCKADDR)&a, 0, op_begin(&ctl)), NULL);
+    CHECK(st == STATUS_CONNECTION_REFUSED, "connect refused 0x%lx", HX(st));
+    UCHAR x = 0;
+    ULONG_PTR info;
+    CHECK(send_all(c, &x, 1, 0, &info) == STATUS_INVALID_DEVICE_STATE, "send unconnected");
+    close_socket(c);
+    /* Wrong family. */
+    c = make_socket(AF_INET6, WSK_FLAG_CONNECTION_SOCKET);
+    st = bind_socket(c, AF_INET, 0);
+    CHECK(st == STATUS_INVALID_PARAMETER, "bind with another family 0x%lx", HX(st));
+    close_socket(c);
+    /* Stream sockets are not offered. */
+    st = RUN(&ctl,
+             npi.Dispatch->WskSocket(npi.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP,
+                                     WSK_FLAG_STREAM_SOCKET, NULL, NULL, NULL, NULL, NULL,
+                                     op_begin(&ctl)),
+             NULL);
+    CHECK(st == STATUS_NOT_SUPPORTED, "stream socket 0x%lx", HX(st));
+}
+
+/* UDP ("WskSendTo", "WskReceiveFrom"). */
+static void test_udp(ADDRESS_FAMILY family)
+{
+    PWSK_SOCKET a = make_socket(family, WSK_FLAG_DATAGRAM_SOCKET);
+    PWSK_SOCKET b = make_socket(family, WSK_FLAG_DATAGRAM_SOCKET);
+    SOCKADDR_STORAGE to, from;
+    UCHAR out[300], in[300];
+    ULONG_PTR info = 0;
+    struct op o;
+    struct buf sb, rb;
+    NTSTATUS st;
+    op_init(&o);
+    pattern(out, sizeof(out), 5);
+    /* Unbound: not usable. */
+    make_addr(family, TRUE, 9, &to);
+    buf_lock(&sb, out, 10);
+    st = RUN(&o, dgram_d(a)->WskSendTo(a, &sb.wb, 0, (PSOCKADDR)&to, 0, NULL, op_begin(&o)), NULL);
+    CHECK(st == STATUS_INVALID_DEVICE_STATE, "sendto before bind 0x%lx", HX(st));
+    buf_unlock(&sb);
+    CHECK(bind_socket(a, family, 0) == STATUS_SUCCESS, "bind a");
+    CHECK(bind_socket(b, family, 0) == STATUS_SUCCESS, "bind b");
+    USHORT pa = local_port(a, WSK_FLAG_DATAGRAM_SOCKET),
+           pb = local_port(b, WSK_FLAG_DATAGRAM_SOCKET);
+    make_addr(family, TRUE, pb, &to);
+
+    /* A pending receive-from, then three datagrams of different sizes. */
+    ULONG flags_out = 0xffff, control_len = 0;
+    buf_lock(&rb, in, sizeof(in));
+    START(&o, dgram_d(b)->WskReceiveFrom(b, &rb.wb, 0, (PSOCKADDR)&from, &control_len, NULL,
+                                         &flags_out, op_begin(&o)));
+    CHECK(o.pending_ok, "receive-from with nothing queued pends");
+    static const ULONG sizes[3] = {17, 300, 1};
+    for (int i = 0; i < 3; i++) {
+        struct op so;
+        op_init(&so);
+        buf_lock(&sb, out, sizes[i]);
+        st = RUN(&so, dgram_d(a)->WskSendTo(a, &sb.wb, 0, (PSOCKADDR)&to, 0, NULL, op_begin(&so)),
+                 &info);
+        CHECK(st == STATUS_SUCCESS && info == sizes[i], "WskSendTo %lu", (unsigned long)sizes[i]);
+        buf_unlock(&sb);
+        op_free(&so);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (i > 0) {
+            RtlZeroMemory(&from, sizeof(from));
+            flags_out = 0xffff;
+            START(&o, dgram_d(b)->WskReceiveFrom(b, &rb.wb, 0, (PSOCKADDR)&from, &control_len, NULL,
+                                                 &flags_out, op_begin(&o)));
+        }
+        st = op_wait(&o, &info);
+        CHECK(st == STATUS_SUCCESS && info == sizes[i] && pattern_ok(in, sizes[i], 5),
+              "datagram %d: 0x%lx %lu bytes", i, HX(st), (unsigned long)info);
+        CHECK(from.ss_family == family && port_of(&from) == pa, "sender address");
+        CHECK(flags_out == 0 && control_len == 0, "no MSG_TRUNC, no control data");
+    }
+    buf_unlock(&rb);
+
+    /* Truncation: 100 bytes into 10. */
+    struct op so;
+    op_init(&so);
+    buf_lock(&sb, out, 100);
+    st = RUN(&so, dgram_d(a)->WskSendTo(a, &sb.wb, 0, (PSOCKADDR)&to, 0, NULL, op_begin(&so)),
+             &info);
+    CHECK(st == STATUS_SUCCESS, "sendto 100");
+    buf_unlock(&sb);
+    op_free(&so);
+    buf_lock(&rb, in, 10);
+    flags_out = 0;
+    st = RUN(&o,
+             dgram_d(b)->WskReceiveFrom(b, &rb.wb, 0, NULL, NULL, NULL, &flags_out, op_begin(&o)),
+             &info);
+    CHECK(st == STATUS_SUCCESS && info == 10 && (flags_out & MSG_TRUNC) != 0,
+          "truncated datagram: 0x%lx %lu flags 0x%lx", HX(st), (unsigned long)info,
+          (unsigned long)flags_out);
+    buf_unlock(&rb);
+    op_free(&o);
+    close_socket(a);
+    close_socket(b);
+}
+
+static NTSTATUS set_opt(PWSK_SOCKET s, ULONG level, ULONG code, ULONG value)
+{
+    return RUN(&ctl,
+               basic(s)->WskControlSocket(s, WskSetOption, code, level, sizeof(value), &value, 0,
+                                          NULL, NULL, op_begin(&ctl)),
+               NULL);
+}
+
+static NTSTATUS get_opt(PWSK_SOCKET s, ULONG level, ULONG code, ULONG *value)
+{
+    SIZE_T returned = 0;
+    *value = 0xdeadbeef;
+    NTSTATUS st = RUN(&ctl,
+                      basic(s)->WskControlSocket(s, WskGetOption, code, level, 0, NULL,
+                                                 sizeof(*value), value, &returned, op_begin(&ctl)),
+                      NULL);
+    if (NT_SUCCESS(st))
+        CHECK(returned == sizeof(*value), "OutputSizeReturned");
+    return st;
+}
+
+/* "WskControlSocket" options, "WskControlClient". */
+static void test_options(void)
+{
+    PWSK_SOCKET c = make_socket(AF_INET6, WSK_FLAG_CONNECTION_SOCKET);
+    ULONG v = 0;
+    CHECK(get_opt(c, IPPROTO_IPV6, IPV6_V6ONLY, &v) == STATUS_SUCCESS && v == 1,
+          "IPV6_V6ONLY is on by default");
+    CHECK(set_opt(c, IPPROTO_IPV6, IPV6_V6ONLY, 0) == STATUS_SUCCESS, "clear V6ONLY");
+    CHECK(get_opt(c, IPPROTO_IPV6, IPV6_V6ONLY, &v) == STATUS_SUCCESS && v == 0, "V6ONLY 0");
+    CHECK(set_opt(c, SOL_SOCKET, SO_REUSEADDR, 1) == STATUS_SUCCESS, "SO_REUSEADDR");
+    CHECK(get_opt(c, SOL_SOCKET, SO_REUSEADDR, &v) == STATUS_SUCCESS && v == 1, "get REUSEADDR");
+    CHECK(set_opt(c, SOL_SOCKET, (ULONG)SO_EXCLUSIVEADDRUSE, 1) == STATUS_INVALID_PARAMETER,
+          "SO_EXCLUSIVEADDRUSE with SO_REUSEADDR");
+    CHECK(set_opt(c, SOL_SOCKET, SO_KEEPALIVE, 1) == STATUS_SUCCESS, "SO_KEEPALIVE");
+    CHECK(get_opt(c, SOL_SOCKET, SO_KEEPALIVE, &v) == STATUS_SUCCESS && v == 1, "get KEEPALIVE");
+    CHECK(set_opt(c, SOL_SOCKET, SO_RCVBUF, 65536) == STATUS_SUCCESS, "SO_RCVBUF");
+    CHECK(get_opt(c, SOL_SOCKET, SO_RCVBUF, &v) == STATUS_SUCCESS && v == 65536, "get RCVBUF %lu",
+          (unsigned long)v);
+    CHECK(set_opt(c, SOL_SOCKET, SO_SNDBUF, 32768) == STATUS_SUCCESS, "SO_SNDBUF");
+    CHECK(get_opt(c, SOL_SOCKET, SO_SNDBUF, &v) == STATUS_SUCCESS && v == 32768, "get SNDBUF");
+    CHECK(set_opt(c, IPPROTO_TCP, TCP_NODELAY, 1) == STATUS_SUCCESS, "TCP_NODELAY");
+    CHECK(get_opt(c, IPPROTO_TCP, TCP_NODELAY, &v) == STATUS_SUCCESS && v == 1, "get NODELAY");
+    CHECK(get_opt(c, SOL_SOCKET, SO_TYPE, &v) == STATUS_SUCCESS && v == SOCK_STREAM, "SO_TYPE");
+    CHECK(get_opt(c, SOL_SOCKET, SO_ERROR, &v) == STATUS_SUCCESS && v == 0, "SO_ERROR");
+    LINGER lg = {1, 5}, lg2 = {0, 0};
+    SIZE_T returned = 0;
+    NTSTATUS st = RUN(&ctl,
+                      basic(c)->WskControlSocket(c, WskSetOption, SO_LINGER, SOL_SOCKET, sizeof(lg),
+                                                 &lg, 0, NULL, NULL, op_begin(&ctl)),
+                      NULL);
+    CHECK(st == STATUS_SUCCESS, "set SO_LINGER");
+    st = RUN(&ctl,
+             basic(c)->WskControlSocket(c, WskGetOption, SO_LINGER, SOL_SOCKET, 0, NULL,
+                                        sizeof(lg2), &lg2, &returned, op_begin(&ctl)),
+             NULL);
+    CHECK(st == STATUS_SUCCESS && lg2.l_onoff == 1 && lg2.l_linger == 5, "get SO_LINGER");
+    WSK_EVENT_CALLBACK_CONTROL ec = {(PNPIID)&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE};
+    st = basic(c)->WskControlSocket(c, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(ec),
+                                    &ec, 0, NULL, NULL, NULL);
+    CHECK(st == STATUS_NOT_SUPPORTED, "SO_WSK_EVENT_CALLBACK (Irp NULL) 0x%lx", HX(st));
+    CHECK(set_opt(c, SOL_SOCKET, 0x7777, 1) == STATUS_NOT_SUPPORTED, "unknown option");
+    CHECK(bind_socket(c, AF_INET6, 0) == STATUS_SUCCESS, "bind");
+    CHECK(set_opt(c, IPPROTO_IPV6, IPV6_V6ONLY, 1) == STATUS_INVALID_PARAMETER,
+          "IPV6_V6ONLY after bind");
+    close_socket(c);
+
+    WSK_TRANSPORT t[8];
+    returned = 0;
+    st = npi.Dispatch->WskControlClient(npi.Client, WSK_TRANSPORT_LIST_QUERY, 0, NULL, sizeof(t), t,
+                                        &returned, NULL);
+    CHECK(st == STATUS_SUCCESS && returned == 4 * sizeof(WSK_TRANSPORT) &&
+              t[0].SocketType == SOCK_STREAM && t[0].AddressFamily == AF_INET,
+          "WSK_TRANSPORT_LIST_QUERY");
+}
+
+static BOOLEAN has_addr(PADDRINFOEXW list, ADDRESS_FAMILY family, USHORT port)
+{
+    for (PADDRINFOEXW p = list; p != NULL; p = p->ai_next) {
+        if (p->ai_family != family || p->ai_addr == NULL || p->ai_addr->sa_family != family)
+            continue;
+        if (port_of((SOCKADDR_STORAGE *)p->ai_addr) != port)
+            continue;
+        if (family == AF_INET && ((SOCKADDR_IN *)p->ai_addr)->sin_addr.s_addr == 0x0100007f &&
+            p->ai_addrlen == sizeof(SOCKADDR_IN))
+            return TRUE;
+        if (family == AF_INET6 && ((SOCKADDR_IN6 *)p->ai_addr)->sin6_addr.s6_addr[15] == 1 &&
+            p->ai_addrlen == sizeof(SOCKADDR_IN6))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* "WskGetAddressInfo", "WskGetNameInfo", "WskFreeAddressInfo". */
+static void test_names(void)
+{
+    UNICODE_STRING node, service;
+    PADDRINFOEXW result = NULL;
+    ADDRINFOEXW hints;
+    NTSTATUS st;
+    RtlZeroMemory(&hints, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    RtlInitUnicodeString(&node, L"localhost");
+    RtlInitUnicodeString(&service, L"8080");
+    st = RUN(&ctl,
+             npi.Dispatch->WskGetAddressInfo(npi.Client, &node, &service, NS_ALL, NULL, &hints,
+                                             &result, NULL, NULL, op_begin(&ctl)),
+             NULL);
+    CHECK(st == STATUS_SUCCESS && result != NULL, "getaddrinfo localhost 0x%lx", HX(st));
+    CHECK(ctl.pending_ok, "name resolution completes asynchronously");
+    CHECK(has_addr(result, AF_INET, 8080) || has_addr(result, AF_INET6, 8080),
+          "localhost resolves to a loopback address");
+    CHECK(kshim_pool_bytes_by_tag(WSKPROV_TAG_ADDRINFO) > 0, "the list is tagged pool");
+    npi.Dispatch->WskFreeAddressInfo(npi.Client, result);
+    CHECK(kshim_pool_bytes_by_tag(WSKPROV_TAG_ADDRINFO) == 0, "WskFreeAddressInfo frees it");
+
+    hints.ai_flags = AI_NUMERICHOST;
+    hints.ai_family = AF_INET;
+    RtlInitUnicodeString(&node, L"127.0.0.1");
+    result = NULL;
+    st = RUN(&ctl,
+             npi.Dispatch->WskGetAddressInfo(npi.Client, &node, &service, NS_ALL, NULL, &hints,
+                                             &result, NULL, NULL, op_begin(&ctl)),
+             NULL);
+    CHECK(st == STATUS_SUCCESS && has_addr(result, AF_INET, 8080) && result->ai_next == NULL &&
+              result->ai_socktype == SOCK_STREAM && result->ai_protocol == IPPROTO_TCP,
+          "numeric getaddrinfo");
+    npi.Dispatch->WskFreeAddressInfo(npi.Client, result);
+
+    RtlInitUnicodeString(&node, L"not-a-number");
+    result = NULL;
+    st = RUN(&ctl,
+             npi.Dispatch->WskGetAddressInfo(npi.Client, &node, NULL, NS_ALL, NULL, &hints, &result,
+                                             NULL, NULL, op_begin(&ctl)),
+             NULL);
+    CHECK(st == STATUS_NOT_FOUND && result == NULL, "unknown name 0x%lx", HX(st));
+
+    SOCKADDR_STORAGE a;
+    WCHAR host[64], serv[16];
+    UNICODE_STRING uh = {0, sizeof(host), host}, us = {0, sizeof(serv), serv};
+    make_addr(AF_INET, TRUE, 80, &a);
+    st = RUN(&ctl,
+             npi.Dispatch->WskGetNameInfo(npi.Client, (PSOCKADDR)&a, sizeof(SOCKADDR_IN), &uh, &us,
+                                          NI_NUMERICHOST | NI_NUMERICSERV, NULL, NULL,
+                                          op_begin(&ctl)),
+             NULL);
+    CHECK(st == STATUS_SUCCESS && uh.Length == 9 * sizeof(WCHAR) &&
+              memcmp(host, L"127.0.0.1", 9 * sizeof(WCHAR)) == 0 &&
+              us.Length == 2 * sizeof(WCHAR) && memcmp(serv, L"80", 4) == 0,
+          "getnameinfo 0x%lx", HX(st));
+}
+
+/* The completion mode: inline completes a ready request inside the call,
+ * async never does; network waits complete on a provider thread. */
+static void test_mode(void)
+{
+    WSKPROV_COMPLETION_MODE mode = wskprov_completion_mode();
+    PWSK_SOCKET s = make_socket(AF_INET, WSK_FLAG_DATAGRAM_SOCKET);
+    SOCKADDR_STORAGE a;
+    make_addr(AF_INET, TRUE, 0, &a);
+    NTSTATUS r = listen_d(s)->WskBind(s, (PSOCKADDR)&a, 0, op_begin(&ctl));
+    op_returned(&ctl, r, __LINE__);
+    op_wait(&ctl, NULL);
+    if (mode == WSKPROV_COMPLETION_INLINE) {
+        CHECK(r == STATUS_SUCCESS, "inline mode: WskBind returns its status");
+        CHECK(ctl.thread == PsGetCurrentThreadId() && ctl.irql == PASSIVE_LEVEL,
+              "inline completion on the caller's thread at its IRQL");
+    } else if (mode == WSKPROV_COMPLETION_ASYNC) {
+        CHECK(r == STATUS_PENDING && ctl.irql == DISPATCH_LEVEL &&
+                  ctl.thread != PsGetCurrentThreadId(),
+              "async completion on a provider thread at DISPATCH_LEVEL");
+    }
+    close_socket(s);
+}
+
+/* ---- fault sites: a child per site ---- */
+
+struct site {
+    const char *name;
+    NTSTATUS status;
+};
+static const struct site sites[] = {
+    {"wsk.register", STATUS_INSUFFICIENT_RESOURCES},
+    {"wsk.capture", STATUS_DEVICE_NOT_READY},
+    {"wsk.socket", STATUS_INSUFFICIENT_RESOURCES},
+    {"wsk.bind", STATUS_ADDRESS_ALREADY_EXISTS},
+    {"wsk.getaddress", STATUS_INSUFFICIENT_RESOURCES},
+    {"wsk.accept", STATUS_INSUFFICIENT_RESOURCES},
+    {"wsk.connect", STATUS_CONNECTION_REFUSED},
+    {"wsk.send", STATUS_CONNECTION_RESET},
+    {"wsk.receive", STATUS_CONNECTION_RESET},
+    {"wsk.disconnect", STATUS_CONNECTION_RESET},
+    {"wsk.control", STATUS_INSUFFICIENT_RESOURCES},
+    {"wsk.sendto", STATUS_NETWORK_UNREACHABLE},
+    {"wsk.recvfrom", STATUS_PORT_UNREACHABLE},
+    {"wsk.getaddrinfo", STATUS_NOT_FOUND},
+    {"wsk.getnameinfo", STATUS_NOT_FOUND},
+};
+
+static const char *fault_site;
+static NTSTATUS fault_status;
+
+/* One step of the tour: the faulted site must fail as documented (then the
+ * child ends), every other step must succeed. */
+static void step(const char *site, NTSTATUS st)
+{
+    if (fault_site != NULL && strcmp(site, fault_site) == 0) {
+        int ok = st == fault_status && kshim_fault_fired();
+        printf("wskprov_test: fault %s: 0x%lx (%s)\n", site, HX(st),
+               ok ? "as documented" : "WRONG");
+        fflush(stdout);
+        _exit(ok ? 0 : 1);
+    }
+    CHECK(NT_SUCCESS(st), "tour step %s: 0x%lx", site, HX(st));
+    if (!NT_SUCCESS(st)) {
+        fflush(stdout);
+        _exit(1);
+    }
+}
+
+/* Reaches every fault site once, in order. */
+static void tour(void)
+{
+    ULONG_PTR info = 0;
+    USHORT port;
+    SOCKADDR_STORAGE a, b;
+    step("wsk.register", WskRegister(&client_npi, &registration));
+    step("wsk.capture", WskCaptureProviderNPI(&registration, WSK_NO_WAIT, &npi));
+    NTSTATUS st = RUN(&ctl,
+                      npi.Dispatch->WskSocket(npi.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP,
+                                              WSK_FLAG_LISTEN_SOCKET, NULL, NULL, NULL, NULL, NULL,
+                                              op_begin(&ctl)),
+                      &info);
+    step("wsk.socket", st);
+    PWSK_SOCKET l = (PWSK_SOCKET)info;
+    step("wsk.bind", bind_socket(l, AF_INET, 0));
+    RtlZeroMemory(&a, sizeof(a));
+    step("wsk.getaddress",
+         RUN(&ctl, listen_d(l)->WskGetLocalAddress(l, (PSOCKADDR)&a, op_begin(&ctl)), NULL));
+    port = port_of(&a);
+    struct op acc;
+    op_init(&acc);
+    START(&acc, listen_d(l)->WskAccept(l, 0, NULL, NULL, NULL, NULL, op_begin(&acc)));
+    if (!acc.pending_ok)
+        step("wsk.accept", op_wait(&acc, &info));
+    PWSK_SOCKET c = make_socket(AF_INET, WSK_FLAG_CONNECTION_SOCKET);
+    CHECK(bind_socket(c, AF_INET, 0) == STATUS_SUCCESS, "bind");
+    make_addr(AF_INET, TRUE, port, &b);
+    step("wsk.connect",
+         RUN(&ctl, conn_d(c)->WskConnect(c, (PSOCKADDR)&b, 0, op_begin(&ctl)), NULL));
+    step("wsk.accept", op_wait(&acc, &info));
+    PWSK_SOCKET s = (PWSK_SOCKET)info;
+    UCHAR buf[16] = "tour";
+    step("wsk.send", send_all(c, buf, 4, 0, &info));
+    step("wsk.receive", recv_some(s, buf, 4, WSK_FLAG_WAITALL, &info));
+    step("wsk.disconnect", RUN(&ctl, conn_d(c)->WskDisconnect(c, NULL, 0, op_begin(&ctl)), NULL));
+    step("wsk.control", set_opt(s, SOL_SOCKET, SO_KEEPALIVE, 1));
+    PWSK_SOCKET d = make_socket(AF_INET, WSK_FLAG_DATAGRAM_SOCKET);
+    CHECK(bind_socket(d, AF_INET, 0) == STATUS_SUCCESS, "bind datagram");
+    make_addr(AF_INET, TRUE, local_port(d, WSK_FLAG_DATAGRAM_SOCKET), &b);
+    struct buf sb;
+    buf_lock(&sb, buf, 4);
+    step("wsk.sendto",
+         RUN(&ctl, dgram_d(d)->WskSendTo(d, &sb.wb, 0, (PSOCKADDR)&b, 0, NULL, op_begin(&ctl)),
+             NULL));
+    step("wsk.recvfrom",
+         RUN(&ctl, dgram_d(d)->WskReceiveFrom(d, &sb.wb, 0, NULL, NULL, NULL, NULL, op_begin(&ctl)),
+             NULL));
+    buf_unlock(&sb);
+    UNICODE_STRING node;
+    RtlInitUnicodeString(&node, L"127.0.0.1");
+    PADDRINFOEXW result = NULL;
+    step("wsk.getaddrinfo",
+         RUN(&ctl,
+             npi.Dispatch->WskGetAddressInfo(npi.Client, &node, NULL, NS_ALL, NULL, NULL, &result,
+                                             NULL, NULL, op_begin(&ctl)),
+             NULL));
+    npi.Dispatch->WskFreeAddressInfo(npi.Client, result);
+    WCHAR host[64];
+    UNICODE_STRING uh = {0, sizeof(host), host};
+    step("wsk.getnameinfo",
+         RUN(&ctl,
+             npi.Dispatch->WskGetNameInfo(npi.Client, (PSOCKADDR)&b, sizeof(SOCKADDR_IN), &uh, NULL,
+                                          NI_NUMERICHOST, NULL, NULL, op_begin(&ctl)),
+             NULL));
+    op_free(&acc);
+    close_socket(d);
+    close_socket(s);
+    close_socket(c);
+    close_socket(l);
+    stop_provider();
+}
+
+static char self[4096];
+
+/* Runs this program again with args and KSHIM_FAULT (optional); returns
+ * its exit status (or -1). Its output goes to ours, or with output != NULL
+ * (size bytes) is captured there instead. */
+static int run_child(const char *fault, const char *arg1, const char *arg2, char *output,
+                     size_t size)
+{
+    int fds[2] = {-1, -1};
+    fflush(stdout);
+    fflush(stderr);
+    if (output != NULL && pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (output != NULL) {
+            close(fds[0]);
+            dup2(fds[1], STDOUT_FILENO);
+            dup2(fds[1], STDERR_FILENO);
+        }
+        alarm(60); /* a hang fails the check, not the whole test */
+        if (fault != NULL)
+            setenv("KSHIM_FAULT", fault, 1);
+        else
+            unsetenv("KSHIM_FAULT");
+        char *argv[] = {self, (char *)arg1, (char *)arg2, NULL};
+        execv(self, argv);
+        _exit(127);
+    }
+    if (output != NULL) {
+        size_t len = 0;
+        ssize_t n;
+        close(fds[1]);
+        while (len + 1 < size && (n = read(fds[0], output + len, size - 1 - len)) > 0)
+            len += (size_t)n;
+        output[len] = '\0';
+        close(fds[0]);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_faults(void)
+{
+    for (size_t i = 0; i < ARRAYSIZE(sites); i++) {
+        char fault[64];
+        snprintf(fault, sizeof(fault), "%s:1", sites[i].name);
+        int rc = run_child(fault, "--fault", sites[i].name, NULL, 0);
+        CHECK(rc == 0, "fault site %s: child exit %d", sites[i].name, rc);
+    }
+}
+
+/* ---- violations: each in a child that must end with status 86 ---- */
+
+static void violation(const char *which)
+{
+    start_provider();
+    if (strcmp(which, "close-twice") == 0) {
+        PWSK_SOCKET s = make_socket(AF_INET, WSK_FLAG_DATAGRAM_SOCKET);
+        close_socket(s);
+        close_socket(s);
+    } else if (strcmp(which, "use-after-close") == 0) {
+        PWSK_SOCKET s = make_socket(AF_INET, WSK_FLAG_DATAGRAM_SOCKET);
+        close_socket(s);
+        bind_socket(s, AF_INET, 0);
+    } else if (strcmp(which, "deregister-twice") == 0) {
+        stop_provider();
+        WskDeregister(&registration);
+    } else if (strcmp(which, "socket-after-release") == 0) {
+        WskReleaseProviderNPI(&registration);
+        make_socket(AF_INET, WSK_FLAG_DATAGRAM_SOCKET);
+    } else if (strcmp(which, "irp-in-flight") == 0) {
+        /* The same IRP sent twice before it completed. */
+        USHORT port;
+        PWSK_SOCKET l = make_listener(AF_INET, &port);
+        struct op o;
+        op_init(&o);
+        listen_d(l)->WskAccept(l, 0, NULL, NULL, NULL, NULL, op_begin(&o));
+        listen_d(l)->WskAccept(l, 0, NULL, NULL, NULL, NULL, o.irp);
+    }
+    printf("wskprov_test: violation %s was not detected\n", which);
+    fflush(stdout);
+    _exit(1);
+}
+
+static void test_violations(void)
+{
+    static const char *const cases[][2] = {
+        {"close-twice", "WskCloseSocket on socket"},
+        {"use-after-close", "WskBind on socket"},
+        {"deregister-twice", "WskDeregister called twice"},
+        {"socket-after-release", "without a captured provider NPI"},
+        {"irp-in-flight", "sent again before it completed"},
+    };
+    static char output[65536];
+    for (size_t i = 0; i < ARRAYSIZE(cases); i++) {
+        int rc = run_child(NULL, "--violation", cases[i][0], output, sizeof(output));
+        CHECK(rc == KSHIM_EXIT_VIOLATION && strstr(output, "kshim: VIOLATION") != NULL &&
+                  strstr(output, cases[i][1]) != NULL,
+              "violation %s: child exit %d, output:\n%s", cases[i][0], rc, output);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return 2;
+    self[n] = '\0';
+    kshim_init();
+    op_init(&ctl);
+    if (argc == 3 && strcmp(argv[1], "--fault") == 0) {
+        fault_site = argv[2];
+        for (size_t i = 0; i < ARRAYSIZE(sites); i++)
+            if (strcmp(sites[i].name, fault_site) == 0)
+                fault_status = sites[i].status;
+        tour();
+        if (strcmp(fault_site, "none") == 0)
+            return failures != 0;
+        printf("wskprov_test: fault site %s was not reached\n", fault_site);
+        return 1;
+    }
+    if (argc == 3 && strcmp(argv[1], "--violation") == 0) {
+        violation(argv[2]);
+        return 1;
+    }
+
+    start_provider();
+    test_mode();
+    test_registration();
+    test_tcp(AF_INET);
+    test_tcp(AF_INET6);
+    test_cancel();
+    test_errors();
+    test_udp(AF_INET);
+    test_udp(AF_INET6);
+    test_options();
+    test_names();
+    CHECK(wskprov_open_sockets() == 0, "sockets left open: %ld", (long)wskprov_open_sockets());
+    stop_provider();
+    op_free(&ctl);
+    CHECK(kshim_counter("wsk sockets") == 0, "wsk sockets counter");
+    CHECK(kshim_wait_threads(WAIT_MS), "system threads ended");
+    CHECK(kshim_check_leaks("wskprov_test") == 0, "leaks");
+
+    /* The tour without a fault, then each fault site and violation. */
+    CHECK(run_child(NULL, "--fault", "none", NULL, 0) == 0, "the tour runs without faults");
+    test_faults();
+    test_violations();
+
+    if (failures != 0) {
+        printf("wskprov_test: %d of %d checks FAILED\n", failures, checks);
+        return 1;
+    }
+    printf("wskprov_test: %d checks passed\n", checks);
+    return 0;
+}
