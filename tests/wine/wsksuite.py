@@ -533,6 +533,8 @@ def case_compat(c):
     against compat/LySocket.hpp: the exchange happens and both unload (the
     article's server loops on Accept forever; the compat layer ends that
     thread after WSKCleanup). They use the fixed port 8888."""
+    if port_listening(8888):
+        raise Failure("port 8888, which the article's drivers use, is taken by another process")
     # The article's server leaks one buffer: its loop allocates the 2048-byte
     # read buffer before Accept, and Accept ends the thread after WSKCleanup.
     # On the host bed its leak report must show exactly that, nothing more.
