@@ -76,6 +76,18 @@ WSKPROV_COMPLETION_MODE wskprov_completion_mode(void);
 void wskprov_set_attached(BOOLEAN attached);
 BOOLEAN wskprov_attached(void);
 
+/*
+ * How WskCloseSocket ends a connection that is not yet disconnected in both
+ * directions. TRUE (the default): abortively, with a reset, as documented
+ * for Windows ("WskCloseSocket": "always performs an abortive disconnect
+ * ... unless the socket has already been fully disconnected in both
+ * directions"); data not yet delivered is lost. FALSE: gracefully (the
+ * queued data, then end of stream), as Wine's provider does. Environment:
+ * KSHIM_WSK_CLOSE=abortive|graceful, read at first use.
+ */
+void wskprov_set_abortive_close(BOOLEAN abortive);
+BOOLEAN wskprov_abortive_close(void);
+
 /* Sockets open now (all registrations). */
 LONG wskprov_open_sockets(void);
 

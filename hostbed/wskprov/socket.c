@@ -11,6 +11,7 @@
 #include "wp.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define BUCKETS 1024
 #define TOMBSTONES 1024
@@ -21,11 +22,29 @@ static struct {
     struct wp_sock *tomb[TOMBSTONES];
     unsigned tomb_next;
     volatile LONG open;
+    volatile LONG graceful_close; /* wskprov_set_abortive_close(FALSE) */
 } reg;
 
 void wp_socket_init(void)
 {
     pn_mutex_init(&reg.lock);
+    const char *env = pn_getenv("KSHIM_WSK_CLOSE");
+    if (env != NULL && strcmp(env, "graceful") == 0)
+        reg.graceful_close = 1;
+    else if (env != NULL && env[0] != '\0' && strcmp(env, "abortive") != 0)
+        pn_log("wskprov: KSHIM_WSK_CLOSE=%s is not abortive or graceful; using abortive", env);
+}
+
+void wskprov_set_abortive_close(BOOLEAN abortive)
+{
+    wp_init_once();
+    InterlockedExchange(&reg.graceful_close, abortive ? 0 : 1);
+}
+
+BOOLEAN wskprov_abortive_close(void)
+{
+    wp_init_once();
+    return reg.graceful_close == 0;
 }
 
 LONG wskprov_open_sockets(void)
@@ -164,12 +183,12 @@ NTSTATUS wp_sock_finish(struct wp_sock *s, PIRP irp, NTSTATUS status, ULONG_PTR 
 /* Closes the descriptor (socket lock held). "WskCloseSocket": for
  * connection-oriented sockets the close is abortive unless the socket is
  * already disconnected in both directions; SO_LINGER {1, 0} makes Linux
- * send a reset as Windows does. */
+ * send a reset as Windows does (unless wskprov_set_abortive_close(FALSE)). */
 static void close_descriptor(struct wp_sock *s)
 {
     if (s->fd < 0)
         return;
-    if (s->kind == WP_CONNECTION && (s->state & WP_CONNECTED) != 0 &&
+    if (s->kind == WP_CONNECTION && (s->state & WP_CONNECTED) != 0 && !reg.graceful_close &&
         (s->state & (WP_TX_SHUT | WP_RX_EOF)) != (WP_TX_SHUT | WP_RX_EOF))
         pn_set_linger(s->fd, 1, 0);
     /* Closing also removes the descriptor from the I/O thread's epoll set. */

@@ -607,6 +607,37 @@ static void test_tcp(ADDRESS_FAMILY family)
         CHECK(st == STATUS_CONNECTION_RESET, "close without disconnect resets: 0x%lx", HX(st));
         close_socket(c);
     }
+    /* ... unless the test bed is told to close gracefully, as Wine does. */
+    wskprov_set_abortive_close(FALSE);
+    if (make_pair(family, l, port, &c, &s)) {
+        CHECK(send_all(s, out, 100, 0, &info) == STATUS_SUCCESS, "send before a graceful close");
+        close_socket(s);
+        st = recv_some(c, in, 100, WSK_FLAG_WAITALL, &info);
+        CHECK(st == STATUS_SUCCESS && info == 100, "data before a graceful close");
+        st = recv_some(c, in, 10, 0, &info);
+        CHECK(st == STATUS_SUCCESS && info == 0, "graceful close seen as end of stream: 0x%lx",
+              HX(st));
+        close_socket(c);
+    }
+    wskprov_set_abortive_close(TRUE);
+    /* WSK_FLAG_DRAIN: discards data until the peer disconnects. */
+    if (make_pair(family, l, port, &c, &s)) {
+        struct op dr;
+        struct buf none;
+        op_init(&dr);
+        buf_lock(&none, NULL, 0);
+        START(&dr, conn_d(c)->WskReceive(c, &none.wb, WSK_FLAG_DRAIN, op_begin(&dr)));
+        CHECK(dr.pending_ok, "a drain pends");
+        CHECK(send_all(s, out, 5000, 0, &info) == STATUS_SUCCESS, "send to a draining peer");
+        CHECK(RUN(&ctl, conn_d(s)->WskDisconnect(s, NULL, 0, op_begin(&ctl)), NULL) ==
+                  STATUS_SUCCESS,
+              "disconnect");
+        st = op_wait(&dr, &info);
+        CHECK(st == STATUS_SUCCESS && info == 0, "drain ends at the disconnect: 0x%lx", HX(st));
+        op_free(&dr);
+        close_socket(c);
+        close_socket(s);
+    }
     close_socket(l);
     free(out);
     free(in);
@@ -637,6 +668,16 @@ static void test_cancel(void)
     CHECK(send_all(s, "x", 1, 0, &info) == STATUS_SUCCESS, "send after a cancel");
     st = RUN(&ro, conn_d(c)->WskReceive(c, &rb.wb, 0, op_begin(&ro)), &info);
     CHECK(st == STATUS_SUCCESS && info == 1 && in[0] == 'x', "receive after a cancel");
+
+    /* A cancelled WAITALL receive that has data completes with it. */
+    START(&ro, conn_d(c)->WskReceive(c, &rb.wb, WSK_FLAG_WAITALL, op_begin(&ro)));
+    CHECK(send_all(s, "abc", 3, 0, &info) == STATUS_SUCCESS, "send 3");
+    sleep_ms(100);
+    CHECK(!ro.completed, "WAITALL waits for the whole buffer");
+    IoCancelIrp(ro.irp);
+    st = op_wait(&ro, &info);
+    CHECK(st == STATUS_SUCCESS && info == 3 && memcmp(in, "abc", 3) == 0,
+          "cancelled WAITALL receive returns its data: 0x%lx %lu", HX(st), (unsigned long)info);
 
     /* Close with a receive pending: it completes with STATUS_CANCELLED. */
     START(&ro, conn_d(c)->WskReceive(c, &rb.wb, 0, op_begin(&ro)));
@@ -696,6 +737,44 @@ static void test_errors(void)
     st = bind_socket(c, AF_INET, 0);
     CHECK(st == STATUS_INVALID_PARAMETER, "bind with another family 0x%lx", HX(st));
     close_socket(c);
+    /* WskSocketConnect: create, bind, connect in one call. */
+    USHORT lport = 0;
+    PWSK_SOCKET lst = make_listener(AF_INET, &lport);
+    SOCKADDR_STORAGE any;
+    make_addr(AF_INET, FALSE, 0, &any);
+    make_addr(AF_INET, TRUE, lport, &a);
+    info = 0;
+    st = RUN(&ctl,
+             npi.Dispatch->WskSocketConnect(npi.Client, SOCK_STREAM, IPPROTO_TCP, (PSOCKADDR)&any,
+                                            (PSOCKADDR)&a, 0, NULL, NULL, NULL, NULL, NULL,
+                                            op_begin(&ctl)),
+             &info);
+    CHECK(st == STATUS_SUCCESS && info != 0, "WskSocketConnect 0x%lx", HX(st));
+    if (NT_SUCCESS(st)) {
+        c = (PWSK_SOCKET)info;
+        ULONG_PTR ainfo = 0;
+        st = RUN(&ctl, listen_d(lst)->WskAccept(lst, 0, NULL, NULL, NULL, NULL, op_begin(&ctl)),
+                 &ainfo);
+        CHECK(st == STATUS_SUCCESS, "accept the WskSocketConnect connection");
+        CHECK(send_all(c, "hi", 2, 0, &info) == STATUS_SUCCESS, "send on it");
+        if (NT_SUCCESS(st)) {
+            UCHAR two[2];
+            st = recv_some((PWSK_SOCKET)ainfo, two, 2, WSK_FLAG_WAITALL, &info);
+            CHECK(st == STATUS_SUCCESS && info == 2 && two[0] == 'h', "data");
+            close_socket((PWSK_SOCKET)ainfo);
+        }
+        close_socket(c);
+    }
+    close_socket(lst);
+    /* ... refused: no socket remains. */
+    LONG open_before = wskprov_open_sockets();
+    st = RUN(&ctl,
+             npi.Dispatch->WskSocketConnect(npi.Client, SOCK_STREAM, IPPROTO_TCP, (PSOCKADDR)&any,
+                                            (PSOCKADDR)&a, 0, NULL, NULL, NULL, NULL, NULL,
+                                            op_begin(&ctl)),
+             &info);
+    CHECK(st == STATUS_CONNECTION_REFUSED && wskprov_open_sockets() == open_before,
+          "WskSocketConnect refused 0x%lx", HX(st));
     /* Stream sockets are not offered. */
     st = RUN(&ctl,
              npi.Dispatch->WskSocket(npi.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP,
