@@ -173,11 +173,13 @@ ks_ssize_t ks_recvfrom(int s, void *buf, size_t len, int flags, struct sockaddr 
 /*
  * ks_close - close a descriptor. Any thread blocked on the socket is woken
  * (its call returns -EBADF); pending provider requests are cancelled and
- * nothing is in flight when the WSK socket is closed. For a connected
- * stream socket the close is what WskCloseSocket does without a prior
- * WskDisconnect: abortive on Windows (the peer may see a reset, data not
- * yet delivered is lost); Wine's provider closes gracefully. An orderly
- * shutdown (ks_shutdown, SO_LINGER) comes with the complete socket API.
+ * nothing is in flight when the WSK socket is closed.
+ * A connected stream socket is closed in an orderly way, as BSD close()
+ * does: a graceful WskDisconnect first (the peer receives every byte sent,
+ * then end of stream), then WskCloseSocket. The disconnect waits at most
+ * 5 s (a peer that stops reading can hold it back); after that, or when a
+ * ks_send was still in progress on another thread (the stream is then
+ * broken), the close is abortive and the peer sees a reset.
  * The descriptor is invalid as soon as ks_close is called.
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, or -EBADF.

@@ -1,6 +1,8 @@
 /* ks_error.c - NTSTATUS to errno mapping, error texts, and tagged pool. */
 #include "ks_kernel.h"
 
+#include <limits.h>
+
 void *ks_alloc(SIZE_T size, ULONG tag)
 {
     /* ExAllocatePool2 exists neither in mingw's import library nor in Wine. */
@@ -84,7 +86,7 @@ int ks_status_to_errno(NTSTATUS status)
 const char *ks_strerror(int err)
 {
     if (err < 0)
-        err = -err;
+        err = err == INT_MIN ? INT_MAX : -err; /* -INT_MIN overflows */
     switch (err) {
     case 0:
         return "Success";

@@ -161,6 +161,9 @@ void ks_sock_close(ks_sock *s)
     /* No thread may be inside a WSK call when WskCloseSocket runs. */
     if (!drained)
         KeWaitForSingleObject(&s->calls_drained, Executive, KernelMode, FALSE, NULL);
+    /* A send still in flight is cut off: the stream is broken, so the close
+     * is abortive. Otherwise every byte sent was handed over whole. */
+    BOOLEAN send_cut = ks_op_busy(&s->tx);
     /* Ask the provider to end what is pending; WskCloseSocket cancels the
      * rest (providers that ignore IoCancelIrp still honour that). */
     ks_op_cancel(&s->rx);
@@ -169,8 +172,31 @@ void ks_sock_close(ks_sock *s)
     /* The control lock orders us after any creation or bind in progress, so
      * s->wsk is final. */
     KeWaitForSingleObject(&s->ctl_lock, Executive, KernelMode, FALSE, NULL);
+    if (!send_cut)
+        ks_wsk_disconnect_orderly(s);
     ks_wsk_close(s);
     ks_sock_unlock(&s->ctl_lock);
+}
+
+void ks_wsk_disconnect_orderly(ks_sock *s)
+{
+    /* BSD close() is orderly: the peer reads everything sent, then end of
+     * stream. WskCloseSocket alone is abortive on Windows ("WskCloseSocket":
+     * a connection socket not disconnected first is reset), so a connected
+     * socket is first disconnected gracefully. The graceful WskDisconnect
+     * completes only once the transport has finished the disconnect
+     * ("WskDisconnect" remarks), which a peer that stopped reading can
+     * delay for ever: the wait is bounded, then the request is cancelled and
+     * the close proceeds (abortively). Providers without WskDisconnect
+     * (Wine's returns STATUS_NOT_IMPLEMENTED) close gracefully themselves. */
+    if (s->wsk == NULL || s->wsk_kind != WSK_FLAG_CONNECTION_SOCKET || s->state != KS_SS_CONNECTED)
+        return;
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
+        (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
+    LARGE_INTEGER timeout = ks_relative_ms(KS_CLOSE_DISCONNECT_MS);
+    PIRP irp = ks_op_begin(&s->ctl);
+    NTSTATUS status = d->WskDisconnect(s->wsk, NULL, 0, irp);
+    ks_op_wait(&s->ctl, status, &timeout, NULL);
 }
 
 int ks_fd_enter(int fd, ks_sock **out)

@@ -10,7 +10,8 @@
  * Close protocol (ks_sock_close): mark closing (new calls fail with -EBADF
  * and waiters on the per-direction locks wake), wait until no thread is
  * inside a WSK dispatch call on the socket, cancel the requests in flight,
- * take the control lock, then WskCloseSocket: nothing is in flight in the
+ * take the control lock, disconnect gracefully (connected sockets whose send
+ * side was idle), then WskCloseSocket: nothing is in flight in the
  * provider's sense when it is called, and it cancels what is still pending.
  */
 #ifndef KS_SOCKET_H
@@ -81,6 +82,13 @@ NTSTATUS ks_wsk_create(ks_sock *s, ULONG kind);
 NTSTATUS ks_wsk_bind(ks_sock *s, const SOCKADDR *addr);
 /* Closes s->wsk if any (ctl lock held, nothing else in flight). */
 void ks_wsk_close(ks_sock *s);
+/* Graceful WskDisconnect of a connected connection socket, bounded by
+ * KS_CLOSE_DISCONNECT_MS (ctl lock held). Does nothing for other sockets. */
+void ks_wsk_disconnect_orderly(ks_sock *s);
+
+/* How long ks_close waits for an orderly disconnect before it gives up and
+ * closes abortively (a peer that does not read can hold it back). */
+#define KS_CLOSE_DISCONNECT_MS 5000
 
 /* Common argument checks. */
 int ks_sockaddr_len(ADDRESS_FAMILY family);

@@ -121,6 +121,8 @@ static ks_ssize_t peek_fill(ks_sock *s, ULONG want)
 static size_t take_peeked(ks_sock *s, UCHAR *buf, size_t len)
 {
     size_t n = len < s->peek_len ? len : s->peek_len;
+    if (n == 0)
+        return 0; /* peek_buf may not exist yet */
     RtlCopyMemory(buf, s->peek_buf + s->peek_off, n);
     s->peek_off += (ULONG)n;
     s->peek_len -= (ULONG)n;
