@@ -156,7 +156,14 @@ int main(int argc, char **argv)
     free(p);
     peer_log("all %d connections closed by the peer", nconns);
     if (notify) {
+        /* The driver opens that listener only after its blocked calls
+         * returned, which can be after we saw the connections end:
+         * refused connects are retried until the deadline. */
         int fd = peer_connect("127.0.0.1", notify, deadline);
+        while (fd == -ECONNREFUSED && peer_now_ms() < deadline) {
+            poll(NULL, 0, 20);
+            fd = peer_connect("127.0.0.1", notify, deadline);
+        }
         if (fd < 0)
             peer_die("notify: connect to port %d: %s", notify, strerror(-fd));
         if (peer_write_full(fd, "closed\n", 7, deadline) != 7)
