@@ -31,7 +31,15 @@ static struct {
     int ep;
     int wake;
     volatile LONG mode; /* WSKPROV_COMPLETION_MODE, -1 not read yet */
+    LIST_ENTRY polled;  /* (lock) struct polled: sockets serviced on a timer */
 } g = {.mode = -1};
+
+#define POLL_MS 10
+
+struct polled {
+    LIST_ENTRY link;
+    struct wp_sock *sock; /* referenced */
+};
 
 static _Thread_local BOOLEAN tl_provider;
 
@@ -155,15 +163,64 @@ static void run_posted(void)
     }
 }
 
-/* The I/O thread: readiness of sockets, then posted completions. Runs for
- * the life of the process. */
+void wp_engine_poll(struct wp_sock *s)
+{
+    pn_mutex_lock(&g.lock);
+    for (LIST_ENTRY *e = g.polled.Flink; e != &g.polled; e = e->Flink)
+        if (CONTAINING_RECORD(e, struct polled, link)->sock == s) {
+            pn_mutex_unlock(&g.lock);
+            return;
+        }
+    struct polled *p = malloc(sizeof(*p));
+    if (p != NULL) {
+        p->sock = s;
+        wp_sock_ref(s);
+        InsertTailList(&g.polled, &p->link);
+    }
+    pn_mutex_unlock(&g.lock);
+    pn_eventfd_signal(g.wake);
+}
+
+/* Services the polled sockets; drops those with nothing left to wait for. */
+static void run_polled(void)
+{
+    LIST_ENTRY list;
+    InitializeListHead(&list);
+    pn_mutex_lock(&g.lock);
+    while (!IsListEmpty(&g.polled))
+        InsertTailList(&list, RemoveHeadList(&g.polled));
+    pn_mutex_unlock(&g.lock);
+    while (!IsListEmpty(&list)) {
+        struct polled *p = CONTAINING_RECORD(RemoveHeadList(&list), struct polled, link);
+        wp_sock_service(p->sock);
+        pn_mutex_lock(&p->sock->lock);
+        BOOLEAN waiting = !IsListEmpty(&p->sock->txq);
+        pn_mutex_unlock(&p->sock->lock);
+        if (waiting) {
+            pn_mutex_lock(&g.lock);
+            InsertTailList(&g.polled, &p->link);
+            pn_mutex_unlock(&g.lock);
+        } else {
+            wp_sock_unref(p->sock);
+            free(p);
+        }
+    }
+}
+
+/* The I/O thread: readiness of sockets, then posted completions, and the
+ * polled sockets every POLL_MS while there are any. Runs for the life of
+ * the process. */
 static void io_thread(void *arg)
 {
     struct pn_event ev[64];
+    uint64_t next_poll = 0;
     (void)arg;
     wp_enter_provider_thread();
     for (;;) {
-        int n = pn_epoll_wait(g.ep, ev, 64, -1);
+        pn_mutex_lock(&g.lock);
+        BOOLEAN polling = !IsListEmpty(&g.polled);
+        pn_mutex_unlock(&g.lock);
+        int n = pn_epoll_wait(g.ep, ev, 64, polling ? POLL_MS : -1);
         for (int i = 0; i < n; i++) {
             if (ev[i].ctx == NULL) {
                 pn_eventfd_drain(g.wake);
@@ -177,6 +234,10 @@ static void io_thread(void *arg)
             }
         }
         run_posted();
+        if (polling && pn_now_ms() >= next_poll) {
+            run_polled();
+            next_poll = pn_now_ms() + POLL_MS;
+        }
     }
 }
 
@@ -223,6 +284,7 @@ void wp_engine_start(void)
 {
     pn_mutex_init(&g.lock);
     InitializeListHead(&g.posted);
+    InitializeListHead(&g.polled);
     g.ep = pn_epoll_create();
     if (g.ep < 0)
         fatal("epoll_create", g.ep);

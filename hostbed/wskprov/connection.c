@@ -360,13 +360,29 @@ static int disconnect_step(struct wp_req *r)
         }
         s->state |= WP_TX_SHUT;
     }
+    /* "WskDisconnect": a graceful disconnect completes only once the
+     * transport has completed it: here, once the peer has acknowledged the
+     * data and the FIN (a peer that does not read delays it; cancelling
+     * the IRP ends the wait). No readiness event reports that, so the I/O
+     * thread polls the socket meanwhile. */
+    int e = pn_fin_acked(s->fd);
+    if (e == 0) {
+        wp_engine_poll(s);
+        return 0;
+    }
+    if (e < 0) {
+        s->conn_error = wp_data_status(e);
+        return finished(r, s->conn_error, 0);
+    }
+    s->state |= WP_DISCONNECTED;
     return finished(r, STATUS_SUCCESS, r->done);
 }
 
 /*
  * "WskDisconnect": graceful by default (the optional final data is sent,
  * then the send side is shut down: the peer receives the data, then end of
- * stream; receiving still works), abortive with WSK_FLAG_ABORTIVE (the
+ * stream; receiving still works; the IRP completes when the peer has
+ * acknowledged it all), abortive with WSK_FLAG_ABORTIVE (the
  * connection is reset at once; pending requests end with
  * STATUS_CONNECTION_ABORTED). Later sends fail.
  */

@@ -287,6 +287,29 @@ int pn_shutdown(int fd, int how)
     return shutdown(fd, how == 1 ? SHUT_WR : SHUT_RDWR) == 0 ? 0 : fail();
 }
 
+int pn_fin_acked(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    int err = 0;
+    socklen_t elen = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err != 0)
+        return map_errno(err);
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return fail();
+    /* FIN_WAIT1, CLOSING, LAST_ACK: our FIN (or data before it) is not yet
+     * acknowledged. */
+    switch (ti.tcpi_state) {
+    case TCP_FIN_WAIT1:
+    case TCP_CLOSING:
+    case TCP_LAST_ACK:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
 int pn_getsockname(int fd, struct pn_addr *addr)
 {
     struct sockaddr_storage ss;

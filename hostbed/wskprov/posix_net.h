@@ -94,6 +94,9 @@ long pn_recvfrom(int fd, const struct pn_iov *iov, int count, struct pn_addr *fr
                  size_t *full_length);
 /* how: 1 send side, 2 both. */
 int pn_shutdown(int fd, int how);
+/* After pn_shutdown(fd, 1): 1 once the peer has acknowledged everything
+ * sent and the FIN, 0 while not yet, or the connection's error. */
+int pn_fin_acked(int fd);
 int pn_getsockname(int fd, struct pn_addr *addr);
 int pn_getpeername(int fd, struct pn_addr *addr);
 

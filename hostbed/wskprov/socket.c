@@ -180,15 +180,21 @@ NTSTATUS wp_sock_finish(struct wp_sock *s, PIRP irp, NTSTATUS status, ULONG_PTR 
     return wp_returned(now, status);
 }
 
-/* Closes the descriptor (socket lock held). "WskCloseSocket": for
+/*
+ * Closes the descriptor (socket lock held). "WskCloseSocket": for
  * connection-oriented sockets the close is abortive unless the socket is
- * already disconnected in both directions; SO_LINGER {1, 0} makes Linux
- * send a reset as Windows does (unless wskprov_set_abortive_close(FALSE)). */
+ * already disconnected; SO_LINGER {1, 0} makes Linux send a reset as
+ * Windows does. Disconnected means: a graceful WskDisconnect completed (the
+ * peer has acknowledged our data and FIN; what it still sends is refused),
+ * or both directions ended. wskprov_set_abortive_close(FALSE) makes every
+ * close graceful.
+ */
 static void close_descriptor(struct wp_sock *s)
 {
     if (s->fd < 0)
         return;
     if (s->kind == WP_CONNECTION && (s->state & WP_CONNECTED) != 0 && !reg.graceful_close &&
+        !(s->state & WP_DISCONNECTED) &&
         (s->state & (WP_TX_SHUT | WP_RX_EOF)) != (WP_TX_SHUT | WP_RX_EOF))
         pn_set_linger(s->fd, 1, 0);
     /* Closing also removes the descriptor from the I/O thread's epoll set. */

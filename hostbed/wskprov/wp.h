@@ -58,6 +58,7 @@ enum wp_kind { WP_BASIC, WP_LISTEN, WP_CONNECTION, WP_DATAGRAM };
 #define WP_ABORTED 0x40 /* abortive disconnect by us: descriptor closed */
 #define WP_FAILED 0x80  /* connect failed or was cancelled */
 #define WP_CLOSING 0x100
+#define WP_DISCONNECTED 0x200 /* a graceful WskDisconnect completed */
 
 struct wp_sock {
     WSK_SOCKET wsk; /* first: a PWSK_SOCKET points here */
@@ -132,6 +133,9 @@ BOOLEAN wp_on_provider_thread(void);
 void wp_engine_start(void);
 /* Watches fd for readiness; events run wp_sock_service(ctx). */
 void wp_engine_watch(int fd, struct wp_sock *s);
+/* Services s every few milliseconds while its send queue is not empty
+ * (for a state change no readiness event reports: FIN acknowledged). */
+void wp_engine_poll(struct wp_sock *s);
 /* Runs fn(arg) on a new provider thread (blocking work: name resolution). */
 NTSTATUS wp_run_thread(void (*fn)(void *), void *arg);
 /* Marks the current thread as a provider thread (completions raise IRQL). */

@@ -607,6 +607,20 @@ static void test_tcp(ADDRESS_FAMILY family)
         CHECK(st == STATUS_CONNECTION_RESET, "close without disconnect resets: 0x%lx", HX(st));
         close_socket(c);
     }
+    /* ... or after a completed graceful disconnect: the peer sees the end
+     * of the stream, no reset. */
+    if (make_pair(family, l, port, &c, &s)) {
+        CHECK(send_all(c, out, 1000, 0, &info) == STATUS_SUCCESS, "send before disconnect");
+        st = RUN(&ctl, conn_d(c)->WskDisconnect(c, NULL, 0, op_begin(&ctl)), NULL);
+        CHECK(st == STATUS_SUCCESS, "graceful disconnect before close");
+        close_socket(c);
+        st = recv_some(s, in, 1000, WSK_FLAG_WAITALL, &info);
+        CHECK(st == STATUS_SUCCESS && info == 1000, "data before the disconnect");
+        st = recv_some(s, in, 10, 0, &info);
+        CHECK(st == STATUS_SUCCESS && info == 0,
+              "disconnect + close seen as end of stream: 0x%lx %lu", HX(st), (unsigned long)info);
+        close_socket(s);
+    }
     /* ... unless the test bed is told to close gracefully, as Wine does. */
     wskprov_set_abortive_close(FALSE);
     if (make_pair(family, l, port, &c, &s)) {
