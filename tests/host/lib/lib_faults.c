@@ -5,12 +5,12 @@
  * One library thread walks through every path of the library: parameters,
  * startup, TCP over IPv4 against a native echo server (send, receive with
  * MSG_WAITALL and MSG_PEEK), TCP over IPv6 library to library (listen,
- * connect, accept), UDP over IPv4 and IPv6 (sendto, recvfrom), close and
- * cleanup. With KSHIM_FAULT=site:N one allocation, IRP, MDL or provider call
- * fails. Every library call must then either succeed with its effect
- * verified (data compared byte for byte, sizes, addresses) or return a
- * negative errno; a call during which the injected fault fired must not
- * report success (except where the library recovers by design: a failed
+ * connect, accept), UDP over IPv4 and IPv6 (sendto, recvfrom), calls
+ * blocked in the provider woken by close (two more threads), sockets left
+ * open for ks_cleanup, and cleanup. With KSHIM_FAULT=site:N one allocation, IRP, MDL or provider
+ * call fails. Every library call must then either succeed with its effect verified (data compared
+ * byte for byte, sizes, addresses) or return a negative errno; a call during which the injected
+ * fault fired must not report success (except where the library recovers by design: a failed
  * WSK_NO_WAIT capture in ks_startup is retried at first use). A step that
  * fails is abandoned (its sockets closed) and the next step runs.
  *
@@ -176,6 +176,55 @@ static int step_udp(int v6)
     return ok ? 0 : -1;
 }
 
+struct blocked_call {
+    int s;
+    int accept; /* 1: ks_accept, 0: ks_recv */
+    long long result;
+};
+
+static void blocked_thread(void *p)
+{
+    struct blocked_call *b = p;
+    char c;
+    b->result = b->accept ? ks_accept(b->s, NULL, NULL) : ks_recv(b->s, &c, 1, 0);
+}
+
+/* Calls blocked in the provider are woken by ks_close (never a success:
+ * nothing arrives on these sockets). Attribution of a fault to one call is
+ * not possible across threads, so only the outcome is checked. */
+static int step_blocked(int port)
+{
+    struct blocked_call r = {.accept = 0}, a = {.accept = 1};
+    int lport;
+    r.s = (int)CALL("connect for blocked recv", ht_ks_connect(0, port));
+    a.s = (int)CALL("listener for blocked accept", ht_ks_listen(0, &lport));
+    ht_thread *tr = r.s > 0 ? ht_spawn(blocked_thread, &r) : NULL;
+    ht_thread *ta = a.s > 0 ? ht_spawn(blocked_thread, &a) : NULL;
+    ht_sleep_ms(20);
+    if (r.s > 0)
+        ks_close(r.s);
+    if (a.s > 0)
+        ks_close(a.s);
+    if ((tr != NULL && !ht_join(tr, 20000)) || (ta != NULL && !ht_join(ta, 20000))) {
+        printf("lib_faults: WRONG a blocked call did not return after ks_close\n");
+        wrong++;
+        return -1;
+    }
+    if ((tr != NULL && r.result >= 0) || (ta != NULL && a.result >= 0)) {
+        printf("lib_faults: WRONG a blocked call succeeded (%lld, %lld)\n", r.result, a.result);
+        wrong++;
+    }
+    return r.s > 0 && a.s > 0 ? 0 : -1;
+}
+
+/* Sockets left open (a connection and a listener) are closed by ks_cleanup. */
+static void step_left_open(int port)
+{
+    int lport;
+    CALL("connect left open", ht_ks_connect(0, port));
+    CALL("listener left open", ht_ks_listen(1, &lport));
+}
+
 int main(void)
 {
     int port;
@@ -200,6 +249,8 @@ int main(void)
         steps_failed += step_tcp6() != 0;
         steps_failed += step_udp(0) != 0;
         steps_failed += step_udp(1) != 0;
+        steps_failed += step_blocked(port) != 0;
+        step_left_open(port);
         ks_cleanup();
     } else {
         steps_failed++;

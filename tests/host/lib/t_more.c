@@ -1,0 +1,185 @@
+/*
+ * t_more.c - the LySocket compatibility layer over IPv6 and UDP (the Wine
+ * tests run it over IPv4 TCP only), a provider that attaches late or never,
+ * and the error mappings (every NTSTATUS the library maps, every errno
+ * text).
+ */
+#include "tests.h"
+
+#include <LySocket.hpp>
+#include <string.h>
+#include <wskprov.h>
+
+/* Internal: NTSTATUS -> negative errno (src/ks_kernel.h). */
+int ks_status_to_errno(NTSTATUS status);
+
+static void t_compat_v6_and_udp(void)
+{
+    SOCKADDR_STORAGE any6, lo6;
+    int len, port = hp_free_port(1);
+    char buf[32];
+    ULONG flags = 0xffffffff;
+
+    HT_EQ(WSKStartup(), STATUS_SUCCESS, "WSKStartup");
+    /* TCP over IPv6: listen, SocketConnect, Accept, Send/Receive. */
+    ht_loopback(1, port, &lo6, &len);
+    PWSK_SOCKET l = CreateSocket(AF_INET6, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET);
+    HT_CHECK(l != NULL, "CreateSocket listen v6", 0);
+    HT_EQ(Bind(l, (PSOCKADDR)&lo6), STATUS_SUCCESS, "Bind (listens)");
+    PWSK_SOCKET c = SocketConnect(SOCK_STREAM, IPPROTO_TCP, (PSOCKADDR)&lo6, NULL);
+    HT_CHECK(c != NULL, "SocketConnect v6", 0);
+    SOCKADDR_IN6 local, remote;
+    PWSK_SOCKET a = Accept(l, (PSOCKADDR)&local, (PSOCKADDR)&remote);
+    HT_CHECK(a != NULL, "Accept", 0);
+    HT_EQ(remote.sin6_family, AF_INET6, "Accept's remote address family");
+    HT_EQ(Send(c, "lyshark", 7, 0), 7, "Send");
+    HT_EQ(Receive(a, buf, 7, WSK_FLAG_WAITALL), 7, "Receive WAITALL");
+    HT_CHECK(memcmp(buf, "lyshark", 7) == 0, "data", 0);
+    HT_EQ(CloseSocket(c), STATUS_SUCCESS, "CloseSocket client");
+    HT_EQ(Receive(a, buf, sizeof(buf), 0), 0, "orderly close seen");
+    HT_EQ(CloseSocket(a), STATUS_SUCCESS, "CloseSocket accepted");
+    HT_EQ(CloseSocket(l), STATUS_SUCCESS, "CloseSocket listener");
+    HT_EQ(CloseSocket(l), STATUS_INVALID_HANDLE, "CloseSocket twice");
+
+    /* Refused, as the NTSTATUS a WSK caller would see. */
+    PWSK_SOCKET r = CreateSocket(AF_INET6, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET);
+    HT_EQ(Connect(r, (PSOCKADDR)&lo6), STATUS_CONNECTION_REFUSED, "Connect refused");
+    CloseSocket(r);
+    HT_CHECK(SocketConnect(SOCK_STREAM, IPPROTO_TCP, (PSOCKADDR)&lo6, NULL) == NULL,
+             "SocketConnect refused gives NULL", 0);
+
+    /* UDP over IPv6: SendTo/ReceiveFrom with the sender's address. */
+    PWSK_SOCKET u1 = CreateSocket(AF_INET6, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET);
+    PWSK_SOCKET u2 = CreateSocket(AF_INET6, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET);
+    ht_loopback(1, hp_free_port(1), &lo6, &len);
+    ht_loopback(1, 0, &any6, &len);
+    HT_EQ(Bind(u2, (PSOCKADDR)&lo6), STATUS_SUCCESS, "Bind UDP");
+    HT_EQ(Bind(u1, (PSOCKADDR)&any6), STATUS_SUCCESS, "Bind UDP wildcard");
+    HT_EQ(SendTo(u1, "dgram", 5, (PSOCKADDR)&lo6), 5, "SendTo");
+    memset(&remote, 0, sizeof(remote));
+    HT_EQ(ReceiveFrom(u2, buf, sizeof(buf), (PSOCKADDR)&remote, &flags), 5, "ReceiveFrom");
+    HT_CHECK(memcmp(buf, "dgram", 5) == 0, "datagram", 0);
+    HT_EQ(remote.sin6_family, AF_INET6, "sender family");
+    HT_EQ(flags, 0, "ControlFlags of a whole datagram");
+    HT_EQ(SendTo(u1, "0123456789", 10, (PSOCKADDR)&lo6), 10, "SendTo 10 bytes");
+    HT_EQ(ReceiveFrom(u2, buf, 4, NULL, &flags), 4, "ReceiveFrom into 4 bytes");
+    HT_EQ(flags, MSG_TRUNC, "ControlFlags report the truncation");
+    CloseSocket(u1);
+    CloseSocket(u2);
+    HT_EQ(Send(u1, "x", 1, 0), SOCKET_ERROR, "Send on a closed handle");
+    HT_EQ(change_uint(127, 0, 0, 1), (long)ks_htonl(0x7f000001), "change_uint");
+    WSKCleanup();
+}
+
+static void late_attach_thread(void *arg)
+{
+    (void)arg;
+    ht_sleep_ms(300);
+    wskprov_set_attached(TRUE);
+}
+
+/* ks_startup never waits for the provider (it may run in DriverEntry); the
+ * first call that needs it waits for a bounded time. */
+static void t_provider_late(void)
+{
+    SOCKADDR_STORAGE a;
+    int len;
+    ks_cleanup();
+    wskprov_set_attached(FALSE);
+    LONGLONG t0 = ht_now_ms();
+    HT_EQ(ks_startup(), 0, "ks_startup with the provider not attached");
+    HT_CHECK(ht_now_ms() - t0 < 1000, "ks_startup did not wait (ms)", ht_now_ms() - t0);
+    ht_thread *t = ht_spawn(late_attach_thread, NULL);
+    int s = ks_socket(AF_INET6, SOCK_DGRAM, 0);
+    ht_loopback(1, 0, &a, &len);
+    HT_EQ(ks_bind(s, (struct sockaddr *)&a, len), 0, "first use waits until the provider attaches");
+    HT_CHECK(ht_join(t, 5000), "attach thread", 0);
+    ks_close(s);
+}
+
+static void t_provider_never(void)
+{
+    SOCKADDR_STORAGE a;
+    int len;
+    ks_cleanup();
+    wskprov_set_attached(FALSE);
+    HT_EQ(ks_startup(), 0, "ks_startup with the provider not attached");
+    int s = ks_socket(AF_INET, SOCK_DGRAM, 0);
+    ht_loopback(0, 0, &a, &len);
+    LONGLONG t0 = ht_now_ms();
+    HT_EQ(ks_bind(s, (struct sockaddr *)&a, len), -ENETDOWN, "no provider: -ENETDOWN");
+    LONGLONG waited = ht_now_ms() - t0;
+    HT_CHECK(waited >= 4000 && waited < 15000, "bounded wait for the provider (ms)", waited);
+    ks_close(s);
+    ks_cleanup();
+    wskprov_set_attached(TRUE);
+    HT_EQ(ks_startup(), 0, "restart with the provider");
+}
+
+/* Every NTSTATUS the library maps (the documented WSK completion statuses),
+ * and a text for every errno it returns. */
+static void t_error_mapping(void)
+{
+    static const struct {
+        NTSTATUS status;
+        int err;
+    } map[] = {
+        {STATUS_SUCCESS, 0},
+        {STATUS_CONNECTION_REFUSED, -ECONNREFUSED},
+        {STATUS_PORT_UNREACHABLE, -ECONNREFUSED},
+        {STATUS_CONNECTION_RESET, -ECONNRESET},
+        {STATUS_REMOTE_DISCONNECT, -ECONNRESET},
+        {STATUS_CONNECTION_ABORTED, -ECONNABORTED},
+        {STATUS_LOCAL_DISCONNECT, -ECONNABORTED},
+        {STATUS_FILE_FORCED_CLOSED, -ECONNABORTED},
+        {STATUS_TRANSACTION_ABORTED, -ECONNABORTED},
+        {STATUS_CONNECTION_DISCONNECTED, -EPIPE},
+        {STATUS_PIPE_DISCONNECTED, -EPIPE},
+        {STATUS_ADDRESS_ALREADY_EXISTS, -EADDRINUSE},
+        {STATUS_ADDRESS_ALREADY_ASSOCIATED, -EADDRINUSE},
+        {STATUS_SHARING_VIOLATION, -EADDRINUSE},
+        {STATUS_TOO_MANY_ADDRESSES, -EADDRINUSE},
+        {STATUS_INVALID_ADDRESS, -EADDRNOTAVAIL},
+        {STATUS_INVALID_ADDRESS_COMPONENT, -EADDRNOTAVAIL},
+        {STATUS_NETWORK_UNREACHABLE, -ENETUNREACH},
+        {STATUS_HOST_UNREACHABLE, -EHOSTUNREACH},
+        {STATUS_PROTOCOL_UNREACHABLE, -EHOSTUNREACH},
+        {STATUS_IO_TIMEOUT, -ETIMEDOUT},
+        {STATUS_TIMEOUT, -ETIMEDOUT},
+        {STATUS_CANCELLED, -ECANCELED},
+        {STATUS_INSUFFICIENT_RESOURCES, -ENOMEM},
+        {STATUS_NO_MEMORY, -ENOMEM},
+        {STATUS_BUFFER_OVERFLOW, -EMSGSIZE},
+        {STATUS_BUFFER_TOO_SMALL, -EMSGSIZE},
+        {STATUS_INVALID_PARAMETER, -EINVAL},
+        {STATUS_ACCESS_DENIED, -EACCES},
+        {STATUS_NOT_IMPLEMENTED, -EOPNOTSUPP},
+        {STATUS_NOT_SUPPORTED, -EOPNOTSUPP},
+        {STATUS_INVALID_DEVICE_REQUEST, -EOPNOTSUPP},
+        {STATUS_INVALID_DEVICE_STATE, -EINVAL},
+        {STATUS_NETWORK_BUSY, -ENETDOWN},
+        {STATUS_DEVICE_NOT_READY, -ENETDOWN},
+        {STATUS_CANT_WAIT, -EWOULDBLOCK},
+        {STATUS_TOO_MANY_OPENED_FILES, -EMFILE},
+    };
+    for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        HT_EQ(ks_status_to_errno(map[i].status), map[i].err, "ks_status_to_errno");
+    /* Anything else is still a negative errno, never 0 or positive. */
+    for (ULONG code = 0xC0000001; code < 0xC0000300; code++)
+        HT_CHECK(ks_status_to_errno((NTSTATUS)code) < 0, "an error maps to a negative errno", code);
+    for (int e = 1; e < 140; e++) {
+        const char *t = ks_strerror(-e);
+        HT_CHECK(t != NULL && t[0] != 0, "ks_strerror gives a text", e);
+    }
+    HT_CHECK(strcmp(ks_strerror(0), "Success") == 0, "ks_strerror(0)", 0);
+    HT_CHECK(ks_strerror(-ECONNREFUSED) != ks_strerror(-EBADF), "distinct texts", 0);
+    HT_CHECK(ks_strerror(-2147483647 - 1) != NULL, "ks_strerror(INT_MIN)", 0);
+}
+
+const struct ht_test more_tests[] = {
+    {"compat-v6-udp", t_compat_v6_and_udp},
+    {"provider-late", t_provider_late},
+    {"provider-never", t_provider_never},
+    {"error-mapping", t_error_mapping},
+};
+const int more_test_count = (int)(sizeof(more_tests) / sizeof(more_tests[0]));
