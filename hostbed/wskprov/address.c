@@ -115,10 +115,14 @@ NTSTATUS wp_data_status(int e)
  * A listening socket listens from here on (WSK has no WskListen for
  * listening sockets: "for listening sockets, WskBind prepares the socket to
  * listen for incoming connection requests"), with the largest backlog.
- * Listening sockets get SO_REUSEADDR on Linux unless the client asked for
- * SO_EXCLUSIVEADDRUSE: Linux refuses to bind a port that connections of an
- * earlier listener still hold in TIME_WAIT, which Windows allows; Linux
- * still refuses a second listener on the same port, as Windows does.
+ *
+ * TCP sockets get SO_REUSEADDR on Linux unless the client asked for
+ * SO_EXCLUSIVEADDRUSE: Linux refuses to bind a port that earlier
+ * connections still hold in TIME_WAIT, which Windows allows (a restarted
+ * server binds its port at once). Linux then still refuses a second
+ * listener on a port, and the provider applies Windows' rule among its own
+ * sockets (wp_sock_claim: one TCP socket per address unless both set
+ * SO_REUSEADDR), so conflicts are reported as on Windows.
  */
 static NTSTATUS bind_locked(struct wp_sock *s, const struct pn_addr *a)
 {
@@ -126,9 +130,17 @@ static NTSTATUS bind_locked(struct wp_sock *s, const struct pn_addr *a)
         return STATUS_INVALID_DEVICE_STATE;
     if (s->state & WP_BOUND)
         return STATUS_ADDRESS_ALREADY_ASSOCIATED; /* WSAEINVAL: already bound */
-    if (s->kind == WP_LISTEN && !s->opt_exclusive)
-        pn_setopt(s->fd, PN_SO_REUSEADDR, 1);
+    BOOLEAN tcp = s->kind != WP_DATAGRAM;
+    if (tcp) {
+        NTSTATUS status = wp_sock_claim(s, a);
+        if (!NT_SUCCESS(status))
+            return status;
+        if (!s->opt_exclusive)
+            pn_setopt(s->fd, PN_SO_REUSEADDR, 1);
+    }
     int e = pn_bind(s->fd, a);
+    if (tcp)
+        wp_sock_settle(s, e == 0);
     if (e != 0)
         return wp_status(e);
     s->state |= WP_BOUND;

@@ -300,6 +300,50 @@ void wp_sock_destroy(struct wp_sock *s)
     wp_sock_unref(s);
 }
 
+/* Whether a and b name the same local address (a wildcard matches all). */
+static BOOLEAN same_local(const struct pn_addr *a, const struct pn_addr *b)
+{
+    static const uint8_t zero[16];
+    size_t n = a->family == 6 ? 16 : 4;
+    if (a->family != b->family || a->port != b->port)
+        return FALSE;
+    return memcmp(a->addr, zero, n) == 0 || memcmp(b->addr, zero, n) == 0 ||
+           memcmp(a->addr, b->addr, n) == 0;
+}
+
+NTSTATUS wp_sock_claim(struct wp_sock *s, const struct pn_addr *a)
+{
+    NTSTATUS status = STATUS_SUCCESS;
+    pn_mutex_lock(&reg.lock);
+    if (a->port != 0) {
+        for (unsigned b = 0; b < BUCKETS && NT_SUCCESS(status); b++)
+            for (struct wp_sock *o = reg.buckets[b]; o != NULL; o = o->hnext)
+                if (o != s && o->port_claimed && same_local(&o->claim, a) &&
+                    !(o->opt_reuseaddr && s->opt_reuseaddr)) {
+                    status = STATUS_ADDRESS_ALREADY_EXISTS;
+                    break;
+                }
+    }
+    if (NT_SUCCESS(status)) {
+        s->claim = *a;
+        s->port_claimed = TRUE;
+    }
+    pn_mutex_unlock(&reg.lock);
+    return status;
+}
+
+void wp_sock_settle(struct wp_sock *s, BOOLEAN bound)
+{
+    struct pn_addr actual;
+    BOOLEAN known = bound && s->fd >= 0 && pn_getsockname(s->fd, &actual) == 0;
+    pn_mutex_lock(&reg.lock);
+    if (!bound)
+        s->port_claimed = FALSE;
+    else if (known)
+        s->claim = actual;
+    pn_mutex_unlock(&reg.lock);
+}
+
 /* ---- dispatch tables ("WSK_PROVIDER_*_DISPATCH") ---- */
 
 static const WSK_PROVIDER_BASIC_DISPATCH basic_dispatch = {

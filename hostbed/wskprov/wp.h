@@ -78,6 +78,8 @@ struct wp_sock {
     PIRP close_irp;        /* (lock) WskCloseSocket waiting for outstanding == 0 */
     PVOID context;         /* the client's socket context */
     struct pn_addr remote; /* (lock) peer of a connected socket */
+    BOOLEAN port_claimed;  /* (registry lock) bound TCP address in claim */
+    struct pn_addr claim;  /* (registry lock) */
     /* Options as the client set them (lock). */
     BOOLEAN opt_reuseaddr, opt_exclusive, opt_nodelay;
     int rcvbuf, sndbuf; /* last value set, 0 if none */
@@ -104,6 +106,14 @@ void wp_sock_irp_done(struct wp_sock *s);
 /* Closes the socket inside the provider (WskSocketConnect failures): the
  * client never saw it. */
 void wp_sock_destroy(struct wp_sock *s);
+/* TCP binds: Windows' address-in-use rule among this provider's sockets
+ * (Linux gets SO_REUSEADDR so that TIME_WAIT does not block a bind, which
+ * it does not on Windows). wp_sock_claim: STATUS_ADDRESS_ALREADY_EXISTS if
+ * another live TCP socket holds the address, unless both asked for
+ * SO_REUSEADDR; else records it. wp_sock_settle: the address the system
+ * chose (port 0), or FALSE to drop the claim (the bind failed). */
+NTSTATUS wp_sock_claim(struct wp_sock *s, const struct pn_addr *a);
+void wp_sock_settle(struct wp_sock *s, BOOLEAN bound);
 /* Pointer to the dispatch table of a kind. */
 const void *wp_dispatch_for(enum wp_kind kind);
 

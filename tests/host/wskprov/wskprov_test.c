@@ -394,6 +394,8 @@ static NTSTATUS recv_some(PWSK_SOCKET s, void *p, ULONG len, ULONG flags, ULONG_
 
 /* ---- tests ---- */
 
+static NTSTATUS set_opt(PWSK_SOCKET s, ULONG level, ULONG code, ULONG value);
+
 static HANDLE start_thread(PKSTART_ROUTINE fn, PVOID arg)
 {
     HANDLE h = NULL;
@@ -730,6 +732,26 @@ static void test_errors(void)
     st = bind_socket(l2, AF_INET, port);
     CHECK(st == STATUS_ADDRESS_ALREADY_EXISTS, "bind conflict 0x%lx", HX(st));
     close_socket(l2);
+    /* Connection sockets follow Windows' rule too (Linux alone would let
+     * two non-listening sockets with SO_REUSEADDR share the port). */
+    PWSK_SOCKET c1 = make_socket(AF_INET, WSK_FLAG_CONNECTION_SOCKET);
+    PWSK_SOCKET c2 = make_socket(AF_INET, WSK_FLAG_CONNECTION_SOCKET);
+    CHECK(bind_socket(c1, AF_INET, 0) == STATUS_SUCCESS, "bind c1");
+    USHORT p1 = local_port(c1, WSK_FLAG_CONNECTION_SOCKET);
+    st = bind_socket(c2, AF_INET, p1);
+    CHECK(st == STATUS_ADDRESS_ALREADY_EXISTS, "connection socket bind conflict 0x%lx", HX(st));
+    close_socket(c1);
+    close_socket(c2);
+    c1 = make_socket(AF_INET, WSK_FLAG_CONNECTION_SOCKET);
+    c2 = make_socket(AF_INET, WSK_FLAG_CONNECTION_SOCKET);
+    CHECK(set_opt(c1, SOL_SOCKET, SO_REUSEADDR, 1) == STATUS_SUCCESS, "reuse c1");
+    CHECK(set_opt(c2, SOL_SOCKET, SO_REUSEADDR, 1) == STATUS_SUCCESS, "reuse c2");
+    CHECK(bind_socket(c1, AF_INET, 0) == STATUS_SUCCESS, "bind c1");
+    p1 = local_port(c1, WSK_FLAG_CONNECTION_SOCKET);
+    st = bind_socket(c2, AF_INET, p1);
+    CHECK(st == STATUS_SUCCESS, "both SO_REUSEADDR: shared port 0x%lx", HX(st));
+    close_socket(c1);
+    close_socket(c2);
     /* Binding twice. */
     st = bind_socket(l, AF_INET, 0);
     CHECK(st == STATUS_ADDRESS_ALREADY_ASSOCIATED, "bind twice 0x%lx", HX(st));
