@@ -282,9 +282,15 @@ NTSTATUS WSKAPI wp_WskGetAddressInfo(PWSK_CLIENT Client, PUNICODE_STRING NodeNam
         job->result = Result;
         /* Pending before the thread can complete it. */
         IoMarkIrpPending(Irp);
-        if (NT_SUCCESS(wp_run_thread(gai_thread, job)))
-            return STATUS_PENDING; /* the thread leaves reg */
-        status = STATUS_INSUFFICIENT_RESOURCES;
+        if (!NT_SUCCESS(wp_run_thread(gai_thread, job))) {
+            /* Marked pending: complete it and still say so. */
+            free(job->node);
+            free(job->service);
+            free(job);
+            wp_complete_now(Irp, STATUS_INSUFFICIENT_RESOURCES, 0, NULL);
+            wp_reg_leave(reg);
+        }
+        return STATUS_PENDING; /* the thread leaves reg */
     }
     if (job != NULL) {
         free(job->node);
@@ -376,9 +382,12 @@ NTSTATUS WSKAPI wp_WskGetNameInfo(PWSK_CLIENT Client, PSOCKADDR SockAddr, ULONG 
                      ((Flags & NI_NUMERICSERV) ? PN_NI_NUMERICSERV : 0) |
                      ((Flags & NI_DGRAM) ? PN_NI_DGRAM : 0);
         IoMarkIrpPending(Irp);
-        if (NT_SUCCESS(wp_run_thread(gni_thread, job)))
-            return STATUS_PENDING;
-        status = STATUS_INSUFFICIENT_RESOURCES;
+        if (!NT_SUCCESS(wp_run_thread(gni_thread, job))) {
+            free(job);
+            wp_complete_now(Irp, STATUS_INSUFFICIENT_RESOURCES, 0, NULL);
+            wp_reg_leave(reg);
+        }
+        return STATUS_PENDING;
     }
     free(job);
     BOOLEAN now = wp_complete(Irp, status, 0, NULL);
