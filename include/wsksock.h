@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include "wsksock/errno.h"
+#include "wsksock/netdb.h"
 #include "wsksock/sockaddr.h"
 
 #ifdef __cplusplus
@@ -185,6 +186,141 @@ ks_ssize_t ks_recvfrom(int s, void *buf, size_t len, int flags, struct sockaddr 
  * Returns 0, or -EBADF.
  */
 int ks_close(int s);
+
+/*
+ * ks_shutdown - end one or both directions of a connected stream socket.
+ *  SD_SEND: a graceful WskDisconnect; the peer reads everything sent, then
+ *    end of stream. Receiving still works; later ks_send gives -EPIPE.
+ *  SD_RECEIVE: later ks_recv returns 0 at once (data still arriving is
+ *    discarded by the library; the peer is not told, as on Windows).
+ *  SD_BOTH: both.
+ * A socket shut down for sending closes gracefully whatever SO_LINGER says.
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, or -EBADF, -EINVAL (how), -ENOTCONN (not connected),
+ * -ECONNRESET, -ENOMEM.
+ */
+int ks_shutdown(int s, int how);
+
+/*
+ * ks_setsockopt / ks_getsockopt - socket options, with Winsock's levels,
+ * names and value formats (int-sized BOOL/int values; LINGER for SO_LINGER;
+ * a DWORD of milliseconds for SO_RCVTIMEO/SO_SNDTIMEO, 0 = no timeout):
+ *   SOL_SOCKET:   SO_REUSEADDR, SO_EXCLUSIVEADDRUSE, SO_KEEPALIVE, SO_RCVBUF,
+ *                 SO_SNDBUF, SO_LINGER, SO_RCVTIMEO, SO_SNDTIMEO,
+ *                 SO_ERROR (get only; reading it clears it), SO_TYPE (get only)
+ *   IPPROTO_TCP:  TCP_NODELAY
+ *   IPPROTO_IPV6: IPV6_V6ONLY (before bind/connect/listen; default 1 as on
+ *                 Windows; 0 makes a dual-stack socket)
+ * Options are remembered by the library and given to the provider when the
+ * WSK socket exists (a stream socket gets one at bind, connect or listen);
+ * an option the provider refuses then makes that call fail with its error.
+ * SO_RCVTIMEO/SO_SNDTIMEO bound each blocking receive/send (and accept):
+ * when one expires the request is cancelled, the call waits for the
+ * cancellation to complete and returns -ETIMEDOUT. After a receive timeout
+ * the socket is intact (no data was taken); after a send timeout part of
+ * the data may have been sent, so the stream is broken: later sends return
+ * -EPIPE and ks_close is abortive.
+ * *len is in/out for ks_getsockopt (bytes available / written).
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, or -EBADF, -EFAULT (NULL val/len), -EINVAL (len too small,
+ * bad value, IPV6_V6ONLY after bind), -ENOPROTOOPT (unknown level/name, or
+ * an option of another protocol), -EOPNOTSUPP (the provider lacks it),
+ * -ENOMEM.
+ */
+int ks_setsockopt(int s, int level, int name, const void *val, int len);
+int ks_getsockopt(int s, int level, int name, void *val, int *len);
+
+/*
+ * ks_getsockname / ks_getpeername - the local / remote address, copied as
+ * in ks_accept (truncated to *addrlen, which is set to the full size).
+ * The local address of a socket bound to port 0 (or bound implicitly by
+ * connect) is the one the provider chose, when the provider can tell.
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, or -EBADF, -EFAULT, -EINVAL (not bound: getsockname),
+ * -ENOTCONN (not connected: getpeername).
+ */
+int ks_getsockname(int s, struct sockaddr *addr, int *addrlen);
+int ks_getpeername(int s, struct sockaddr *addr, int *addrlen);
+
+/*
+ * ks_ioctl - FIONBIO (*arg != 0: non-blocking mode, 0: blocking) and
+ * FIONREAD (*arg = bytes that a ks_recv would return at once; for a
+ * datagram socket, the size of the next datagram).
+ * In non-blocking mode (or with MSG_DONTWAIT on one call) a call that
+ * would wait returns -EWOULDBLOCK instead: ks_recv/ks_recvfrom without
+ * data, ks_accept without a pending connection, ks_send while an earlier
+ * send is still in flight. ks_send then copies up to 64 KiB and returns the
+ * count taken (possibly less than len); the data is sent in the
+ * background and an error shows on the next call or through SO_ERROR.
+ * ks_connect returns -EINPROGRESS and completes in the background: ks_poll
+ * reports POLLOUT (POLLERR too on failure), then SO_ERROR gives the result.
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, or -EBADF, -EFAULT (arg NULL), -EINVAL (unknown cmd).
+ */
+int ks_ioctl(int s, long cmd, unsigned long *arg);
+
+/* One entry of ks_poll (as struct pollfd / WSAPOLLFD). */
+struct ks_pollfd {
+    int fd;        /* descriptor; negative: ignored (revents 0) */
+    short events;  /* POLLIN, POLLOUT (POLLRDNORM, POLLWRNORM ...) */
+    short revents; /* set by ks_poll; also POLLERR, POLLHUP, POLLNVAL */
+};
+
+/*
+ * ks_poll - wait until at least one of the sockets is ready, or timeout_ms
+ * passes (0: do not wait; negative: no bound). One waiting thread serves
+ * all the sockets (no thread per socket): the library keeps a receive (or
+ * an accept) in flight on each polled socket and wakes the poller when one
+ * completes.
+ *  POLLIN: data, end of stream or an error to read; a connection to accept.
+ *  POLLOUT: a connected socket can take a ks_send without waiting; a
+ *    non-blocking connect has finished (see SO_ERROR).
+ *  POLLHUP: the peer ended the stream (and POLLIN). POLLERR: an error is
+ *    pending (SO_ERROR). POLLNVAL: fd is not an open descriptor.
+ * Polling a socket blocked in another thread's call is allowed.
+ * IRQL: PASSIVE_LEVEL.
+ * Returns the number of entries with revents != 0, 0 on timeout, or
+ * -EFAULT (fds NULL with nfds > 0), -EINVAL (nfds too large), -ENOMEM.
+ */
+int ks_poll(struct ks_pollfd *fds, unsigned nfds, int timeout_ms);
+
+/*
+ * ks_getaddrinfo - resolve a host name and/or a service into a list of
+ * socket addresses, through WskGetAddressInfo (names are converted between
+ * UTF-8 and UTF-16). Numeric hosts ("192.0.2.1", "::1") and numeric
+ * services ("80") are resolved by the library without a query; node NULL
+ * gives the loopback address, or the wildcard address with AI_PASSIVE.
+ * hints (optional) filter by ai_family, ai_socktype, ai_protocol and give
+ * ai_flags (AI_PASSIVE, AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV).
+ * On success *res is a list owned by the caller, released in one call with
+ * ks_freeaddrinfo. Blocks until the provider answers (no bound of its own).
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, or -EAI_NONAME (unknown host, or node and service both NULL),
+ * -EAI_SERVICE, -EAI_FAMILY, -EAI_SOCKTYPE, -EAI_BADFLAGS, -EAI_MEMORY,
+ * -EAI_AGAIN, -EAI_FAIL, or -EPERM / -ENETDOWN as other calls.
+ */
+int ks_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                   struct addrinfo **res);
+
+/* ks_freeaddrinfo - release a list from ks_getaddrinfo (NULL is ignored).
+ * IRQL: <= DISPATCH_LEVEL. */
+void ks_freeaddrinfo(struct addrinfo *res);
+
+/*
+ * ks_getnameinfo - the host and service of a socket address, as text.
+ * NI_NUMERICHOST / NI_NUMERICSERV are answered by the library; otherwise
+ * WskGetNameInfo is asked (NI_NAMEREQD: fail rather than give the numeric
+ * form). host or serv may be NULL (with length 0) when not wanted.
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, or -EAI_NONAME, -EAI_FAMILY, -EAI_OVERFLOW (a buffer is too
+ * small), -EAI_BADFLAGS, -EAI_MEMORY, -EAI_FAIL, -EFAULT (sa NULL).
+ */
+int ks_getnameinfo(const struct sockaddr *sa, int salen, char *host, size_t hostlen, char *serv,
+                   size_t servlen, int flags);
+
+/* ks_gai_strerror - a constant text for an EAI_* value, negated or not.
+ * IRQL: any. Never returns NULL. */
+const char *ks_gai_strerror(int err);
 
 /*
  * ks_inet_pton - parse an IPv4 dotted quad (AF_INET, dst: 4 bytes) or an IPv6

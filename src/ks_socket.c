@@ -22,6 +22,7 @@ ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *er
     s->refs = 1;
     KeInitializeSpinLock(&s->lock);
     s->family = family;
+    s->v6only = TRUE; /* Windows default for IPv6 sockets */
     s->type = type;
     s->protocol = protocol;
     s->state = KS_SS_NEW;

@@ -19,6 +19,9 @@
 
 #include "ks_op.h"
 
+/* Most provider options remembered per socket (see struct ks_stored_opt). */
+#define KS_MAX_STORED_OPTS 8
+
 enum ks_sock_state {
     KS_SS_NEW = 0,   /* no address yet */
     KS_SS_BOUND,     /* address set (stream: held by a bound connection socket) */
@@ -53,6 +56,26 @@ typedef struct ks_sock {
     /* Data taken from the stream by MSG_PEEK, handed out first (rx_lock). */
     UCHAR *peek_buf;
     ULONG peek_len, peek_off;
+
+    /* ---- options and shutdown (ks_options.c, ks_shutdown.c) ---- */
+    /* Provider options set by ks_setsockopt, applied to every WSK socket
+     * the library creates for s (ctl lock). */
+    struct ks_stored_opt {
+        int level, name;
+        ULONG value; /* int/BOOL value; SO_LINGER: onoff | seconds << 16 */
+    } opts[KS_MAX_STORED_OPTS];
+    ULONG nopts;
+    ULONG rcvtimeo_ms, sndtimeo_ms; /* 0: no bound */
+    BOOLEAN linger_on;              /* SO_LINGER {1, linger_secs} */
+    USHORT linger_secs;
+    BOOLEAN v6only;           /* IPV6_V6ONLY (default TRUE) */
+    BOOLEAN shut_rd, shut_wr; /* (L) ks_shutdown done */
+    BOOLEAN send_broken;      /* (L) a send was cut off: abortive close */
+    volatile LONG so_error;   /* pending error for SO_ERROR (negative errno) */
+    SOCKADDR_STORAGE remote;  /* peer (state KS_SS_CONNECTED) */
+
+    /* ---- non-blocking mode and readiness (ks_ready.c, ks_poll.c) ---- */
+    BOOLEAN nonblocking; /* FIONBIO */
 } ks_sock;
 
 /* Allocates a socket with its operations (not yet in the descriptor table).
