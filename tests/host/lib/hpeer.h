@@ -44,6 +44,10 @@ struct hp_echo *hp_echo_start(int v6, int *port);
 int hp_echo_accepted(struct hp_echo *e);
 void hp_echo_stop(struct hp_echo *e);
 
+/* Raises the process's open-file limit to at least n (as far as the hard
+ * limit allows); returns the soft limit in effect afterwards. */
+long hp_raise_fd_limit(long n);
+
 /* A free TCP port on loopback (bound then released). */
 int hp_free_port(int v6);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,15 +33,24 @@ static socklen_t loopback(int v6, int port, struct sockaddr_storage *ss)
     return sizeof(*a);
 }
 
+/* The port of an address a call filled (ss zeroed before it), or -1. */
+static int port_in(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    if (ss->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    return -1;
+}
+
 static int port_of(int fd)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         return -1;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return port_in(&ss);
 }
 
 static int wait_fd(int fd, short events, int timeout_ms)
@@ -176,12 +186,12 @@ long hp_recvfrom(int fd, void *buf, size_t len, int *from_port, int timeout_ms)
 {
     struct sockaddr_storage ss;
     socklen_t alen = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
     if (!wait_fd(fd, POLLIN, timeout_ms))
         return -1;
     ssize_t n = recvfrom(fd, buf, len, 0, (struct sockaddr *)&ss, &alen);
     if (n >= 0 && from_port != NULL)
-        *from_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                              : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        *from_port = port_in(&ss);
     return (long)n;
 }
 
@@ -347,4 +357,17 @@ void hp_echo_stop(struct hp_echo *e)
     close(e->stop_pipe[1]);
     close(e->listen_fd);
     free(e);
+}
+
+long hp_raise_fd_limit(long n)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0)
+        return -1;
+    if ((long)r.rlim_cur < n) {
+        r.rlim_cur = r.rlim_max == RLIM_INFINITY || (long)r.rlim_max >= n ? (rlim_t)n : r.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &r);
+        getrlimit(RLIMIT_NOFILE, &r);
+    }
+    return (long)r.rlim_cur;
 }

@@ -212,25 +212,104 @@ static void t_after_cleanup(void)
     HT_EQ(ks_startup(), 0, "restart");
 }
 
-/* The descriptor table grows (no small fixed cap); all descriptors are
- * distinct, and closing them frees everything. */
+/* The descriptor table grows (no small fixed cap): 10,000 sockets, each
+ * with a real WSK socket in the provider (UDP, bound), all distinct and all
+ * usable; closing them frees everything (the harness checks). */
 static void t_many_sockets(void)
 {
-    enum { N = 3000 };
+    enum { N = 10000 };
     int *fds = malloc(sizeof(int) * N);
-    int opened = 0;
+    int opened = 0, bound = 0;
+    SOCKADDR_STORAGE any, to;
+    int len, tolen;
+    HT_CHECK(hp_raise_fd_limit(N + 512) >= N + 512, "open-file limit for the provider", N);
+    ht_loopback(0, 0, &any, &len);
     for (int i = 0; fds != NULL && i < N; i++) {
-        fds[i] = ks_socket(i % 2 ? AF_INET6 : AF_INET, i % 3 ? SOCK_STREAM : SOCK_DGRAM, 0);
+        fds[i] = ks_socket(AF_INET, SOCK_DGRAM, 0);
         if (fds[i] <= 0)
             break;
         opened++;
+        if (ks_bind(fds[i], (struct sockaddr *)&any, len) == 0)
+            bound++;
     }
     HT_EQ(opened, N, "sockets opened");
+    HT_EQ(bound, N, "sockets bound (a WSK socket each)");
     for (int i = 1; i < opened; i++)
         HT_CHECK(fds[i] != fds[i - 1], "distinct descriptors", i);
+    /* The first and the last still work: a datagram from one to a native
+     * receiver. */
+    int np;
+    int nfd = hp_udp(0, &np);
+    ht_loopback(0, np, &to, &tolen);
+    char buf[8];
+    if (opened == N) {
+        HT_EQ(ks_sendto(fds[0], "first", 5, 0, (struct sockaddr *)&to, tolen), 5, "first socket");
+        HT_EQ(hp_recvfrom(nfd, buf, sizeof(buf), NULL, 5000), 5, "native got the first");
+        HT_EQ(ks_sendto(fds[N - 1], "last", 4, 0, (struct sockaddr *)&to, tolen), 4, "last socket");
+        HT_EQ(hp_recvfrom(nfd, buf, sizeof(buf), NULL, 5000), 4, "native got the last");
+    }
+    hp_close(nfd);
     for (int i = 0; i < opened; i++)
         HT_EQ(ks_close(fds[i]), 0, "close");
     free(fds);
+}
+
+/* Many threads on many sockets: each thread streams its own pattern through
+ * a native echo server while the others do the same. */
+#define MANY_THREADS 16
+#define MANY_BYTES (1u << 20)
+
+struct streamer {
+    int port;
+    unsigned seed;
+    long long result;
+};
+
+static void streamer_thread(void *p)
+{
+    struct streamer *st = p;
+    unsigned char out[16384], in[16384];
+    int s = ht_ks_connect(st->seed % 2, st->port);
+    if (s < 0) {
+        st->result = s;
+        return;
+    }
+    st->result = 0;
+    for (size_t off = 0; off < MANY_BYTES; off += sizeof(out)) {
+        ht_pattern(out, sizeof(out), st->seed, off);
+        ks_ssize_t n = ks_send(s, out, sizeof(out), 0);
+        if (n == (ks_ssize_t)sizeof(out))
+            n = ks_recv(s, in, sizeof(in), MSG_WAITALL);
+        if (n != (ks_ssize_t)sizeof(out)) {
+            st->result = n < 0 ? n : -EIO;
+            break;
+        }
+        if (memcmp(in, out, sizeof(in)) != 0) {
+            st->result = -EILSEQ;
+            break;
+        }
+        st->result += n;
+    }
+    ks_close(s);
+}
+
+static void t_many_threads(void)
+{
+    int port4, port6;
+    struct hp_echo *e4 = hp_echo_start(0, &port4), *e6 = hp_echo_start(1, &port6);
+    struct streamer st[MANY_THREADS];
+    ht_thread *t[MANY_THREADS];
+    HT_CHECK(e4 != NULL && e6 != NULL, "native echo servers", 0);
+    for (int i = 0; i < MANY_THREADS; i++) {
+        st[i] = (struct streamer){.port = i % 2 ? port6 : port4, .seed = (unsigned)i};
+        t[i] = ht_spawn(streamer_thread, &st[i]);
+    }
+    for (int i = 0; i < MANY_THREADS; i++) {
+        HT_CHECK(ht_join(t[i], 60000), "streamer ended", i);
+        HT_EQ(st[i].result, MANY_BYTES, "bytes echoed intact per thread");
+    }
+    hp_echo_stop(e4);
+    hp_echo_stop(e6);
 }
 
 const struct ht_test edge_tests[] = {
@@ -242,5 +321,6 @@ const struct ht_test edge_tests[] = {
     {"irql", t_irql},
     {"after-cleanup", t_after_cleanup},
     {"many-sockets", t_many_sockets},
+    {"many-threads", t_many_threads},
 };
 const int edge_test_count = (int)(sizeof(edge_tests) / sizeof(edge_tests[0]));
