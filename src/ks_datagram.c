@@ -1,5 +1,6 @@
 /* ks_datagram.c - ks_sendto and ks_recvfrom on datagram (UDP) sockets. */
 #include "ks_datagram.h"
+#include "ks_options.h"
 
 /* Binds an unbound datagram socket to its family's wildcard address. */
 static int ensure_bound(ks_sock *s)
@@ -14,7 +15,9 @@ static int ensure_bound(ks_sock *s)
         ks_wildcard_addr(s->family, &any);
         NTSTATUS status = ks_wsk_create(s, WSK_FLAG_DATAGRAM_SOCKET);
         if (NT_SUCCESS(status)) {
-            status = ks_wsk_bind(s, (const SOCKADDR *)&any);
+            status = ks_opts_apply(s); /* stored options, before the bind */
+            if (NT_SUCCESS(status))
+                status = ks_wsk_bind(s, (const SOCKADDR *)&any);
             if (!NT_SUCCESS(status))
                 ks_wsk_close(s);
         }

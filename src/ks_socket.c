@@ -173,8 +173,12 @@ void ks_sock_close(ks_sock *s)
     /* The control lock orders us after any creation or bind in progress, so
      * s->wsk is final. */
     KeWaitForSingleObject(&s->ctl_lock, Executive, KernelMode, FALSE, NULL);
-    if (!send_cut)
-        ks_wsk_disconnect_orderly(s);
+    if (send_cut) {
+        KeAcquireSpinLock(&s->lock, &irql);
+        s->send_broken = TRUE;
+        KeReleaseSpinLock(&s->lock, irql);
+    }
+    ks_wsk_disconnect_orderly(s);
     ks_wsk_close(s);
     ks_sock_unlock(&s->ctl_lock);
 }
@@ -187,16 +191,29 @@ void ks_wsk_disconnect_orderly(ks_sock *s)
      * socket is first disconnected gracefully. The graceful WskDisconnect
      * completes only once the transport has finished the disconnect
      * ("WskDisconnect" remarks), which a peer that stopped reading can
-     * delay for ever: the wait is bounded, then the request is cancelled and
-     * the close proceeds (abortively). Providers without WskDisconnect
-     * (Wine's returns STATUS_NOT_IMPLEMENTED) close gracefully themselves. */
-    if (s->wsk == NULL || s->wsk_kind != WSK_FLAG_CONNECTION_SOCKET || s->state != KS_SS_CONNECTED)
+     * delay for ever: the wait is bounded (KS_CLOSE_DISCONNECT_MS, or the
+     * SO_LINGER time), then the request is cancelled and the close proceeds
+     * (abortively). SO_LINGER {1, 0} and a broken stream (a send cut off)
+     * ask for the abortive disconnect explicitly, which also holds with
+     * providers whose WskCloseSocket is graceful. A socket shut down for
+     * sending was already disconnected gracefully by ks_shutdown. Providers
+     * without WskDisconnect (Wine's returns STATUS_NOT_IMPLEMENTED) close
+     * gracefully themselves. */
+    if (s->wsk == NULL || s->wsk_kind != WSK_FLAG_CONNECTION_SOCKET ||
+        s->state != KS_SS_CONNECTED || s->shut_wr)
         return;
+    ULONG flags = 0;
+    ULONG ms = KS_CLOSE_DISCONNECT_MS;
+    if (s->send_broken || (s->linger_on && s->linger_secs == 0)) {
+        flags = WSK_FLAG_ABORTIVE; /* completes at once; the bound is a safeguard */
+    } else if (s->linger_on) {
+        ms = (ULONG)s->linger_secs * 1000u;
+    }
     const WSK_PROVIDER_CONNECTION_DISPATCH *d =
         (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
-    LARGE_INTEGER timeout = ks_relative_ms(KS_CLOSE_DISCONNECT_MS);
+    LARGE_INTEGER timeout = ks_relative_ms(ms);
     PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = d->WskDisconnect(s->wsk, NULL, 0, irp);
+    NTSTATUS status = d->WskDisconnect(s->wsk, NULL, flags, irp);
     ks_op_wait(&s->ctl, status, &timeout, NULL);
 }
 

@@ -105,8 +105,11 @@ NTSTATUS ks_wsk_create(ks_sock *s, ULONG kind);
 NTSTATUS ks_wsk_bind(ks_sock *s, const SOCKADDR *addr);
 /* Closes s->wsk if any (ctl lock held, nothing else in flight). */
 void ks_wsk_close(ks_sock *s);
-/* Graceful WskDisconnect of a connected connection socket, bounded by
- * KS_CLOSE_DISCONNECT_MS (ctl lock held). Does nothing for other sockets. */
+/* Disconnects a connected connection socket before its close (ctl lock
+ * held): nothing if ks_shutdown ended sending; abortive if the stream is
+ * broken (send_broken) or SO_LINGER is {1, 0}; else graceful, bounded by
+ * the SO_LINGER time or KS_CLOSE_DISCONNECT_MS. Does nothing for other
+ * sockets. */
 void ks_wsk_disconnect_orderly(ks_sock *s);
 
 /* How long ks_close waits for an orderly disconnect before it gives up and

@@ -13,6 +13,7 @@
  */
 #include "ks_socket.h"
 #include "ks_fdtable.h"
+#include "ks_options.h"
 
 static void set_state(ks_sock *s, enum ks_sock_state state)
 {
@@ -22,14 +23,16 @@ static void set_state(ks_sock *s, enum ks_sock_state state)
     KeReleaseSpinLock(&s->lock, irql);
 }
 
-/* Creates s->wsk of the given kind bound to addr; on failure nothing is
- * left open. ctl lock held. */
+/* Creates s->wsk of the given kind with the stored options, bound to addr;
+ * on failure nothing is left open. ctl lock held. */
 static NTSTATUS create_bound(ks_sock *s, ULONG kind, const SOCKADDR_STORAGE *addr)
 {
     NTSTATUS status = ks_wsk_create(s, kind);
     if (!NT_SUCCESS(status))
         return status;
-    status = ks_wsk_bind(s, (const SOCKADDR *)addr);
+    status = ks_opts_apply(s); /* before the bind: address reuse, V6ONLY */
+    if (NT_SUCCESS(status))
+        status = ks_wsk_bind(s, (const SOCKADDR *)addr);
     if (!NT_SUCCESS(status))
         ks_wsk_close(s);
     return status;
@@ -178,6 +181,8 @@ int ks_accept(int fd, struct sockaddr *addr, int *addrlen)
     n->wsk_kind = WSK_FLAG_CONNECTION_SOCKET;
     n->state = KS_SS_CONNECTED;
     n->local = l->local;
+    n->remote = remote;
+    ks_opts_inherit(n, l);
     int nfd = ks_fd_insert(n);
     if (nfd < 0) {
         err = nfd;
@@ -236,10 +241,12 @@ int ks_connect(int fd, const struct sockaddr *addr, int addrlen)
                 status = ks_op_wait(&s->ctl, status, NULL, NULL);
             }
         }
-        if (NT_SUCCESS(status))
+        if (NT_SUCCESS(status)) {
+            s->remote = remote; /* before the state: ks_getpeername reads it then */
             set_state(s, KS_SS_CONNECTED);
-        else
+        } else {
             err = fail(s, status);
+        }
     }
     ks_sock_unlock(&s->ctl_lock);
     ks_sock_put(s);

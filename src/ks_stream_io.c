@@ -56,6 +56,10 @@ static int stream_enter(int fd, const void *buf, size_t len, int flags, int allo
         err = -EFAULT;
     else if (len > KS_MAX_IO_SIZE)
         err = -EINVAL;
+    else if (send && s->shut_wr)
+        err = -EPIPE; /* ks_shutdown(SD_SEND) */
+    else if (!send && s->shut_rd)
+        len = 0; /* ks_shutdown(SD_RECEIVE): end of stream at once */
     if (err == 0 && len > 0)
         err = ks_sock_lock(s, send ? &s->tx_lock : &s->rx_lock);
     if (err != 0 || len == 0) {

@@ -1,0 +1,30 @@
+/*
+ * ks_options.h - socket options kept by the library and handed to the
+ * provider (ks_options.c).
+ *
+ * A stream socket has no WSK socket until bind, connect or listen (see
+ * ks_stream.c), and ks_listen replaces the one it has; so options are
+ * remembered in the ks_sock and given to every WSK socket the library
+ * creates for it, before that socket is bound (SO_REUSEADDR,
+ * SO_EXCLUSIVEADDRUSE and IPV6_V6ONLY only mean something then).
+ */
+#ifndef KS_OPTIONS_H
+#define KS_OPTIONS_H
+
+#include "ks_socket.h"
+
+/* Gives the stored options (and IPV6_V6ONLY 0) to s->wsk, just created and
+ * not yet bound (ctl lock held). An option the provider refuses is
+ * forgotten, so that a retried bind does not fail the same way: the call
+ * that created the socket reports the refusal. */
+NTSTATUS ks_opts_apply(ks_sock *s);
+
+/* An accepted socket n takes the options of its listening socket l, as on
+ * Windows (the provider's accepted socket inherits its own settings). */
+void ks_opts_inherit(ks_sock *n, const ks_sock *l);
+
+/* WskControlSocket on s->wsk (ctl lock held). */
+NTSTATUS ks_wsk_control(ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code,
+                        SIZE_T in_size, PVOID in, SIZE_T out_size, PVOID out, SIZE_T *returned);
+
+#endif /* KS_OPTIONS_H */
