@@ -58,3 +58,255 @@ void ks_opts_inherit(ks_sock *n, const ks_sock *l)
     n->linger_secs = l->linger_secs;
     n->v6only = l->v6only;
 }
+
+/* ---- ks_setsockopt / ks_getsockopt ---- */
+
+/* Where an option lives. */
+enum opt_kind {
+    OPT_PROVIDER, /* given to the provider (stored in s->opts) */
+    OPT_TIMEOUT,  /* SO_RCVTIMEO / SO_SNDTIMEO: the library's waits */
+    OPT_LINGER,   /* SO_LINGER: the library's close */
+    OPT_V6ONLY,   /* IPV6_V6ONLY: stored, given to the provider before bind */
+    OPT_GET_ONLY  /* SO_ERROR, SO_TYPE */
+};
+
+/* Windows' default buffer size, reported before the provider's socket
+ * exists (and when none was set). */
+#define KS_DEFAULT_BUF 65536
+
+/* Classifies (level, name) for s: 0 with *kind set, or -ENOPROTOOPT for an
+ * unknown option or one of another protocol or family. */
+static int classify(const ks_sock *s, int level, int name, enum opt_kind *kind)
+{
+    BOOLEAN stream = s->type == SOCK_STREAM;
+    if (level == SOL_SOCKET) {
+        switch (name) {
+        case SO_REUSEADDR:
+        case SO_EXCLUSIVEADDRUSE:
+        case SO_RCVBUF:
+        case SO_SNDBUF:
+            *kind = OPT_PROVIDER;
+            return 0;
+        case SO_KEEPALIVE:
+            *kind = OPT_PROVIDER;
+            return stream ? 0 : -ENOPROTOOPT;
+        case SO_LINGER:
+            *kind = OPT_LINGER;
+            return stream ? 0 : -ENOPROTOOPT;
+        case SO_RCVTIMEO:
+        case SO_SNDTIMEO:
+            *kind = OPT_TIMEOUT;
+            return 0;
+        case SO_ERROR:
+        case SO_TYPE:
+            *kind = OPT_GET_ONLY;
+            return 0;
+        default:
+            return -ENOPROTOOPT;
+        }
+    }
+    if (level == IPPROTO_TCP && name == TCP_NODELAY && stream) {
+        *kind = OPT_PROVIDER;
+        return 0;
+    }
+    if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY && s->family == AF_INET6) {
+        *kind = OPT_V6ONLY;
+        return 0;
+    }
+    return -ENOPROTOOPT;
+}
+
+static int opt_size(enum opt_kind kind)
+{
+    return kind == OPT_LINGER ? (int)sizeof(LINGER) : (int)sizeof(int);
+}
+
+static struct ks_stored_opt *find_opt(ks_sock *s, int level, int name)
+{
+    for (ULONG i = 0; i < s->nopts; i++)
+        if (s->opts[i].level == level && s->opts[i].name == name)
+            return &s->opts[i];
+    return NULL;
+}
+
+static BOOLEAN stored_true(ks_sock *s, int level, int name)
+{
+    const struct ks_stored_opt *o = find_opt(s, level, name);
+    return o != NULL && o->value != 0;
+}
+
+/* Provider option: checked, given to s->wsk if it exists, then stored for
+ * the WSK sockets created later (ctl lock held). */
+static int set_provider_opt(ks_sock *s, int level, int name, int value)
+{
+    if ((name == SO_RCVBUF || name == SO_SNDBUF) && value < 0)
+        return -EINVAL;
+    ULONG v = (ULONG)value;
+    if (level == SOL_SOCKET &&
+        (name == SO_REUSEADDR || name == SO_EXCLUSIVEADDRUSE || name == SO_KEEPALIVE))
+        v = value != 0;
+    if (level == IPPROTO_TCP)
+        v = value != 0;
+    /* Winsock: the two address options exclude each other, and
+     * SO_EXCLUSIVEADDRUSE only means something before the bind. */
+    if (level == SOL_SOCKET && v != 0 && name == SO_REUSEADDR &&
+        stored_true(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE))
+        return -EINVAL;
+    if (level == SOL_SOCKET && name == SO_EXCLUSIVEADDRUSE &&
+        ((v != 0 && stored_true(s, SOL_SOCKET, SO_REUSEADDR)) || s->state != KS_SS_NEW))
+        return -EINVAL;
+    struct ks_stored_opt *o = find_opt(s, level, name);
+    if (o == NULL && s->nopts == KS_MAX_STORED_OPTS)
+        return -ENOMEM;
+    if (s->wsk != NULL) {
+        NTSTATUS status = ks_wsk_control(s, WskSetOption, (ULONG)level, (ULONG)name, sizeof(v), &v,
+                                         0, NULL, NULL);
+        if (!NT_SUCCESS(status)) {
+            int err = s->closing ? -EBADF : ks_status_to_errno(status);
+            return err != 0 ? err : -EIO;
+        }
+    }
+    if (o == NULL) {
+        o = &s->opts[s->nopts++];
+        o->level = level;
+        o->name = name;
+    }
+    o->value = v;
+    return 0;
+}
+
+int ks_setsockopt(int fd, int level, int name, const void *val, int len)
+{
+    ks_sock *s;
+    int err = ks_fd_enter(fd, &s);
+    if (err != 0)
+        return err;
+    enum opt_kind kind = OPT_PROVIDER;
+    err = classify(s, level, name, &kind);
+    if (err == 0 && kind == OPT_GET_ONLY)
+        err = -ENOPROTOOPT;
+    else if (err == 0 && val == NULL)
+        err = -EFAULT;
+    else if (err == 0 && len < opt_size(kind))
+        err = -EINVAL;
+    if (err != 0) {
+        ks_sock_put(s);
+        return err;
+    }
+    int value = 0;
+    LINGER linger = {0, 0};
+    if (kind == OPT_LINGER)
+        RtlCopyMemory(&linger, val, sizeof(linger));
+    else
+        RtlCopyMemory(&value, val, sizeof(value));
+    KIRQL irql;
+    switch (kind) {
+    case OPT_TIMEOUT:
+        /* Read by each blocking call as it starts: a plain store suffices. */
+        if (name == SO_RCVTIMEO)
+            s->rcvtimeo_ms = (ULONG)value;
+        else
+            s->sndtimeo_ms = (ULONG)value;
+        break;
+    case OPT_LINGER:
+        KeAcquireSpinLock(&s->lock, &irql);
+        s->linger_on = linger.l_onoff != 0;
+        s->linger_secs = linger.l_linger;
+        KeReleaseSpinLock(&s->lock, irql);
+        break;
+    default: /* OPT_PROVIDER, OPT_V6ONLY: ordered with bind and creation */
+        err = ks_sock_lock(s, &s->ctl_lock);
+        if (err != 0)
+            break;
+        if (kind == OPT_PROVIDER)
+            err = set_provider_opt(s, level, name, value);
+        else if (s->state != KS_SS_NEW)
+            err = -EINVAL; /* the provider's socket is bound already */
+        else
+            s->v6only = value != 0;
+        ks_sock_unlock(&s->ctl_lock);
+        break;
+    }
+    ks_sock_put(s);
+    return err;
+}
+
+/* A provider option's value: the provider's if s->wsk exists (ctl lock
+ * held), else the stored one or the default. */
+static int get_provider_opt(ks_sock *s, int level, int name, ULONG *value)
+{
+    if (s->wsk != NULL) {
+        SIZE_T returned = 0;
+        NTSTATUS status = ks_wsk_control(s, WskGetOption, (ULONG)level, (ULONG)name, 0, NULL,
+                                         sizeof(*value), value, &returned);
+        if (NT_SUCCESS(status) && returned < sizeof(*value))
+            status = STATUS_INVALID_NETWORK_RESPONSE;
+        if (!NT_SUCCESS(status)) {
+            int err = s->closing ? -EBADF : ks_status_to_errno(status);
+            return err != 0 ? err : -EIO;
+        }
+        return 0;
+    }
+    const struct ks_stored_opt *o = find_opt(s, level, name);
+    if (o != NULL)
+        *value = o->value;
+    else
+        *value =
+            level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF) ? KS_DEFAULT_BUF : 0;
+    return 0;
+}
+
+int ks_getsockopt(int fd, int level, int name, void *val, int *len)
+{
+    ks_sock *s;
+    int err = ks_fd_enter(fd, &s);
+    if (err != 0)
+        return err;
+    enum opt_kind kind = OPT_PROVIDER;
+    err = classify(s, level, name, &kind);
+    if (err == 0 && (val == NULL || len == NULL))
+        err = -EFAULT;
+    else if (err == 0 && *len < opt_size(kind))
+        err = -EINVAL;
+    if (err != 0) {
+        ks_sock_put(s);
+        return err;
+    }
+    ULONG value = 0;
+    LINGER linger = {0, 0};
+    KIRQL irql;
+    switch (kind) {
+    case OPT_TIMEOUT:
+        value = name == SO_RCVTIMEO ? s->rcvtimeo_ms : s->sndtimeo_ms;
+        break;
+    case OPT_LINGER:
+        KeAcquireSpinLock(&s->lock, &irql);
+        linger.l_onoff = s->linger_on ? 1 : 0;
+        linger.l_linger = s->linger_secs;
+        KeReleaseSpinLock(&s->lock, irql);
+        break;
+    case OPT_V6ONLY:
+        value = s->v6only ? 1 : 0;
+        break;
+    case OPT_GET_ONLY:
+        /* SO_ERROR: the pending error as a positive errno, cleared. */
+        value = name == SO_TYPE ? (ULONG)s->type : (ULONG)-InterlockedExchange(&s->so_error, 0);
+        break;
+    default:
+        err = ks_sock_lock(s, &s->ctl_lock);
+        if (err != 0)
+            break;
+        err = get_provider_opt(s, level, name, &value);
+        ks_sock_unlock(&s->ctl_lock);
+        break;
+    }
+    if (err == 0) {
+        if (kind == OPT_LINGER)
+            RtlCopyMemory(val, &linger, sizeof(linger));
+        else
+            RtlCopyMemory(val, &value, sizeof(value));
+        *len = opt_size(kind);
+    }
+    ks_sock_put(s);
+    return err;
+}

@@ -1,0 +1,109 @@
+/*
+ * ks_address.c - ks_getsockname and ks_getpeername.
+ *
+ * The provider is asked first (WskGetLocalAddress / WskGetRemoteAddress):
+ * it knows the port chosen for a bind to port 0 or an implicit bind. The
+ * library's record (s->local from bind/listen, s->remote from connect or
+ * accept) answers when the provider cannot: Wine's WSK lacks both calls.
+ * The record of a port-0 bind has port 0, so it is only used then, or when
+ * it is exact (a peer's address always is).
+ */
+#include "ks_socket.h"
+
+/* Asks the provider for s->wsk's local (remote: FALSE) or remote address
+ * (ctl lock held). */
+static NTSTATUS provider_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out)
+{
+    PFN_WSK_GET_LOCAL_ADDRESS get_local = NULL;
+    PFN_WSK_GET_REMOTE_ADDRESS get_remote = NULL;
+    const void *dispatch = s->wsk->Dispatch;
+    /* The function's place differs between the dispatch tables. */
+    switch (s->wsk_kind) {
+    case WSK_FLAG_LISTEN_SOCKET:
+        get_local = ((const WSK_PROVIDER_LISTEN_DISPATCH *)dispatch)->WskGetLocalAddress;
+        break;
+    case WSK_FLAG_DATAGRAM_SOCKET:
+        get_local = ((const WSK_PROVIDER_DATAGRAM_DISPATCH *)dispatch)->WskGetLocalAddress;
+        break;
+    case WSK_FLAG_CONNECTION_SOCKET:
+        get_local = ((const WSK_PROVIDER_CONNECTION_DISPATCH *)dispatch)->WskGetLocalAddress;
+        get_remote = ((const WSK_PROVIDER_CONNECTION_DISPATCH *)dispatch)->WskGetRemoteAddress;
+        break;
+    default:
+        return STATUS_NOT_SUPPORTED;
+    }
+    if (remote ? get_remote == NULL : get_local == NULL)
+        return STATUS_NOT_SUPPORTED;
+    if (ks_call_enter(s, -1, 0) != 0)
+        return STATUS_CANCELLED;
+    RtlZeroMemory(out, sizeof(*out));
+    PIRP irp = ks_op_begin(&s->ctl);
+    NTSTATUS status =
+        remote ? get_remote(s->wsk, (PSOCKADDR)out, irp) : get_local(s->wsk, (PSOCKADDR)out, irp);
+    ks_call_leave(s);
+    status = ks_op_wait(&s->ctl, status, NULL, NULL);
+    if (NT_SUCCESS(status) && out->ss_family != s->family)
+        status = STATUS_INVALID_NETWORK_RESPONSE;
+    return status;
+}
+
+static USHORT port_of(const SOCKADDR_STORAGE *a)
+{
+    /* sin_port and sin6_port share their offset. */
+    return ((const SOCKADDR_IN *)a)->sin_port;
+}
+
+static int get_address(int fd, BOOLEAN remote, struct sockaddr *addr, int *addrlen)
+{
+    ks_sock *s;
+    int err = ks_fd_enter(fd, &s);
+    if (err != 0)
+        return err;
+    if (addr == NULL || addrlen == NULL)
+        err = -EFAULT;
+    else if (*addrlen < 0)
+        err = -EINVAL;
+    else
+        err = ks_sock_lock(s, &s->ctl_lock);
+    if (err != 0) {
+        ks_sock_put(s);
+        return err;
+    }
+    SOCKADDR_STORAGE result;
+    if (remote && s->state != KS_SS_CONNECTED) {
+        err = -ENOTCONN;
+    } else if (!remote && s->state == KS_SS_NEW) {
+        err = -EINVAL;
+    } else {
+        const SOCKADDR_STORAGE *record = remote ? &s->remote : &s->local;
+        NTSTATUS status =
+            s->wsk != NULL ? provider_address(s, remote, &result) : STATUS_NOT_SUPPORTED;
+        if (s->closing) {
+            err = -EBADF;
+        } else if (!NT_SUCCESS(status)) {
+            if (remote || port_of(record) != 0 || status == STATUS_NOT_IMPLEMENTED ||
+                status == STATUS_NOT_SUPPORTED) {
+                result = *record;
+            } else {
+                err = ks_status_to_errno(status);
+                if (err == 0)
+                    err = -EIO;
+            }
+        }
+    }
+    ks_sock_unlock(&s->ctl_lock);
+    if (err == 0)
+        ks_copy_out_addr(&result, addr, addrlen);
+    ks_sock_put(s);
+    return err;
+}
+
+int ks_getsockname(int fd, struct sockaddr *addr, int *addrlen)
+{
+    return get_address(fd, FALSE, addr, addrlen);
+}
+
+int ks_getpeername(int fd, struct sockaddr *addr, int *addrlen)
+{
+    return get_address(fd, TRUE, addr, addrlen);
+}

@@ -1,0 +1,75 @@
+/*
+ * ks_shutdown.c - ks_shutdown: ends sending (a graceful WskDisconnect) and/or
+ * receiving (a library flag) on a connected stream socket.
+ *
+ * WSK has no half-close of the receive side: SD_RECEIVE only makes later
+ * ks_recv calls return 0 (end of stream) at once, as Winsock's shutdown
+ * does without telling the peer. A receive already waiting is not woken.
+ */
+#include "ks_socket.h"
+
+/* Graceful WskDisconnect of s->wsk (ctl lock held), bounded as at close. */
+static NTSTATUS disconnect_send_side(ks_sock *s)
+{
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
+        (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
+    if (ks_call_enter(s, KS_SS_CONNECTED, 0) != 0)
+        return STATUS_CANCELLED;
+    LARGE_INTEGER timeout = ks_relative_ms(KS_CLOSE_DISCONNECT_MS);
+    PIRP irp = ks_op_begin(&s->ctl);
+    NTSTATUS status = d->WskDisconnect(s->wsk, NULL, 0, irp);
+    ks_call_leave(s);
+    return ks_op_wait(&s->ctl, status, &timeout, NULL);
+}
+
+static void set_flag(ks_sock *s, BOOLEAN *flag)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    *flag = TRUE;
+    KeReleaseSpinLock(&s->lock, irql);
+}
+
+int ks_shutdown(int fd, int how)
+{
+    ks_sock *s;
+    int err = ks_fd_enter(fd, &s);
+    if (err != 0)
+        return err;
+    if (how != SD_RECEIVE && how != SD_SEND && how != SD_BOTH)
+        err = -EINVAL;
+    else
+        err = ks_sock_lock(s, &s->ctl_lock);
+    if (err != 0) {
+        ks_sock_put(s);
+        return err;
+    }
+    if (s->type != SOCK_STREAM || s->state != KS_SS_CONNECTED) {
+        err = -ENOTCONN;
+    } else if (how != SD_RECEIVE && !s->shut_wr) {
+        NTSTATUS status = disconnect_send_side(s);
+        if (NT_SUCCESS(status)) {
+            set_flag(s, &s->shut_wr);
+        } else if (s->closing) {
+            err = -EBADF;
+        } else if (status == STATUS_CANCELLED) {
+            /* The bound passed (a peer that does not read holds the
+             * disconnect back): the send side may be shut already, so
+             * sending is over either way. */
+            set_flag(s, &s->shut_wr);
+            err = -ETIMEDOUT;
+        } else {
+            /* STATUS_NOT_IMPLEMENTED (Wine) gives -EOPNOTSUPP: nothing
+             * changed, the socket is still usable. */
+            err = ks_status_to_errno(status);
+            if (err == 0)
+                err = -EIO;
+        }
+    }
+    /* SD_BOTH ends receiving only if ending sending worked. */
+    if (err == 0 && how != SD_SEND)
+        set_flag(s, &s->shut_rd);
+    ks_sock_unlock(&s->ctl_lock);
+    ks_sock_put(s);
+    return err;
+}
