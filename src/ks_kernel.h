@@ -21,6 +21,8 @@
 #define KS_TAG_TABLE KS_TAG('k', 's', 'F', 'd')  /* descriptor table */
 #define KS_TAG_BUFFER KS_TAG('k', 's', 'B', 'f') /* peek buffers */
 #define KS_TAG_MISC KS_TAG('k', 's', 'M', 'i')   /* everything else */
+/* name resolution: queries in flight, ks_getaddrinfo's result lists */
+#define KS_TAG_RESOLVE KS_TAG('k', 's', 'R', 's')
 
 /* Nonpaged, tagged allocation; NULL on failure. Zeroed. */
 void *ks_alloc(SIZE_T size, ULONG tag);

@@ -1,6 +1,7 @@
 /* ks_provider.c - ks_startup/ks_cleanup: WSK registration, NPI, shutdown. */
 #include "ks_provider.h"
 #include "ks_fdtable.h"
+#include "ks_resolve.h"
 
 static const WSK_CLIENT_DISPATCH ks_client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
 
@@ -119,6 +120,8 @@ void ks_cleanup(void)
         ks_sock_close(s);
         ks_sock_put(s);
     }
+    /* Name resolutions in flight count as live sockets: cancel them. */
+    ks_query_cancel_all();
     /* Threads that were inside calls still hold references (and accept may
      * hold a socket not yet in the table): they are all returning now. */
     ULONG waited_ms = 0;
