@@ -55,7 +55,10 @@ static void tag_chars(ULONG tag, char out[5])
 {
     for (int i = 0; i < 4; i++) {
         unsigned char c = (unsigned char)(tag >> (8 * i));
-        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '.';
+        char printable = '.';
+        if (c >= 0x20 && c < 0x7f)
+            printable = (char)c;
+        out[i] = printable;
     }
     out[4] = '\0';
 }

@@ -64,12 +64,12 @@ HANDLE kshim_handle_create(struct kshim_object *object)
         ;
     if (i == handle_slots) {
         size_t n = handle_slots ? handle_slots * 2 : 64;
-        struct kshim_object **grown = realloc(handles, n * sizeof(*grown));
+        struct kshim_object **grown = realloc(handles, n * sizeof(struct kshim_object *));
         if (grown == NULL) {
             pthread_mutex_unlock(&table_lock);
             return NULL;
         }
-        memset(grown + handle_slots, 0, (n - handle_slots) * sizeof(*grown));
+        memset(grown + handle_slots, 0, (n - handle_slots) * sizeof(struct kshim_object *));
         handles = grown;
         handle_slots = n;
     }

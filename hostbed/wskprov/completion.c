@@ -190,8 +190,11 @@ static void run_polled(void)
     while (!IsListEmpty(&g.polled))
         InsertTailList(&list, RemoveHeadList(&g.polled));
     pn_mutex_unlock(&g.lock);
-    while (!IsListEmpty(&list)) {
-        struct polled *p = CONTAINING_RECORD(RemoveHeadList(&list), struct polled, link);
+    /* Each entry is queued again or freed on the way: walk by saved links. */
+    LIST_ENTRY *next;
+    for (LIST_ENTRY *e = list.Flink; e != &list; e = next) {
+        next = e->Flink;
+        struct polled *p = CONTAINING_RECORD(e, struct polled, link);
         wp_sock_service(p->sock);
         pn_mutex_lock(&p->sock->lock);
         BOOLEAN waiting = !IsListEmpty(&p->sock->txq);

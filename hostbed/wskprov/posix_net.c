@@ -170,6 +170,7 @@ int pn_accept(int fd, struct pn_addr *local, struct pn_addr *remote)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
     int nfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (nfd < 0)
         return fail();
@@ -314,6 +315,7 @@ int pn_getsockname(int fd, struct pn_addr *addr)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         return fail();
     from_sockaddr((struct sockaddr *)&ss, addr);
@@ -324,6 +326,7 @@ int pn_getpeername(int fd, struct pn_addr *addr)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
+    memset(&ss, 0, sizeof(ss));
     if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
         return fail();
     from_sockaddr((struct sockaddr *)&ss, addr);

@@ -75,10 +75,15 @@ static BOOLEAN req_complete(struct wp_req *r, NTSTATUS *status)
 
 void wp_req_complete_list(LIST_ENTRY *done)
 {
-    while (!IsListEmpty(done)) {
-        struct wp_req *r = CONTAINING_RECORD(RemoveHeadList(done), struct wp_req, link);
-        req_complete(r, NULL);
+    /* The list is the caller's alone and each request is freed as it
+     * completes: walk it by saved links, then leave it empty. */
+    LIST_ENTRY *e = done->Flink;
+    while (e != done) {
+        LIST_ENTRY *next = e->Flink;
+        req_complete(CONTAINING_RECORD(e, struct wp_req, link), NULL);
+        e = next;
     }
+    InitializeListHead(done);
 }
 
 /* IoCancelIrp calls this with the cancel spin lock held. */

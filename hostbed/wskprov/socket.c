@@ -67,14 +67,15 @@ static struct wp_sock *lookup(const void *p)
     return NULL;
 }
 
-/* Removes s from the registry (registry lock held). */
+/* Removes s from the registry if it is there (registry lock held). */
 static void unlink_sock(struct wp_sock *s)
 {
-    struct wp_sock **pp = &reg.buckets[bucket_of(&s->wsk)];
-    while (*pp != s)
-        pp = &(*pp)->hnext;
-    *pp = s->hnext;
-    s->hnext = NULL;
+    for (struct wp_sock **pp = &reg.buckets[bucket_of(&s->wsk)]; *pp != NULL; pp = &(*pp)->hnext)
+        if (*pp == s) {
+            *pp = s->hnext;
+            s->hnext = NULL;
+            return;
+        }
 }
 
 struct wp_sock *wp_sock_new(struct wp_reg *r, enum wp_kind kind, int family, int fd)
@@ -285,8 +286,7 @@ void wp_sock_destroy(struct wp_sock *s)
     LIST_ENTRY done;
     InitializeListHead(&done);
     pn_mutex_lock(&reg.lock);
-    if (lookup(&s->wsk) == s)
-        unlink_sock(s);
+    unlink_sock(s);
     pn_mutex_unlock(&reg.lock);
     pn_mutex_lock(&s->lock);
     s->state |= WP_CLOSING;

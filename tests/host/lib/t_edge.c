@@ -269,7 +269,7 @@ static void streamer_thread(void *p)
 {
     struct streamer *st = p;
     unsigned char out[16384], in[16384];
-    int s = ht_ks_connect(st->seed % 2, st->port);
+    int s = ht_ks_connect((int)(st->seed % 2), st->port);
     if (s < 0) {
         st->result = s;
         return;
