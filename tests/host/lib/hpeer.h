@@ -24,6 +24,14 @@ long hp_send_all(int fd, const void *buf, size_t len);
 long hp_recv_all(int fd, void *buf, size_t len, int timeout_ms);
 /* Waits for EOF (discarding data); 1 if seen, 0 on timeout or error. */
 int hp_wait_eof(int fd, int timeout_ms);
+/* Waits for the end of the stream, discarding data: HP_END_EOF for an
+ * orderly end, HP_END_RESET for a reset, 0 on timeout or another error.
+ * *bytes (optional) receives the count of bytes discarded before it. */
+#define HP_END_EOF 1
+#define HP_END_RESET 2
+int hp_wait_end(int fd, int timeout_ms, long *bytes);
+/* The local port of a connected or bound socket, or -1. */
+int hp_local_port(int fd);
 /* Orderly close. */
 void hp_close(int fd);
 /* Abortive close: the peer sees a reset (SO_LINGER {1, 0}). */

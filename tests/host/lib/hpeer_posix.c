@@ -145,6 +145,38 @@ int hp_wait_eof(int fd, int timeout_ms)
     }
 }
 
+int hp_wait_end(int fd, int timeout_ms, long *bytes)
+{
+    char buf[4096];
+    long total = 0;
+    int result = 0;
+    for (;;) {
+        if (!wait_fd(fd, POLLIN, timeout_ms))
+            break;
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n > 0) {
+            total += (long)n;
+            continue;
+        }
+        if (n == 0) {
+            result = HP_END_EOF;
+            break;
+        }
+        if (errno != EINTR) {
+            result = errno == ECONNRESET ? HP_END_RESET : 0;
+            break;
+        }
+    }
+    if (bytes != NULL)
+        *bytes = total;
+    return result;
+}
+
+int hp_local_port(int fd)
+{
+    return port_of(fd);
+}
+
 void hp_close(int fd)
 {
     if (fd >= 0)

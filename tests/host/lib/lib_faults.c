@@ -5,7 +5,9 @@
  * One library thread walks through every path of the library: parameters,
  * startup, TCP over IPv4 against a native echo server (send, receive with
  * MSG_WAITALL and MSG_PEEK), TCP over IPv6 library to library (listen,
- * connect, accept), UDP over IPv4 and IPv6 (sendto, recvfrom), calls
+ * connect, accept), UDP over IPv4 and IPv6 (sendto, recvfrom), options,
+ * socket addresses and shutdown (setsockopt applied at bind, getsockname,
+ * getpeername, ks_shutdown), calls
  * blocked in the provider woken by close (two more threads), sockets left
  * open for ks_cleanup, and cleanup. With KSHIM_FAULT=site:N one allocation, IRP, MDL or provider
  * call fails. Every library call must then either succeed with its effect verified (data compared
@@ -176,6 +178,86 @@ static int step_udp(int v6)
     return ok ? 0 : -1;
 }
 
+/* Options, addresses and shutdown, library to library over IPv4: a
+ * provider option stored before the bind is applied there (wsk.control),
+ * getsockname of a port-0 bind needs the provider (wsk.getaddress; the
+ * peer's address has the library's record to fall back on), and shutdown
+ * is a graceful WskDisconnect (wsk.disconnect). */
+static int step_options(void)
+{
+    int c = -1, a = -1, ok = 0, one = 1, port = 0;
+    char buf[512], back[sizeof(buf)];
+    int l = (int)CALL("ks_socket options", ks_socket(AF_INET, SOCK_STREAM, 0));
+    if (l < 0)
+        return -1;
+    SOCKADDR_STORAGE addr;
+    int len;
+    ht_loopback(0, 0, &addr, &len);
+    ok = CALL("setsockopt TCP_NODELAY",
+              ks_setsockopt(l, IPPROTO_TCP, TCP_NODELAY, &one, (int)sizeof(one))) == 0 &&
+         CALL("ks_bind options", ks_bind(l, (struct sockaddr *)&addr, len)) == 0;
+    if (ok) {
+        len = (int)sizeof(addr);
+        ok = CALL("ks_getsockname", ks_getsockname(l, (struct sockaddr *)&addr, &len)) == 0;
+        port = ok ? ks_ntohs(((SOCKADDR_IN *)&addr)->sin_port) : 0;
+        if (ok && (addr.ss_family != AF_INET || port == 0))
+            corrupt("getsockname address");
+        ok = ok && port != 0;
+    }
+    if (ok) {
+        int v = 0, vlen = (int)sizeof(v);
+        ok = CALL("getsockopt TCP_NODELAY",
+                  ks_getsockopt(l, IPPROTO_TCP, TCP_NODELAY, &v, &vlen)) == 0;
+        if (ok && v != 1)
+            corrupt("TCP_NODELAY applied at bind");
+    }
+    ok = ok && CALL("ks_listen options", ks_listen(l, 4)) == 0;
+    if (ok)
+        c = (int)CALL("connect options", ht_ks_connect(0, port));
+    if (c > 0)
+        a = (int)CALL("ks_accept options", ks_accept(l, NULL, NULL));
+    ok = a > 0;
+    if (ok) {
+        SOCKADDR_IN peer;
+        len = (int)sizeof(peer);
+        ok = call("ks_getpeername", kshim_fault_fired(),
+                  ks_getpeername(c, (struct sockaddr *)&peer, &len), TRUE) == 0;
+        if (ok && (peer.sin_family != AF_INET || ks_ntohs(peer.sin_port) != port))
+            corrupt("getpeername address");
+    }
+    if (ok) {
+        ht_pattern((unsigned char *)buf, sizeof(buf), 11, 0);
+        ok = CALL("ks_send before shutdown", ks_send(c, buf, sizeof(buf), 0)) ==
+                 (long long)sizeof(buf) &&
+             CALL("ks_shutdown", ks_shutdown(c, SD_SEND)) == 0;
+    }
+    if (ok) {
+        ok = CALL("ks_recv shut", ks_recv(a, back, sizeof(back), MSG_WAITALL)) ==
+                 (long long)sizeof(back) &&
+             CALL("ks_recv end", ks_recv(a, back, 1, 0)) == 0;
+        if (ok && memcmp(buf, back, sizeof(buf)) != 0)
+            corrupt("data before shutdown");
+    }
+    if (ok && ks_send(c, buf, 1, 0) != -EPIPE) {
+        printf("lib_faults: WRONG ks_send after shutdown did not give -EPIPE\n");
+        wrong++;
+    }
+    if (ok) {
+        ok = CALL("ks_send after peer shutdown", ks_send(a, buf, sizeof(buf), 0)) ==
+                 (long long)sizeof(buf) &&
+             CALL("ks_recv after shutdown", ks_recv(c, back, sizeof(back), MSG_WAITALL)) ==
+                 (long long)sizeof(back);
+        if (ok && memcmp(buf, back, sizeof(buf)) != 0)
+            corrupt("data after shutdown");
+    }
+    if (a > 0)
+        CALL("ks_close options a", ks_close(a));
+    if (c > 0)
+        CALL("ks_close options c", ks_close(c));
+    CALL("ks_close options l", ks_close(l));
+    return ok ? 0 : -1;
+}
+
 struct blocked_call {
     int s;
     int accept; /* 1: ks_accept, 0: ks_recv */
@@ -249,6 +331,7 @@ int main(void)
         steps_failed += step_tcp6() != 0;
         steps_failed += step_udp(0) != 0;
         steps_failed += step_udp(1) != 0;
+        steps_failed += step_options() != 0;
         steps_failed += step_blocked(port) != 0;
         step_left_open(port);
         ks_cleanup();

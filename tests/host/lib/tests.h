@@ -12,5 +12,7 @@ extern const struct ht_test edge_tests[];
 extern const int edge_test_count;
 extern const struct ht_test more_tests[];
 extern const int more_test_count;
+extern const struct ht_test option_tests[];
+extern const int option_test_count;
 
 #endif /* TESTS_H */
