@@ -37,7 +37,7 @@ static int ensure_bound(ks_sock *s)
 
 static int dgram_checks(ks_sock *s, const void *buf, size_t len, int flags)
 {
-    if (flags != 0)
+    if ((flags & ~MSG_DONTWAIT) != 0)
         return -EOPNOTSUPP;
     if (s->type != SOCK_DGRAM)
         return -EOPNOTSUPP;
@@ -60,8 +60,9 @@ ks_ssize_t ks_sendto(int fd, const void *buf, size_t len, int flags, const struc
         err = ks_check_addr(s, to, tolen);
     if (err == 0)
         err = ensure_bound(s);
+    BOOLEAN nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;
     if (err == 0)
-        err = ks_sock_lock(s, &s->tx_lock);
+        err = nonblocking ? ks_lock_try(&s->tx_lock) : ks_sock_lock(s, &s->tx_lock);
     if (err != 0) {
         ks_sock_put(s);
         return err;
@@ -79,17 +80,112 @@ ks_ssize_t ks_sendto(int fd, const void *buf, size_t len, int flags, const struc
         if (NT_SUCCESS(status))
             status = d->WskSendTo(s->wsk, &wbuf, 0, (PSOCKADDR)&remote, 0, NULL, irp);
         ks_call_leave(s);
-        status = ks_op_wait(&s->tx, status, NULL, NULL);
-        result = NT_SUCCESS(status) ? (ks_ssize_t)len
-                                    : (s->closing ? -EBADF : ks_status_to_errno(status));
+        /* A datagram send does not wait for the peer; SO_SNDTIMEO bounds it
+         * all the same (a non-blocking one too: it never takes long). */
+        LARGE_INTEGER t = ks_relative_ms(s->sndtimeo_ms);
+        BOOLEAN timed_out = FALSE;
+        status =
+            ks_op_wait_timed(&s->tx, status, s->sndtimeo_ms != 0 ? &t : NULL, NULL, &timed_out);
+        if (NT_SUCCESS(status))
+            result = (ks_ssize_t)len;
+        else if (timed_out && !s->closing)
+            result = -ETIMEDOUT;
+        else
+            result = s->closing ? -EBADF : ks_status_to_errno(status);
     }
     ks_sock_unlock(&s->tx_lock);
     ks_sock_put(s);
     return result;
 }
 
-ks_ssize_t ks_recvfrom_ex(int fd, void *buf, size_t len, struct sockaddr *from, int *fromlen,
-                          ULONG *control_flags)
+/* Hands the datagram the readiness engine holds to the caller (rx lock). */
+static ks_ssize_t take_datagram(ks_sock *s, void *buf, size_t len, struct sockaddr *from,
+                                int *fromlen, ULONG *flags_out)
+{
+    struct ks_ready *r = &s->ready;
+    size_t n = len < r->dg_len ? len : r->dg_len;
+    if (n > 0)
+        RtlCopyMemory(buf, s->peek_buf, n);
+    *flags_out = r->dg_flags | (n < r->dg_len ? MSG_TRUNC : 0);
+    ks_copy_out_addr(&r->dg_from, from, fromlen);
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    r->dg_held = FALSE;
+    KeReleaseSpinLock(&s->lock, irql);
+    return (ks_ssize_t)n;
+}
+
+/* Blocking WskReceiveFrom straight into the caller's buffer, bounded by d
+ * (rx lock held, nothing in flight). */
+static ks_ssize_t recvfrom_direct(ks_sock *s, void *buf, size_t len, struct sockaddr *from,
+                                  int *fromlen, ULONG *flags_out, const ks_deadline *d)
+{
+    if (ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL) != 0)
+        return -EBADF;
+    SOCKADDR_STORAGE remote;
+    RtlZeroMemory(&remote, sizeof(remote));
+    const WSK_PROVIDER_DATAGRAM_DISPATCH *dispatch =
+        (const WSK_PROVIDER_DATAGRAM_DISPATCH *)s->wsk->Dispatch;
+    WSK_BUF wbuf;
+    ULONG control_len = 0;
+    ULONG_PTR info = 0;
+    PIRP irp = ks_op_begin(&s->rx);
+    NTSTATUS status = ks_op_lock_buffer(&s->rx, buf, (ULONG)len, IoWriteAccess, &wbuf);
+    if (NT_SUCCESS(status))
+        status = dispatch->WskReceiveFrom(s->wsk, &wbuf, 0, (PSOCKADDR)&remote, &control_len, NULL,
+                                          flags_out, irp);
+    ks_call_leave(s);
+    BOOLEAN timed_out = FALSE;
+    LARGE_INTEGER t;
+    status = ks_op_wait_timed(&s->rx, status, ks_deadline_left(d, &t), &info, &timed_out);
+    if (NT_SUCCESS(status)) {
+        ks_copy_out_addr(&remote, from, fromlen);
+        return (ks_ssize_t)info;
+    }
+    *flags_out = 0;
+    if (s->closing)
+        return -EBADF;
+    return timed_out ? -ETIMEDOUT : ks_status_to_errno(status);
+}
+
+/* ks_recvfrom with the rx lock held: a datagram the readiness engine holds
+ * comes first; a receive it has in flight is waited for (non-blocking:
+ * -EWOULDBLOCK); else a blocking receive. */
+static ks_ssize_t recvfrom_locked(ks_sock *s, void *buf, size_t len, struct sockaddr *from,
+                                  int *fromlen, ULONG *flags_out, BOOLEAN nonblocking,
+                                  const ks_deadline *d)
+{
+    for (;;) {
+        ks_ready_rx_reap(s);
+        if (s->ready.dg_held)
+            return take_datagram(s, buf, len, from, fromlen, flags_out);
+        int err = ks_ready_take_error(s);
+        if (err != 0)
+            return err;
+        LONG st = s->ready.rx;
+        if (st == KS_ASYNC_DONE)
+            continue;
+        if (st == KS_ASYNC_BUSY) {
+            if (nonblocking)
+                return -EWOULDBLOCK;
+            err = ks_ready_rx_wait(s, d);
+            if (err != 0)
+                return err;
+            continue;
+        }
+        if (!nonblocking)
+            return recvfrom_direct(s, buf, len, from, fromlen, flags_out, d);
+        err = ks_ready_rx_arm(s);
+        if (err != 0)
+            return err;
+        if (s->ready.rx == KS_ASYNC_BUSY)
+            return -EWOULDBLOCK;
+    }
+}
+
+/* ks_recvfrom_ex with ks_recvfrom's flags (MSG_DONTWAIT). */
+static ks_ssize_t recvfrom_flags(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+                                 int *fromlen, ULONG *control_flags)
 {
     ks_sock *s;
     int err = ks_fd_enter(fd, &s);
@@ -100,53 +196,40 @@ ks_ssize_t ks_recvfrom_ex(int fd, void *buf, size_t len, struct sockaddr *from, 
     else if (fromlen != NULL && *fromlen < 0)
         err = -EINVAL;
     else
-        err = dgram_checks(s, buf, len, 0);
+        err = dgram_checks(s, buf, len, flags);
     if (err == 0 && s->state != KS_SS_DATAGRAM)
         err = -EINVAL;
+    BOOLEAN nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;
     if (err == 0)
-        err = ks_sock_lock(s, &s->rx_lock);
+        err = nonblocking ? ks_lock_try(&s->rx_lock) : ks_sock_lock(s, &s->rx_lock);
     if (err != 0) {
         ks_sock_put(s);
         return err;
     }
-    SOCKADDR_STORAGE remote;
-    RtlZeroMemory(&remote, sizeof(remote));
     ULONG flags_out = 0;
-    ks_ssize_t result = -EBADF;
-    if (ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL) == 0) {
-        const WSK_PROVIDER_DATAGRAM_DISPATCH *d =
-            (const WSK_PROVIDER_DATAGRAM_DISPATCH *)s->wsk->Dispatch;
-        WSK_BUF wbuf;
-        ULONG control_len = 0;
-        ULONG_PTR info = 0;
-        PIRP irp = ks_op_begin(&s->rx);
-        NTSTATUS status = ks_op_lock_buffer(&s->rx, buf, (ULONG)len, IoWriteAccess, &wbuf);
-        if (NT_SUCCESS(status))
-            status = d->WskReceiveFrom(s->wsk, &wbuf, 0, (PSOCKADDR)&remote, &control_len, NULL,
-                                       &flags_out, irp);
-        ks_call_leave(s);
-        status = ks_op_wait(&s->rx, status, NULL, &info);
-        if (NT_SUCCESS(status)) {
-            result = (ks_ssize_t)info;
-            ks_copy_out_addr(&remote, from, fromlen);
-        } else {
-            result = s->closing ? -EBADF : ks_status_to_errno(status);
-        }
-    }
+    ks_deadline d = ks_deadline_in(nonblocking ? 0 : s->rcvtimeo_ms);
+    ks_ssize_t result = recvfrom_locked(s, buf, len, from, fromlen, &flags_out, nonblocking, &d);
     ks_sock_unlock(&s->rx_lock);
+    ks_ready_wake(s); /* pollers could not arm while we held the lock */
     ks_sock_put(s);
     if (control_flags != NULL)
-        *control_flags = flags_out;
+        *control_flags = result >= 0 ? flags_out : 0;
     return result;
+}
+
+ks_ssize_t ks_recvfrom_ex(int fd, void *buf, size_t len, struct sockaddr *from, int *fromlen,
+                          ULONG *control_flags)
+{
+    return recvfrom_flags(fd, buf, len, 0, from, fromlen, control_flags);
 }
 
 ks_ssize_t ks_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
                        int *fromlen)
 {
-    if (flags != 0)
+    if ((flags & ~MSG_DONTWAIT) != 0)
         return ks_can_block() ? -EOPNOTSUPP : -EPERM;
     ULONG control_flags = 0;
-    ks_ssize_t n = ks_recvfrom_ex(fd, buf, len, from, fromlen, &control_flags);
+    ks_ssize_t n = recvfrom_flags(fd, buf, len, flags, from, fromlen, &control_flags);
     if (n >= 0 && (control_flags & MSG_TRUNC) != 0)
         return -EMSGSIZE;
     return n;

@@ -13,7 +13,9 @@ static NTSTATUS ks_op_completion(PDEVICE_OBJECT device, PIRP irp, PVOID context)
     UNREFERENCED_PARAMETER(device);
 
     if (op->callback != NULL) {
-        op->state = KS_OP_DONE;
+        /* The callback may let the op be reaped (and its socket freed) as
+         * soon as it publishes the result: nothing here touches op after it. */
+        InterlockedExchange(&op->state, KS_OP_DONE);
         op->callback(op, irp->IoStatus.Status, irp->IoStatus.Information, op->callback_context);
         return STATUS_MORE_PROCESSING_REQUIRED;
     }
@@ -57,15 +59,18 @@ static void ks_op_release_mdl(ks_op *op)
     }
 }
 
-NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout, ULONG_PTR *information)
+NTSTATUS ks_op_wait_timed(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout,
+                          ULONG_PTR *information, BOOLEAN *timed_out)
 {
     NTSTATUS status;
     ULONG_PTR info = 0;
+    BOOLEAN expired = FALSE;
 
     if (call_status == STATUS_PENDING) {
         if (InterlockedCompareExchange(&op->state, KS_OP_WAITING, KS_OP_ISSUED) == KS_OP_ISSUED) {
             NTSTATUS w = KeWaitForSingleObject(&op->done, Executive, KernelMode, FALSE, timeout);
             if (w == STATUS_TIMEOUT) {
+                expired = TRUE;
                 IoCancelIrp(op->irp);
                 KeWaitForSingleObject(&op->done, Executive, KernelMode, FALSE, NULL);
             }
@@ -83,10 +88,43 @@ NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout, ULO
     }
     ks_op_release_mdl(op);
     InterlockedExchange(&op->state, KS_OP_IDLE);
+    if (information != NULL)
+        *information = info;
+    if (timed_out != NULL)
+        *timed_out = expired;
+    return status;
+}
+
+NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout, ULONG_PTR *information)
+{
+    ULONG_PTR info = 0;
+    NTSTATUS status = ks_op_wait_timed(op, call_status, timeout, &info, NULL);
     if (!NT_SUCCESS(status))
         info = 0;
     if (information != NULL)
         *information = info;
+    return status;
+}
+
+NTSTATUS ks_op_async_issued(ks_op *op, NTSTATUS call_status)
+{
+    if (call_status == STATUS_PENDING || op->state != KS_OP_ISSUED)
+        return STATUS_PENDING;
+    /* Returned without completing the IRP: no callback will come. */
+    ks_op_release_mdl(op);
+    op->callback = NULL;
+    InterlockedExchange(&op->state, KS_OP_IDLE);
+    return NT_SUCCESS(call_status) ? STATUS_INTERNAL_ERROR : call_status;
+}
+
+NTSTATUS ks_op_reap(ks_op *op, ULONG_PTR *information)
+{
+    NTSTATUS status = op->irp->IoStatus.Status;
+    if (information != NULL)
+        *information = op->irp->IoStatus.Information;
+    ks_op_release_mdl(op);
+    op->callback = NULL;
+    InterlockedExchange(&op->state, KS_OP_IDLE);
     return status;
 }
 

@@ -15,7 +15,14 @@
  *
  * An operation may instead be given a completion callback (ks_op_set_callback),
  * which the completion routine calls at IRQL <= DISPATCH_LEVEL: that is the
- * hook the asynchronous API builds on.
+ * hook the asynchronous API builds on (src/ks_ready.c).
+ *
+ * Usage (asynchronous):
+ *     ks_op_set_callback(op, done_fn, ctx);
+ *     PIRP irp = ks_op_begin(op);
+ *     status = ks_op_async_issued(op, dispatch->WskSomething(..., irp));
+ *     // STATUS_PENDING: done_fn runs (or ran) once; later, at PASSIVE_LEVEL:
+ *     status = ks_op_reap(op, &information);
  */
 #ifndef KS_OP_H
 #define KS_OP_H
@@ -65,6 +72,48 @@ PIRP ks_op_begin(ks_op *op);
  */
 NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout,
                     ULONG_PTR *information);
+
+/*
+ * ks_op_wait for calls with a timeout: *timed_out (optional) tells whether
+ * the timeout expired (the IRP was then cancelled and waited for), and
+ * *information is the IRP's Information even on failure, so a receive
+ * cancelled after it got data still reports them. PASSIVE_LEVEL.
+ */
+NTSTATUS ks_op_wait_timed(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout,
+                          ULONG_PTR *information, BOOLEAN *timed_out);
+
+/*
+ * Sets (or, with NULL, clears) the completion callback of the next requests.
+ * Set it before ks_op_begin; ks_op_reap clears it. The callback runs once per
+ * request, at IRQL <= DISPATCH_LEVEL, on the provider's thread or inside the
+ * WSK call (inline completion); it must not wait, start WSK calls or free
+ * the operation, and the op's state is DONE while it runs.
+ */
+static inline void ks_op_set_callback(ks_op *op, ks_op_callback *callback, void *context)
+{
+    op->callback = callback;
+    op->callback_context = context;
+}
+
+/*
+ * Ends the issue of an asynchronous request (op with a callback): call_status
+ * is what the WSK function returned. Returns STATUS_PENDING when the
+ * completion routine runs or ran (the callback then reports the result), or
+ * the error of a provider that failed without completing the IRP (Wine's
+ * stubs): the callback never runs, the op is idle again and its callback
+ * cleared. Any IRQL <= DISPATCH_LEVEL.
+ */
+NTSTATUS ks_op_async_issued(ks_op *op, NTSTATUS call_status);
+
+/*
+ * Collects an asynchronous request whose callback has run: returns the IRP's
+ * status, *information (optional) its Information (kept on failure), unlocks
+ * and frees the MDL, makes the op idle and clears the callback. The caller
+ * must know the callback finished (ks_op_busy is not enough: the state is
+ * DONE while the callback still runs). PASSIVE_LEVEL (MDL unlock: <=
+ * DISPATCH_LEVEL would do).
+ */
+NTSTATUS ks_op_reap(ks_op *op, ULONG_PTR *information);
 
 /* Asks the provider to cancel the request in flight, if any. Safe to call at
  * any time from any thread while the op's memory is alive. */

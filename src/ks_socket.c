@@ -31,6 +31,7 @@ ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *er
     KeInitializeEvent(&s->ctl_lock, SynchronizationEvent, TRUE);
     KeInitializeEvent(&s->rx_lock, SynchronizationEvent, TRUE);
     KeInitializeEvent(&s->tx_lock, SynchronizationEvent, TRUE);
+    ks_ready_init(s);
     if (!NT_SUCCESS(ks_op_init(&s->ctl)) || !NT_SUCCESS(ks_op_init(&s->rx)) ||
         !NT_SUCCESS(ks_op_init(&s->tx))) {
         ks_sock_put(s);
@@ -54,6 +55,7 @@ void ks_sock_put(ks_sock *s)
     ks_op_free(&s->rx);
     ks_op_free(&s->tx);
     ks_free(s->peek_buf, KS_TAG_BUFFER);
+    ks_ready_free(s);
     ks_free(s, KS_TAG_SOCKET);
     ks_live_socket_removed();
 }
@@ -162,6 +164,8 @@ void ks_sock_close(ks_sock *s)
     /* No thread may be inside a WSK call when WskCloseSocket runs. */
     if (!drained)
         KeWaitForSingleObject(&s->calls_drained, Executive, KernelMode, FALSE, NULL);
+    /* Pollers wake; a non-blocking send in flight may finish (bounded). */
+    ks_ready_close_begin(s);
     /* A send still in flight is cut off: the stream is broken, so the close
      * is abortive. Otherwise every byte sent was handed over whole. */
     BOOLEAN send_cut = ks_op_busy(&s->tx);
@@ -181,6 +185,8 @@ void ks_sock_close(ks_sock *s)
     ks_wsk_disconnect_orderly(s);
     ks_wsk_close(s);
     ks_sock_unlock(&s->ctl_lock);
+    /* Asynchronous requests (cancelled above) complete and are reaped. */
+    ks_ready_close_end(s);
 }
 
 void ks_wsk_disconnect_orderly(ks_sock *s)

@@ -18,6 +18,7 @@
 #define KS_SOCKET_H
 
 #include "ks_op.h"
+#include "ks_ready.h"
 
 /* Most provider options remembered per socket (see struct ks_stored_opt). */
 #define KS_MAX_STORED_OPTS 8
@@ -75,7 +76,8 @@ typedef struct ks_sock {
     SOCKADDR_STORAGE remote;  /* peer (state KS_SS_CONNECTED) */
 
     /* ---- non-blocking mode and readiness (ks_ready.c, ks_poll.c) ---- */
-    BOOLEAN nonblocking; /* FIONBIO */
+    BOOLEAN nonblocking;   /* FIONBIO */
+    struct ks_ready ready; /* asynchronous requests, poll waiters */
 } ks_sock;
 
 /* Allocates a socket with its operations (not yet in the descriptor table).

@@ -111,6 +111,8 @@ int ks_listen(int fd, int backlog)
     }
     if (s->state == KS_SS_CONNECTED) {
         err = -EISCONN;
+    } else if (ks_ready_connecting(s)) {
+        err = -EALREADY; /* a non-blocking connect is in progress */
     } else if (s->state != KS_SS_LISTENING) {
         SOCKADDR_STORAGE local;
         if (s->state == KS_SS_BOUND) {
@@ -139,6 +141,98 @@ int ks_listen(int fd, int backlog)
     return err;
 }
 
+/* Gives an accepted connection (n->wsk set) its descriptor; consumes the
+ * caller's reference to n. Returns the descriptor or a negative errno. */
+static int accepted(ks_sock *l, ks_sock *n, const SOCKADDR_STORAGE *remote, struct sockaddr *addr,
+                    int *addrlen)
+{
+    n->wsk_kind = WSK_FLAG_CONNECTION_SOCKET;
+    n->state = KS_SS_CONNECTED;
+    n->local = l->local;
+    n->remote = *remote;
+    ks_opts_inherit(n, l); /* accepted sockets start blocking (nonblocking not inherited) */
+    int nfd = ks_fd_insert(n);
+    if (nfd < 0)
+        ks_sock_close(n);
+    else
+        ks_copy_out_addr(remote, addr, addrlen);
+    ks_sock_put(n); /* the table holds it if it was inserted */
+    return nfd;
+}
+
+/* Blocking WskAccept, bounded by d (rx lock held, nothing in flight). */
+static int accept_direct(ks_sock *l, const ks_deadline *d, struct sockaddr *addr, int *addrlen)
+{
+    /* The new socket exists before the provider hands us the connection, so
+     * nothing can fail between accepting and owning it. */
+    int err;
+    ks_sock *n = ks_sock_new(l->family, SOCK_STREAM, l->protocol, &err);
+    if (n == NULL)
+        return err;
+    err = ks_call_enter(l, KS_SS_LISTENING, -EINVAL);
+    if (err != 0) {
+        ks_sock_put(n);
+        return err;
+    }
+    SOCKADDR_STORAGE remote;
+    RtlZeroMemory(&remote, sizeof(remote));
+    const WSK_PROVIDER_LISTEN_DISPATCH *dispatch =
+        (const WSK_PROVIDER_LISTEN_DISPATCH *)l->wsk->Dispatch;
+    PIRP irp = ks_op_begin(&l->rx);
+    NTSTATUS status = dispatch->WskAccept(l->wsk, 0, n, NULL, NULL, (PSOCKADDR)&remote, irp);
+    ks_call_leave(l);
+    ULONG_PTR info = 0;
+    BOOLEAN timed_out = FALSE;
+    LARGE_INTEGER t;
+    status = ks_op_wait_timed(&l->rx, status, ks_deadline_left(d, &t), &info, &timed_out);
+    if (!NT_SUCCESS(status) || info == 0) {
+        ks_sock_put(n);
+        if (timed_out && !l->closing)
+            return -ETIMEDOUT;
+        return fail(l, NT_SUCCESS(status) ? STATUS_CONNECTION_ABORTED : status);
+    }
+    n->wsk = (PWSK_SOCKET)info;
+    return accepted(l, n, &remote, addr, addrlen);
+}
+
+/* ks_accept with the rx lock held: a connection the readiness engine
+ * queued comes first; an accept it has in flight is waited for (or, non-
+ * blocking, reported as -EWOULDBLOCK); else a blocking WskAccept. */
+static int accept_locked(ks_sock *l, BOOLEAN nonblocking, const ks_deadline *d,
+                         struct sockaddr *addr, int *addrlen)
+{
+    for (;;) {
+        if (l->state != KS_SS_LISTENING)
+            return l->closing ? -EBADF : -EINVAL;
+        ks_ready_rx_reap(l);
+        ks_sock *n;
+        SOCKADDR_STORAGE remote;
+        if (ks_ready_take_accepted(l, &n, &remote))
+            return accepted(l, n, &remote, addr, addrlen);
+        int err = ks_ready_take_error(l);
+        if (err != 0)
+            return err;
+        LONG st = l->ready.rx;
+        if (st == KS_ASYNC_DONE)
+            continue;
+        if (st == KS_ASYNC_BUSY) {
+            if (nonblocking)
+                return -EWOULDBLOCK;
+            err = ks_ready_rx_wait(l, d);
+            if (err != 0)
+                return err;
+            continue;
+        }
+        if (!nonblocking)
+            return accept_direct(l, d, addr, addrlen);
+        err = ks_ready_rx_arm(l);
+        if (err != 0)
+            return err;
+        if (l->ready.rx == KS_ASYNC_BUSY)
+            return -EWOULDBLOCK;
+    }
+}
+
 int ks_accept(int fd, struct sockaddr *addr, int *addrlen)
 {
     if (addr != NULL && addrlen == NULL)
@@ -149,50 +243,17 @@ int ks_accept(int fd, struct sockaddr *addr, int *addrlen)
     int err = ks_fd_enter(fd, &l);
     if (err != 0)
         return err;
-    /* The new socket exists before the provider hands us the connection, so
-     * nothing can fail between accepting and owning it. */
-    ks_sock *n = ks_sock_new(l->family, SOCK_STREAM, l->protocol, &err);
-    if (n == NULL) {
-        ks_sock_put(l);
-        return err;
-    }
-    err = ks_sock_lock(l, &l->rx_lock);
-    if (err != 0)
-        goto out;
-    err = ks_call_enter(l, KS_SS_LISTENING, -EINVAL);
-    if (err != 0) {
+    BOOLEAN nonblocking = l->nonblocking;
+    if (nonblocking)
+        err = l->closing ? -EBADF : ks_lock_try(&l->rx_lock);
+    else
+        err = ks_sock_lock(l, &l->rx_lock);
+    if (err == 0) {
+        ks_deadline d = ks_deadline_in(nonblocking ? 0 : l->rcvtimeo_ms);
+        err = accept_locked(l, nonblocking, &d, addr, addrlen);
         ks_sock_unlock(&l->rx_lock);
-        goto out;
+        ks_ready_wake(l); /* pollers could not arm while we held the lock */
     }
-    SOCKADDR_STORAGE remote;
-    RtlZeroMemory(&remote, sizeof(remote));
-    const WSK_PROVIDER_LISTEN_DISPATCH *d = (const WSK_PROVIDER_LISTEN_DISPATCH *)l->wsk->Dispatch;
-    PIRP irp = ks_op_begin(&l->rx);
-    NTSTATUS status = d->WskAccept(l->wsk, 0, n, NULL, NULL, (PSOCKADDR)&remote, irp);
-    ks_call_leave(l);
-    ULONG_PTR info;
-    status = ks_op_wait(&l->rx, status, NULL, &info);
-    ks_sock_unlock(&l->rx_lock);
-    if (!NT_SUCCESS(status) || info == 0) {
-        err = fail(l, NT_SUCCESS(status) ? STATUS_CONNECTION_ABORTED : status);
-        goto out;
-    }
-    n->wsk = (PWSK_SOCKET)info;
-    n->wsk_kind = WSK_FLAG_CONNECTION_SOCKET;
-    n->state = KS_SS_CONNECTED;
-    n->local = l->local;
-    n->remote = remote;
-    ks_opts_inherit(n, l);
-    int nfd = ks_fd_insert(n);
-    if (nfd < 0) {
-        err = nfd;
-        ks_sock_close(n);
-        goto out;
-    }
-    ks_copy_out_addr(&remote, addr, addrlen);
-    err = nfd;
-out:
-    ks_sock_put(n); /* the table holds it if it was inserted */
     ks_sock_put(l);
     return err;
 }
@@ -216,8 +277,11 @@ int ks_connect(int fd, const struct sockaddr *addr, int addrlen)
     RtlZeroMemory(&remote, sizeof(remote));
     RtlCopyMemory(&remote, addr, (SIZE_T)ks_sockaddr_len(s->family));
     NTSTATUS status = STATUS_SUCCESS;
+    BOOLEAN nonblocking = s->nonblocking;
     if (s->state == KS_SS_CONNECTED || s->state == KS_SS_LISTENING) {
         err = -EISCONN;
+    } else if (ks_ready_connecting(s)) {
+        err = -EALREADY; /* a non-blocking connect is in progress */
     } else {
         if (s->state == KS_SS_NEW) {
             /* Implicit bind, to the wildcard address of the socket's family. */
@@ -229,7 +293,11 @@ int ks_connect(int fd, const struct sockaddr *addr, int addrlen)
                 set_state(s, KS_SS_BOUND);
             }
         }
-        if (NT_SUCCESS(status)) {
+        if (NT_SUCCESS(status) && nonblocking) {
+            /* In the background: the completion sets the state, or
+             * SO_ERROR; ks_poll reports POLLOUT. */
+            err = ks_ready_connect(s, &remote);
+        } else if (NT_SUCCESS(status)) {
             const WSK_PROVIDER_CONNECTION_DISPATCH *d =
                 (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
             if (ks_call_enter(s, -1, 0) != 0) {
@@ -241,11 +309,11 @@ int ks_connect(int fd, const struct sockaddr *addr, int addrlen)
                 status = ks_op_wait(&s->ctl, status, NULL, NULL);
             }
         }
-        if (NT_SUCCESS(status)) {
+        if (!NT_SUCCESS(status)) {
+            err = fail(s, status);
+        } else if (!nonblocking) {
             s->remote = remote; /* before the state: ks_getpeername reads it then */
             set_state(s, KS_SS_CONNECTED);
-        } else {
-            err = fail(s, status);
         }
     }
     ks_sock_unlock(&s->ctl_lock);

@@ -1,11 +1,25 @@
-/* ks_stream_io.c - ks_send and ks_recv on connected stream sockets. */
+/*
+ * ks_stream_io.c - ks_send and ks_recv on connected stream sockets.
+ *
+ * Receiving: bytes held in the socket's buffer (peek_buf: taken by
+ * MSG_PEEK, or read ahead by the readiness engine for non-blocking calls and
+ * ks_poll) are handed out first; a read-ahead still in flight is waited for
+ * (or, non-blocking, reported as -EWOULDBLOCK); only when nothing is held or
+ * in flight does a blocking call receive straight into the caller's buffer.
+ * So the byte order holds whichever way the bytes came.
+ *
+ * Sending: a blocking send hands the caller's buffer to the provider (locked
+ * in place) and waits; a non-blocking one copies up to 64 KiB and sends it
+ * in the background (ks_ready_send). Either first settles the background
+ * send of an earlier call.
+ *
+ * SO_RCVTIMEO/SO_SNDTIMEO bound the whole call (a deadline taken at entry).
+ */
 #include "ks_socket.h"
 
 /* Largest piece handed to the provider in one request (an MDL describes at
  * most 4 GiB; smaller pieces bound the pages locked at once). */
 #define KS_IO_CHUNK (64u * 1024 * 1024)
-/* Largest MSG_PEEK (bytes held in the socket's peek buffer). */
-#define KS_PEEK_MAX (64u * 1024)
 
 static int io_error(ks_sock *s, NTSTATUS status)
 {
@@ -15,33 +29,40 @@ static int io_error(ks_sock *s, NTSTATUS status)
     return err != 0 ? err : -EIO;
 }
 
-/* Sends or receives one piece through op; returns the byte count or an error. */
+/* Sends or receives one piece through op, waiting up to d. Returns the byte
+ * count, or an error: -ETIMEDOUT when d passed (the request was cancelled and
+ * waited for; a receive that got bytes before the cancel returns them). */
 static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf, ULONG len,
-                                 ULONG flags)
+                                 ULONG flags, const ks_deadline *d)
 {
     int err = ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN);
     if (err != 0)
         return err;
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
+    const WSK_PROVIDER_CONNECTION_DISPATCH *dispatch =
         (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
     WSK_BUF wbuf;
     PIRP irp = ks_op_begin(op);
     NTSTATUS status = ks_op_lock_buffer(op, buf, len, send ? IoReadAccess : IoWriteAccess, &wbuf);
     if (NT_SUCCESS(status))
-        status =
-            send ? d->WskSend(s->wsk, &wbuf, flags, irp) : d->WskReceive(s->wsk, &wbuf, flags, irp);
+        status = send ? dispatch->WskSend(s->wsk, &wbuf, flags, irp)
+                      : dispatch->WskReceive(s->wsk, &wbuf, flags, irp);
     ks_call_leave(s);
-    ULONG_PTR info;
-    status = ks_op_wait(op, status, NULL, &info);
-    if (!NT_SUCCESS(status))
-        return io_error(s, status);
-    return (ks_ssize_t)info;
+    ULONG_PTR info = 0;
+    BOOLEAN timed_out = FALSE;
+    LARGE_INTEGER t;
+    status = ks_op_wait_timed(op, status, ks_deadline_left(d, &t), &info, &timed_out);
+    if (NT_SUCCESS(status))
+        return (ks_ssize_t)info;
+    if (timed_out && !s->closing)
+        return !send && info > 0 ? (ks_ssize_t)info : -ETIMEDOUT;
+    return io_error(s, status);
 }
 
 /*
  * Common entry of ks_send/ks_recv: looks fd up, checks the arguments and
- * takes the direction lock. Returns 1 with *out referenced and locked, 0 for
- * a zero-length call (nothing to do), or a negative errno.
+ * takes the direction lock (without waiting for it when non-blocking).
+ * Returns 1 with *out referenced and locked, 0 for a zero-length call
+ * (nothing to do), or a negative errno.
  */
 static int stream_enter(int fd, const void *buf, size_t len, int flags, int allowed_flags,
                         BOOLEAN send, ks_sock **out)
@@ -60,8 +81,13 @@ static int stream_enter(int fd, const void *buf, size_t len, int flags, int allo
         err = -EPIPE; /* ks_shutdown(SD_SEND) */
     else if (!send && s->shut_rd)
         len = 0; /* ks_shutdown(SD_RECEIVE): end of stream at once */
-    if (err == 0 && len > 0)
-        err = ks_sock_lock(s, send ? &s->tx_lock : &s->rx_lock);
+    if (err == 0 && len > 0) {
+        KEVENT *lock = send ? &s->tx_lock : &s->rx_lock;
+        if (s->nonblocking || (flags & MSG_DONTWAIT) != 0)
+            err = s->closing ? -EBADF : ks_lock_try(lock);
+        else
+            err = ks_sock_lock(s, lock);
+    }
     if (err != 0 || len == 0) {
         ks_sock_put(s);
         return err < 0 ? err : 0;
@@ -70,38 +96,53 @@ static int stream_enter(int fd, const void *buf, size_t len, int flags, int allo
     return 1;
 }
 
+static ks_ssize_t send_blocking(ks_sock *s, const UCHAR *buf, size_t len, const ks_deadline *d)
+{
+    size_t sent = 0;
+    while (sent < len) {
+        ULONG piece = (ULONG)(len - sent > KS_IO_CHUNK ? KS_IO_CHUNK : len - sent);
+        ks_ssize_t n = stream_request(s, &s->tx, TRUE, (UCHAR *)buf + sent, piece, 0, d);
+        if (n == -ETIMEDOUT) {
+            /* Part of the data may be gone: the stream is broken (later
+             * sends -EPIPE, the close is abortive). */
+            KIRQL irql;
+            KeAcquireSpinLock(&s->lock, &irql);
+            s->send_broken = TRUE;
+            KeReleaseSpinLock(&s->lock, irql);
+        }
+        if (n < 0)
+            return n;
+        if (n == 0) /* a send that moved nothing: the stream is gone */
+            return -ECONNRESET;
+        sent += (size_t)n;
+    }
+    return (ks_ssize_t)len;
+}
+
 ks_ssize_t ks_send(int fd, const void *buf, size_t len, int flags)
 {
     ks_sock *s = NULL;
-    int entered = stream_enter(fd, buf, len, flags, 0, TRUE, &s);
+    int entered = stream_enter(fd, buf, len, flags, MSG_DONTWAIT, TRUE, &s);
     if (entered <= 0)
         return entered;
-    size_t sent = 0;
-    ks_ssize_t result = 0;
-    while (sent < len) {
-        ULONG piece = (ULONG)(len - sent > KS_IO_CHUNK ? KS_IO_CHUNK : len - sent);
-        ks_ssize_t n = stream_request(s, &s->tx, TRUE, (UCHAR *)buf + sent, piece, 0);
-        if (n < 0) {
-            result = n;
-            break;
-        }
-        if (n == 0) { /* a send that moved nothing: the stream is gone */
-            result = -ECONNRESET;
-            break;
-        }
-        sent += (size_t)n;
-    }
+    BOOLEAN nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;
+    ks_deadline d = ks_deadline_in(nonblocking ? 0 : s->sndtimeo_ms);
+    ks_ssize_t result = s->send_broken ? -EPIPE : ks_ready_tx_settle(s, nonblocking, &d);
+    if (result == 0)
+        result = nonblocking ? ks_ready_send(s, buf, len)
+                             : send_blocking(s, (const UCHAR *)buf, len, &d);
     ks_sock_unlock(&s->tx_lock);
     ks_sock_put(s);
-    return result < 0 ? result : (ks_ssize_t)len;
+    return result;
 }
 
-/* Fills the peek buffer with at least want bytes (fewer if the stream ends).
- * Returns the bytes held, or an error (rx lock held). */
-static ks_ssize_t peek_fill(ks_sock *s, ULONG want)
+/* Blocking receive into the free end of the buffer (MSG_PEEK). Returns the
+ * bytes added, 0 at end of stream, or an error (rx lock held, nothing in
+ * flight). */
+static ks_ssize_t fill_buffer(ks_sock *s, const ks_deadline *d)
 {
     if (s->peek_buf == NULL) {
-        s->peek_buf = (UCHAR *)ks_alloc(KS_PEEK_MAX, KS_TAG_BUFFER);
+        s->peek_buf = (UCHAR *)ks_alloc(KS_READY_BUF, KS_TAG_BUFFER);
         if (s->peek_buf == NULL)
             return -ENOMEM;
     }
@@ -109,20 +150,15 @@ static ks_ssize_t peek_fill(ks_sock *s, ULONG want)
         RtlMoveMemory(s->peek_buf, s->peek_buf + s->peek_off, s->peek_len);
         s->peek_off = 0;
     }
-    while (s->peek_len < want) {
-        ks_ssize_t n = stream_request(s, &s->rx, FALSE, s->peek_buf + s->peek_len,
-                                      KS_PEEK_MAX - s->peek_len, 0);
-        if (n < 0)
-            return s->peek_len > 0 ? (ks_ssize_t)s->peek_len : n;
-        if (n == 0)
-            break;
+    ks_ssize_t n = stream_request(s, &s->rx, FALSE, s->peek_buf + s->peek_len,
+                                  KS_READY_BUF - s->peek_len, 0, d);
+    if (n > 0)
         s->peek_len += (ULONG)n;
-    }
-    return (ks_ssize_t)s->peek_len;
+    return n;
 }
 
-/* Moves up to len held (peeked) bytes to buf. */
-static size_t take_peeked(ks_sock *s, UCHAR *buf, size_t len)
+/* Moves up to len held bytes to buf. */
+static size_t take_held(ks_sock *s, UCHAR *buf, size_t len)
 {
     size_t n = len < s->peek_len ? len : s->peek_len;
     if (n == 0)
@@ -135,48 +171,112 @@ static size_t take_peeked(ks_sock *s, UCHAR *buf, size_t len)
     return n;
 }
 
-static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags)
+/* Copies held bytes without taking them (MSG_PEEK). */
+static ks_ssize_t copy_held(ks_sock *s, UCHAR *buf, size_t len)
 {
-    BOOLEAN waitall = (flags & MSG_WAITALL) != 0;
-    if (flags & MSG_PEEK) {
-        ULONG want = 1;
-        if (waitall)
-            want = (ULONG)(len < KS_PEEK_MAX ? len : KS_PEEK_MAX);
-        ks_ssize_t held = peek_fill(s, want);
-        if (held <= 0)
-            return held;
-        size_t n = len < (size_t)held ? len : (size_t)held;
+    size_t n = len < s->peek_len ? len : s->peek_len;
+    if (n > 0)
         RtlCopyMemory(buf, s->peek_buf + s->peek_off, n);
-        return (ks_ssize_t)n;
-    }
-    size_t got = take_peeked(s, buf, len);
-    if (got > 0 && !waitall)
-        return (ks_ssize_t)got;
-    while (got < len) {
+    return (ks_ssize_t)n;
+}
+
+static void set_eof(ks_sock *s)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    s->ready.rx_eof = TRUE;
+    KeReleaseSpinLock(&s->lock, irql);
+}
+
+/* got > 0 ? got : err - a call that took bytes reports them first. */
+static ks_ssize_t got_or(size_t got, int err)
+{
+    return got > 0 ? (ks_ssize_t)got : err;
+}
+
+static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOOLEAN nonblocking,
+                              const ks_deadline *d)
+{
+    struct ks_ready *r = &s->ready;
+    BOOLEAN waitall = (flags & MSG_WAITALL) != 0;
+    BOOLEAN peek = (flags & MSG_PEEK) != 0;
+    ULONG want = 1; /* bytes a peek waits for */
+    size_t got = 0;
+    if (peek && waitall)
+        want = (ULONG)(len < KS_READY_BUF ? len : KS_READY_BUF);
+    for (;;) {
+        ks_ready_rx_reap(s);
+        if (peek) {
+            if (s->peek_len >= want ||
+                (s->peek_len > 0 && (nonblocking || r->rx_eof || r->rx_err != 0)))
+                return copy_held(s, buf, len);
+        } else {
+            got += take_held(s, buf + got, len - got);
+            if (got == len || (got > 0 && (!waitall || nonblocking)))
+                return (ks_ssize_t)got;
+        }
+        if (r->rx_eof)
+            return (ks_ssize_t)got; /* orderly close by the peer */
+        if (r->rx_err != 0)
+            return got_or(got, r->rx_err);
+        int err;
+        LONG st = r->rx;
+        if (st == KS_ASYNC_DONE)
+            continue;
+        if (st == KS_ASYNC_BUSY) { /* a read-ahead is in flight: its bytes come first */
+            if (nonblocking)
+                return got_or(got, -EWOULDBLOCK);
+            err = ks_ready_rx_wait(s, d);
+            if (err != 0)
+                return got_or(got, err);
+            continue;
+        }
+        if (nonblocking) {
+            err = ks_ready_rx_arm(s);
+            if (err != 0)
+                return got_or(got, err);
+            if (r->rx == KS_ASYNC_BUSY)
+                return got_or(got, -EWOULDBLOCK);
+            continue; /* completed at once */
+        }
+        if (peek) {
+            ks_ssize_t n = fill_buffer(s, d);
+            if (n < 0)
+                return s->peek_len > 0 ? copy_held(s, buf, len) : n;
+            if (n == 0)
+                set_eof(s);
+            continue;
+        }
         ULONG piece = (ULONG)(len - got > KS_IO_CHUNK ? KS_IO_CHUNK : len - got);
         /* WSK_FLAG_WAITALL lets a provider that honours it fill the piece in
          * one request; the loop makes MSG_WAITALL hold with any provider. */
         ks_ssize_t n =
-            stream_request(s, &s->rx, FALSE, buf + got, piece, waitall ? WSK_FLAG_WAITALL : 0);
+            stream_request(s, &s->rx, FALSE, buf + got, piece, waitall ? WSK_FLAG_WAITALL : 0, d);
         if (n < 0)
-            return got > 0 ? (ks_ssize_t)got : n;
-        if (n == 0)
-            break; /* orderly close by the peer */
+            return got_or(got, (int)n);
+        if (n == 0) {
+            set_eof(s);
+            return (ks_ssize_t)got;
+        }
         got += (size_t)n;
         if (!waitall)
-            break;
+            return (ks_ssize_t)got;
     }
-    return (ks_ssize_t)got;
 }
 
 ks_ssize_t ks_recv(int fd, void *buf, size_t len, int flags)
 {
     ks_sock *s = NULL;
-    int entered = stream_enter(fd, buf, len, flags, MSG_WAITALL | MSG_PEEK, FALSE, &s);
+    int entered =
+        stream_enter(fd, buf, len, flags, MSG_WAITALL | MSG_PEEK | MSG_DONTWAIT, FALSE, &s);
     if (entered <= 0)
         return entered;
-    ks_ssize_t result = recv_locked(s, (UCHAR *)buf, len, flags);
+    BOOLEAN nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;
+    ks_deadline d = ks_deadline_in(nonblocking ? 0 : s->rcvtimeo_ms);
+    ks_ssize_t result = recv_locked(s, (UCHAR *)buf, len, flags, nonblocking, &d);
     ks_sock_unlock(&s->rx_lock);
+    /* Pollers could not arm a read-ahead while we held the lock. */
+    ks_ready_wake(s);
     ks_sock_put(s);
     return result;
 }

@@ -1,0 +1,625 @@
+/* ks_ready.c - the readiness engine: asynchronous requests (see ks_ready.h). */
+#include "ks_socket.h"
+
+static ks_op_callback rx_done;
+static ks_op_callback tx_done;
+
+LONGLONG ks_now_ms(void)
+{
+    LARGE_INTEGER freq;
+    LARGE_INTEGER now = KeQueryPerformanceCounter(&freq);
+    LONGLONG per_ms = freq.QuadPart / 1000;
+    return now.QuadPart / (per_ms > 0 ? per_ms : 1);
+}
+
+ks_deadline ks_deadline_in(ULONG ms)
+{
+    ks_deadline d;
+    d.bounded = ms != 0;
+    d.at_ms = ms != 0 ? ks_now_ms() + (LONGLONG)ms : 0;
+    return d;
+}
+
+PLARGE_INTEGER ks_deadline_left(const ks_deadline *d, LARGE_INTEGER *buf)
+{
+    if (d == NULL || !d->bounded)
+        return NULL;
+    LONGLONG left = d->at_ms - ks_now_ms();
+    buf->QuadPart = -(left > 0 ? left : 0) * 10000;
+    return buf;
+}
+
+static int status_err(ks_sock *s, NTSTATUS status)
+{
+    if (s->closing)
+        return -EBADF;
+    int err = ks_status_to_errno(status);
+    return err != 0 ? err : -EIO;
+}
+
+/* ---- lifetime ---- */
+
+void ks_ready_init(ks_sock *s)
+{
+    InitializeListHead(&s->ready.waiters);
+    KeInitializeEvent(&s->ready.rx_idle, NotificationEvent, TRUE);
+    KeInitializeEvent(&s->ready.tx_idle, NotificationEvent, TRUE);
+}
+
+void ks_ready_free(ks_sock *s)
+{
+    ks_free(s->ready.tx_buf, KS_TAG_BUFFER);
+    s->ready.tx_buf = NULL;
+}
+
+/* ---- waiters ---- */
+
+static void wake_locked(ks_sock *s)
+{
+    PLIST_ENTRY e;
+    for (e = s->ready.waiters.Flink; e != &s->ready.waiters; e = e->Flink)
+        KeSetEvent(CONTAINING_RECORD(e, struct ks_ready_link, entry)->event, IO_NO_INCREMENT,
+                   FALSE);
+}
+
+void ks_ready_wake(ks_sock *s)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    wake_locked(s);
+    KeReleaseSpinLock(&s->lock, irql);
+}
+
+void ks_ready_add_waiter(ks_sock *s, struct ks_ready_link *link)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    InsertTailList(&s->ready.waiters, &link->entry);
+    KeReleaseSpinLock(&s->lock, irql);
+}
+
+void ks_ready_remove_waiter(ks_sock *s, struct ks_ready_link *link)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    RemoveEntryList(&link->entry);
+    KeReleaseSpinLock(&s->lock, irql);
+}
+
+/* ---- completion callbacks (IRQL <= DISPATCH_LEVEL) ----
+ * They publish the result under the socket's spin lock and wake waiters;
+ * releasing the lock is their last access to the socket: once the result is
+ * visible, a reaper may drop the request's reference and the socket may go. */
+
+static void rx_done(ks_op *op, NTSTATUS status, ULONG_PTR information, void *context)
+{
+    ks_sock *s = (ks_sock *)context;
+    KIRQL irql;
+    UNREFERENCED_PARAMETER(op);
+    KeAcquireSpinLock(&s->lock, &irql);
+    s->ready.rx_status = status;
+    s->ready.rx_info = information;
+    s->ready.rx = KS_ASYNC_DONE;
+    KeSetEvent(&s->ready.rx_idle, IO_NO_INCREMENT, FALSE);
+    wake_locked(s);
+    KeReleaseSpinLock(&s->lock, irql);
+}
+
+static void tx_done(ks_op *op, NTSTATUS status, ULONG_PTR information, void *context)
+{
+    ks_sock *s = (ks_sock *)context;
+    struct ks_ready *r = &s->ready;
+    KIRQL irql;
+    UNREFERENCED_PARAMETER(op);
+    KeAcquireSpinLock(&s->lock, &irql);
+    r->tx_status = status;
+    r->tx_info = information;
+    r->tx = KS_ASYNC_DONE;
+    if (!s->closing) {
+        /* The socket's state changes here, not at the reap: a poller sees
+         * the connection (or its error) without anyone calling in. */
+        if (r->tx_kind == KS_TX_CONNECT && NT_SUCCESS(status) && s->state == KS_SS_BOUND) {
+            s->remote = r->conn_to;
+            s->state = KS_SS_CONNECTED;
+        } else if (!NT_SUCCESS(status)) {
+            int err = ks_status_to_errno(status);
+            InterlockedExchange(&s->so_error, err != 0 ? err : -EIO);
+            if (r->tx_kind == KS_TX_CONNECT)
+                r->conn_failed = TRUE;
+        }
+    }
+    KeSetEvent(&r->tx_idle, IO_NO_INCREMENT, FALSE);
+    wake_locked(s);
+    KeReleaseSpinLock(&s->lock, irql);
+}
+
+/* Marks a direction busy before its request is issued (the callback may run
+ * before the WSK call returns). */
+static void set_busy(ks_sock *s, LONG *state, KEVENT *idle)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    *state = KS_ASYNC_BUSY;
+    KeClearEvent(idle);
+    KeReleaseSpinLock(&s->lock, irql);
+}
+
+static void set_idle(ks_sock *s, LONG *state, KEVENT *idle)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    *state = KS_ASYNC_IDLE;
+    KeSetEvent(idle, IO_NO_INCREMENT, FALSE);
+    KeReleaseSpinLock(&s->lock, irql);
+}
+
+/* ---- receive side ---- */
+
+BOOLEAN ks_ready_rx_busy(ks_sock *s)
+{
+    return s->ready.rx == KS_ASYNC_BUSY;
+}
+
+/* Moves held stream bytes to the start of the buffer (nothing in flight). */
+static void compact(ks_sock *s)
+{
+    if (s->peek_off > 0 && s->peek_len > 0)
+        RtlMoveMemory(s->peek_buf, s->peek_buf + s->peek_off, s->peek_len);
+    s->peek_off = 0;
+}
+
+int ks_ready_rx_arm(ks_sock *s)
+{
+    struct ks_ready *r = &s->ready;
+    enum ks_rx_kind kind;
+    int state;
+    ULONG room = KS_READY_BUF;
+
+    if (s->type == SOCK_DGRAM) {
+        kind = KS_RX_RECVFROM;
+        state = KS_SS_DATAGRAM;
+    } else if (s->state == KS_SS_LISTENING) {
+        kind = KS_RX_ACCEPT;
+        state = KS_SS_LISTENING;
+    } else {
+        kind = KS_RX_READ;
+        state = KS_SS_CONNECTED;
+    }
+    if (r->rx != KS_ASYNC_IDLE)
+        return 0;
+    if ((kind == KS_RX_READ && (r->rx_eof || r->rx_err != 0)) ||
+        (kind == KS_RX_ACCEPT && r->acc_queued) || (kind == KS_RX_RECVFROM && r->dg_held))
+        return 0; /* something is held already */
+    if (kind != KS_RX_ACCEPT && s->peek_buf == NULL) {
+        s->peek_buf = (UCHAR *)ks_alloc(KS_READY_BUF, KS_TAG_BUFFER);
+        if (s->peek_buf == NULL)
+            return -ENOMEM;
+    }
+    if (kind == KS_RX_READ) {
+        compact(s);
+        room = KS_READY_BUF - s->peek_len;
+        if (room == 0)
+            return 0; /* full: readable anyway */
+    }
+    if (kind == KS_RX_ACCEPT && r->acc == NULL) {
+        int err;
+        r->acc = ks_sock_new(s->family, SOCK_STREAM, s->protocol, &err);
+        if (r->acc == NULL)
+            return err;
+    }
+    int err = ks_call_enter(s, state, kind == KS_RX_READ ? -ENOTCONN : -EINVAL);
+    if (err != 0)
+        return err;
+    ks_sock_get(s); /* the request's reference, dropped when it is reaped */
+    r->rx_kind = (UCHAR)kind;
+    set_busy(s, &r->rx, &r->rx_idle);
+    ks_op_set_callback(&s->rx, rx_done, s);
+    PIRP irp = ks_op_begin(&s->rx);
+    WSK_BUF wbuf;
+    NTSTATUS status;
+    if (kind == KS_RX_ACCEPT) {
+        const WSK_PROVIDER_LISTEN_DISPATCH *d =
+            (const WSK_PROVIDER_LISTEN_DISPATCH *)s->wsk->Dispatch;
+        RtlZeroMemory(&r->acc_remote, sizeof(r->acc_remote));
+        status = d->WskAccept(s->wsk, 0, r->acc, NULL, NULL, (PSOCKADDR)&r->acc_remote, irp);
+    } else if (kind == KS_RX_RECVFROM) {
+        const WSK_PROVIDER_DATAGRAM_DISPATCH *d =
+            (const WSK_PROVIDER_DATAGRAM_DISPATCH *)s->wsk->Dispatch;
+        RtlZeroMemory(&r->dg_from, sizeof(r->dg_from));
+        r->dg_flags = 0;
+        r->dg_control_len = 0;
+        status = ks_op_lock_buffer(&s->rx, s->peek_buf, KS_READY_BUF, IoWriteAccess, &wbuf);
+        if (NT_SUCCESS(status))
+            status = d->WskReceiveFrom(s->wsk, &wbuf, 0, (PSOCKADDR)&r->dg_from, &r->dg_control_len,
+                                       NULL, &r->dg_flags, irp);
+    } else {
+        const WSK_PROVIDER_CONNECTION_DISPATCH *d =
+            (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
+        status = ks_op_lock_buffer(&s->rx, s->peek_buf + s->peek_len, room, IoWriteAccess, &wbuf);
+        if (NT_SUCCESS(status))
+            status = d->WskReceive(s->wsk, &wbuf, 0, irp);
+    }
+    ks_call_leave(s);
+    status = ks_op_async_issued(&s->rx, status);
+    if (status != STATUS_PENDING) {
+        set_idle(s, &r->rx, &r->rx_idle);
+        ks_sock_put(s);
+        return status_err(s, status);
+    }
+    return 0;
+}
+
+BOOLEAN ks_ready_rx_reap(ks_sock *s)
+{
+    struct ks_ready *r = &s->ready;
+    KIRQL irql;
+
+    KeAcquireSpinLock(&s->lock, &irql);
+    if (r->rx != KS_ASYNC_DONE) {
+        KeReleaseSpinLock(&s->lock, irql);
+        return FALSE;
+    }
+    NTSTATUS status = r->rx_status;
+    ULONG_PTR info = r->rx_info;
+    KeReleaseSpinLock(&s->lock, irql);
+
+    ks_op_reap(&s->rx, NULL);
+    int err = NT_SUCCESS(status) ? 0 : status_err(s, status);
+    /* A request cancelled (by a close) is no error of the connection. */
+    BOOLEAN report = err != 0 && status != STATUS_CANCELLED && !s->closing;
+    KeAcquireSpinLock(&s->lock, &irql);
+    if (r->rx_kind == KS_RX_READ) {
+        if (err == 0 && info > 0)
+            s->peek_len += (ULONG)info;
+        else if (err == 0)
+            r->rx_eof = TRUE;
+        else if (report)
+            r->rx_err = err;
+    } else if (r->rx_kind == KS_RX_ACCEPT) {
+        if (err == 0 && info != 0) {
+            r->acc->wsk = (PWSK_SOCKET)info;
+            r->acc_queued = TRUE;
+        } else if (report || (err == 0 && !s->closing)) {
+            r->rx_once_err = err != 0 ? err : -ECONNABORTED;
+        }
+    } else {
+        if (err == 0) {
+            r->dg_held = TRUE;
+            r->dg_len = (ULONG)info;
+        } else if (report) {
+            r->rx_once_err = err;
+        }
+    }
+    r->rx = KS_ASYNC_IDLE;
+    KeReleaseSpinLock(&s->lock, irql);
+    ks_sock_put(s); /* the request's; the caller holds its own */
+    return TRUE;
+}
+
+int ks_ready_rx_wait(ks_sock *s, const ks_deadline *d)
+{
+    PVOID objects[2] = {&s->ready.rx_idle, &s->closed};
+    LARGE_INTEGER t;
+    NTSTATUS st = KeWaitForMultipleObjects(2, objects, WaitAny, Executive, KernelMode, FALSE,
+                                           ks_deadline_left(d, &t), NULL);
+    if (st == STATUS_WAIT_0)
+        return 0;
+    return st == STATUS_TIMEOUT ? -ETIMEDOUT : -EBADF;
+}
+
+BOOLEAN ks_ready_take_accepted(ks_sock *s, ks_sock **n, SOCKADDR_STORAGE *remote)
+{
+    struct ks_ready *r = &s->ready;
+    if (!r->acc_queued)
+        return FALSE;
+    *n = r->acc;
+    *remote = r->acc_remote;
+    r->acc = NULL;
+    r->acc_queued = FALSE;
+    return TRUE;
+}
+
+int ks_ready_take_error(ks_sock *s)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    int err = s->ready.rx_once_err;
+    s->ready.rx_once_err = 0;
+    KeReleaseSpinLock(&s->lock, irql);
+    return err;
+}
+
+/* ---- send side ---- */
+
+int ks_ready_tx_settle(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
+{
+    struct ks_ready *r = &s->ready;
+    for (;;) {
+        KIRQL irql;
+        KeAcquireSpinLock(&s->lock, &irql);
+        LONG st = r->tx;
+        NTSTATUS status = r->tx_status;
+        ULONG_PTR info = r->tx_info;
+        KeReleaseSpinLock(&s->lock, irql);
+        if (st == KS_ASYNC_IDLE)
+            return 0;
+        if (st == KS_ASYNC_DONE) {
+            ks_op_reap(&s->tx, NULL);
+            set_idle(s, &r->tx, &r->tx_idle);
+            ks_sock_put(s); /* the request's */
+            if (r->tx_kind == KS_TX_SEND && (!NT_SUCCESS(status) || info < r->tx_len)) {
+                /* Bytes taken by an earlier call were lost: report it now
+                 * (rather than through SO_ERROR too); the stream is broken. */
+                int err = NT_SUCCESS(status) ? -ECONNRESET : status_err(s, status);
+                InterlockedCompareExchange(&s->so_error, 0, err);
+                KeAcquireSpinLock(&s->lock, &irql);
+                s->send_broken = TRUE;
+                KeReleaseSpinLock(&s->lock, irql);
+                return err;
+            }
+            continue;
+        }
+        if (nonblocking)
+            return -EWOULDBLOCK;
+        PVOID objects[2] = {&r->tx_idle, &s->closed};
+        LARGE_INTEGER t;
+        NTSTATUS w = KeWaitForMultipleObjects(2, objects, WaitAny, Executive, KernelMode, FALSE,
+                                              ks_deadline_left(d, &t), NULL);
+        if (w == STATUS_TIMEOUT)
+            return -ETIMEDOUT;
+        if (w != STATUS_WAIT_0)
+            return -EBADF;
+    }
+}
+
+/* Issues the send-side request; the WSK call is made by issue(). */
+static int tx_start(ks_sock *s, enum ks_tx_kind kind, int state, int not_state_err,
+                    NTSTATUS (*issue)(ks_sock *s, PIRP irp))
+{
+    struct ks_ready *r = &s->ready;
+    int err = ks_call_enter(s, state, not_state_err);
+    if (err != 0)
+        return err;
+    ks_sock_get(s); /* the request's reference, dropped when it is reaped */
+    r->tx_kind = (UCHAR)kind;
+    set_busy(s, &r->tx, &r->tx_idle);
+    ks_op_set_callback(&s->tx, tx_done, s);
+    NTSTATUS status = issue(s, ks_op_begin(&s->tx));
+    ks_call_leave(s);
+    status = ks_op_async_issued(&s->tx, status);
+    if (status != STATUS_PENDING) {
+        set_idle(s, &r->tx, &r->tx_idle);
+        ks_sock_put(s);
+        return status_err(s, status);
+    }
+    return 0;
+}
+
+static NTSTATUS issue_send(ks_sock *s, PIRP irp)
+{
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
+        (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
+    WSK_BUF wbuf;
+    NTSTATUS status =
+        ks_op_lock_buffer(&s->tx, s->ready.tx_buf, s->ready.tx_len, IoReadAccess, &wbuf);
+    return NT_SUCCESS(status) ? d->WskSend(s->wsk, &wbuf, 0, irp) : status;
+}
+
+static NTSTATUS issue_connect(ks_sock *s, PIRP irp)
+{
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
+        (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
+    return d->WskConnect(s->wsk, (PSOCKADDR)&s->ready.conn_to, 0, irp);
+}
+
+ks_ssize_t ks_ready_send(ks_sock *s, const void *buf, size_t len)
+{
+    struct ks_ready *r = &s->ready;
+    ULONG n = len > KS_READY_SEND_MAX ? KS_READY_SEND_MAX : (ULONG)len;
+    if (r->tx_buf == NULL) {
+        r->tx_buf = (UCHAR *)ks_alloc(KS_READY_SEND_MAX, KS_TAG_BUFFER);
+        if (r->tx_buf == NULL)
+            return -ENOMEM;
+    }
+    RtlCopyMemory(r->tx_buf, buf, n);
+    r->tx_len = n;
+    int err = tx_start(s, KS_TX_SEND, KS_SS_CONNECTED, -ENOTCONN, issue_send);
+    if (err != 0)
+        return err;
+    if (r->tx == KS_ASYNC_DONE) {
+        /* Completed at once (usual under Wine): a failure is reported now,
+         * and the bytes count as not taken. */
+        err = ks_ready_tx_settle(s, TRUE, NULL);
+        if (err != 0)
+            return err;
+    }
+    return (ks_ssize_t)n;
+}
+
+int ks_ready_connect(ks_sock *s, const SOCKADDR_STORAGE *to)
+{
+    struct ks_ready *r = &s->ready;
+    int err = ks_sock_lock(s, &s->tx_lock);
+    if (err != 0)
+        return err;
+    err = ks_ready_tx_settle(s, FALSE, NULL);
+    if (err == 0) {
+        r->conn_to = *to;
+        r->conn_failed = FALSE;
+        err = tx_start(s, KS_TX_CONNECT, KS_SS_BOUND, -EISCONN, issue_connect);
+    }
+    if (err == 0) {
+        err = -EINPROGRESS;
+        KIRQL irql;
+        KeAcquireSpinLock(&s->lock, &irql);
+        BOOLEAN done = r->tx == KS_ASYNC_DONE;
+        NTSTATUS status = r->tx_status;
+        KeReleaseSpinLock(&s->lock, irql);
+        if (done) {
+            /* Completed at once: the caller gets the result now. */
+            ks_ready_tx_settle(s, TRUE, NULL);
+            if (NT_SUCCESS(status)) {
+                err = 0;
+            } else {
+                err = status_err(s, status);
+                InterlockedCompareExchange(&s->so_error, 0, err);
+            }
+        }
+    }
+    ks_sock_unlock(&s->tx_lock);
+    return err;
+}
+
+BOOLEAN ks_ready_connecting(ks_sock *s)
+{
+    return s->ready.tx == KS_ASYNC_BUSY && s->ready.tx_kind == KS_TX_CONNECT;
+}
+
+/* ---- close ---- */
+
+void ks_ready_close_begin(ks_sock *s)
+{
+    struct ks_ready *r = &s->ready;
+    ks_ready_wake(s); /* pollers report POLLNVAL */
+    /* Bytes a non-blocking send took are the caller's data: an orderly
+     * close delivers them, so let their request finish (bounded as the
+     * orderly disconnect is) unless the close is abortive anyway. */
+    if (r->tx == KS_ASYNC_BUSY && r->tx_kind == KS_TX_SEND && !s->send_broken &&
+        !(s->linger_on && s->linger_secs == 0)) {
+        LARGE_INTEGER t = ks_relative_ms(KS_CLOSE_DISCONNECT_MS);
+        KeWaitForSingleObject(&r->tx_idle, Executive, KernelMode, FALSE, &t);
+    }
+}
+
+void ks_ready_close_end(ks_sock *s)
+{
+    struct ks_ready *r = &s->ready;
+    /* Every request was cancelled and WskCloseSocket has returned: they
+     * complete now, if they have not already. */
+    KeWaitForSingleObject(&r->rx_idle, Executive, KernelMode, FALSE, NULL);
+    KeWaitForSingleObject(&r->tx_idle, Executive, KernelMode, FALSE, NULL);
+    /* Threads holding a direction lock are returning (woken by the close):
+     * the reaps below run after them. */
+    KeWaitForSingleObject(&s->rx_lock, Executive, KernelMode, FALSE, NULL);
+    ks_ready_rx_reap(s);
+    if (r->acc != NULL) {
+        if (r->acc_queued)
+            ks_sock_close(r->acc); /* a connection nobody took */
+        ks_sock_put(r->acc);
+        r->acc = NULL;
+        r->acc_queued = FALSE;
+    }
+    ks_sock_unlock(&s->rx_lock);
+    KeWaitForSingleObject(&s->tx_lock, Executive, KernelMode, FALSE, NULL);
+    ks_ready_tx_settle(s, TRUE, NULL);
+    ks_sock_unlock(&s->tx_lock);
+}
+
+/* ---- polling ---- */
+
+/* TRUE if a receive-side call would not wait (s->lock held). */
+static BOOLEAN readable_locked(const ks_sock *s)
+{
+    const struct ks_ready *r = &s->ready;
+    if (r->rx == KS_ASYNC_DONE || r->rx_once_err != 0)
+        return TRUE;
+    switch (s->state) {
+    case KS_SS_LISTENING:
+        return r->acc_queued;
+    case KS_SS_CONNECTED:
+        return s->peek_len > 0 || r->rx_eof || r->rx_err != 0 || s->shut_rd;
+    case KS_SS_DATAGRAM:
+        return r->dg_held;
+    default:
+        return FALSE;
+    }
+}
+
+/* Tries to put a receive-side request in flight for a poller. */
+static void poll_arm(ks_sock *s)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    BOOLEAN wanted =
+        !readable_locked(s) && s->ready.rx == KS_ASYNC_IDLE && !s->closing &&
+        (s->state == KS_SS_LISTENING || s->state == KS_SS_CONNECTED || s->state == KS_SS_DATAGRAM);
+    KeReleaseSpinLock(&s->lock, irql);
+    if (!wanted)
+        return;
+    /* Never wait for the lock: its holder is a receiver, which wakes the
+     * pollers when it returns. */
+    LARGE_INTEGER zero;
+    zero.QuadPart = 0;
+    if (KeWaitForSingleObject(&s->rx_lock, Executive, KernelMode, FALSE, &zero) != STATUS_SUCCESS)
+        return;
+    ks_ready_rx_reap(s);
+    KeAcquireSpinLock(&s->lock, &irql);
+    wanted = !readable_locked(s);
+    KeReleaseSpinLock(&s->lock, irql);
+    if (wanted)
+        (void)ks_ready_rx_arm(s); /* an error shows at the next call */
+    ks_sock_unlock(&s->rx_lock);
+}
+
+short ks_ready_poll(ks_sock *s, short events)
+{
+    const struct ks_ready *r = &s->ready;
+    int rev = 0;
+    KIRQL irql;
+
+    if (events & POLLIN)
+        poll_arm(s);
+    KeAcquireSpinLock(&s->lock, &irql);
+    if (s->closing) {
+        KeReleaseSpinLock(&s->lock, irql);
+        return POLLNVAL;
+    }
+    if (readable_locked(s))
+        rev |= POLLRDNORM;
+    switch (s->state) {
+    case KS_SS_CONNECTED:
+        if (r->rx_eof)
+            rev |= POLLHUP;
+        if (r->rx_err != 0)
+            rev |= POLLHUP | POLLERR;
+        if (r->tx != KS_ASYNC_BUSY && !s->shut_wr)
+            rev |= POLLWRNORM;
+        break;
+    case KS_SS_DATAGRAM:
+        rev |= POLLWRNORM;
+        break;
+    case KS_SS_NEW:
+    case KS_SS_BOUND:
+        if (s->type == SOCK_DGRAM)
+            rev |= POLLWRNORM; /* ks_sendto binds it */
+        else if (r->conn_failed)
+            rev |= POLLWRNORM | POLLHUP;
+        break;
+    default:
+        break;
+    }
+    if (s->so_error != 0)
+        rev |= POLLERR;
+    KeReleaseSpinLock(&s->lock, irql);
+    return (short)(rev & (events | POLLERR | POLLHUP | POLLNVAL));
+}
+
+ULONG ks_ready_nread(ks_sock *s)
+{
+    LARGE_INTEGER zero;
+    zero.QuadPart = 0;
+    if (KeWaitForSingleObject(&s->rx_lock, Executive, KernelMode, FALSE, &zero) == STATUS_SUCCESS) {
+        ks_ready_rx_reap(s);
+        KIRQL irql;
+        KeAcquireSpinLock(&s->lock, &irql);
+        BOOLEAN arm = !readable_locked(s) && !s->closing &&
+                      (s->state == KS_SS_CONNECTED || s->state == KS_SS_DATAGRAM);
+        KeReleaseSpinLock(&s->lock, irql);
+        if (arm && ks_ready_rx_arm(s) == 0)
+            ks_ready_rx_reap(s); /* completed at once if data was there */
+        ks_sock_unlock(&s->rx_lock);
+    }
+    if (s->type == SOCK_DGRAM)
+        return s->ready.dg_held ? s->ready.dg_len : 0;
+    return s->state == KS_SS_CONNECTED ? s->peek_len : 0;
+}

@@ -1,0 +1,176 @@
+/*
+ * ks_ready.h - the per-socket readiness engine: asynchronous requests kept
+ * in flight for non-blocking calls and ks_poll, without a thread per socket
+ * and without WSK event callbacks.
+ *
+ * Each socket has at most one asynchronous request per direction, on its own
+ * operations (s->rx, s->tx) through the ks_op callback hook:
+ *  - receive side (s->rx, rx_lock): a read-ahead WskReceive into the
+ *    socket's 64 KiB buffer (peek_buf; every ks_recv is served from it
+ *    first, so the byte order holds), a WskAccept with a socket prepared in
+ *    advance (one connection queued), or a WskReceiveFrom of one datagram
+ *    into the same buffer;
+ *  - send side (s->tx, tx_lock): a WskSend of up to 64 KiB copied from a
+ *    non-blocking ks_send, or a non-blocking WskConnect.
+ * Requests are issued at PASSIVE_LEVEL by the consumers (ks_recv, ks_accept,
+ * ks_recvfrom, ks_send, ks_connect, ks_ioctl, ks_poll). Their completion
+ * callbacks run at IRQL <= DISPATCH_LEVEL and only record the result under
+ * the socket's spin lock and wake waiters; the result is folded into the
+ * socket ("reaped") later at PASSIVE_LEVEL, by the next consumer holding the
+ * direction lock, or by the close. Each request holds a socket reference
+ * from its issue until it is reaped, and ks_sock_close waits for every
+ * request to complete (after cancelling it) and reaps it: nothing outlives
+ * the socket, and the socket outlives every callback.
+ */
+#ifndef KS_READY_H
+#define KS_READY_H
+
+#include "ks_op.h"
+
+struct ks_sock;
+
+/* Most bytes a non-blocking ks_send takes in one call (copied, then sent in
+ * the background), and the size of the read-ahead / datagram buffer. */
+#define KS_READY_SEND_MAX (64u * 1024)
+#define KS_READY_BUF (64u * 1024)
+
+enum ks_async_state {
+    KS_ASYNC_IDLE = 0, /* nothing in flight, nothing to reap */
+    KS_ASYNC_BUSY = 1, /* issued, callback not yet run */
+    KS_ASYNC_DONE = 2  /* callback ran: result to reap */
+};
+
+enum ks_rx_kind { KS_RX_READ = 0, KS_RX_ACCEPT, KS_RX_RECVFROM };
+enum ks_tx_kind { KS_TX_SEND = 0, KS_TX_CONNECT };
+
+/* A ks_poll call waiting on a socket (linked into ready.waiters). */
+struct ks_ready_link {
+    LIST_ENTRY entry;
+    PKEVENT event; /* the poll call's event (nonpaged) */
+};
+
+/* Fields marked (L) are under the socket's spin lock; (R) under rx_lock. */
+struct ks_ready {
+    LIST_ENTRY waiters; /* (L) struct ks_ready_link */
+
+    /* ---- receive side, on s->rx ---- */
+    LONG rx;             /* (L) enum ks_async_state */
+    UCHAR rx_kind;       /* enum ks_rx_kind of the request (R) */
+    NTSTATUS rx_status;  /* (L) result when DONE */
+    ULONG_PTR rx_info;   /* (L) */
+    KEVENT rx_idle;      /* notification: set unless a request is BUSY */
+    BOOLEAN rx_eof;      /* (L) stream: the peer ended the stream */
+    int rx_err;          /* (L) stream: sticky receive error (negative) */
+    int rx_once_err;     /* (L) accept/datagram: error reported once */
+    struct ks_sock *acc; /* (R) socket for the async accept, or NULL */
+    BOOLEAN acc_queued;  /* (L) acc holds an accepted connection */
+    SOCKADDR_STORAGE acc_remote;
+    BOOLEAN dg_held;      /* (L) a datagram is in peek_buf */
+    ULONG dg_len;         /* (R) its size (bytes in the buffer) */
+    ULONG dg_flags;       /* (R) WSK control flags (MSG_TRUNC ...) */
+    ULONG dg_control_len; /* (R) */
+    SOCKADDR_STORAGE dg_from;
+
+    /* ---- send side, on s->tx ---- */
+    LONG tx;             /* (L) enum ks_async_state */
+    UCHAR tx_kind;       /* enum ks_tx_kind */
+    NTSTATUS tx_status;  /* (L) result when DONE */
+    ULONG_PTR tx_info;   /* (L) */
+    ULONG tx_len;        /* bytes of the async send */
+    KEVENT tx_idle;      /* notification: set unless a request is BUSY */
+    UCHAR *tx_buf;       /* KS_READY_SEND_MAX bytes, allocated at first use */
+    BOOLEAN conn_failed; /* (L) a non-blocking connect failed */
+    SOCKADDR_STORAGE conn_to;
+};
+
+/* Deadlines of blocking calls with SO_RCVTIMEO/SO_SNDTIMEO. */
+typedef struct ks_deadline {
+    BOOLEAN bounded; /* FALSE: no bound */
+    LONGLONG at_ms;  /* ks_now_ms() value */
+} ks_deadline;
+
+/* Milliseconds of a monotonic clock (KeQueryPerformanceCounter). IRQL: any. */
+LONGLONG ks_now_ms(void);
+/* A deadline ms from now (0: no bound). */
+ks_deadline ks_deadline_in(ULONG ms);
+/* The relative timeout left until d, in *buf (0 once passed); NULL if d has
+ * no bound (for KeWaitFor*). */
+PLARGE_INTEGER ks_deadline_left(const ks_deadline *d, LARGE_INTEGER *buf);
+
+/* Takes a direction lock (a synchronization event) without waiting: 0, or
+ * -EWOULDBLOCK if another thread holds it. PASSIVE_LEVEL. */
+static inline int ks_lock_try(KEVENT *lock)
+{
+    LARGE_INTEGER zero;
+    zero.QuadPart = 0;
+    return KeWaitForSingleObject(lock, Executive, KernelMode, FALSE, &zero) == STATUS_SUCCESS
+               ? 0
+               : -EWOULDBLOCK;
+}
+
+/* ---- lifetime (ks_socket.c) ---- */
+/* Initialises the engine of a new socket. */
+void ks_ready_init(struct ks_sock *s);
+/* Frees the engine's buffers (last reference). */
+void ks_ready_free(struct ks_sock *s);
+/* ks_sock_close, once closing is set: wakes ks_poll callers, and gives an
+ * asynchronous send in flight up to KS_CLOSE_DISCONNECT_MS to complete so an
+ * orderly close delivers it. PASSIVE_LEVEL. */
+void ks_ready_close_begin(struct ks_sock *s);
+/* ks_sock_close, after WskCloseSocket: waits until every asynchronous
+ * request completed (they were cancelled), reaps them (dropping their
+ * references) and closes a queued accepted connection. PASSIVE_LEVEL. */
+void ks_ready_close_end(struct ks_sock *s);
+
+/* ---- receive side: s->rx_lock held, PASSIVE_LEVEL ---- */
+/* Issues the receive-side request of s's kind (read-ahead, accept,
+ * receive-from) unless one is in flight or its result is pending. Returns 0
+ * (issued; it may have completed already) or a negative errno. */
+int ks_ready_rx_arm(struct ks_sock *s);
+/* Folds a completed receive-side request into the socket: buffer bytes, end
+ * of stream, error, queued connection or datagram. Returns TRUE if one was
+ * reaped. */
+BOOLEAN ks_ready_rx_reap(struct ks_sock *s);
+/* TRUE while a receive-side request is in flight (not yet completed). */
+BOOLEAN ks_ready_rx_busy(struct ks_sock *s);
+/* Waits until the receive-side request completes: 0, -ETIMEDOUT at d, or
+ * -EBADF if s is closed meanwhile. */
+int ks_ready_rx_wait(struct ks_sock *s, const ks_deadline *d);
+/* Takes the connection a completed async accept queued: TRUE with *n (the
+ * caller owns its reference; n->wsk set) and the peer's address. */
+BOOLEAN ks_ready_take_accepted(struct ks_sock *s, struct ks_sock **n, SOCKADDR_STORAGE *remote);
+/* The error of a failed async accept / receive-from, reported once (0: none). */
+int ks_ready_take_error(struct ks_sock *s);
+
+/* ---- send side: s->tx_lock held, PASSIVE_LEVEL ---- */
+/* Settles the asynchronous send/connect before a new send: reaps it if it
+ * completed (returning its error once, if it failed), else returns
+ * -EWOULDBLOCK (nonblocking) or waits for it up to d (-ETIMEDOUT, -EBADF).
+ * Returns 0 when the send side is free. */
+int ks_ready_tx_settle(struct ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d);
+/* Copies up to KS_READY_SEND_MAX bytes of buf and sends them in the
+ * background. Returns the count taken, or a negative errno (then nothing was
+ * taken). The send side must be settled. */
+ks_ssize_t ks_ready_send(struct ks_sock *s, const void *buf, size_t len);
+/* Non-blocking connect of a bound stream socket (ctl lock held): 0 if it
+ * completed at once, -EINPROGRESS, or the connect's error. */
+int ks_ready_connect(struct ks_sock *s, const SOCKADDR_STORAGE *to);
+/* TRUE while a non-blocking connect is in flight. */
+BOOLEAN ks_ready_connecting(struct ks_sock *s);
+
+/* ---- polling (ks_poll.c, ks_ioctl) ---- */
+/* The revents of s for events (POLLNVAL if s is closing); arms the
+ * receive-side request when POLLIN is asked and nothing is ready (only if
+ * the receive lock is free: a thread blocked in a receive wakes the pollers
+ * when it returns). PASSIVE_LEVEL. */
+short ks_ready_poll(struct ks_sock *s, short events);
+/* Links / unlinks a poll waiter (IRQL <= DISPATCH_LEVEL). */
+void ks_ready_add_waiter(struct ks_sock *s, struct ks_ready_link *link);
+void ks_ready_remove_waiter(struct ks_sock *s, struct ks_ready_link *link);
+/* Wakes the ks_poll calls waiting on s (IRQL <= DISPATCH_LEVEL). */
+void ks_ready_wake(struct ks_sock *s);
+/* FIONREAD: bytes ks_recv would return at once (stream), or the size of the
+ * next datagram; arms the read-ahead if nothing is held. PASSIVE_LEVEL. */
+ULONG ks_ready_nread(struct ks_sock *s);
+
+#endif /* KS_READY_H */
