@@ -319,21 +319,25 @@ static int add_address(struct builder *b, const struct lookup *lk, const struct 
     return 0;
 }
 
-/* "0" .. "65535" only (no sign, no spaces); the port in network order. */
-static BOOLEAN numeric_port(const char *s, uint16_t *port)
+/* A decimal port: 1 ("0" .. "65535", no sign, no spaces; *port in network
+ * order), -1 (digits only but above 65535: no such port), 0 (not a number:
+ * a service name). */
+static int numeric_port(const char *s, uint16_t *port)
 {
     unsigned long v = 0;
     int digits = 0;
 
     for (; *s >= '0' && *s <= '9'; s++) {
-        v = v * 10 + (unsigned long)(*s - '0');
-        if (++digits > 5 || v > 65535)
-            return FALSE;
+        if (v <= 65535)
+            v = v * 10 + (unsigned long)(*s - '0');
+        digits++;
     }
     if (digits == 0 || *s != '\0')
-        return FALSE;
+        return 0;
+    if (v > 65535)
+        return -1;
     *port = ks_htons((uint16_t)v);
-    return TRUE;
+    return 1;
 }
 
 static size_t text_length(const char *s)
@@ -532,10 +536,13 @@ int ks_getaddrinfo(const char *node, const char *service, const struct addrinfo 
 
     /* The service first: a bad one fails before any host query. */
     if (service != NULL) {
-        uint16_t port;
-        if (numeric_port(service, &port)) {
+        uint16_t port = 0;
+        int numeric = numeric_port(service, &port);
+        if (numeric > 0) {
             lk.stream_port = port;
             lk.dgram_port = port;
+        } else if (numeric < 0) {
+            return -EAI_SERVICE;
         } else if (lk.flags & AI_NUMERICSERV) {
             return -EAI_NONAME;
         } else if (service[0] == '\0') {

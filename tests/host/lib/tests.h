@@ -12,6 +12,8 @@ extern const struct ht_test edge_tests[];
 extern const int edge_test_count;
 extern const struct ht_test more_tests[];
 extern const int more_test_count;
+extern const struct ht_test resolve_tests[];
+extern const int resolve_test_count;
 extern const struct ht_test option_tests[];
 extern const int option_test_count;
 
