@@ -768,6 +768,26 @@ def case_stack_paged(c):
                 % (k[0].group(1), k[0].group(2), s[0].group(1), s[0].group(2)))
 
 
+def case_options(c):
+    """Socket options, addresses and shutdown over a loopback connection
+    between two ktest sockets. The host bed checks Windows semantics in
+    full; under Wine the provider lacks WskControlSocket, WskDisconnect and
+    the address calls, and ktest logs each allowance as a WINE line."""
+    port = free_port()
+    w = c.ktest("options", {"Port": port})
+    c.finish_wskrun(w, 90)
+    c.kernel_result(w, "options")
+    n = len(w.grep(r"^ktest: PASS "))
+    c.check(n >= 40, "at least 40 checks passed (%d)" % n)
+    wine = w.grep(r"^ktest: (WINE .*)$")
+    if c.host:
+        c.check(not wine, "no Wine allowance used on the host bed (%d WINE lines)" % len(wine))
+        c.check(bool(w.grep(r"^ktest: PASS options: shutdown SD_SEND = 0 ")),
+                "ks_shutdown(SD_SEND) works on the host bed")
+    for m in wine:
+        c.figure(m.group(1))
+
+
 CASES = {
     "seed": case_seed,
     "compat": case_compat,
@@ -781,6 +801,7 @@ CASES = {
     "badinput": case_badinput,
     "unload-busy": case_unload_busy,
     "stack-paged": case_stack_paged,
+    "options": case_options,
 }
 
 

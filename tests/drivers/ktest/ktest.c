@@ -4,10 +4,10 @@
  * Registry parameters (REG_SZ under the service key's Parameters subkey,
  * read with ks_param_get/ks_param_get_int):
  *   Test     scenario: client, refused, reset, close-blocked, badinput,
- *            unload-busy, stack-paged
+ *            unload-busy, stack-paged, options
  *   Port     the native peer's port (client, reset, close-blocked,
  *            stack-paged), a port without listener (refused) or a free port
- *            for ktest's own listener (badinput, unload-busy)
+ *            for ktest's own listener (badinput, unload-busy, options)
  *   Port2    a second free port (close-blocked's listener)
  *   Bytes    client: bytes to stream (default 8 MiB)
  *   Seed     client: pattern seed (default 42)
@@ -33,6 +33,7 @@ static const struct {
     {"badinput", kt_badinput},
     {"unload-busy", kt_unload_busy},
     {"stack-paged", kt_stack_paged},
+    {"options", kt_options},
 };
 
 static enum kt_outcome (*kt_scenario_fn)(void);
