@@ -145,7 +145,8 @@ ks_ssize_t ks_send(int s, const void *buf, size_t len, int flags);
  * Returns 0 when the peer closed the connection in an orderly way and no
  * data is left; with MSG_WAITALL a short count means the connection ended.
  * flags: 0, MSG_WAITALL, MSG_PEEK (peek leaves the data queued).
- * A len of 0 returns 0 at once.
+ * A len of 0 returns 0 at once, and so does every call after
+ * ks_shutdown(SD_RECEIVE).
  * IRQL: PASSIVE_LEVEL.
  * Returns the byte count, or -EBADF, -EFAULT, -EINVAL, -ENOTCONN,
  * -ECONNRESET, -ECONNABORTED, -EOPNOTSUPP (unknown flags), -ENOMEM.
@@ -181,6 +182,11 @@ ks_ssize_t ks_recvfrom(int s, void *buf, size_t len, int flags, struct sockaddr 
  * 5 s (a peer that stops reading can hold it back); after that, or when a
  * ks_send was still in progress on another thread (the stream is then
  * broken), the close is abortive and the peer sees a reset.
+ * SO_LINGER changes this: {1, 0} closes abortively at once (the peer sees a
+ * reset, unsent data is dropped), {1, t} bounds the graceful disconnect by
+ * t seconds instead of 5. After ks_shutdown(SD_SEND) the disconnect is done
+ * already and SO_LINGER does not apply. Providers without WskDisconnect
+ * (Wine's) close the way their WskCloseSocket does (graceful on Wine).
  * The descriptor is invalid as soon as ks_close is called.
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, or -EBADF.
@@ -192,12 +198,20 @@ int ks_close(int s);
  *  SD_SEND: a graceful WskDisconnect; the peer reads everything sent, then
  *    end of stream. Receiving still works; later ks_send gives -EPIPE.
  *  SD_RECEIVE: later ks_recv returns 0 at once (data still arriving is
- *    discarded by the library; the peer is not told, as on Windows).
+ *    not delivered; the peer is not told, as on Windows).
  *  SD_BOTH: both.
  * A socket shut down for sending closes gracefully whatever SO_LINGER says.
+ * SD_SEND waits until the peer has acknowledged the data and the end of
+ * stream, at most 5 s; after that sending is over anyway (-ETIMEDOUT).
+ * SD_BOTH ends receiving only if ending sending worked. A receive already
+ * waiting in another thread is not woken by SD_RECEIVE. Datagram sockets
+ * give -ENOTCONN. Repeating a shutdown is harmless (0).
+ * Providers without WskDisconnect (Wine's) give -EOPNOTSUPP for SD_SEND
+ * and SD_BOTH, and nothing changes: the socket stays fully usable.
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, or -EBADF, -EINVAL (how), -ENOTCONN (not connected),
- * -ECONNRESET, -ENOMEM.
+ * -ECONNRESET, -ETIMEDOUT, -EOPNOTSUPP (the provider lacks WskDisconnect),
+ * -ENOMEM.
  */
 int ks_shutdown(int s, int how);
 
@@ -207,13 +221,31 @@ int ks_shutdown(int s, int how);
  * a DWORD of milliseconds for SO_RCVTIMEO/SO_SNDTIMEO, 0 = no timeout):
  *   SOL_SOCKET:   SO_REUSEADDR, SO_EXCLUSIVEADDRUSE, SO_KEEPALIVE, SO_RCVBUF,
  *                 SO_SNDBUF, SO_LINGER, SO_RCVTIMEO, SO_SNDTIMEO,
- *                 SO_ERROR (get only; reading it clears it), SO_TYPE (get only)
+ *                 SO_ERROR (get only: the pending error as a positive errno
+ *                 value, 0 if none; reading it clears it), SO_TYPE (get only)
  *   IPPROTO_TCP:  TCP_NODELAY
  *   IPPROTO_IPV6: IPV6_V6ONLY (before bind/connect/listen; default 1 as on
  *                 Windows; 0 makes a dual-stack socket)
  * Options are remembered by the library and given to the provider when the
- * WSK socket exists (a stream socket gets one at bind, connect or listen);
- * an option the provider refuses then makes that call fail with its error.
+ * WSK socket exists (a stream socket gets one at bind or connect, and a
+ * new one at listen); an option the provider refuses then makes that
+ * call fail with its error, and is forgotten, so the call can be retried
+ * (set on a socket that has its WSK socket, the option is given to the
+ * provider at once and refused options give its error right away).
+ * Nonzero Boolean values read back as 1. SO_REUSEADDR and
+ * SO_EXCLUSIVEADDRUSE exclude each other (-EINVAL), and
+ * SO_EXCLUSIVEADDRUSE must precede the bind. ks_getsockopt of the
+ * provider's options asks the provider once the WSK socket exists, else
+ * reports the value set (or the default: 0, SO_RCVBUF/SO_SNDBUF 65536).
+ * SO_LINGER (see ks_close) and IPV6_V6ONLY are kept by the library (0 is
+ * given to the provider before each bind). SO_KEEPALIVE, SO_LINGER and
+ * TCP_NODELAY are stream options (-ENOPROTOOPT on datagram sockets). LINGER
+ * is declared in <wsksock/wsk.h> (the WDK has it in user-mode headers
+ * only). An accepted socket starts with its listening socket's recorded
+ * options (which of them its WSK socket inherits is the provider's
+ * business, as on Windows).
+ * Wine's provider has no WskControlSocket: provider options give
+ * -EOPNOTSUPP there (when set, or at the bind that applies them).
  * SO_RCVTIMEO/SO_SNDTIMEO bound each blocking receive/send (and accept):
  * when one expires the request is cancelled, the call waits for the
  * cancellation to complete and returns -ETIMEDOUT. After a receive timeout
@@ -235,9 +267,16 @@ int ks_getsockopt(int s, int level, int name, void *val, int *len);
  * in ks_accept (truncated to *addrlen, which is set to the full size).
  * The local address of a socket bound to port 0 (or bound implicitly by
  * connect) is the one the provider chose, when the provider can tell.
+ * Otherwise the library answers from its record: the address given to
+ * ks_bind (for a listener, the port it listens on), the wildcard address
+ * after an implicit bind, the peer given to ks_connect or reported by
+ * ks_accept. Wine's provider has neither WskGetLocalAddress nor
+ * WskGetRemoteAddress: there the port of a port-0 or implicit bind is 0.
+ * When the provider fails for another reason, ks_getsockname returns its
+ * error if the record has port 0 (the real port is unknown).
  * IRQL: PASSIVE_LEVEL.
- * Returns 0, or -EBADF, -EFAULT, -EINVAL (not bound: getsockname),
- * -ENOTCONN (not connected: getpeername).
+ * Returns 0, or -EBADF, -EFAULT, -EINVAL (not bound: getsockname; *addrlen
+ * negative), -ENOTCONN (not connected: getpeername), -ENOMEM.
  */
 int ks_getsockname(int s, struct sockaddr *addr, int *addrlen);
 int ks_getpeername(int s, struct sockaddr *addr, int *addrlen);
