@@ -7,7 +7,8 @@
  * MSG_WAITALL and MSG_PEEK), TCP over IPv6 library to library (listen,
  * connect, accept), UDP over IPv4 and IPv6 (sendto, recvfrom), options,
  * socket addresses and shutdown (setsockopt applied at bind, getsockname,
- * getpeername, ks_shutdown), calls
+ * getpeername, ks_shutdown), name resolution (ks_getaddrinfo through the
+ * provider and numeric, ks_getnameinfo), calls
  * blocked in the provider woken by close (two more threads), sockets left
  * open for ks_cleanup, and cleanup. With KSHIM_FAULT=site:N one allocation, IRP, MDL or provider
  * call fails. Every library call must then either succeed with its effect verified (data compared
@@ -258,6 +259,67 @@ static int step_options(void)
     return ok ? 0 : -1;
 }
 
+/* Resolution calls fail with -EAI_* (Winsock's values, above 200) as well
+ * as with plain negative errno values (checked by call()). A failure is
+ * never a success despite the fault. */
+static long long call_gai(const char *name, BOOLEAN fired_before, long long r)
+{
+    static const int eai[] = {EAI_AGAIN,  EAI_BADFLAGS, EAI_FAIL,     EAI_FAMILY,  EAI_MEMORY,
+                              EAI_NONAME, EAI_SERVICE,  EAI_SOCKTYPE, EAI_OVERFLOW};
+    for (size_t i = 0; i < sizeof(eai) / sizeof(eai[0]); i++)
+        if (r == -eai[i]) {
+            printf("lib_faults: %s -> %lld (%s)\n", name, r, ks_gai_strerror((int)r));
+            return r;
+        }
+    return call(name, fired_before, r, FALSE);
+}
+#define CALL_GAI(name, expr) call_gai((name), kshim_fault_fired(), (long long)(expr))
+
+/* Name resolution: "localhost" and "http" through the provider (two
+ * WskGetAddressInfo queries, the library's allocations), a numeric host
+ * without a query, and ks_getnameinfo through WskGetNameInfo. */
+static int step_resolve(void)
+{
+    struct addrinfo hints, *res = NULL;
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_CANONNAME;
+    int ok = CALL_GAI("ks_getaddrinfo localhost http",
+                      ks_getaddrinfo("localhost", "http", &hints, &res)) == 0;
+    if (ok && (res == NULL || res->ai_family != AF_INET || res->ai_canonname == NULL ||
+               ((SOCKADDR_IN *)res->ai_addr)->sin_addr.s_addr != ks_htonl(INADDR_LOOPBACK) ||
+               ((SOCKADDR_IN *)res->ai_addr)->sin_port != ks_htons(80)))
+        corrupt("localhost:http resolved");
+    if (!ok && res != NULL)
+        corrupt("*res set by a failed ks_getaddrinfo");
+    ks_freeaddrinfo(res);
+    res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_flags = AI_NUMERICHOST;
+    if (CALL_GAI("ks_getaddrinfo ::1", ks_getaddrinfo("::1", "7", &hints, &res)) == 0) {
+        if (res == NULL || res->ai_next == NULL || res->ai_next->ai_next != NULL ||
+            res->ai_family != AF_INET6 || ((SOCKADDR_IN6 *)res->ai_addr)->sin6_port != ks_htons(7))
+            corrupt("::1 port 7 resolved");
+    } else {
+        ok = 0;
+    }
+    ks_freeaddrinfo(res);
+    SOCKADDR_STORAGE a;
+    int alen;
+    ht_loopback(0, 80, &a, &alen);
+    if (CALL_GAI("ks_getnameinfo", ks_getnameinfo((struct sockaddr *)&a, alen, host, sizeof(host),
+                                                  serv, sizeof(serv), 0)) == 0) {
+        if (strcmp(host, "localhost") != 0 || strcmp(serv, "http") != 0)
+            corrupt("127.0.0.1:80 named");
+    } else {
+        ok = 0;
+    }
+    return ok ? 0 : -1;
+}
+
 struct blocked_call {
     int s;
     int accept; /* 1: ks_accept, 0: ks_recv */
@@ -332,6 +394,7 @@ int main(void)
         steps_failed += step_udp(0) != 0;
         steps_failed += step_udp(1) != 0;
         steps_failed += step_options() != 0;
+        steps_failed += step_resolve() != 0;
         steps_failed += step_blocked(port) != 0;
         step_left_open(port);
         ks_cleanup();
