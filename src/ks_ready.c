@@ -374,7 +374,7 @@ int ks_ready_tx_settle(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
 
 /* Issues the send-side request; the WSK call is made by issue(). */
 static int tx_start(ks_sock *s, enum ks_tx_kind kind, int state, int not_state_err,
-                    NTSTATUS (*issue)(ks_sock *s, PIRP irp))
+                    NTSTATUS (*issue)(ks_sock *s, PIRP irp), BOOLEAN *pended)
 {
     struct ks_ready *r = &s->ready;
     int err = ks_call_enter(s, state, not_state_err);
@@ -386,6 +386,7 @@ static int tx_start(ks_sock *s, enum ks_tx_kind kind, int state, int not_state_e
     ks_op_set_callback(&s->tx, tx_done, s);
     NTSTATUS status = issue(s, ks_op_begin(&s->tx));
     ks_call_leave(s);
+    *pended = status == STATUS_PENDING;
     status = ks_op_async_issued(&s->tx, status);
     if (status != STATUS_PENDING) {
         set_idle(s, &r->tx, &r->tx_idle);
@@ -423,7 +424,8 @@ ks_ssize_t ks_ready_send(ks_sock *s, const void *buf, size_t len)
     }
     RtlCopyMemory(r->tx_buf, buf, n);
     r->tx_len = n;
-    int err = tx_start(s, KS_TX_SEND, KS_SS_CONNECTED, -ENOTCONN, issue_send);
+    BOOLEAN pended;
+    int err = tx_start(s, KS_TX_SEND, KS_SS_CONNECTED, -ENOTCONN, issue_send, &pended);
     if (err != 0)
         return err;
     if (r->tx == KS_ASYNC_DONE) {
@@ -439,6 +441,7 @@ ks_ssize_t ks_ready_send(ks_sock *s, const void *buf, size_t len)
 int ks_ready_connect(ks_sock *s, const SOCKADDR_STORAGE *to)
 {
     struct ks_ready *r = &s->ready;
+    BOOLEAN pended = FALSE;
     int err = ks_sock_lock(s, &s->tx_lock);
     if (err != 0)
         return err;
@@ -446,17 +449,20 @@ int ks_ready_connect(ks_sock *s, const SOCKADDR_STORAGE *to)
     if (err == 0) {
         r->conn_to = *to;
         r->conn_failed = FALSE;
-        err = tx_start(s, KS_TX_CONNECT, KS_SS_BOUND, -EISCONN, issue_connect);
+        err = tx_start(s, KS_TX_CONNECT, KS_SS_BOUND, -EISCONN, issue_connect, &pended);
     }
     if (err == 0) {
+        /* A pending connect is in progress for the caller even if it has
+         * completed meanwhile (the poll reports it): only a provider that
+         * finished it inside the call gives the result at once. */
         err = -EINPROGRESS;
         KIRQL irql;
         KeAcquireSpinLock(&s->lock, &irql);
         BOOLEAN done = r->tx == KS_ASYNC_DONE;
         NTSTATUS status = r->tx_status;
         KeReleaseSpinLock(&s->lock, irql);
-        if (done) {
-            /* Completed at once: the caller gets the result now. */
+        if (done && !pended) {
+            /* Completed inside the call: the caller gets the result now. */
             ks_ready_tx_settle(s, TRUE, NULL);
             if (NT_SUCCESS(status)) {
                 err = 0;
@@ -556,8 +562,16 @@ static void poll_arm(ks_sock *s)
     KeAcquireSpinLock(&s->lock, &irql);
     wanted = !readable_locked(s);
     KeReleaseSpinLock(&s->lock, irql);
-    if (wanted)
-        (void)ks_ready_rx_arm(s); /* an error shows at the next call */
+    int err = wanted ? ks_ready_rx_arm(s) : 0;
+    if (err != 0 && err != -EBADF) {
+        /* Nothing can complete now: report the socket readable, so that the
+         * caller's next call returns the error instead of a poll that waits
+         * for ever. */
+        KeAcquireSpinLock(&s->lock, &irql);
+        if (s->ready.rx_once_err == 0)
+            s->ready.rx_once_err = err;
+        KeReleaseSpinLock(&s->lock, irql);
+    }
     ks_sock_unlock(&s->rx_lock);
 }
 
@@ -578,10 +592,12 @@ short ks_ready_poll(ks_sock *s, short events)
         rev |= POLLRDNORM;
     switch (s->state) {
     case KS_SS_CONNECTED:
-        if (r->rx_eof)
-            rev |= POLLHUP;
-        if (r->rx_err != 0)
-            rev |= POLLHUP | POLLERR;
+        if (r->rx_eof || (r->rx == KS_ASYNC_DONE && r->rx_kind == KS_RX_READ &&
+                          NT_SUCCESS(r->rx_status) && r->rx_info == 0))
+            rev |= POLLHUP; /* end of stream, reaped or not */
+        if (r->rx_err != 0 || (r->rx == KS_ASYNC_DONE && r->rx_kind == KS_RX_READ &&
+                               !NT_SUCCESS(r->rx_status) && r->rx_status != STATUS_CANCELLED))
+            rev |= POLLHUP | POLLERR; /* reset */
         if (r->tx != KS_ASYNC_BUSY && !s->shut_wr)
             rev |= POLLWRNORM;
         break;

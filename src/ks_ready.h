@@ -54,14 +54,15 @@ struct ks_ready {
     LIST_ENTRY waiters; /* (L) struct ks_ready_link */
 
     /* ---- receive side, on s->rx ---- */
-    LONG rx;             /* (L) enum ks_async_state */
-    UCHAR rx_kind;       /* enum ks_rx_kind of the request (R) */
-    NTSTATUS rx_status;  /* (L) result when DONE */
-    ULONG_PTR rx_info;   /* (L) */
-    KEVENT rx_idle;      /* notification: set unless a request is BUSY */
-    BOOLEAN rx_eof;      /* (L) stream: the peer ended the stream */
-    int rx_err;          /* (L) stream: sticky receive error (negative) */
-    int rx_once_err;     /* (L) accept/datagram: error reported once */
+    LONG rx;            /* (L) enum ks_async_state */
+    UCHAR rx_kind;      /* enum ks_rx_kind of the request (R) */
+    NTSTATUS rx_status; /* (L) result when DONE */
+    ULONG_PTR rx_info;  /* (L) */
+    KEVENT rx_idle;     /* notification: set unless a request is BUSY */
+    BOOLEAN rx_eof;     /* (L) stream: the peer ended the stream */
+    int rx_err;         /* (L) stream: sticky receive error (negative) */
+    int rx_once_err; /* (L) error reported once: failed accept/receive-from, or a request a poller
+                        could not issue */
     struct ks_sock *acc; /* (R) socket for the async accept, or NULL */
     BOOLEAN acc_queued;  /* (L) acc holds an accepted connection */
     SOCKADDR_STORAGE acc_remote;

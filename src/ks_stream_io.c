@@ -219,7 +219,9 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOO
             return (ks_ssize_t)got; /* orderly close by the peer */
         if (r->rx_err != 0)
             return got_or(got, r->rx_err);
-        int err;
+        int err = ks_ready_take_error(s); /* a read-ahead a poller could not issue */
+        if (err != 0)
+            return got_or(got, err);
         LONG st = r->rx;
         if (st == KS_ASYNC_DONE)
             continue;

@@ -7,7 +7,7 @@
 
 int main(int argc, char **argv)
 {
-    struct ht_test all[64];
+    struct ht_test all[128];
     int n = 0;
     const struct {
         const struct ht_test *list;
@@ -17,9 +17,10 @@ int main(int argc, char **argv)
                   {edge_tests, &edge_test_count},
                   {more_tests, &more_test_count},
                   {resolve_tests, &resolve_test_count},
-                  {option_tests, &option_test_count}};
+                  {option_tests, &option_test_count},
+                  {nonblock_tests, &nonblock_test_count}};
     for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
-        for (int i = 0; i < *groups[g].count && n < 64; i++)
+        for (int i = 0; i < *groups[g].count && n < 128; i++)
             all[n++] = groups[g].list[i];
     if (argc == 2 && strcmp(argv[1], "--list") == 0) {
         for (int i = 0; i < n; i++)

@@ -16,5 +16,7 @@ extern const struct ht_test resolve_tests[];
 extern const int resolve_test_count;
 extern const struct ht_test option_tests[];
 extern const int option_test_count;
+extern const struct ht_test nonblock_tests[];
+extern const int nonblock_test_count;
 
 #endif /* TESTS_H */
