@@ -10,4 +10,5 @@ wsksock_add_driver(ktest SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_net.c
   ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_blocking.c
   ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_badinput.c
-  ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_options.c)
+  ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_options.c
+  ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_resolve.c)

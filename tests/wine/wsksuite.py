@@ -787,6 +787,34 @@ def case_options(c):
     for m in wine:
         c.figure(m.group(1))
 
+def case_resolve(c):
+    """Name resolution from a driver: ks_getaddrinfo of localhost (through
+    WskGetAddressInfo), service names, numeric hosts (no query), errors,
+    ks_getnameinfo, and a connection to a native echo server made through
+    a ks_getaddrinfo result. Under Wine WskGetNameInfo is a stub: ktest
+    logs that allowance as a WINE line; the host bed allows none."""
+    srv = c.peer_proc("echo_server", "--conns", 1, "--timeout", 60)
+    port = int(srv.wait_line(r"^PORT (\d+)$", 10).group(1))
+    w = c.ktest("resolve", {"Port": port})
+    c.finish_wskrun(w, 90)
+    rc = srv.wait(30)
+    c.check(rc == 0, "echo_server exited 0 [status %d]" % rc)
+    c.kernel_result(w, "resolve")
+    n = len(w.grep(r"^ktest: PASS "))
+    c.check(n >= 25, "at least 25 checks passed (%d)" % n)
+    k = w.grep(r"^ktest: resolve bytes=(\d+) fnv=([0-9a-f]{16})$")
+    s = srv.grep(r"^echo_server: conn 0 bytes=(\d+) fnv=([0-9a-f]{16})$")
+    if c.check(bool(k) and bool(s), "both sides logged byte count and checksum"):
+        c.check(k[0].groups() == s[0].groups(), "kernel (%s, %s) and server (%s, %s) agree"
+                % (k[0].group(1), k[0].group(2), s[0].group(1), s[0].group(2)))
+    wine = w.grep(r"^ktest: (WINE .*)$")
+    if c.host:
+        c.check(not wine, "no Wine allowance used on the host bed (%d WINE lines)" % len(wine))
+        c.check(bool(w.grep(r"^ktest: resolve: 127\.0\.0\.1:80 is localhost:http$")),
+                "ks_getnameinfo named 127.0.0.1:80 through the provider")
+    for m in wine:
+        c.figure(m.group(1))
+
 
 CASES = {
     "seed": case_seed,
@@ -802,6 +830,7 @@ CASES = {
     "unload-busy": case_unload_busy,
     "stack-paged": case_stack_paged,
     "options": case_options,
+    "resolve": case_resolve,
 }
 
 

@@ -4,8 +4,8 @@
  * Registry parameters (REG_SZ under the service key's Parameters subkey,
  * read with ks_param_get/ks_param_get_int):
  *   Test     scenario: client, refused, reset, close-blocked, badinput,
- *            unload-busy, stack-paged, options
- *   Port     the native peer's port (client, reset, close-blocked,
+ *            unload-busy, stack-paged, options, resolve
+ *   Port     the native peer's port (client, reset, close-blocked, resolve,
  *            stack-paged), a port without listener (refused) or a free port
  *            for ktest's own listener (badinput, unload-busy, options)
  *   Port2    a second free port (close-blocked's listener)
@@ -34,6 +34,7 @@ static const struct {
     {"unload-busy", kt_unload_busy},
     {"stack-paged", kt_stack_paged},
     {"options", kt_options},
+    {"resolve", kt_resolve},
 };
 
 static enum kt_outcome (*kt_scenario_fn)(void);

@@ -107,6 +107,7 @@ void kt_badinput_params(const UNICODE_STRING *registry_path);
 enum kt_outcome kt_unload_busy(void);
 enum kt_outcome kt_stack_paged(void);
 enum kt_outcome kt_options(void);
+enum kt_outcome kt_resolve(void);
 /* Called by DriverUnload after ks_cleanup() and kt_join_all(). */
 void kt_unload_busy_finish(LONGLONG cleanup_start_ms, int joined);
 
