@@ -326,39 +326,73 @@ int ks_poll(struct ks_pollfd *fds, unsigned nfds, int timeout_ms);
 /*
  * ks_getaddrinfo - resolve a host name and/or a service into a list of
  * socket addresses, through WskGetAddressInfo (names are converted between
- * UTF-8 and UTF-16). Numeric hosts ("192.0.2.1", "::1") and numeric
- * services ("80") are resolved by the library without a query; node NULL
- * gives the loopback address, or the wildcard address with AI_PASSIVE.
- * hints (optional) filter by ai_family, ai_socktype, ai_protocol and give
- * ai_flags (AI_PASSIVE, AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV).
+ * UTF-8 and UTF-16; invalid UTF-8 is a name that does not exist).
+ *  node: NULL (the loopback addresses, or the wildcard addresses with
+ *    AI_PASSIVE; IPv4 first), a numeric host (a dotted quad, or IPv6 text
+ *    without a zone: parsed by the library, no query), or a host name (a
+ *    query). A numeric host of the other family than ai_family is
+ *    -EAI_NONAME.
+ *  service: NULL (port 0), a decimal port "0".."65535" (digits only, no
+ *    query; a larger number is -EAI_SERVICE), or a service name (a query:
+ *    its port for each socket type it exists for).
+ *  hints (optional; NULL is all zero): ai_flags (AI_PASSIVE, AI_CANONNAME,
+ *    AI_NUMERICHOST, AI_NUMERICSERV: a name where a number is required is
+ *    -EAI_NONAME), ai_family (AF_UNSPEC, AF_INET, AF_INET6), ai_socktype
+ *    (0, SOCK_STREAM, SOCK_DGRAM) and ai_protocol (0, IPPROTO_TCP,
+ *    IPPROTO_UDP, matching the type); other members are ignored.
+ * The list has one entry per address and socket type (SOCK_STREAM then
+ * SOCK_DGRAM when ai_socktype is 0), each with its protocol set, so that
+ * ks_socket(ai_family, ai_socktype, ai_protocol) and ks_connect/ks_bind
+ * (ai_addr, ai_addrlen) take it as is; addresses the provider repeats are
+ * given once. With AI_CANONNAME the first entry's ai_canonname is the
+ * provider's canonical name (the node's text when it gave none, or for a
+ * numeric host); it is NULL in every other entry. ai_flags echoes the hints.
  * On success *res is a list owned by the caller, released in one call with
- * ks_freeaddrinfo. Blocks until the provider answers (no bound of its own).
+ * ks_freeaddrinfo; on failure *res is NULL. Nothing of the provider's is
+ * left: its list is converted and given back before the call returns.
+ * A lookup that needs no query works even when the library is not started
+ * or no provider is attached. A query blocks until the provider answers (no
+ * bound of its own: the provider's resolver has its timeouts); ks_cleanup
+ * cancels queries in flight and waits for them to end.
  * IRQL: PASSIVE_LEVEL.
- * Returns 0, or -EAI_NONAME (unknown host, or node and service both NULL),
- * -EAI_SERVICE, -EAI_FAMILY, -EAI_SOCKTYPE, -EAI_BADFLAGS, -EAI_MEMORY,
- * -EAI_AGAIN, -EAI_FAIL, or -EPERM / -ENETDOWN as other calls.
+ * Returns 0, or -EAI_NONAME (unknown host, empty host, or node and service
+ * both NULL), -EAI_SERVICE, -EAI_FAMILY, -EAI_SOCKTYPE, -EAI_BADFLAGS
+ * (unknown flag, AI_CANONNAME without node), -EAI_MEMORY, -EAI_AGAIN,
+ * -EAI_FAIL (the provider failed otherwise), -EFAULT (res NULL), -EPERM
+ * (IRQL), -ENETDOWN (a query while the library is not started, no
+ * provider, or cancelled by ks_cleanup).
  */
 int ks_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                    struct addrinfo **res);
 
-/* ks_freeaddrinfo - release a list from ks_getaddrinfo (NULL is ignored).
+/* ks_freeaddrinfo - release a whole list from ks_getaddrinfo (NULL is
+ * ignored). The list must be the one ks_getaddrinfo returned, unmodified.
  * IRQL: <= DISPATCH_LEVEL. */
 void ks_freeaddrinfo(struct addrinfo *res);
 
 /*
- * ks_getnameinfo - the host and service of a socket address, as text.
- * NI_NUMERICHOST / NI_NUMERICSERV are answered by the library; otherwise
- * WskGetNameInfo is asked (NI_NAMEREQD: fail rather than give the numeric
- * form). host or serv may be NULL (with length 0) when not wanted.
+ * ks_getnameinfo - the host and service of a socket address (sockaddr_in
+ * or sockaddr_in6, salen at least its size), as NUL-terminated UTF-8.
+ * NI_NUMERICHOST / NI_NUMERICSERV are answered by the library (IPv6 with
+ * "%<scope id>" when the scope id is not 0); otherwise WskGetNameInfo is
+ * asked, with the flags (NI_NAMEREQD: fail rather than give the numeric
+ * form; NI_NOFQDN; NI_DGRAM: the service over UDP). A part is wanted when
+ * its buffer is not NULL and its length not 0; on failure both wanted
+ * buffers hold "".
  * IRQL: PASSIVE_LEVEL.
- * Returns 0, or -EAI_NONAME, -EAI_FAMILY, -EAI_OVERFLOW (a buffer is too
- * small), -EAI_BADFLAGS, -EAI_MEMORY, -EAI_FAIL, -EFAULT (sa NULL).
+ * Returns 0, or -EAI_NONAME (no name with NI_NAMEREQD, or no part wanted),
+ * -EAI_FAMILY (unknown family or salen too small), -EAI_OVERFLOW (a buffer
+ * is too small), -EAI_BADFLAGS, -EAI_MEMORY, -EAI_AGAIN, -EAI_FAIL (the
+ * provider failed otherwise, or lacks WskGetNameInfo as Wine's does),
+ * -EFAULT (sa NULL), -EPERM (IRQL), -ENETDOWN (as ks_getaddrinfo).
  */
 int ks_getnameinfo(const struct sockaddr *sa, int salen, char *host, size_t hostlen, char *serv,
                    size_t servlen, int flags);
 
-/* ks_gai_strerror - a constant text for an EAI_* value, negated or not.
- * IRQL: any. Never returns NULL. */
+/* ks_gai_strerror - a constant text for an EAI_* value, negated or not; the
+ * other values ks_getaddrinfo/ks_getnameinfo return (-EFAULT, -EPERM,
+ * -ENETDOWN) are named as ks_strerror names them. IRQL: any. Never
+ * returns NULL. */
 const char *ks_gai_strerror(int err);
 
 /*
