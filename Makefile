@@ -6,16 +6,19 @@
 #   make faults  host bed: run the fault scenario once per fault site and
 #                occurrence; ends with "faults: S sites, R runs, F failed, L leaked"
 #   make coverage  host bed: line and branch coverage of the library
+#   make bench-instr  host bed: instructions per operation (callgrind) and pool
+#                per idle socket, wsksock against raw WSK (bench/instr-results.json)
 #   make clean   remove build trees
 
 BUILD   ?= build
 WINDIR  := $(BUILD)/win
 HOSTDIR := $(BUILD)/host
 COVDIR  := $(BUILD)/coverage
+INSTRDIR := $(BUILD)/instr
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check faults coverage clean
+.PHONY: all deps build demo check faults coverage bench-instr clean
 
 all: build
 
@@ -50,6 +53,14 @@ coverage: deps
 	tools/faultrun --logs $(COVDIR)/faults $(COVDIR)/tests/host/lib/lib_faults > $(COVDIR)/faults.txt || true
 	tail -1 $(COVDIR)/faults.txt
 	tools/coverage-report $(COVDIR)
+
+# Instruction counts: a separate tree without sanitizers (callgrind and
+# AddressSanitizer do not mix), optimised as a driver would be, with debug
+# information so that callgrind can attribute every function to its file.
+bench-instr: deps
+	cmake -S . -B $(INSTRDIR) -DWSKSOCK_SANITIZE=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(INSTRDIR) -j $(JOBS) --target instr_ks instr_raw
+	bench/instr/bench-instr --build $(INSTRDIR) --out bench/instr-results.json
 
 clean:
 	rm -rf $(BUILD)
