@@ -6,6 +6,10 @@
 #   make faults  host bed: run the fault scenario once per fault site and
 #                occurrence; ends with "faults: S sites, R runs, F failed, L leaked"
 #   make coverage  host bed: line and branch coverage of the library
+#   make bench   echo servers (raw WSK, wsksock, Winsock under Wine, native)
+#                measured by one client in interleaved rounds: a table,
+#                bench/results.json and bench/results.png (a few minutes)
+#   make bench-quick  the same with tiny sizes and one round (pieces work)
 #   make bench-instr  host bed: instructions per operation (callgrind) and pool
 #                per idle socket, wsksock against raw WSK (bench/instr-results.json)
 #   make clean   remove build trees
@@ -18,7 +22,7 @@ INSTRDIR := $(BUILD)/instr
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check faults coverage bench-instr clean
+.PHONY: all deps build demo check faults coverage bench bench-quick bench-instr clean
 
 all: build
 
@@ -53,6 +57,14 @@ coverage: deps
 	tools/faultrun --logs $(COVDIR)/faults $(COVDIR)/tests/host/lib/lib_faults > $(COVDIR)/faults.txt || true
 	tail -1 $(COVDIR)/faults.txt
 	tools/coverage-report $(COVDIR)
+
+# Benchmark under Wine (bench/run_bench.py; BENCH_ARGS e.g. --rounds 5).
+BENCH_ARGS ?=
+bench: build
+	python3 bench/run_bench.py --win $(WINDIR) --host $(HOSTDIR) $(BENCH_ARGS)
+
+bench-quick: build
+	python3 bench/run_bench.py --quick --win $(WINDIR) --host $(HOSTDIR) $(BENCH_ARGS)
 
 # Instruction counts: a separate tree without sanitizers (callgrind and
 # AddressSanitizer do not mix), optimised as a driver would be, with debug
