@@ -14,7 +14,8 @@
  * socket option is set (the kernel servers under Wine cannot set any).
  * Prints "user-echo: listening on port P"; a connection whose first receive
  * is exactly "BENCHEND" makes it print "user-echo: stop requested" and exit
- * with status 0 (the benchmark's clean stop). Exits 1 on a setup error.
+ * with status 0 (the benchmark's clean stop). Exits 1 on a setup error or
+ * when accept fails 1000 times in a row.
  */
 #ifdef _WIN32
 #include <winsock2.h>
@@ -140,11 +141,16 @@ int main(int argc, char **argv)
     }
     printf("user-echo: listening on port %d\n", port);
     fflush(stdout);
-    for (;;) {
+    for (int failures = 0; failures < 1000;) {
         sock_t s = accept(l, NULL, NULL);
-        if (s == INVALID_SOCKET)
-            continue; /* transient (a connection reset before its accept) */
+        if (s == INVALID_SOCKET) {
+            failures++; /* transient (a connection reset before its accept) */
+            continue;
+        }
+        failures = 0;
         if (start_conn(s) != 0)
             close_sock(s);
     }
+    fprintf(stderr, "user-echo: accept keeps failing\n");
+    return 1;
 }
