@@ -80,18 +80,11 @@ ks_ssize_t ks_sendto(int fd, const void *buf, size_t len, int flags, const struc
         if (NT_SUCCESS(status))
             status = d->WskSendTo(s->wsk, &wbuf, 0, (PSOCKADDR)&remote, 0, NULL, irp);
         ks_call_leave(s);
-        /* A datagram send does not wait for the peer; SO_SNDTIMEO bounds it
-         * all the same (a non-blocking one too: it never takes long). */
-        LARGE_INTEGER t = ks_relative_ms(s->sndtimeo_ms);
-        BOOLEAN timed_out = FALSE;
-        status =
-            ks_op_wait_timed(&s->tx, status, s->sndtimeo_ms != 0 ? &t : NULL, NULL, &timed_out);
-        if (NT_SUCCESS(status))
-            result = (ks_ssize_t)len;
-        else if (timed_out && !s->closing)
-            result = -ETIMEDOUT;
-        else
-            result = s->closing ? -EBADF : ks_status_to_errno(status);
+        /* A datagram send does not wait for a peer: it is waited for even
+         * when non-blocking, and SO_SNDTIMEO does not apply. */
+        status = ks_op_wait(&s->tx, status, NULL, NULL);
+        result = NT_SUCCESS(status) ? (ks_ssize_t)len
+                                    : (s->closing ? -EBADF : ks_status_to_errno(status));
     }
     ks_sock_unlock(&s->tx_lock);
     ks_sock_put(s);
@@ -115,10 +108,10 @@ static ks_ssize_t take_datagram(ks_sock *s, void *buf, size_t len, struct sockad
     return (ks_ssize_t)n;
 }
 
-/* Blocking WskReceiveFrom straight into the caller's buffer, bounded by d
- * (rx lock held, nothing in flight). */
+/* Blocking WskReceiveFrom straight into the caller's buffer (rx lock held,
+ * nothing in flight). */
 static ks_ssize_t recvfrom_direct(ks_sock *s, void *buf, size_t len, struct sockaddr *from,
-                                  int *fromlen, ULONG *flags_out, const ks_deadline *d)
+                                  int *fromlen, ULONG *flags_out)
 {
     if (ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL) != 0)
         return -EBADF;
@@ -135,17 +128,13 @@ static ks_ssize_t recvfrom_direct(ks_sock *s, void *buf, size_t len, struct sock
         status = dispatch->WskReceiveFrom(s->wsk, &wbuf, 0, (PSOCKADDR)&remote, &control_len, NULL,
                                           flags_out, irp);
     ks_call_leave(s);
-    BOOLEAN timed_out = FALSE;
-    LARGE_INTEGER t;
-    status = ks_op_wait_timed(&s->rx, status, ks_deadline_left(d, &t), &info, &timed_out);
+    status = ks_op_wait(&s->rx, status, NULL, &info);
     if (NT_SUCCESS(status)) {
         ks_copy_out_addr(&remote, from, fromlen);
         return (ks_ssize_t)info;
     }
     *flags_out = 0;
-    if (s->closing)
-        return -EBADF;
-    return timed_out ? -ETIMEDOUT : ks_status_to_errno(status);
+    return s->closing ? -EBADF : ks_status_to_errno(status);
 }
 
 /* ks_recvfrom with the rx lock held: a datagram the readiness engine holds
@@ -173,12 +162,14 @@ static ks_ssize_t recvfrom_locked(ks_sock *s, void *buf, size_t len, struct sock
                 return err;
             continue;
         }
-        if (!nonblocking)
-            return recvfrom_direct(s, buf, len, from, fromlen, flags_out, d);
+        if (!nonblocking && !d->bounded)
+            return recvfrom_direct(s, buf, len, from, fromlen, flags_out);
+        /* Through the engine; with SO_RCVTIMEO waited for up to the
+         * deadline, then left in flight (no cancellation needed). */
         err = ks_ready_rx_arm(s);
         if (err != 0)
             return err;
-        if (s->ready.rx == KS_ASYNC_BUSY)
+        if (nonblocking && s->ready.rx == KS_ASYNC_BUSY)
             return -EWOULDBLOCK;
     }
 }

@@ -59,18 +59,15 @@ static void ks_op_release_mdl(ks_op *op)
     }
 }
 
-NTSTATUS ks_op_wait_timed(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout,
-                          ULONG_PTR *information, BOOLEAN *timed_out)
+NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout, ULONG_PTR *information)
 {
     NTSTATUS status;
     ULONG_PTR info = 0;
-    BOOLEAN expired = FALSE;
 
     if (call_status == STATUS_PENDING) {
         if (InterlockedCompareExchange(&op->state, KS_OP_WAITING, KS_OP_ISSUED) == KS_OP_ISSUED) {
             NTSTATUS w = KeWaitForSingleObject(&op->done, Executive, KernelMode, FALSE, timeout);
             if (w == STATUS_TIMEOUT) {
-                expired = TRUE;
                 IoCancelIrp(op->irp);
                 KeWaitForSingleObject(&op->done, Executive, KernelMode, FALSE, NULL);
             }
@@ -88,17 +85,6 @@ NTSTATUS ks_op_wait_timed(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeou
     }
     ks_op_release_mdl(op);
     InterlockedExchange(&op->state, KS_OP_IDLE);
-    if (information != NULL)
-        *information = info;
-    if (timed_out != NULL)
-        *timed_out = expired;
-    return status;
-}
-
-NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout, ULONG_PTR *information)
-{
-    ULONG_PTR info = 0;
-    NTSTATUS status = ks_op_wait_timed(op, call_status, timeout, &info, NULL);
     if (!NT_SUCCESS(status))
         info = 0;
     if (information != NULL)

@@ -74,15 +74,6 @@ NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout,
                     ULONG_PTR *information);
 
 /*
- * ks_op_wait for calls with a timeout: *timed_out (optional) tells whether
- * the timeout expired (the IRP was then cancelled and waited for), and
- * *information is the IRP's Information even on failure, so a receive
- * cancelled after it got data still reports them. PASSIVE_LEVEL.
- */
-NTSTATUS ks_op_wait_timed(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout,
-                          ULONG_PTR *information, BOOLEAN *timed_out);
-
-/*
  * Sets (or, with NULL, clears) the completion callback of the next requests.
  * Set it before ks_op_begin; ks_op_reap clears it. The callback runs once per
  * request, at IRQL <= DISPATCH_LEVEL, on the provider's thread or inside the

@@ -215,7 +215,9 @@ int ks_ready_rx_arm(ks_sock *s)
     set_busy(s, &r->rx, &r->rx_idle);
     ks_op_set_callback(&s->rx, rx_done, s);
     PIRP irp = ks_op_begin(&s->rx);
-    WSK_BUF wbuf;
+    /* The WSK_BUF lives in the socket: a provider may read it after the call
+     * returned (Wine's reads it on its worker thread). */
+    WSK_BUF *wbuf = &r->rx_wbuf;
     NTSTATUS status;
     if (kind == KS_RX_ACCEPT) {
         const WSK_PROVIDER_LISTEN_DISPATCH *d =
@@ -228,16 +230,16 @@ int ks_ready_rx_arm(ks_sock *s)
         RtlZeroMemory(&r->dg_from, sizeof(r->dg_from));
         r->dg_flags = 0;
         r->dg_control_len = 0;
-        status = ks_op_lock_buffer(&s->rx, s->peek_buf, KS_READY_BUF, IoWriteAccess, &wbuf);
+        status = ks_op_lock_buffer(&s->rx, s->peek_buf, KS_READY_BUF, IoWriteAccess, wbuf);
         if (NT_SUCCESS(status))
-            status = d->WskReceiveFrom(s->wsk, &wbuf, 0, (PSOCKADDR)&r->dg_from, &r->dg_control_len,
+            status = d->WskReceiveFrom(s->wsk, wbuf, 0, (PSOCKADDR)&r->dg_from, &r->dg_control_len,
                                        NULL, &r->dg_flags, irp);
     } else {
         const WSK_PROVIDER_CONNECTION_DISPATCH *d =
             (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
-        status = ks_op_lock_buffer(&s->rx, s->peek_buf + s->peek_len, room, IoWriteAccess, &wbuf);
+        status = ks_op_lock_buffer(&s->rx, s->peek_buf + s->peek_len, room, IoWriteAccess, wbuf);
         if (NT_SUCCESS(status))
-            status = d->WskReceive(s->wsk, &wbuf, 0, irp);
+            status = d->WskReceive(s->wsk, wbuf, 0, irp);
     }
     ks_call_leave(s);
     status = ks_op_async_issued(&s->rx, status);
@@ -400,10 +402,10 @@ static NTSTATUS issue_send(ks_sock *s, PIRP irp)
 {
     const WSK_PROVIDER_CONNECTION_DISPATCH *d =
         (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
-    WSK_BUF wbuf;
+    WSK_BUF *wbuf = &s->ready.tx_wbuf; /* in the socket, as rx_wbuf */
     NTSTATUS status =
-        ks_op_lock_buffer(&s->tx, s->ready.tx_buf, s->ready.tx_len, IoReadAccess, &wbuf);
-    return NT_SUCCESS(status) ? d->WskSend(s->wsk, &wbuf, 0, irp) : status;
+        ks_op_lock_buffer(&s->tx, s->ready.tx_buf, s->ready.tx_len, IoReadAccess, wbuf);
+    return NT_SUCCESS(status) ? d->WskSend(s->wsk, wbuf, 0, irp) : status;
 }
 
 static NTSTATUS issue_connect(ks_sock *s, PIRP irp)
@@ -628,8 +630,11 @@ ULONG ks_ready_nread(ks_sock *s)
         ks_ready_rx_reap(s);
         KIRQL irql;
         KeAcquireSpinLock(&s->lock, &irql);
-        BOOLEAN arm = !readable_locked(s) && !s->closing &&
-                      (s->state == KS_SS_CONNECTED || s->state == KS_SS_DATAGRAM);
+        /* A stream reads ahead while its buffer has room, so that the
+         * count grows with what arrived; a datagram socket holds one. */
+        BOOLEAN arm = !s->closing && s->ready.rx == KS_ASYNC_IDLE &&
+                      ((s->state == KS_SS_CONNECTED && s->peek_len < KS_READY_BUF) ||
+                       (s->state == KS_SS_DATAGRAM && !s->ready.dg_held));
         KeReleaseSpinLock(&s->lock, irql);
         if (arm && ks_ready_rx_arm(s) == 0)
             ks_ready_rx_reap(s); /* completed at once if data was there */

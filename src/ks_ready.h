@@ -59,6 +59,7 @@ struct ks_ready {
     NTSTATUS rx_status; /* (L) result when DONE */
     ULONG_PTR rx_info;  /* (L) */
     KEVENT rx_idle;     /* notification: set unless a request is BUSY */
+    WSK_BUF rx_wbuf;    /* the request\'s buffer description */
     BOOLEAN rx_eof;     /* (L) stream: the peer ended the stream */
     int rx_err;         /* (L) stream: sticky receive error (negative) */
     int rx_once_err; /* (L) error reported once: failed accept/receive-from, or a request a poller
@@ -79,6 +80,7 @@ struct ks_ready {
     ULONG_PTR tx_info;   /* (L) */
     ULONG tx_len;        /* bytes of the async send */
     KEVENT tx_idle;      /* notification: set unless a request is BUSY */
+    WSK_BUF tx_wbuf;     /* the request's buffer description */
     UCHAR *tx_buf;       /* KS_READY_SEND_MAX bytes, allocated at first use */
     BOOLEAN conn_failed; /* (L) a non-blocking connect failed */
     SOCKADDR_STORAGE conn_to;

@@ -160,8 +160,8 @@ static int accepted(ks_sock *l, ks_sock *n, const SOCKADDR_STORAGE *remote, stru
     return nfd;
 }
 
-/* Blocking WskAccept, bounded by d (rx lock held, nothing in flight). */
-static int accept_direct(ks_sock *l, const ks_deadline *d, struct sockaddr *addr, int *addrlen)
+/* Blocking WskAccept (rx lock held, nothing in flight). */
+static int accept_direct(ks_sock *l, struct sockaddr *addr, int *addrlen)
 {
     /* The new socket exists before the provider hands us the connection, so
      * nothing can fail between accepting and owning it. */
@@ -181,14 +181,10 @@ static int accept_direct(ks_sock *l, const ks_deadline *d, struct sockaddr *addr
     PIRP irp = ks_op_begin(&l->rx);
     NTSTATUS status = dispatch->WskAccept(l->wsk, 0, n, NULL, NULL, (PSOCKADDR)&remote, irp);
     ks_call_leave(l);
-    ULONG_PTR info = 0;
-    BOOLEAN timed_out = FALSE;
-    LARGE_INTEGER t;
-    status = ks_op_wait_timed(&l->rx, status, ks_deadline_left(d, &t), &info, &timed_out);
+    ULONG_PTR info;
+    status = ks_op_wait(&l->rx, status, NULL, &info);
     if (!NT_SUCCESS(status) || info == 0) {
         ks_sock_put(n);
-        if (timed_out && !l->closing)
-            return -ETIMEDOUT;
         return fail(l, NT_SUCCESS(status) ? STATUS_CONNECTION_ABORTED : status);
     }
     n->wsk = (PWSK_SOCKET)info;
@@ -197,7 +193,9 @@ static int accept_direct(ks_sock *l, const ks_deadline *d, struct sockaddr *addr
 
 /* ks_accept with the rx lock held: a connection the readiness engine
  * queued comes first; an accept it has in flight is waited for (or, non-
- * blocking, reported as -EWOULDBLOCK); else a blocking WskAccept. */
+ * blocking, reported as -EWOULDBLOCK); else a blocking WskAccept. With
+ * SO_RCVTIMEO the accept goes through the engine and is waited for up to
+ * the deadline, then left in flight (no cancellation needed). */
 static int accept_locked(ks_sock *l, BOOLEAN nonblocking, const ks_deadline *d,
                          struct sockaddr *addr, int *addrlen)
 {
@@ -223,12 +221,12 @@ static int accept_locked(ks_sock *l, BOOLEAN nonblocking, const ks_deadline *d,
                 return err;
             continue;
         }
-        if (!nonblocking)
-            return accept_direct(l, d, addr, addrlen);
+        if (!nonblocking && !d->bounded)
+            return accept_direct(l, addr, addrlen);
         err = ks_ready_rx_arm(l);
         if (err != 0)
             return err;
-        if (l->ready.rx == KS_ASYNC_BUSY)
+        if (nonblocking && l->ready.rx == KS_ASYNC_BUSY)
             return -EWOULDBLOCK;
     }
 }

@@ -14,6 +14,12 @@
  * send of an earlier call.
  *
  * SO_RCVTIMEO/SO_SNDTIMEO bound the whole call (a deadline taken at entry).
+ * A bounded call goes through the readiness engine's requests (read-ahead,
+ * background send of a copy) and waits for them up to the deadline; on
+ * expiry the request stays in flight. So a timeout never depends on the
+ * provider honouring IoCancelIrp (Wine's does not: its requests are
+ * blocking calls on worker threads, ended only by closing the socket), and
+ * a receive timeout loses no data: what arrives later is read next.
  */
 #include "ks_socket.h"
 
@@ -29,11 +35,10 @@ static int io_error(ks_sock *s, NTSTATUS status)
     return err != 0 ? err : -EIO;
 }
 
-/* Sends or receives one piece through op, waiting up to d. Returns the byte
- * count, or an error: -ETIMEDOUT when d passed (the request was cancelled and
- * waited for; a receive that got bytes before the cancel returns them). */
+/* Sends or receives one piece through op, straight from/into the caller's
+ * buffer, and waits for it. Returns the byte count or an error. */
 static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf, ULONG len,
-                                 ULONG flags, const ks_deadline *d)
+                                 ULONG flags)
 {
     int err = ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN);
     if (err != 0)
@@ -47,15 +52,11 @@ static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf,
         status = send ? dispatch->WskSend(s->wsk, &wbuf, flags, irp)
                       : dispatch->WskReceive(s->wsk, &wbuf, flags, irp);
     ks_call_leave(s);
-    ULONG_PTR info = 0;
-    BOOLEAN timed_out = FALSE;
-    LARGE_INTEGER t;
-    status = ks_op_wait_timed(op, status, ks_deadline_left(d, &t), &info, &timed_out);
-    if (NT_SUCCESS(status))
-        return (ks_ssize_t)info;
-    if (timed_out && !s->closing)
-        return !send && info > 0 ? (ks_ssize_t)info : -ETIMEDOUT;
-    return io_error(s, status);
+    ULONG_PTR info;
+    status = ks_op_wait(op, status, NULL, &info);
+    if (!NT_SUCCESS(status))
+        return io_error(s, status);
+    return (ks_ssize_t)info;
 }
 
 /*
@@ -96,24 +97,43 @@ static int stream_enter(int fd, const void *buf, size_t len, int flags, int allo
     return 1;
 }
 
-static ks_ssize_t send_blocking(ks_sock *s, const UCHAR *buf, size_t len, const ks_deadline *d)
+static ks_ssize_t send_blocking(ks_sock *s, const UCHAR *buf, size_t len)
 {
     size_t sent = 0;
     while (sent < len) {
         ULONG piece = (ULONG)(len - sent > KS_IO_CHUNK ? KS_IO_CHUNK : len - sent);
-        ks_ssize_t n = stream_request(s, &s->tx, TRUE, (UCHAR *)buf + sent, piece, 0, d);
-        if (n == -ETIMEDOUT) {
-            /* Part of the data may be gone: the stream is broken (later
-             * sends -EPIPE, the close is abortive). */
+        ks_ssize_t n = stream_request(s, &s->tx, TRUE, (UCHAR *)buf + sent, piece, 0);
+        if (n < 0)
+            return n;
+        if (n == 0) /* a send that moved nothing: the stream is gone */
+            return -ECONNRESET;
+        sent += (size_t)n;
+    }
+    return (ks_ssize_t)len;
+}
+
+/* A blocking send bounded by SO_SNDTIMEO: 64 KiB pieces copied and sent in
+ * the background, each waited for up to the deadline. On expiry the piece
+ * stays with the provider (it is the library's copy: nothing needs
+ * cancelling, which not every provider honours) and the stream is broken. */
+static ks_ssize_t send_timed(ks_sock *s, const UCHAR *buf, size_t len, const ks_deadline *d)
+{
+    size_t sent = 0;
+    while (sent < len) {
+        ks_ssize_t n = ks_ready_send(s, buf + sent, len - sent);
+        if (n < 0)
+            return n;
+        int err = ks_ready_tx_settle(s, FALSE, d);
+        if (err == -ETIMEDOUT) {
+            /* Part of the data may be gone: later sends -EPIPE, and the
+             * close is abortive. */
             KIRQL irql;
             KeAcquireSpinLock(&s->lock, &irql);
             s->send_broken = TRUE;
             KeReleaseSpinLock(&s->lock, irql);
         }
-        if (n < 0)
-            return n;
-        if (n == 0) /* a send that moved nothing: the stream is gone */
-            return -ECONNRESET;
+        if (err != 0)
+            return err;
         sent += (size_t)n;
     }
     return (ks_ssize_t)len;
@@ -128,9 +148,11 @@ ks_ssize_t ks_send(int fd, const void *buf, size_t len, int flags)
     BOOLEAN nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;
     ks_deadline d = ks_deadline_in(nonblocking ? 0 : s->sndtimeo_ms);
     ks_ssize_t result = s->send_broken ? -EPIPE : ks_ready_tx_settle(s, nonblocking, &d);
-    if (result == 0)
-        result = nonblocking ? ks_ready_send(s, buf, len)
-                             : send_blocking(s, (const UCHAR *)buf, len, &d);
+    if (result == 0 && nonblocking)
+        result = ks_ready_send(s, buf, len);
+    else if (result == 0)
+        result = d.bounded ? send_timed(s, (const UCHAR *)buf, len, &d)
+                           : send_blocking(s, (const UCHAR *)buf, len);
     ks_sock_unlock(&s->tx_lock);
     ks_sock_put(s);
     return result;
@@ -139,7 +161,7 @@ ks_ssize_t ks_send(int fd, const void *buf, size_t len, int flags)
 /* Blocking receive into the free end of the buffer (MSG_PEEK). Returns the
  * bytes added, 0 at end of stream, or an error (rx lock held, nothing in
  * flight). */
-static ks_ssize_t fill_buffer(ks_sock *s, const ks_deadline *d)
+static ks_ssize_t fill_buffer(ks_sock *s)
 {
     if (s->peek_buf == NULL) {
         s->peek_buf = (UCHAR *)ks_alloc(KS_READY_BUF, KS_TAG_BUFFER);
@@ -150,8 +172,8 @@ static ks_ssize_t fill_buffer(ks_sock *s, const ks_deadline *d)
         RtlMoveMemory(s->peek_buf, s->peek_buf + s->peek_off, s->peek_len);
         s->peek_off = 0;
     }
-    ks_ssize_t n = stream_request(s, &s->rx, FALSE, s->peek_buf + s->peek_len,
-                                  KS_READY_BUF - s->peek_len, 0, d);
+    ks_ssize_t n =
+        stream_request(s, &s->rx, FALSE, s->peek_buf + s->peek_len, KS_READY_BUF - s->peek_len, 0);
     if (n > 0)
         s->peek_len += (ULONG)n;
     return n;
@@ -233,16 +255,18 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOO
                 return got_or(got, err);
             continue;
         }
-        if (nonblocking) {
+        if (nonblocking || d->bounded) {
+            /* Through the read-ahead: a deadline then never needs the
+             * request cancelled (it stays in flight for the next call). */
             err = ks_ready_rx_arm(s);
             if (err != 0)
                 return got_or(got, err);
-            if (r->rx == KS_ASYNC_BUSY)
+            if (nonblocking && r->rx == KS_ASYNC_BUSY)
                 return got_or(got, -EWOULDBLOCK);
-            continue; /* completed at once */
+            continue; /* completed at once, or waited for above */
         }
         if (peek) {
-            ks_ssize_t n = fill_buffer(s, d);
+            ks_ssize_t n = fill_buffer(s);
             if (n < 0)
                 return s->peek_len > 0 ? copy_held(s, buf, len) : n;
             if (n == 0)
@@ -253,7 +277,7 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOO
         /* WSK_FLAG_WAITALL lets a provider that honours it fill the piece in
          * one request; the loop makes MSG_WAITALL hold with any provider. */
         ks_ssize_t n =
-            stream_request(s, &s->rx, FALSE, buf + got, piece, waitall ? WSK_FLAG_WAITALL : 0, d);
+            stream_request(s, &s->rx, FALSE, buf + got, piece, waitall ? WSK_FLAG_WAITALL : 0);
         if (n < 0)
             return got_or(got, (int)n);
         if (n == 0) {

@@ -816,6 +816,54 @@ def case_resolve(c):
         c.figure(m.group(1))
 
 
+def case_nonblock(c):
+    """Non-blocking connect, send and receive driven by ks_poll against a
+    native echo server (4 MiB checked, 1-byte round trips), the same over
+    a blocking connection (the figures of both paths), ks_poll's wake-up
+    latency, a non-blocking accept, ks_poll over 8 connections, FIONREAD,
+    a close with a read-ahead in flight."""
+    srv = c.peer_proc("echo_server", "--conns", 2, "--timeout", 90)
+    port = int(srv.wait_line(r"^PORT (\d+)$", 10).group(1))
+    w = c.ktest("nonblock", {"Port": port, "Port2": free_port()}, timeout=120,
+                scenario_timeout=90)
+    c.finish_wskrun(w, 150)
+    rc = srv.wait(30)
+    c.check(rc == 0, "echo_server exited 0: both connections echoed and closed [status %d]" % rc)
+    c.kernel_result(w, "nonblock")
+    n = len(w.grep(r"^ktest: PASS "))
+    c.check(n >= 25, "at least 25 checks passed (%d)" % n)
+    for kind in ("nonblocking", "blocking"):
+        m = w.grep(r"^ktest: nonblock: %s echo MiB/s=([\d.]+) round-trips/s=(\d+)$" % kind)
+        if c.check(bool(m), "kernel log: %s echo figures" % kind):
+            c.figure("%s path: 4 MiB echo %s MiB/s, %s 1-byte round trips/s"
+                     % (kind, m[0].group(1), m[0].group(2)))
+    m = w.grep(r"^ktest: nonblock: poll wake-up latency avg_us=(\d+) max_us=(\d+)")
+    if c.check(bool(m), "kernel log: poll wake-up latency"):
+        c.figure("ks_poll wake-up latency: avg %s us, max %s us" % (m[0].group(1), m[0].group(2)))
+
+
+def case_timeouts(c):
+    """SO_RCVTIMEO on ks_recv (a silent native peer) and ks_accept, and
+    SO_SNDTIMEO on a send the peer never reads: -ETIMEDOUT after about the
+    time asked, the socket usable afterwards (a send timeout breaks the
+    stream: -EPIPE)."""
+    srv = c.peer_proc("silent_server", "--conns", 2, "--timeout", 90)
+    port = int(srv.wait_line(r"^PORT (\d+)$", 10).group(1))
+    w = c.ktest("timeouts", {"Port": port, "Port2": free_port()}, timeout=120,
+                scenario_timeout=90)
+    c.finish_wskrun(w, 150)
+    # Under Wine the close after the send timeout is graceful (no
+    # WskDisconnect; closesocket): its FIN waits behind the unread data.
+    srv.p.send_signal(signal.SIGUSR1)
+    rc = srv.wait(30)
+    c.check(rc == 0, "silent_server exited 0: both connections ended [status %d]" % rc)
+    c.kernel_result(w, "timeouts")
+    for what in ("recv", "accept", "send"):
+        m = w.grep(r"^ktest: timeouts: %s timed out after (\d+) ms \((SO_\w+ \d+)\)$" % what)
+        if c.check(bool(m), "kernel log: %s timed out" % what):
+            c.figure("%s: %s ms with %s" % (what, m[0].group(1), m[0].group(2)))
+
+
 CASES = {
     "seed": case_seed,
     "compat": case_compat,
@@ -831,6 +879,8 @@ CASES = {
     "stack-paged": case_stack_paged,
     "options": case_options,
     "resolve": case_resolve,
+    "nonblock": case_nonblock,
+    "timeouts": case_timeouts,
 }
 
 

@@ -4,11 +4,13 @@
  * Registry parameters (REG_SZ under the service key's Parameters subkey,
  * read with ks_param_get/ks_param_get_int):
  *   Test     scenario: client, refused, reset, close-blocked, badinput,
- *            unload-busy, stack-paged, options, resolve
+ *            unload-busy, stack-paged, options, resolve, nonblock, timeouts
  *   Port     the native peer's port (client, reset, close-blocked, resolve,
- *            stack-paged), a port without listener (refused) or a free port
- *            for ktest's own listener (badinput, unload-busy, options)
- *   Port2    a second free port (close-blocked's listener)
+ *            stack-paged, nonblock, timeouts), a port without listener
+ *            (refused) or a free port for ktest's own listener (badinput,
+ *            unload-busy, options)
+ *   Port2    a second free port (close-blocked's, nonblock's and timeouts'
+ *            listener)
  *   Bytes    client: bytes to stream (default 8 MiB)
  *   Seed     client: pattern seed (default 42)
  *   Timeout  seconds the scenario may take before it is failed (default 60)
@@ -35,6 +37,8 @@ static const struct {
     {"stack-paged", kt_stack_paged},
     {"options", kt_options},
     {"resolve", kt_resolve},
+    {"nonblock", kt_nonblock},
+    {"timeouts", kt_timeouts},
 };
 
 static enum kt_outcome (*kt_scenario_fn)(void);

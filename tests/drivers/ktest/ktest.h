@@ -108,6 +108,8 @@ enum kt_outcome kt_unload_busy(void);
 enum kt_outcome kt_stack_paged(void);
 enum kt_outcome kt_options(void);
 enum kt_outcome kt_resolve(void);
+enum kt_outcome kt_nonblock(void);
+enum kt_outcome kt_timeouts(void);
 /* Called by DriverUnload after ks_cleanup() and kt_join_all(). */
 void kt_unload_busy_finish(LONGLONG cleanup_start_ms, int joined);
 
