@@ -71,9 +71,9 @@ MEASURES = [
     ("conn_per_s", "connect+close", "/s", True, False),
 ]
 K2K_MEASURES = [
-    ("k2k_rt1_per_s", "k2k 1-byte round trips", "/s"),
-    ("k2k_rt64k_per_s", "k2k 64 KiB round trips", "/s"),
-    ("k2k_stream_mib_s", "k2k streamed echo", "MiB/s"),
+    ("k2k_rt1_per_s", "kernel to kernel: 1-byte round trips", "/s"),
+    ("k2k_rt64k_per_s", "kernel to kernel: 64 KiB round trips", "/s"),
+    ("k2k_stream_mib_s", "kernel to kernel: streamed echo", "MiB/s"),
 ]
 
 
@@ -383,8 +383,9 @@ def table(summary):
         fmt = number_format(allv)
         row = [entry["label"], entry["unit"]]
         if key.startswith("k2k_"):
-            row += [cell(vals["k2k"], fmt) + " (wsksock to wsksock)", "", "", "", "", ""]
-            rows.append(row[:len(head)])
+            # wsksock client driver against wsksock server driver.
+            row += ["-", cell(vals["k2k"], fmt), "-", "-", "", ""]
+            rows.append(row)
             continue
         row += [cell(vals[n], fmt) for n in ECHO_SERVERS]
         ratios = entry["ratio_wsksock_raw"]
@@ -452,8 +453,8 @@ def chart(summary, meta, path):
         panels = [k for k, _, _, _, _ in MEASURES] + ["k2k"]
         for p in panels:
             if p == "k2k":
-                items = [(summary[k]["label"].replace("k2k ", ""), summary[k]["values"]["k2k"],
-                          "k2k") for k, _, _ in K2K_MEASURES]
+                items = [(summary[k]["label"].replace("kernel to kernel: ", ""),
+                          summary[k]["values"]["k2k"], "k2k") for k, _, _ in K2K_MEASURES]
                 title = "kernel to kernel (wsksock), /s and MiB/s"
             else:
                 e = summary[p]
