@@ -59,7 +59,9 @@ int ks_poll(struct ks_pollfd *fds, unsigned nfds, int timeout_ms)
         for (unsigned i = 0; i < nfds; i++) {
             if (fds[i].fd < 0)
                 continue;
-            short rev = e[i].s != NULL ? ks_ready_poll(e[i].s, fds[i].events) : (short)POLLNVAL;
+            short rev = POLLNVAL;
+            if (e[i].s != NULL)
+                rev = ks_ready_poll(e[i].s, fds[i].events);
             fds[i].revents = rev;
             if (rev != 0)
                 count++;
