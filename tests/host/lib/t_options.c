@@ -421,7 +421,7 @@ static void test_names(void)
     HT_EQ(port_of(&a), port, "same port when listening");
     int c = hp_connect(0, port);
     HT_CHECK(c >= 0, "a native client connects to the port reported", c);
-    int acc = ks_accept(s, NULL, NULL);
+    int acc = c >= 0 ? ks_accept(s, NULL, NULL) : -1; /* else it would wait for ever */
     HT_CHECK(acc >= 0, "ks_accept", acc);
     alen = (int)sizeof(a);
     HT_EQ(ks_getpeername(acc, (struct sockaddr *)&a, &alen), 0, "getpeername accepted");
