@@ -107,10 +107,14 @@ int ks_listen(int s, int backlog);
  * If addr is not NULL, the peer's address is copied there, truncated to
  * *addrlen bytes, and *addrlen is set to the address's full size. addr and
  * addrlen may both be NULL; addr without addrlen is -EFAULT.
+ * A non-blocking listener (FIONBIO) returns -EWOULDBLOCK when no
+ * connection is queued; SO_RCVTIMEO bounds the wait (-ETIMEDOUT; the
+ * accept stays in flight and its connection goes to the next call). The
+ * new connection starts blocking, with the listener's options.
  * IRQL: PASSIVE_LEVEL.
  * Returns the new connection's descriptor, or -EBADF (also when the
  * listening socket is closed while waiting), -EINVAL (not listening),
- * -EFAULT, -ENOMEM, -EMFILE, -ECONNABORTED.
+ * -EFAULT, -ENOMEM, -EMFILE, -ECONNABORTED, -EWOULDBLOCK, -ETIMEDOUT.
  */
 int ks_accept(int s, struct sockaddr *addr, int *addrlen);
 
@@ -118,10 +122,16 @@ int ks_accept(int s, struct sockaddr *addr, int *addrlen);
  * ks_connect - connect a stream socket to a remote address, waiting until
  * the connection is established or fails. An unbound socket is first bound
  * to the wildcard address of its own family.
+ * Non-blocking (FIONBIO): returns -EINPROGRESS once the provider took the
+ * request (0 or the error if it finished inside the call); ks_poll then
+ * reports POLLOUT, with POLLERR if it failed, and SO_ERROR gives the
+ * result (0, or the positive errno such as ECONNREFUSED). A second call
+ * meanwhile returns -EALREADY, after success -EISCONN.
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, or -EBADF, -EFAULT, -EINVAL (bad addrlen), -EAFNOSUPPORT,
  * -EISCONN (already connected or listening), -ECONNREFUSED, -ETIMEDOUT,
- * -ENETUNREACH, -EHOSTUNREACH, -EADDRNOTAVAIL, -ENOMEM.
+ * -ENETUNREACH, -EHOSTUNREACH, -EADDRNOTAVAIL, -ENOMEM, -EINPROGRESS,
+ * -EALREADY.
  */
 int ks_connect(int s, const struct sockaddr *addr, int addrlen);
 
@@ -131,11 +141,20 @@ int ks_connect(int s, const struct sockaddr *addr, int addrlen);
  * the data went out still returns the error (the stream is then broken).
  * One thread may send while another receives on the same socket; two
  * concurrent senders are serialised, each call's bytes kept together.
- * flags: 0 (others are reserved and give -EOPNOTSUPP).
+ * flags: 0 or MSG_DONTWAIT (others give -EOPNOTSUPP).
+ * Non-blocking (MSG_DONTWAIT or FIONBIO): copies up to 64 KiB, sends them
+ * in the background and returns the count taken (possibly less than len);
+ * -EWOULDBLOCK while an earlier background send is in flight (ks_poll:
+ * POLLOUT once it completed) or another thread is sending. A background
+ * send's error is returned by the next ks_send (and shows as POLLERR /
+ * SO_ERROR until then). ks_close gives it up to 5 s to finish.
+ * SO_SNDTIMEO bounds a blocking send: -ETIMEDOUT, and the stream is then
+ * broken (later sends -EPIPE, the close is abortive).
  * IRQL: PASSIVE_LEVEL.
- * Returns len, or -EBADF, -EFAULT (buf NULL with len > 0), -EINVAL (len
- * above KS_MAX_IO_SIZE), -ENOTCONN, -ECONNRESET, -ECONNABORTED, -EPIPE
- * (sending was shut down), -ENOMEM.
+ * Returns len (non-blocking: the count taken), or -EBADF, -EFAULT (buf NULL
+ * with len > 0), -EINVAL (len above KS_MAX_IO_SIZE), -ENOTCONN,
+ * -ECONNRESET, -ECONNABORTED, -EPIPE (sending was shut down, or broken by a
+ * send timeout), -ENOMEM, -EWOULDBLOCK, -ETIMEDOUT.
  */
 ks_ssize_t ks_send(int s, const void *buf, size_t len, int flags);
 
@@ -144,20 +163,33 @@ ks_ssize_t ks_send(int s, const void *buf, size_t len, int flags);
  * until at least one byte (or, with MSG_WAITALL, len bytes) arrived.
  * Returns 0 when the peer closed the connection in an orderly way and no
  * data is left; with MSG_WAITALL a short count means the connection ended.
- * flags: 0, MSG_WAITALL, MSG_PEEK (peek leaves the data queued).
+ * flags: 0, or MSG_WAITALL, MSG_PEEK (peek leaves the data queued),
+ * MSG_DONTWAIT, combined.
  * A len of 0 returns 0 at once, and so does every call after
  * ks_shutdown(SD_RECEIVE).
+ * Non-blocking (MSG_DONTWAIT or FIONBIO): returns what the library holds
+ * or the provider has at once, else -EWOULDBLOCK, and a read-ahead stays
+ * in flight (ks_poll: POLLIN once it completed). Bytes read ahead are
+ * handed out first by every later ks_recv, so the order holds.
+ * SO_RCVTIMEO bounds a blocking receive: -ETIMEDOUT if nothing came (bytes
+ * already taken are returned instead); no data is lost, what arrives later
+ * is returned by the next call.
  * IRQL: PASSIVE_LEVEL.
  * Returns the byte count, or -EBADF, -EFAULT, -EINVAL, -ENOTCONN,
- * -ECONNRESET, -ECONNABORTED, -EOPNOTSUPP (unknown flags), -ENOMEM.
+ * -ECONNRESET, -ECONNABORTED, -EOPNOTSUPP (unknown flags), -ENOMEM,
+ * -EWOULDBLOCK, -ETIMEDOUT.
  */
 ks_ssize_t ks_recv(int s, void *buf, size_t len, int flags);
 
 /*
  * ks_sendto - send one datagram to an address on a datagram socket (an
  * unbound socket is bound to its family's wildcard address first).
+ * flags: 0 or MSG_DONTWAIT. A datagram send never waits for a peer: it is
+ * completed even when non-blocking (-EWOULDBLOCK only if another thread is
+ * sending on the socket); SO_SNDTIMEO does not apply.
  * IRQL: PASSIVE_LEVEL. Returns len, or -EBADF, -EFAULT, -EINVAL,
- * -EAFNOSUPPORT, -EMSGSIZE, -EOPNOTSUPP (stream socket), -ENOMEM.
+ * -EAFNOSUPPORT, -EMSGSIZE, -EOPNOTSUPP (stream socket, other flags),
+ * -ENOMEM, -EWOULDBLOCK.
  */
 ks_ssize_t ks_sendto(int s, const void *buf, size_t len, int flags, const struct sockaddr *to,
                      int tolen);
@@ -166,8 +198,13 @@ ks_ssize_t ks_sendto(int s, const void *buf, size_t len, int flags, const struct
  * ks_recvfrom - receive one datagram; from/fromlen (both optional) get the
  * sender's address as in ks_accept. A datagram larger than len is
  * truncated to len and the call returns -EMSGSIZE (the rest is lost).
+ * flags: 0 or MSG_DONTWAIT. Non-blocking (MSG_DONTWAIT or FIONBIO):
+ * -EWOULDBLOCK without a datagram, one receive staying in flight (ks_poll:
+ * POLLIN). SO_RCVTIMEO bounds a blocking one (-ETIMEDOUT; the datagram
+ * that arrives later goes to the next call).
  * IRQL: PASSIVE_LEVEL. Returns the byte count, or -EBADF, -EFAULT,
- * -EINVAL (socket not bound), -EMSGSIZE, -EOPNOTSUPP, -ENOMEM.
+ * -EINVAL (socket not bound), -EMSGSIZE, -EOPNOTSUPP, -ENOMEM,
+ * -EWOULDBLOCK, -ETIMEDOUT.
  */
 ks_ssize_t ks_recvfrom(int s, void *buf, size_t len, int flags, struct sockaddr *from,
                        int *fromlen);
@@ -246,12 +283,14 @@ int ks_shutdown(int s, int how);
  * business, as on Windows).
  * Wine's provider has no WskControlSocket: provider options give
  * -EOPNOTSUPP there (when set, or at the bind that applies them).
- * SO_RCVTIMEO/SO_SNDTIMEO bound each blocking receive/send (and accept):
- * when one expires the request is cancelled, the call waits for the
- * cancellation to complete and returns -ETIMEDOUT. After a receive timeout
- * the socket is intact (no data was taken); after a send timeout part of
- * the data may have been sent, so the stream is broken: later sends return
- * -EPIPE and ks_close is abortive.
+ * SO_RCVTIMEO/SO_SNDTIMEO bound each blocking stream receive/send (and
+ * accept, and datagram receive): the call returns -ETIMEDOUT when the time
+ * passes. The request is not cancelled (not every provider honours
+ * IoCancelIrp): it goes through the library's own buffer and stays in
+ * flight. After a receive timeout the socket is intact (no data was
+ * taken; what arrives later is returned next); after a send timeout part
+ * of the data may have been sent, so the stream is broken: later sends
+ * return -EPIPE and ks_close is abortive.
  * *len is in/out for ks_getsockopt (bytes available / written).
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, or -EBADF, -EFAULT (NULL val/len), -EINVAL (len too small,
@@ -283,8 +322,10 @@ int ks_getpeername(int s, struct sockaddr *addr, int *addrlen);
 
 /*
  * ks_ioctl - FIONBIO (*arg != 0: non-blocking mode, 0: blocking) and
- * FIONREAD (*arg = bytes that a ks_recv would return at once; for a
- * datagram socket, the size of the next datagram).
+ * FIONREAD (*arg = bytes that a ks_recv would return at once, as far as
+ * the library read them ahead: at most 64 KiB; for a datagram socket, the
+ * size of the next datagram; 0 when nothing arrived yet). FIONREAD starts
+ * a read-ahead if none is in flight, so a later FIONREAD sees new data.
  * In non-blocking mode (or with MSG_DONTWAIT on one call) a call that
  * would wait returns -EWOULDBLOCK instead: ks_recv/ks_recvfrom without
  * data, ks_accept without a pending connection, ks_send while an earlier
@@ -292,7 +333,8 @@ int ks_getpeername(int s, struct sockaddr *addr, int *addrlen);
  * count taken (possibly less than len); the data is sent in the
  * background and an error shows on the next call or through SO_ERROR.
  * ks_connect returns -EINPROGRESS and completes in the background: ks_poll
- * reports POLLOUT (POLLERR too on failure), then SO_ERROR gives the result.
+ * reports POLLOUT (POLLERR too on failure), then SO_ERROR gives the result
+ * (a positive errno). Accepted sockets start blocking.
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, or -EBADF, -EFAULT (arg NULL), -EINVAL (unknown cmd).
  */
@@ -311,15 +353,20 @@ struct ks_pollfd {
  * all the sockets (no thread per socket): the library keeps a receive (or
  * an accept) in flight on each polled socket and wakes the poller when one
  * completes.
- *  POLLIN: data, end of stream or an error to read; a connection to accept.
- *  POLLOUT: a connected socket can take a ks_send without waiting; a
- *    non-blocking connect has finished (see SO_ERROR).
+ *  POLLIN: data, end of stream or an error to read; a connection to accept;
+ *    a datagram (reported as POLLRDNORM).
+ *  POLLOUT: a connected socket can take a ks_send without waiting (no
+ *    background send in flight); a non-blocking connect has finished (see
+ *    SO_ERROR); a datagram socket (reported as POLLWRNORM).
  *  POLLHUP: the peer ended the stream (and POLLIN). POLLERR: an error is
  *    pending (SO_ERROR). POLLNVAL: fd is not an open descriptor.
- * Polling a socket blocked in another thread's call is allowed.
+ * Polling a socket blocked in another thread's call is allowed (the poll
+ * cannot read ahead meanwhile; it looks again when that call returns).
+ * Closing a polled socket wakes the poll (POLLNVAL).
  * IRQL: PASSIVE_LEVEL.
  * Returns the number of entries with revents != 0, 0 on timeout, or
- * -EFAULT (fds NULL with nfds > 0), -EINVAL (nfds too large), -ENOMEM.
+ * -EFAULT (fds NULL with nfds > 0), -EINVAL (nfds above 65536), -ENOMEM,
+ * -EPERM.
  */
 int ks_poll(struct ks_pollfd *fds, unsigned nfds, int timeout_ms);
 
