@@ -8,7 +8,7 @@ set(WSKRUN_WSKCTL_EXE ${WSKSOCK_DRIVERS_DIR}/tools/wskctl/wskctl.exe)
 # The first run on a machine creates the cached Wine template prefix
 # (~10-15 s), hence the margins of the timeouts.
 foreach(case_timeout
-        hello:120 until-nomatch:120 crash-entry:120 fail-entry:120 crash-later:120
+        hello:120 until-nomatch:120 crash-entry:120 fail-entry:120 crash-later:180
         hang-unload:150 order:120 concurrent:180 sigterm:120 usage:60)
   string(REPLACE ":" ";" pair ${case_timeout})
   list(GET pair 0 case)
