@@ -508,7 +508,7 @@ void ks_ready_close_end(ks_sock *s)
     KeWaitForSingleObject(&r->tx_idle, Executive, KernelMode, FALSE, NULL);
     /* Threads holding a direction lock are returning (woken by the close):
      * the reaps below run after them. */
-    KeWaitForSingleObject(&s->rx_lock, Executive, KernelMode, FALSE, NULL);
+    ks_lock_acquire(&s->rx_lock);
     ks_ready_rx_reap(s);
     if (r->acc != NULL) {
         if (r->acc_queued)
@@ -518,7 +518,7 @@ void ks_ready_close_end(ks_sock *s)
         r->acc_queued = FALSE;
     }
     ks_sock_unlock(&s->rx_lock);
-    KeWaitForSingleObject(&s->tx_lock, Executive, KernelMode, FALSE, NULL);
+    ks_lock_acquire(&s->tx_lock);
     ks_ready_tx_settle(s, TRUE, NULL);
     ks_sock_unlock(&s->tx_lock);
 }
@@ -556,9 +556,7 @@ static void poll_arm(ks_sock *s)
         return;
     /* Never wait for the lock: its holder is a receiver, which wakes the
      * pollers when it returns. */
-    LARGE_INTEGER zero;
-    zero.QuadPart = 0;
-    if (KeWaitForSingleObject(&s->rx_lock, Executive, KernelMode, FALSE, &zero) != STATUS_SUCCESS)
+    if (!ks_lock_try_acquire(&s->rx_lock))
         return;
     ks_ready_rx_reap(s);
     KeAcquireSpinLock(&s->lock, &irql);
@@ -624,9 +622,7 @@ short ks_ready_poll(ks_sock *s, short events)
 
 ULONG ks_ready_nread(ks_sock *s)
 {
-    LARGE_INTEGER zero;
-    zero.QuadPart = 0;
-    if (KeWaitForSingleObject(&s->rx_lock, Executive, KernelMode, FALSE, &zero) == STATUS_SUCCESS) {
+    if (ks_lock_try_acquire(&s->rx_lock)) {
         ks_ready_rx_reap(s);
         KIRQL irql;
         KeAcquireSpinLock(&s->lock, &irql);

@@ -100,15 +100,11 @@ ks_deadline ks_deadline_in(ULONG ms);
  * no bound (for KeWaitFor*). */
 PLARGE_INTEGER ks_deadline_left(const ks_deadline *d, LARGE_INTEGER *buf);
 
-/* Takes a direction lock (a synchronization event) without waiting: 0, or
- * -EWOULDBLOCK if another thread holds it. PASSIVE_LEVEL. */
-static inline int ks_lock_try(KEVENT *lock)
+/* Takes a direction lock without waiting: 0, or -EWOULDBLOCK if another
+ * thread holds it. */
+static inline int ks_lock_try(ks_lock *lock)
 {
-    LARGE_INTEGER zero;
-    zero.QuadPart = 0;
-    return KeWaitForSingleObject(lock, Executive, KernelMode, FALSE, &zero) == STATUS_SUCCESS
-               ? 0
-               : -EWOULDBLOCK;
+    return ks_lock_try_acquire(lock) ? 0 : -EWOULDBLOCK;
 }
 
 /* ---- lifetime (ks_socket.c) ---- */

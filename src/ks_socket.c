@@ -28,9 +28,9 @@ ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *er
     s->state = KS_SS_NEW;
     KeInitializeEvent(&s->closed, NotificationEvent, FALSE);
     KeInitializeEvent(&s->calls_drained, NotificationEvent, FALSE);
-    KeInitializeEvent(&s->ctl_lock, SynchronizationEvent, TRUE);
-    KeInitializeEvent(&s->rx_lock, SynchronizationEvent, TRUE);
-    KeInitializeEvent(&s->tx_lock, SynchronizationEvent, TRUE);
+    ks_lock_init(&s->ctl_lock);
+    ks_lock_init(&s->rx_lock);
+    ks_lock_init(&s->tx_lock);
     ks_ready_init(s);
     if (!NT_SUCCESS(ks_op_init(&s->ctl)) || !NT_SUCCESS(ks_op_init(&s->rx)) ||
         !NT_SUCCESS(ks_op_init(&s->tx))) {
@@ -60,17 +60,14 @@ void ks_sock_put(ks_sock *s)
     ks_live_socket_removed();
 }
 
-int ks_sock_lock(ks_sock *s, KEVENT *lock)
+int ks_sock_lock(ks_sock *s, ks_lock *lock)
 {
-    PVOID objects[2] = {lock, &s->closed};
-    NTSTATUS st =
-        KeWaitForMultipleObjects(2, objects, WaitAny, Executive, KernelMode, FALSE, NULL, NULL);
-    return st == STATUS_WAIT_0 ? 0 : -EBADF;
+    return ks_lock_acquire_or(lock, &s->closed) ? 0 : -EBADF;
 }
 
-void ks_sock_unlock(KEVENT *lock)
+void ks_sock_unlock(ks_lock *lock)
 {
-    KeSetEvent(lock, IO_NO_INCREMENT, FALSE);
+    ks_lock_release(lock);
 }
 
 int ks_call_enter(ks_sock *s, int state, int not_state_err)
@@ -176,7 +173,7 @@ void ks_sock_close(ks_sock *s)
     ks_op_cancel(&s->ctl);
     /* The control lock orders us after any creation or bind in progress, so
      * s->wsk is final. */
-    KeWaitForSingleObject(&s->ctl_lock, Executive, KernelMode, FALSE, NULL);
+    ks_lock_acquire(&s->ctl_lock);
     if (send_cut) {
         KeAcquireSpinLock(&s->lock, &irql);
         s->send_broken = TRUE;

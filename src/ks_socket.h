@@ -17,6 +17,7 @@
 #ifndef KS_SOCKET_H
 #define KS_SOCKET_H
 
+#include "ks_lock.h"
 #include "ks_op.h"
 #include "ks_ready.h"
 
@@ -52,7 +53,7 @@ typedef struct ks_sock {
      * synchronization event), so a sender and a receiver never wait for each
      * other. ctl serves creation, bind, connect, listen and close. */
     ks_op ctl, rx, tx;
-    KEVENT ctl_lock, rx_lock, tx_lock;
+    ks_lock ctl_lock, rx_lock, tx_lock;
 
     /* Data taken from the stream by MSG_PEEK, handed out first (rx_lock). */
     UCHAR *peek_buf;
@@ -93,8 +94,8 @@ void ks_sock_close(ks_sock *s);
 
 /* Waits for one of the socket's direction locks, or for the socket to close.
  * Returns 0 with the lock held, or -EBADF. */
-int ks_sock_lock(ks_sock *s, KEVENT *lock);
-void ks_sock_unlock(KEVENT *lock);
+int ks_sock_lock(ks_sock *s, ks_lock *lock);
+void ks_sock_unlock(ks_lock *lock);
 
 /* Brackets a WSK dispatch call on s: enter fails with -EBADF once closing,
  * or with not_state_err when s->state differs from state (-1: any state). */
