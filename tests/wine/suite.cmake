@@ -36,3 +36,5 @@ wsksuite_add_test(options 150)
 wsksuite_add_test(resolve 150)
 wsksuite_add_test(nonblock 180)
 wsksuite_add_test(timeouts 150)
+# examples/http-get against nginx (50 MiB), redirects, chunked bodies.
+wsksuite_add_test(http-get 240)

@@ -864,6 +864,108 @@ def case_timeouts(c):
             c.figure("%s: %s ms with %s" % (what, m[0].group(1), m[0].group(2)))
 
 
+def http_get_run(c, url, params=None, until=r"^http-get: (done|failed)", timeout=120):
+    """One run of examples/http-get.sys with --param Url=url; returns the
+    runner after its end (checked: loaded, until matched, unloaded)."""
+    p = {"Url": url}
+    p.update(params or {})
+    w = c.wskrun([c.driver("http-get")], p, until, timeout, name="http-get")
+    c.finish_wskrun(w, timeout + 60)
+    c.check(bool(w.grep(r"^http-get: unloaded in \d+ ms$")), "http-get logged its unload")
+    return w
+
+
+def http_get_result(c, w, what, status, size, sha256, redirects):
+    """Checks the driver's result line against the file's size and hash."""
+    m = w.grep(r"^http-get: status=(\d+) bytes=(\d+) sha256=([0-9a-f]{64}) ms=(\d+)"
+               r" MiB/s=([\d.]+)$")
+    if not c.check(bool(m) and bool(w.grep(r"^http-get: done$")),
+                   "%s: the driver printed its result and 'done'" % what):
+        return None
+    m = m[0]
+    c.check(int(m.group(1)) == status, "%s: status %s (want %d)" % (what, m.group(1), status))
+    c.check(int(m.group(2)) == size, "%s: size %s (want %d)" % (what, m.group(2), size))
+    c.check(m.group(3) == sha256, "%s: SHA-256 %s (want %s, hashlib)" % (what, m.group(3), sha256))
+    n = len(w.grep(r"^http-get: redirect \d+ to "))
+    c.check(n == redirects, "%s: %d redirects followed (want %d)" % (what, n, redirects))
+    return m
+
+
+def case_http_get(c):
+    """examples/http-get against a real nginx (Debian's package, started
+    here as the current user on loopback with its own prefix): a 50 MiB
+    file of pseudo-random data (size and SHA-256 as hashlib computes them),
+    a chunked body (SSI) behind a chain of 301/302/307 redirects (absolute
+    and relative Locations), a redirect loop (bounded at 5 hops); against a
+    native Python server: chunk extensions and trailer fields, a "../"
+    relative 303 and a 308; against a silent server: SO_RCVTIMEO ends the
+    wait, and an unload while the driver waits is prompt."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import httpfix
+    if httpfix.nginx_binary() is None:
+        raise Failure("nginx is not installed (tools/install-deps installs nginx-light)")
+    port = free_port()
+    seed = random.SystemRandom().randint(1, 1 << 30)
+    ngx = chunk = None
+    try:
+        ngx = httpfix.Nginx(lambda name, argv: Proc(name, argv), port, 50 * MiB, seed)
+        if not httpfix.wait_listening(port, 20, lambda: ngx.proc.p.poll() is None):
+            raise Failure("nginx does not listen on 127.0.0.1:%d; its error log:\n%s"
+                          % (port, ngx.error_log()[-3000:]))
+        base = "http://127.0.0.1:%d" % port
+
+        w = http_get_run(c, base + "/big.bin")
+        m = http_get_result(c, w, "nginx 50 MiB", 200, ngx.big_size, ngx.big_sha256, 0)
+        if m:
+            c.figure("http-get 50 MiB from nginx: %s MiB/s (%s ms, SHA-256 included)"
+                     % (m.group(5), m.group(4)))
+
+        w = http_get_run(c, base + "/r1")
+        http_get_result(c, w, "nginx redirects then chunked", 200, ngx.chunked_size,
+                        ngx.chunked_sha256, 3)
+        c.check(bool(w.grep(r"^http-get: HTTP/1\.1 200 OK$")), "nginx chunked: status line")
+        c.check(bool(w.grep(r"^http-get: redirect 307 to %s/chunked\.html$" % re.escape(base))),
+                "nginx: the relative Location 'chunked.html' resolved against /r3")
+
+        w = http_get_run(c, base + "/loop")
+        c.check(bool(w.grep(r"^http-get: failed: more than 5 redirects$")),
+                "nginx redirect loop: stopped after 5 redirects")
+        c.check(len(w.grep(r"^http-get: GET ")) == 6, "redirect loop: 6 requests (%d)"
+                % len(w.grep(r"^http-get: GET ")))
+
+        chunk = httpfix.ChunkServer()
+        w = http_get_run(c, "http://localhost:%d/dir/sub/start" % chunk.port)
+        http_get_result(c, w, "chunk extensions and trailers", 200, chunk.ext_size,
+                        chunk.ext_sha256, 2)
+        c.check(bool(w.grep(r"^http-get: redirect 303 to http://localhost:%d/dir/other/next\?x=1$"
+                            % chunk.port)), "'../other/./next?x=1#frag' resolved")
+    finally:
+        if chunk is not None:
+            chunk.stop()
+        if ngx is not None:
+            ngx.proc.stop()
+            ngx.cleanup()
+
+    # A silent server: SO_RCVTIMEO (Timeout=1500 ms) ends the wait.
+    srv = c.peer_proc("silent_server", "--conns", 2, "--timeout", 90)
+    sport = int(srv.wait_line(r"^PORT (\d+)$", 10).group(1))
+    w = http_get_run(c, "http://127.0.0.1:%d/" % sport, {"Timeout": 1500}, timeout=60)
+    c.check(bool(w.grep(r"^http-get: failed: .*\(-\d+\)$")) and
+            bool(w.grep(r"(?i)^http-get: failed: .*timed out")),
+            "silent server: the driver failed with a timeout")
+    # Unloaded while it waits (Timeout 60 s): the close wakes it at once.
+    w = http_get_run(c, "http://127.0.0.1:%d/" % sport, {"Timeout": 60000},
+                     until=r"^http-get: GET ", timeout=60)
+    c.check(bool(w.grep(r"^http-get: failed: stopped by the unload")),
+            "unload while waiting: the worker was woken and stopped")
+    m = w.grep(r"^http-get: unloaded in (\d+) ms$")
+    if c.check(bool(m), "unload time logged"):
+        c.check(int(m[0].group(1)) < 3000, "unload took %s ms (< 3000)" % m[0].group(1))
+        c.figure("http-get unload while waiting for a silent server: %s ms" % m[0].group(1))
+    rc = srv.wait(30)
+    c.check(rc == 0, "silent_server exited 0: both connections ended [status %d]" % rc)
+
+
 CASES = {
     "seed": case_seed,
     "compat": case_compat,
@@ -881,6 +983,7 @@ CASES = {
     "resolve": case_resolve,
     "nonblock": case_nonblock,
     "timeouts": case_timeouts,
+    "http-get": case_http_get,
 }
 
 

@@ -1,0 +1,398 @@
+/*
+ * http-get - a kernel HTTP/1.1 client driver.
+ *
+ * DriverEntry reads the URL from the service's Parameters\Url value
+ * (tools/wskrun --param Url=http://host:port/path) and starts a system
+ * thread that fetches it: the host is resolved with ks_getaddrinfo, a GET
+ * is sent (Host header, Connection: close), the status line and header
+ * fields are parsed, the body is read (Content-Length, chunked, or up to
+ * the end of the connection) and hashed with SHA-256, and redirects (301,
+ * 302, 303, 307, 308 with a Location, absolute or relative) are followed
+ * up to MaxRedirects hops (default 5). It prints:
+ *
+ *   http-get: GET http://127.0.0.1:8080/file
+ *   http-get: HTTP/1.1 200 OK
+ *   http-get: status=200 bytes=52428800 sha256=<64 hex digits> ms=420 MiB/s=119.0
+ *
+ * or "http-get: failed: <reason>". Parameters\Timeout (milliseconds,
+ * default 10000) bounds each receive and send (SO_RCVTIMEO, SO_SNDTIMEO),
+ * so a silent server cannot hold the thread. DriverUnload closes the
+ * thread's socket (its blocked call returns at once), waits for the thread
+ * and only then calls ks_cleanup.
+ *
+ * Files: url.c (URLs, redirects), http.c (the response reader), sha256.c,
+ * and this file (the driver, the socket, the thread).
+ */
+#include <ntddk.h>
+
+#include "wsksock.h"
+#include "wsksock/params.h"
+
+#include "http.h"
+#include "sha256.h"
+#include "url.h"
+
+DRIVER_INITIALIZE DriverEntry;
+static DRIVER_UNLOAD hg_unload;
+static KSTART_ROUTINE hg_worker;
+
+#define HG_TAG ((ULONG)'h' | ((ULONG)'g' << 8) | ((ULONG)'e' << 16) | ((ULONG)'t' << 24))
+#define HG_RECV_BUF (64 * 1024)
+#define HG_LINE_MAX 8192
+#define HG_REQUEST_MAX (URL_TARGET_MAX + URL_HOST_MAX + 256)
+#define HG_TEXT_MAX (URL_TARGET_MAX + URL_HOST_MAX + 16)
+
+/* Everything the worker needs, in one pool block (nothing big on the
+ * kernel stack). */
+struct hg {
+    struct url url;         /* the URL being fetched */
+    struct url next;        /* a redirect's target */
+    char text[HG_TEXT_MAX]; /* a URL as text, for the log */
+    char location[HG_TEXT_MAX];
+    char request[HG_REQUEST_MAX];
+    char line[HG_LINE_MAX];
+    unsigned char *buf; /* HG_RECV_BUF bytes, a separate block */
+    struct sha256 sha;
+    int timeout_ms;
+    int max_redirects;
+};
+
+static struct hg *g_hg;
+static PKTHREAD g_worker;
+static volatile LONG g_stopping;
+static volatile LONG g_sock = -1; /* the worker's socket, for DriverUnload */
+
+static size_t text_length(const char *s)
+{
+    size_t n = 0;
+    while (s[n] != '\0')
+        n++;
+    return n;
+}
+
+/* Appends s to buf (size bytes, NUL-terminated); 0, or -EMSGSIZE. */
+static int append(char *buf, size_t size, const char *s)
+{
+    size_t used = text_length(buf);
+    size_t n = text_length(s);
+    if (used + n + 1 > size)
+        return -EMSGSIZE;
+    RtlCopyMemory(buf + used, s, n + 1);
+    return 0;
+}
+
+/* A 64-bit number in decimal (buf: at least 21 bytes). */
+static const char *u64_text(uint64_t v, char *buf)
+{
+    char tmp[21];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (int i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return buf;
+}
+
+static const char *error_text(int err)
+{
+    switch (err) {
+    case HTTP_EPROTO:
+        return "malformed HTTP response";
+    case HTTP_ETOOLONG:
+        return "response line or Location too long";
+    case HTTP_ETRUNC:
+        return "connection closed before the end of the response";
+    case URL_EINVAL:
+        return "malformed URL";
+    case URL_ESCHEME:
+        return "not an http:// URL";
+    case URL_ETOOLONG:
+        return "URL too long";
+    default:
+        return ks_strerror(err);
+    }
+}
+
+static ULONGLONG now_ms(void)
+{
+    LARGE_INTEGER freq;
+    LARGE_INTEGER t = KeQueryPerformanceCounter(&freq);
+    return (ULONGLONG)t.QuadPart * 1000 / (ULONGLONG)freq.QuadPart;
+}
+
+static ptrdiff_t sock_recv(void *ctx, void *buf, size_t len)
+{
+    return ks_recv((int)(LONG_PTR)ctx, buf, len, 0);
+}
+
+static int body_hash(void *ctx, const void *data, size_t len)
+{
+    sha256_update(ctx, data, len);
+    return 0;
+}
+
+/* Makes s the socket DriverUnload closes; FALSE if unloading began (the
+ * caller then closes it itself). */
+static BOOLEAN publish_socket(int s)
+{
+    InterlockedExchange(&g_sock, s);
+    if (!g_stopping)
+        return TRUE;
+    InterlockedCompareExchange(&g_sock, -1, s);
+    return FALSE;
+}
+
+/* Closes s unless DriverUnload took it (and closes it) first. */
+static void close_socket(int s)
+{
+    if (InterlockedCompareExchange(&g_sock, -1, s) == s)
+        ks_close(s);
+}
+
+/* Connects to the URL's host: each address ks_getaddrinfo gives, in turn. */
+static int connect_to(struct hg *h, int *out)
+{
+    struct addrinfo hints;
+    RtlZeroMemory(&hints, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    struct addrinfo *res = NULL;
+    int err = ks_getaddrinfo(h->url.host, h->url.port, &hints, &res);
+    if (err != 0) {
+        DbgPrint("http-get: cannot resolve %s: %s\n", h->url.host, ks_gai_strerror(err));
+        return err;
+    }
+    err = -EHOSTUNREACH;
+    for (struct addrinfo *ai = res; ai != NULL && !g_stopping; ai = ai->ai_next) {
+        int s = ks_socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (s < 0) {
+            err = s;
+            continue;
+        }
+        if (!publish_socket(s)) {
+            ks_close(s);
+            err = -ECANCELED;
+            break;
+        }
+        ULONG ms = (ULONG)h->timeout_ms;
+        err = ks_setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &ms, sizeof(ms));
+        if (err == 0)
+            err = ks_setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &ms, sizeof(ms));
+        if (err == 0)
+            err = ks_connect(s, ai->ai_addr, (int)ai->ai_addrlen);
+        if (err == 0) {
+            *out = s;
+            break;
+        }
+        close_socket(s);
+    }
+    ks_freeaddrinfo(res);
+    return err;
+}
+
+/* One request: fills *resp; for a final response, hashes its body. */
+static int fetch_once(struct hg *h, struct http_response *resp, uint64_t *bytes)
+{
+    int err = url_format(&h->url, h->text, sizeof(h->text));
+    if (err != 0)
+        return err;
+    DbgPrint("http-get: GET %s\n", h->text);
+
+    /* GET <target> HTTP/1.1, Host, User-Agent, Connection: close */
+    h->request[0] = '\0';
+    char authority[URL_HOST_MAX + 8];
+    err = url_authority(&h->url, authority, sizeof(authority));
+    if (err == 0)
+        err = append(h->request, sizeof(h->request), "GET ");
+    if (err == 0)
+        err = append(h->request, sizeof(h->request), h->url.target);
+    if (err == 0)
+        err = append(h->request, sizeof(h->request), " HTTP/1.1\r\nHost: ");
+    if (err == 0)
+        err = append(h->request, sizeof(h->request), authority);
+    if (err == 0)
+        err = append(h->request, sizeof(h->request),
+                     "\r\nUser-Agent: wsksock-http-get/1.0\r\nAccept: */*\r\n"
+                     "Connection: close\r\n\r\n");
+    if (err != 0)
+        return err;
+
+    int s = -1;
+    err = connect_to(h, &s);
+    if (err != 0)
+        return err;
+    size_t len = text_length(h->request);
+    ks_ssize_t sent = ks_send(s, h->request, len, 0);
+    if (sent < 0)
+        err = (int)sent;
+
+    struct http_reader r;
+    http_reader_init(&r, sock_recv, (void *)(LONG_PTR)s, h->buf, HG_RECV_BUF, h->line,
+                     sizeof(h->line));
+    resp->location = h->location;
+    resp->location_cap = sizeof(h->location);
+    if (err == 0)
+        err = http_read_head(&r, resp);
+    if (err == 0) {
+        DbgPrint("http-get: HTTP/1.%d %d %s\n", resp->minor, resp->status, resp->reason);
+        *bytes = 0;
+        sha256_init(&h->sha);
+        /* A redirect's body is not read: the connection is closed. */
+        if (!(resp->status >= 300 && resp->status < 400 && h->location[0] != '\0'))
+            err = http_read_body(&r, resp, body_hash, &h->sha, bytes);
+    }
+    close_socket(s);
+    return err;
+}
+
+static int is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+static int run(struct hg *h)
+{
+    struct http_response resp;
+    RtlZeroMemory(&resp, sizeof(resp));
+    ULONGLONG t0 = now_ms();
+    for (int hop = 0;; hop++) {
+        uint64_t bytes = 0;
+        int err = fetch_once(h, &resp, &bytes);
+        if (err != 0)
+            return err;
+        if (is_redirect(resp.status) && h->location[0] != '\0') {
+            if (hop >= h->max_redirects) {
+                DbgPrint("http-get: failed: more than %d redirects\n", h->max_redirects);
+                return 1;
+            }
+            err = url_resolve(&h->url, h->location, &h->next);
+            if (err != 0) {
+                DbgPrint("http-get: bad Location \"%s\"\n", h->location);
+                return err;
+            }
+            RtlCopyMemory(&h->url, &h->next, sizeof(h->url));
+            (void)url_format(&h->url, h->text, sizeof(h->text));
+            DbgPrint("http-get: redirect %d to %s\n", resp.status, h->text);
+            continue;
+        }
+        ULONGLONG ms = now_ms() - t0;
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        char hex[2 * SHA256_DIGEST_SIZE + 1];
+        char count[21];
+        sha256_final(&h->sha, digest);
+        sha256_hex(digest, hex);
+        /* MiB/s with one decimal, from integers (no floating point). */
+        uint64_t tenths = bytes * 10000 / ((ms == 0 ? 1 : ms) * 1048576);
+        DbgPrint("http-get: status=%d bytes=%s sha256=%s ms=%lu MiB/s=%lu.%lu\n", resp.status,
+                 u64_text(bytes, count), hex, (ULONG)ms, (ULONG)(tenths / 10),
+                 (ULONG)(tenths % 10));
+        return 0;
+    }
+}
+
+static void hg_worker(PVOID context)
+{
+    struct hg *h = context;
+    int err = run(h);
+    if (err < 0)
+        DbgPrint("http-get: failed: %s (%d)\n",
+                 g_stopping ? "stopped by the unload" : error_text(err), err);
+    else if (err == 0)
+        DbgPrint("http-get: done\n");
+    PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
+static void free_hg(void)
+{
+    if (g_hg != NULL) {
+        if (g_hg->buf != NULL)
+            ExFreePoolWithTag(g_hg->buf, HG_TAG);
+        ExFreePoolWithTag(g_hg, HG_TAG);
+        g_hg = NULL;
+    }
+}
+
+static void hg_unload(PDRIVER_OBJECT driver)
+{
+    UNREFERENCED_PARAMETER(driver);
+    ULONGLONG t0 = now_ms();
+    InterlockedExchange(&g_stopping, 1);
+    /* Wake the worker: its blocked ks_recv/ks_send/ks_connect returns. */
+    LONG s = InterlockedExchange(&g_sock, -1);
+    if (s >= 0)
+        ks_close(s);
+    if (g_worker != NULL) {
+        /* A name query is not woken by a close: give the thread 5 s, then
+         * let ks_cleanup cancel whatever it still waits for. */
+        LARGE_INTEGER bound;
+        bound.QuadPart = -5LL * 10 * 1000 * 1000;
+        if (KeWaitForSingleObject(g_worker, Executive, KernelMode, FALSE, &bound) ==
+            STATUS_TIMEOUT) {
+            ks_cleanup();
+            KeWaitForSingleObject(g_worker, Executive, KernelMode, FALSE, NULL);
+        }
+        ObDereferenceObject(g_worker);
+        g_worker = NULL;
+    }
+    ks_cleanup();
+    free_hg();
+    DbgPrint("http-get: unloaded in %lu ms\n", (ULONG)(now_ms() - t0));
+}
+
+NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
+{
+    g_hg = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*g_hg), HG_TAG);
+    if (g_hg == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    RtlZeroMemory(g_hg, sizeof(*g_hg));
+    g_hg->buf = ExAllocatePoolWithTag(NonPagedPoolNx, HG_RECV_BUF, HG_TAG);
+    if (g_hg->buf == NULL) {
+        free_hg();
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    g_hg->timeout_ms = ks_param_get_int(registry_path, "Timeout", 10000);
+    g_hg->max_redirects = ks_param_get_int(registry_path, "MaxRedirects", 5);
+    int n = ks_param_get(registry_path, "Url", g_hg->text, sizeof(g_hg->text));
+    if (n < 0) {
+        DbgPrint("http-get: no usable Url parameter (%s); use --param Url=http://host/path\n",
+                 ks_strerror(n));
+        free_hg();
+        return STATUS_INVALID_PARAMETER;
+    }
+    int err = url_parse(g_hg->text, &g_hg->url);
+    if (err != 0) {
+        DbgPrint("http-get: Url \"%s\": %s\n", g_hg->text, error_text(err));
+        free_hg();
+        return STATUS_INVALID_PARAMETER;
+    }
+    err = ks_startup();
+    if (err != 0) {
+        DbgPrint("http-get: ks_startup failed: %s\n", ks_strerror(err));
+        free_hg();
+        return STATUS_UNSUCCESSFUL;
+    }
+    HANDLE thread;
+    NTSTATUS status =
+        PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, hg_worker, g_hg);
+    if (!NT_SUCCESS(status)) {
+        ks_cleanup();
+        free_hg();
+        return status;
+    }
+    /* NULL object type: mingw's PsThreadType is dllimport data. */
+    status =
+        ObReferenceObjectByHandle(thread, SYNCHRONIZE, NULL, KernelMode, (PVOID *)&g_worker, NULL);
+    ZwClose(thread);
+    if (!NT_SUCCESS(status)) {
+        /* Cannot wait for the thread; cannot free what it uses either. */
+        InterlockedExchange(&g_stopping, 1);
+        ks_cleanup();
+        return status;
+    }
+    driver->DriverUnload = hg_unload;
+    return STATUS_SUCCESS;
+}
