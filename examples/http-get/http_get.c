@@ -194,6 +194,11 @@ static int connect_to(struct hg *h, int *out)
     return err;
 }
 
+static int is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
 /* One request: fills *resp; for a final response, hashes its body. */
 static int fetch_once(struct hg *h, struct http_response *resp, uint64_t *bytes)
 {
@@ -229,6 +234,8 @@ static int fetch_once(struct hg *h, struct http_response *resp, uint64_t *bytes)
     ks_ssize_t sent = ks_send(s, h->request, len, 0);
     if (sent < 0)
         err = (int)sent;
+    else
+        DbgPrint("http-get: request sent (%lu bytes)\n", (ULONG)sent);
 
     struct http_reader r;
     http_reader_init(&r, sock_recv, (void *)(LONG_PTR)s, h->buf, HG_RECV_BUF, h->line,
@@ -242,16 +249,11 @@ static int fetch_once(struct hg *h, struct http_response *resp, uint64_t *bytes)
         *bytes = 0;
         sha256_init(&h->sha);
         /* A redirect's body is not read: the connection is closed. */
-        if (!(resp->status >= 300 && resp->status < 400 && h->location[0] != '\0'))
+        if (!is_redirect(resp->status) || h->location[0] == '\0')
             err = http_read_body(&r, resp, body_hash, &h->sha, bytes);
     }
     close_socket(s);
     return err;
-}
-
-static int is_redirect(int status)
-{
-    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
 static int run(struct hg *h)
@@ -325,6 +327,7 @@ static void hg_unload(PDRIVER_OBJECT driver)
     LONG s = InterlockedExchange(&g_sock, -1);
     if (s >= 0)
         ks_close(s);
+    BOOLEAN cleaned = FALSE;
     if (g_worker != NULL) {
         /* A name query is not woken by a close: give the thread 5 s, then
          * let ks_cleanup cancel whatever it still waits for. */
@@ -333,12 +336,14 @@ static void hg_unload(PDRIVER_OBJECT driver)
         if (KeWaitForSingleObject(g_worker, Executive, KernelMode, FALSE, &bound) ==
             STATUS_TIMEOUT) {
             ks_cleanup();
+            cleaned = TRUE;
             KeWaitForSingleObject(g_worker, Executive, KernelMode, FALSE, NULL);
         }
         ObDereferenceObject(g_worker);
         g_worker = NULL;
     }
-    ks_cleanup();
+    if (!cleaned)
+        ks_cleanup(); /* the one call matching DriverEntry's ks_startup */
     free_hg();
     DbgPrint("http-get: unloaded in %lu ms\n", (ULONG)(now_ms() - t0));
 }

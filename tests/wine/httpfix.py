@@ -94,6 +94,17 @@ class Nginx:
             raise RuntimeError("nginx not installed (tools/install-deps installs nginx-light)")
         self.prefix = tempfile.mkdtemp(prefix="wsksock-nginx.")
         self.port = port
+        self.proc = None
+        try:
+            self._start(proc_factory, big_size, seed)
+        except BaseException:
+            if self.proc is not None:
+                self.proc.stop()
+            self.cleanup()
+            raise
+
+    def _start(self, proc_factory, big_size, seed):
+        port = self.port
         www = os.path.join(self.prefix, "www")
         os.makedirs(www)
         os.makedirs(os.path.join(self.prefix, "tmp"))

@@ -955,7 +955,7 @@ def case_http_get(c):
             "silent server: the driver failed with a timeout")
     # Unloaded while it waits (Timeout 60 s): the close wakes it at once.
     w = http_get_run(c, "http://127.0.0.1:%d/" % sport, {"Timeout": 60000},
-                     until=r"^http-get: GET ", timeout=60)
+                     until=r"^http-get: request sent ", timeout=60)
     c.check(bool(w.grep(r"^http-get: failed: stopped by the unload")),
             "unload while waiting: the worker was woken and stopped")
     m = w.grep(r"^http-get: unloaded in (\d+) ms$")
