@@ -171,6 +171,9 @@ ks_ssize_t ks_send(int s, const void *buf, size_t len, int flags);
  * or the provider has at once, else -EWOULDBLOCK, and a read-ahead stays
  * in flight (ks_poll: POLLIN once it completed). Bytes read ahead are
  * handed out first by every later ks_recv, so the order holds.
+ * A non-blocking receive with nothing to return gives a pending error
+ * (SO_ERROR: a background send or connect failed; ks_poll said POLLERR),
+ * clearing it, instead of -EWOULDBLOCK.
  * SO_RCVTIMEO bounds a blocking receive: -ETIMEDOUT if nothing came (bytes
  * already taken are returned instead); no data is lost, what arrives later
  * is returned by the next call.

@@ -216,6 +216,18 @@ static ks_ssize_t got_or(size_t got, int err)
     return got > 0 ? (ks_ssize_t)got : err;
 }
 
+/* A non-blocking receive with nothing to return: a pending error (a
+ * background send or connect that failed; ks_poll reported POLLERR) is
+ * returned, and cleared, rather than -EWOULDBLOCK, so that a caller that
+ * only receives does not spin on POLLERR (BSD sockets do the same). */
+static ks_ssize_t would_block(ks_sock *s, size_t got)
+{
+    if (got > 0)
+        return (ks_ssize_t)got;
+    LONG err = InterlockedExchange(&s->so_error, 0);
+    return err != 0 ? err : -EWOULDBLOCK;
+}
+
 static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOOLEAN nonblocking,
                               const ks_deadline *d)
 {
@@ -249,7 +261,7 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOO
             continue;
         if (st == KS_ASYNC_BUSY) { /* a read-ahead is in flight: its bytes come first */
             if (nonblocking)
-                return got_or(got, -EWOULDBLOCK);
+                return would_block(s, got);
             err = ks_ready_rx_wait(s, d);
             if (err != 0)
                 return got_or(got, err);
@@ -262,7 +274,7 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOO
             if (err != 0)
                 return got_or(got, err);
             if (nonblocking && r->rx == KS_ASYNC_BUSY)
-                return got_or(got, -EWOULDBLOCK);
+                return would_block(s, got);
             continue; /* completed at once, or waited for above */
         }
         if (peek) {
