@@ -38,3 +38,5 @@ wsksuite_add_test(nonblock 180)
 wsksuite_add_test(timeouts 150)
 # examples/http-get against nginx (50 MiB), redirects, chunked bodies.
 wsksuite_add_test(http-get 240)
+# examples/httpd: http.client checks, wrk -c100 for 3 s, unload with connections open.
+wsksuite_add_test(httpd 300)

@@ -30,6 +30,7 @@ import argparse
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -966,6 +967,211 @@ def case_http_get(c):
     c.check(rc == 0, "silent_server exited 0: both connections ended [status %d]" % rc)
 
 
+# ---------------------------------------------------------------- httpd
+
+HTTPD_STOP = "/stop-the-test"  # its 404 is logged: the run's --until
+
+
+def parse_wrk(text):
+    """wrk's summary: requests, requests/s, and whether a "Socket errors"
+    or a "Non-2xx or 3xx responses" line is present (their text)."""
+    out = {"requests": None, "rps": None, "socket_errors": None, "non2xx": None}
+    m = re.search(r"^\s*(\d+) requests in ", text, re.M)
+    if m:
+        out["requests"] = int(m.group(1))
+    m = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
+    if m:
+        out["rps"] = float(m.group(1))
+    m = re.search(r"^\s*Socket errors:.*$", text, re.M)
+    if m:
+        out["socket_errors"] = m.group(0).strip()
+    m = re.search(r"^\s*Non-2xx or 3xx responses:.*$", text, re.M)
+    if m:
+        out["non2xx"] = m.group(0).strip()
+    return out
+
+
+def run_wrk(port, conns, threads, seconds, path="/"):
+    """Runs wrk against 127.0.0.1:port; returns (status, output, parse_wrk)."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise Failure("wrk is not installed (tools/install-deps installs it)")
+    argv = [wrk, "-c%d" % conns, "-t%d" % threads, "-d%ds" % seconds, "--timeout", "10s",
+            "http://127.0.0.1:%d%s" % (port, path)]
+    log("run: " + " ".join(argv))
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=seconds + 60)
+    for line in p.stdout.splitlines():
+        print("[wrk] " + line, flush=True)
+    return p.returncode, p.stdout, parse_wrk(p.stdout)
+
+
+def recv_until_eof(s, timeout):
+    """Everything s receives until the peer ends the stream (b"" ending) or
+    resets it; returns (data, ended)."""
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return data, True
+            data += b
+    except ConnectionResetError:
+        return data, True
+    except socket.timeout:
+        return data, False
+
+
+def raw_exchange(port, request, timeout=20):
+    """Sends request bytes in one send on a new connection; returns what came
+    back until the server closed the connection, and whether it did."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(request)
+        return recv_until_eof(s, timeout)
+    finally:
+        s.close()
+
+
+def case_httpd(c):
+    """examples/httpd: functional checks with Python's http.client and raw
+    sockets (GET / gives the page, HEAD, 404, 405, keep-alive reuse of one
+    connection, two pipelined requests in one send answered in order,
+    Connection: close and HTTP/1.0 honoured, 400 for a malformed request,
+    431 for a 9 KiB head, an idle connection closed after IdleMs), then wrk
+    with 100 connections for 3 s (no socket errors, no non-2xx responses;
+    the rate is a figure, never asserted), then an unload with keep-alive
+    connections open: bounded, and each of them sees its end."""
+    import http.client
+    idle_ms = 4000
+    port = free_port()
+    w = c.wskrun([c.driver("httpd")], {"Port": port, "IdleMs": idle_ms},
+                 r"^httpd: #\d+ 404 GET %s$" % re.escape(HTTPD_STOP), 200, name="httpd")
+    c.wait_kernel(w, r"^httpd: listening on port %d$" % port, 60)
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/")
+    r = conn.getresponse()
+    page = r.read()
+    c.check(r.status == 200 and r.getheader("Content-Type") == "text/html" and
+            int(r.getheader("Content-Length", "-1")) == len(page) and
+            page.startswith(b"<!DOCTYPE html>") and page.endswith(b"</html>\n") and
+            800 <= len(page) <= 2048,
+            "GET /: 200, text/html, the page (%d bytes)" % len(page))
+    sock = conn.sock
+    same = sock is not None
+    for i in range(5):
+        conn.request("GET", "/" if i % 2 == 0 else "/index.html")
+        r = conn.getresponse()
+        body = r.read()
+        same = same and r.status == 200 and body == page and conn.sock is sock
+    c.check(same, "keep-alive: 5 more GETs on the same connection, the same page each time")
+    conn.request("HEAD", "/")
+    r = conn.getresponse()
+    body = r.read()
+    c.check(r.status == 200 and body == b"" and
+            int(r.getheader("Content-Length", "-1")) == len(page) and conn.sock is sock,
+            "HEAD /: 200, Content-Length %d, no body, connection kept" % len(page))
+    conn.request("GET", "/nope")
+    r = conn.getresponse()
+    r.read()
+    c.check(r.status == 404 and conn.sock is sock, "GET /nope: 404, connection kept")
+    conn.request("POST", "/", body=b"x=1", headers={"Content-Type": "text/plain"})
+    r = conn.getresponse()
+    r.read()
+    c.check(r.status == 405 and r.getheader("Allow") == "GET, HEAD" and conn.sock is sock,
+            "POST /: 405 with Allow: GET, HEAD, body dropped, connection kept")
+    conn.request("GET", "/", headers={"Connection": "close"})
+    r = conn.getresponse()
+    body = r.read()
+    c.check(r.status == 200 and body == page and r.getheader("Connection") == "close",
+            "Connection: close: 200 and 'Connection: close' in the response")
+    conn.close()
+
+    head = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    data, ended = raw_exchange(port, head + b"GET /second HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                               b"Connection: close\r\n\r\n")
+    i200 = data.find(b"HTTP/1.1 200 OK\r\n")
+    i404 = data.find(b"HTTP/1.1 404 Not Found\r\n")
+    c.check(ended and i200 == 0 and i404 > i200 and page in data[:i404],
+            "pipelining: two requests in one send, 200 (the page) then 404, then the close"
+            " asked by the second")
+    data, ended = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    c.check(ended and data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(page),
+            "Connection: close: one response, then the server closes the connection")
+    data, ended = raw_exchange(port, b"GET / HTTP/1.0\r\n\r\n")
+    c.check(ended and data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(page),
+            "HTTP/1.0 without keep-alive: one response, then the close")
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + head)
+    data, ended = recv_until_eof(s, 3)
+    s.close()
+    c.check(not ended and data.count(b"HTTP/1.1 200 OK\r\n") == 2 and
+            b"Connection: keep-alive\r\n" in data,
+            "HTTP/1.0 with Connection: keep-alive: kept open for a second request")
+    data, ended = raw_exchange(port, b"GET / HTTP/1.1\r\nHost a\r\n\r\n")
+    c.check(ended and data.startswith(b"HTTP/1.1 400 Bad Request\r\n"),
+            "malformed header field: 400, then the close")
+    data, ended = raw_exchange(port, b"GET / HTTP/1.1\r\n\r\n")
+    c.check(ended and data.startswith(b"HTTP/1.1 400 "), "HTTP/1.1 without Host: 400")
+    data, ended = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 9000 +
+                               b"\r\n\r\n")
+    c.check(ended and data.startswith(b"HTTP/1.1 431 "), "9 KiB request head: 431, then the close")
+
+    # An idle keep-alive connection is closed after IdleMs (SO_RCVTIMEO).
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s.sendall(head)
+    t0 = time.monotonic()
+    data, ended = recv_until_eof(s, idle_ms / 1000.0 + 20)
+    idle = time.monotonic() - t0
+    s.close()
+    c.check(ended and data.endswith(page) and idle >= idle_ms / 1000.0 - 0.5,
+            "idle keep-alive connection closed by the server after %.1f s (IdleMs %d)"
+            % (idle, idle_ms))
+
+    rc, out, st = run_wrk(port, 100, 2, 3)
+    c.check(rc == 0 and st["requests"] is not None and st["requests"] > 0,
+            "wrk -c100 -t2 -d3s ran (%s requests) [status %d]" % (st["requests"], rc))
+    c.check(st["socket_errors"] is None, "wrk: no socket errors (%s)" % st["socket_errors"])
+    c.check(st["non2xx"] is None, "wrk: no non-2xx responses (%s)" % st["non2xx"])
+    if st["rps"] is not None:
+        c.figure("httpd, wrk 100 connections 3 s: %.0f requests/s" % st["rps"])
+
+    # Unload with keep-alive connections open: 3 held after one request each.
+    held = []
+    for _ in range(3):
+        s = socket.create_connection(("127.0.0.1", port), timeout=20)
+        s.sendall(head)
+        data = b""
+        while not data.endswith(page):
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        held.append(s)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", HTTPD_STOP)
+    r = conn.getresponse()
+    r.read()
+    c.check(r.status == 404, "GET %s: 404 (the test's signal to unload)" % HTTPD_STOP)
+    c.finish_wskrun(w, 120)
+    conn.close()
+    ends = [recv_until_eof(s, 20)[1] for s in held]
+    for s in held:
+        s.close()
+    c.check(all(ends), "the 3 held keep-alive connections were ended by the unload")
+    m = w.grep(r"^httpd: unloaded in (\d+) ms \(connections=(\d+) requests=(\d+)\)$")
+    if c.check(bool(m), "kernel log: httpd unloaded"):
+        ms = int(m[0].group(1))
+        c.check(ms < 10000, "unload with open connections took %d ms (< 10000)" % ms)
+        c.figure("httpd unload with 4 open connections: %d ms" % ms)
+        done = w.grep(r"^httpd: connection #\d+ done ")
+        c.check(len(done) == int(m[0].group(2)),
+                "every connection's thread ended (%d done, %s accepted)"
+                % (len(done), m[0].group(2)))
+
+
 CASES = {
     "seed": case_seed,
     "compat": case_compat,
@@ -984,6 +1190,7 @@ CASES = {
     "nonblock": case_nonblock,
     "timeouts": case_timeouts,
     "http-get": case_http_get,
+    "httpd": case_httpd,
 }
 
 
