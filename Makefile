@@ -10,6 +10,9 @@
 #                measured by one client in interleaved rounds: a table,
 #                bench/results.json and bench/results.png (a few minutes)
 #   make bench-quick  the same with tiny sizes and one round (pieces work)
+#   make bench-http  examples/httpd under Wine and nginx natively, serving the
+#                same page, each measured by wrk (100 connections, 10 s):
+#                requests/s and their ratio
 #   make bench-instr  host bed: instructions per operation (callgrind) and pool
 #                per idle socket, wsksock against raw WSK (bench/instr-results.json)
 #   make clean   remove build trees
@@ -22,7 +25,7 @@ INSTRDIR := $(BUILD)/instr
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check faults coverage bench bench-quick bench-instr clean
+.PHONY: all deps build demo check faults coverage bench bench-quick bench-http bench-instr clean
 
 all: build
 
@@ -65,6 +68,10 @@ bench: build
 
 bench-quick: build
 	python3 bench/run_bench.py --quick --win $(WINDIR) --host $(HOSTDIR) $(BENCH_ARGS)
+
+# HTTP: examples/httpd (Wine) beside nginx (native), wrk for each in turn.
+bench-http: build
+	python3 bench/http_bench.py --win $(WINDIR) $(BENCH_HTTP_ARGS)
 
 # Instruction counts: a separate tree without sanitizers (callgrind and
 # AddressSanitizer do not mix), optimised as a driver would be, with debug
