@@ -13,6 +13,8 @@
 #   make bench-http  examples/httpd under Wine and nginx natively, serving the
 #                same page, each measured by wrk (100 connections, 10 s):
 #                requests/s and their ratio
+#   make bench-echo  examples/echo-server: 1,000 connections x 1 MiB echoed with
+#                checksums, on both beds (make check runs 1,000 x 64 KiB)
 #   make bench-instr  host bed: instructions per operation (callgrind) and pool
 #                per idle socket, wsksock against raw WSK (bench/instr-results.json)
 #   make clean   remove build trees
@@ -25,7 +27,7 @@ INSTRDIR := $(BUILD)/instr
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check faults coverage bench bench-quick bench-http bench-instr clean
+.PHONY: all deps build demo check faults coverage bench bench-quick bench-http bench-instr bench-echo clean
 
 all: build
 
@@ -72,6 +74,13 @@ bench-quick: build
 # HTTP: examples/httpd (Wine) beside nginx (native), wrk for each in turn.
 bench-http: build
 	python3 bench/http_bench.py --win $(WINDIR) $(BENCH_HTTP_ARGS)
+
+# examples/echo-server's full load: wine.echo-server and host_echo-server
+# with 1 MiB per connection (their figures: wsksuite: figure lines).
+bench-echo: build
+	cd $(HOSTDIR) && ECHO_SERVER_BYTES=1048576 ctest -R 'echo-server$$' -V --timeout 600 \
+	    > bench-echo.log; rc=$$?; grep -E 'wsksuite: (figure|FAIL|RESULT)|tests passed' \
+	    bench-echo.log; exit $$rc
 
 # Instruction counts: a separate tree without sanitizers (callgrind and
 # AddressSanitizer do not mix), optimised as a driver would be, with debug

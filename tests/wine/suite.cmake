@@ -38,5 +38,7 @@ wsksuite_add_test(nonblock 180)
 wsksuite_add_test(timeouts 150)
 # examples/http-get against nginx (50 MiB), redirects, chunked bodies.
 wsksuite_add_test(http-get 240)
+# examples/echo-server: 1,000 connections with 3 threads; unload with 1,000 open.
+wsksuite_add_test(echo-server 300)
 # examples/httpd: http.client checks, wrk -c100 for 3 s, unload with connections open.
 wsksuite_add_test(httpd 300)

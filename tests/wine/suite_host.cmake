@@ -48,6 +48,7 @@ wsksuite_add_host_test(resolve 150)
 wsksuite_add_host_test(nonblock 180)
 wsksuite_add_host_test(timeouts 150)
 wsksuite_add_host_test(http-get 240)
+wsksuite_add_host_test(echo-server 300)
 wsksuite_add_host_test(httpd 300)
 # The LySocket article's drivers (wine.compat_seed on Wine); port 8888.
 wsksuite_add_host_test(compat 150)

@@ -1172,6 +1172,98 @@ def case_httpd(c):
                 % (len(done), m[0].group(2)))
 
 
+def raise_nofile(want):
+    """Raises the open-file limit (inherited by the processes started next)
+    to want descriptors, as far as the hard limit allows."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        log("open-file limit raised from %d to %d" % (soft, new))
+
+
+def echo_server_summary(c, w, what):
+    """The driver's summary and unload lines (checked present); returns
+    (summary match, unload ms)."""
+    s = w.grep(r"^echo-server: summary connections=(\d+) ended=(\d+) eof=(\d+) errors=(\d+)"
+               r" open_at_unload=(\d+) bytes=(\d+)$")
+    u = w.grep(r"^echo-server: unloaded in (\d+) ms \(connections=(\d+)\)$")
+    c.check(bool(s) and bool(u), "%s: the driver logged its summary and its unload" % what)
+    return (s[0] if s else None), (int(u[0].group(1)) if u else None)
+
+
+def case_echo_server(c):
+    """examples/echo-server (Threads=2: 3 threads in all): 1,000 concurrent
+    native connections each echo ECHO_SERVER_BYTES (default 64 KiB; make
+    bench-echo: 1 MiB) with checksums; then (host bed), in a second run, it
+    is unloaded while 1,000 connections are open and idle: bounded, every
+    connection ended. The bytes and counts are checked on both sides."""
+    conns = 1000
+    bytes_each = int(os.environ.get("ECHO_SERVER_BYTES", 64 * 1024))
+    raise_nofile(8192)  # the runner's provider sockets and the peer's: ~1,000 each
+
+    # 1. The load: every byte echoed, in order, and every stream ended.
+    port = free_port()
+    w = c.wskrun([c.driver("echo-server")], {"Port": port, "Threads": 2},
+                 r"^echo-server: ended #%d " % conns, 240, name="echo-server")
+    c.wait_kernel(w, r"^echo-server: listening on port %d \(threads=2\)$" % port, 60)
+    load = c.peer_proc("echo_load", "--port", port, "--conns", conns, "--bytes", bytes_each,
+                       "--timeout", 200)
+    rc = load.wait(215)
+    c.check(rc == 0, "echo_load exited 0: every byte of %d x %d bytes echoed in order [status %d]"
+            % (conns, bytes_each, rc))
+    per = load.grep(r"^echo_load: conn (\d+) bytes=(\d+) fnv=([0-9a-f]{16}) ok$")
+    c.check(len(per) == conns and all(int(m.group(2)) == bytes_each for m in per),
+            "echo_load: %d connections verified (%d)" % (conns, len(per)))
+    summ = load.grep(r"^echo_load: OK conns=(\d+) bytes_total=(\d+) seconds=([\d.]+)"
+                     r" MiB/s=([\d.]+) max_open=(\d+)$")
+    if c.check(bool(summ), "echo_load summary"):
+        m = summ[0]
+        c.check(int(m.group(5)) == conns, "all %d connections were open at once (max_open=%s)"
+                % (conns, m.group(5)))
+        c.figure("echo-server %d x %d bytes: %s MiB/s (%s s)"
+                 % (conns, bytes_each, m.group(4), m.group(3)))
+    c.finish_wskrun(w, 120)
+    s, ms = echo_server_summary(c, w, "load")
+    if s:
+        c.check(s.group(1) == str(conns) and s.group(2) == str(conns) and s.group(3) == str(conns)
+                and s.group(4) == "0" and int(s.group(6)) == conns * bytes_each,
+                "driver: %d connections, each ended by the peer, no error, %d bytes echoed (%s)"
+                % (conns, conns * bytes_each, s.group(0)))
+
+    # 2. The unload with 1,000 connections open (hold_client's connection
+    # #1001, closed by it, is the cue). Host bed only: Wine 8's netio.sys
+    # crashes when a socket with a receive in flight (every polled idle
+    # socket has its read-ahead) is closed: dispatch_pending_io writes
+    # through a NULL IRP (page fault at 0x38) in 1 of 4 such unloads with 8
+    # connections, 2 of 3 with 200, 1 of 3 with 500, 4 of 6 with 1,000,
+    # graceful or abortive; the driver's unload itself completes (e.g. 1,000
+    # connections closed in 250-550 ms, every peer sees its end).
+    if not c.host:
+        log("SKIP the unload with 1,000 open connections on Wine (Wine 8 netio.sys bug, see"
+            " the comment): host_echo-server runs it")
+        return
+    port = free_port()
+    w = c.wskrun([c.driver("echo-server")], {"Port": port, "Threads": 2},
+                 r"^echo-server: ended #1 ", 150, name="echo-server")
+    c.wait_kernel(w, r"^echo-server: listening on port %d \(threads=2\)$" % port, 60)
+    hold = c.peer_proc("hold_client", "--port", port, "--conns", conns, "--timeout", 120)
+    c.finish_wskrun(w, 150)
+    rc = hold.wait(130)
+    c.check(rc == 0, "hold_client exited 0: all %d held connections ended by the unload [status %d]"
+            % (conns, rc))
+    s, ms = echo_server_summary(c, w, "unload")
+    if s:
+        c.check(s.group(1) == str(conns + 1) and s.group(5) == str(conns)
+                and s.group(2) == str(conns + 1) and s.group(4) == "0",
+                "driver: %d connections open at the unload, all closed, no error (%s)"
+                % (conns, s.group(0)))
+    if ms is not None:
+        c.check(ms < 5000, "unloaded with %d connections in %d ms (< 5000)" % (conns, ms))
+        c.figure("echo-server unload with %d open connections: %d ms" % (conns, ms))
+
+
 CASES = {
     "seed": case_seed,
     "compat": case_compat,
@@ -1190,6 +1282,7 @@ CASES = {
     "nonblock": case_nonblock,
     "timeouts": case_timeouts,
     "http-get": case_http_get,
+    "echo-server": case_echo_server,
     "httpd": case_httpd,
 }
 
