@@ -29,7 +29,7 @@ static BOOLEAN grow(struct es_worker *w, unsigned want)
         return TRUE;
     while (cap < want)
         cap *= 2;
-    conns = ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(*conns), ES_TAG);
+    conns = ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(struct es_conn *), ES_TAG);
     pfds = ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(*pfds), ES_TAG);
     if (!conns || !pfds) {
         if (conns)
@@ -39,7 +39,7 @@ static BOOLEAN grow(struct es_worker *w, unsigned want)
         return FALSE;
     }
     if (w->n)
-        RtlCopyMemory(conns, w->conns, w->n * sizeof(*conns));
+        RtlCopyMemory(conns, w->conns, w->n * sizeof(struct es_conn *));
     if (w->conns) {
         ExFreePoolWithTag(w->conns, ES_TAG);
         ExFreePoolWithTag(w->pfds, ES_TAG);
