@@ -39,8 +39,22 @@ typedef struct addrinfo {
 #ifndef AI_NUMERICSERV
 #define AI_NUMERICSERV 0x00000008
 #endif
+#ifndef AI_ALL
+#define AI_ALL 0x00000100
+#endif
 #ifndef AI_ADDRCONFIG
 #define AI_ADDRCONFIG 0x00000400
+#endif
+#ifndef AI_V4MAPPED
+#define AI_V4MAPPED 0x00000800
+#endif
+#ifndef AI_NON_AUTHORITATIVE
+#define AI_NON_AUTHORITATIVE 0x00004000
+#define AI_SECURE 0x00008000
+#define AI_RETURN_PREFERRED_NAMES 0x00010000
+#define AI_FQDN 0x00020000
+#define AI_FILESERVER 0x00040000
+#define AI_DISABLE_IDN_ENCODING 0x00080000
 #endif
 
 /* getnameinfo flags (ws2def.h values). */

@@ -130,41 +130,14 @@ typedef struct addrinfoexW {
     struct addrinfoexW *ai_next;
 } ADDRINFOEXW, *PADDRINFOEXW, *LPADDRINFOEXW;
 
-#ifndef AI_PASSIVE
-#define AI_PASSIVE 0x00000001
-#define AI_CANONNAME 0x00000002
-#define AI_NUMERICHOST 0x00000004
-#define AI_NUMERICSERV 0x00000008
-#define AI_ALL 0x00000100
-#define AI_ADDRCONFIG 0x00000400
-#define AI_V4MAPPED 0x00000800
-#define AI_NON_AUTHORITATIVE 0x00004000
-#define AI_SECURE 0x00008000
-#define AI_RETURN_PREFERRED_NAMES 0x00010000
-#define AI_FQDN 0x00020000
-#define AI_FILESERVER 0x00040000
-#define AI_DISABLE_IDN_ENCODING 0x00080000
-#endif
+/* AI_* (getaddrinfo) and NI_* (getnameinfo) flags: wsksock/netdb.h. */
+#include "wsksock/netdb.h"
 
 #ifndef NS_ALL
 #define NS_ALL 0
 #endif
 #ifndef NS_DNS
 #define NS_DNS 12
-#endif
-
-#ifndef NI_NOFQDN
-#define NI_NOFQDN 0x01
-#define NI_NUMERICHOST 0x02
-#define NI_NAMEREQD 0x04
-#define NI_NUMERICSERV 0x08
-#define NI_DGRAM 0x10
-#endif
-#ifndef NI_MAXHOST
-#define NI_MAXHOST 1025
-#endif
-#ifndef NI_MAXSERV
-#define NI_MAXSERV 32
 #endif
 
 /*
