@@ -10,9 +10,7 @@
  */
 #include "ks_socket.h"
 
-/* Asks the provider for s->wsk's local (remote: FALSE) or remote address
- * (ctl lock held). */
-static NTSTATUS provider_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out)
+NTSTATUS ks_wsk_get_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out)
 {
     PFN_WSK_GET_LOCAL_ADDRESS get_local = NULL;
     PFN_WSK_GET_REMOTE_ADDRESS get_remote = NULL;
@@ -77,7 +75,7 @@ static int get_address(int fd, BOOLEAN remote, struct sockaddr *addr, int *addrl
     } else {
         const SOCKADDR_STORAGE *record = remote ? &s->remote : &s->local;
         NTSTATUS status =
-            s->wsk != NULL ? provider_address(s, remote, &result) : STATUS_NOT_SUPPORTED;
+            s->wsk != NULL ? ks_wsk_get_address(s, remote, &result) : STATUS_NOT_SUPPORTED;
         if (s->closing) {
             err = -EBADF;
         } else if (!NT_SUCCESS(status)) {
@@ -85,9 +83,7 @@ static int get_address(int fd, BOOLEAN remote, struct sockaddr *addr, int *addrl
                 status == STATUS_NOT_SUPPORTED) {
                 result = *record;
             } else {
-                err = ks_status_to_errno(status);
-                if (err == 0)
-                    err = -EIO;
+                err = ks_sock_error(s, status);
             }
         }
     }

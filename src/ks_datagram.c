@@ -28,7 +28,7 @@ static int ensure_bound(ks_sock *s)
             s->state = KS_SS_DATAGRAM;
             KeReleaseSpinLock(&s->lock, irql);
         } else {
-            err = s->closing ? -EBADF : ks_status_to_errno(status);
+            err = ks_sock_error(s, status);
         }
     }
     ks_sock_unlock(&s->ctl_lock);
@@ -83,8 +83,7 @@ ks_ssize_t ks_sendto(int fd, const void *buf, size_t len, int flags, const struc
         /* A datagram send does not wait for a peer: it is waited for even
          * when non-blocking, and SO_SNDTIMEO does not apply. */
         status = ks_op_wait(&s->tx, status, NULL, NULL);
-        result = NT_SUCCESS(status) ? (ks_ssize_t)len
-                                    : (s->closing ? -EBADF : ks_status_to_errno(status));
+        result = NT_SUCCESS(status) ? (ks_ssize_t)len : ks_sock_error(s, status);
     }
     ks_sock_unlock(&s->tx_lock);
     ks_sock_put(s);
@@ -134,7 +133,7 @@ static ks_ssize_t recvfrom_direct(ks_sock *s, void *buf, size_t len, struct sock
         return (ks_ssize_t)info;
     }
     *flags_out = 0;
-    return s->closing ? -EBADF : ks_status_to_errno(status);
+    return ks_sock_error(s, status);
 }
 
 /* ks_recvfrom with the rx lock held: a datagram the readiness engine holds

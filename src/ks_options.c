@@ -161,10 +161,8 @@ static int set_provider_opt(ks_sock *s, int level, int name, int value)
     if (s->wsk != NULL) {
         NTSTATUS status = ks_wsk_control(s, WskSetOption, (ULONG)level, (ULONG)name, sizeof(v), &v,
                                          0, NULL, NULL);
-        if (!NT_SUCCESS(status)) {
-            int err = s->closing ? -EBADF : ks_status_to_errno(status);
-            return err != 0 ? err : -EIO;
-        }
+        if (!NT_SUCCESS(status))
+            return ks_sock_error(s, status);
     }
     if (o == NULL) {
         o = &s->opts[s->nopts++];
@@ -241,10 +239,8 @@ static int get_provider_opt(ks_sock *s, int level, int name, ULONG *value)
                                          sizeof(*value), value, &returned);
         if (NT_SUCCESS(status) && returned < sizeof(*value))
             status = STATUS_INVALID_NETWORK_RESPONSE;
-        if (!NT_SUCCESS(status)) {
-            int err = s->closing ? -EBADF : ks_status_to_errno(status);
-            return err != 0 ? err : -EIO;
-        }
+        if (!NT_SUCCESS(status))
+            return ks_sock_error(s, status);
         return 0;
     }
     const struct ks_stored_opt *o = find_opt(s, level, name);

@@ -29,14 +29,6 @@ PLARGE_INTEGER ks_deadline_left(const ks_deadline *d, LARGE_INTEGER *buf)
     return buf;
 }
 
-static int status_err(ks_sock *s, NTSTATUS status)
-{
-    if (s->closing)
-        return -EBADF;
-    int err = ks_status_to_errno(status);
-    return err != 0 ? err : -EIO;
-}
-
 /* ---- lifetime ---- */
 
 void ks_ready_init(ks_sock *s)
@@ -246,7 +238,7 @@ int ks_ready_rx_arm(ks_sock *s)
     if (status != STATUS_PENDING) {
         set_idle(s, &r->rx, &r->rx_idle);
         ks_sock_put(s);
-        return status_err(s, status);
+        return ks_sock_error(s, status);
     }
     return 0;
 }
@@ -266,7 +258,7 @@ BOOLEAN ks_ready_rx_reap(ks_sock *s)
     KeReleaseSpinLock(&s->lock, irql);
 
     ks_op_reap(&s->rx, NULL);
-    int err = NT_SUCCESS(status) ? 0 : status_err(s, status);
+    int err = NT_SUCCESS(status) ? 0 : ks_sock_error(s, status);
     /* A request cancelled (by a close) is no error of the connection. */
     BOOLEAN report = err != 0 && status != STATUS_CANCELLED && !s->closing;
     KeAcquireSpinLock(&s->lock, &irql);
@@ -352,7 +344,7 @@ int ks_ready_tx_settle(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
             if (r->tx_kind == KS_TX_SEND && (!NT_SUCCESS(status) || info < r->tx_len)) {
                 /* Bytes taken by an earlier call were lost: report it now
                  * (rather than through SO_ERROR too); the stream is broken. */
-                int err = NT_SUCCESS(status) ? -ECONNRESET : status_err(s, status);
+                int err = NT_SUCCESS(status) ? -ECONNRESET : ks_sock_error(s, status);
                 InterlockedCompareExchange(&s->so_error, 0, err);
                 KeAcquireSpinLock(&s->lock, &irql);
                 s->send_broken = TRUE;
@@ -393,7 +385,7 @@ static int tx_start(ks_sock *s, enum ks_tx_kind kind, int state, int not_state_e
     if (status != STATUS_PENDING) {
         set_idle(s, &r->tx, &r->tx_idle);
         ks_sock_put(s);
-        return status_err(s, status);
+        return ks_sock_error(s, status);
     }
     return 0;
 }
@@ -469,7 +461,7 @@ int ks_ready_connect(ks_sock *s, const SOCKADDR_STORAGE *to)
             if (NT_SUCCESS(status)) {
                 err = 0;
             } else {
-                err = status_err(s, status);
+                err = ks_sock_error(s, status);
                 InterlockedCompareExchange(&s->so_error, 0, err);
             }
         }

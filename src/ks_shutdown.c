@@ -61,9 +61,7 @@ int ks_shutdown(int fd, int how)
         } else {
             /* STATUS_NOT_IMPLEMENTED (Wine) gives -EOPNOTSUPP: nothing
              * changed, the socket is still usable. */
-            err = ks_status_to_errno(status);
-            if (err == 0)
-                err = -EIO;
+            err = ks_sock_error(s, status);
         }
     }
     /* SD_BOTH ends receiving only if ending sending worked. */

@@ -220,6 +220,14 @@ void ks_wsk_disconnect_orderly(ks_sock *s)
     ks_op_wait(&s->ctl, status, &timeout, NULL);
 }
 
+int ks_sock_error(ks_sock *s, NTSTATUS status)
+{
+    if (s->closing)
+        return -EBADF;
+    int err = ks_status_to_errno(status);
+    return err != 0 ? err : -EIO;
+}
+
 int ks_fd_enter(int fd, ks_sock **out)
 {
     if (!ks_can_block())

@@ -108,6 +108,10 @@ NTSTATUS ks_wsk_create(ks_sock *s, ULONG kind);
 NTSTATUS ks_wsk_bind(ks_sock *s, const SOCKADDR *addr);
 /* Closes s->wsk if any (ctl lock held, nothing else in flight). */
 void ks_wsk_close(ks_sock *s);
+/* Asks the provider for s->wsk's local (remote FALSE) or remote address
+ * (ctl lock held; ks_address.c). STATUS_NOT_SUPPORTED when the socket's
+ * category has no such call; a result of another family is a failure. */
+NTSTATUS ks_wsk_get_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out);
 /* Disconnects a connected connection socket before its close (ctl lock
  * held): nothing if ks_shutdown ended sending; abortive if the stream is
  * broken (send_broken) or SO_LINGER is {1, 0}; else graceful, bounded by
@@ -118,6 +122,10 @@ void ks_wsk_disconnect_orderly(ks_sock *s);
 /* How long ks_close waits for an orderly disconnect before it gives up and
  * closes abortively (a peer that does not read can hold it back). */
 #define KS_CLOSE_DISCONNECT_MS 5000
+
+/* Error of a failed call on s: -EBADF if s was closed under it, else the
+ * status's errno (-EIO if it maps to none). */
+int ks_sock_error(ks_sock *s, NTSTATUS status);
 
 /* Common argument checks. */
 int ks_sockaddr_len(ADDRESS_FAMILY family);

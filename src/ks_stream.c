@@ -38,15 +38,6 @@ static NTSTATUS create_bound(ks_sock *s, ULONG kind, const SOCKADDR_STORAGE *add
     return status;
 }
 
-/* Result of a failed call: -EBADF if the socket was closed under it. */
-static int fail(ks_sock *s, NTSTATUS status)
-{
-    if (s->closing)
-        return -EBADF;
-    int err = ks_status_to_errno(status);
-    return err != 0 ? err : -EIO;
-}
-
 int ks_bind(int fd, const struct sockaddr *addr, int addrlen)
 {
     ks_sock *s;
@@ -72,25 +63,12 @@ int ks_bind(int fd, const struct sockaddr *addr, int addrlen)
             s->local = local;
             set_state(s, s->type == SOCK_STREAM ? KS_SS_BOUND : KS_SS_DATAGRAM);
         } else {
-            err = fail(s, status);
+            err = ks_sock_error(s, status);
         }
     }
     ks_sock_unlock(&s->ctl_lock);
     ks_sock_put(s);
     return err;
-}
-
-/* Asks the provider for the local address of s->wsk (ctl lock held). */
-static NTSTATUS get_local_address(ks_sock *s, SOCKADDR_STORAGE *out)
-{
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
-        (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
-    if (ks_call_enter(s, -1, 0) != 0)
-        return STATUS_CANCELLED;
-    PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = d->WskGetLocalAddress(s->wsk, (PSOCKADDR)out, irp);
-    ks_call_leave(s);
-    return ks_op_wait(&s->ctl, status, NULL, NULL);
 }
 
 int ks_listen(int fd, int backlog)
@@ -119,9 +97,8 @@ int ks_listen(int fd, int backlog)
             local = s->local;
             /* Bound to port 0: keep the port the provider chose, if it tells. */
             SOCKADDR_STORAGE actual;
-            RtlZeroMemory(&actual, sizeof(actual));
             if (((SOCKADDR_IN *)&local)->sin_port == 0 &&
-                NT_SUCCESS(get_local_address(s, &actual)) && actual.ss_family == s->family)
+                NT_SUCCESS(ks_wsk_get_address(s, FALSE, &actual)))
                 local = actual;
             ks_wsk_close(s); /* the bound connection socket gives way */
         } else {
@@ -133,7 +110,7 @@ int ks_listen(int fd, int backlog)
             set_state(s, KS_SS_LISTENING);
         } else {
             set_state(s, KS_SS_NEW);
-            err = fail(s, status);
+            err = ks_sock_error(s, status);
         }
     }
     ks_sock_unlock(&s->ctl_lock);
@@ -185,7 +162,7 @@ static int accept_direct(ks_sock *l, struct sockaddr *addr, int *addrlen)
     status = ks_op_wait(&l->rx, status, NULL, &info);
     if (!NT_SUCCESS(status) || info == 0) {
         ks_sock_put(n);
-        return fail(l, NT_SUCCESS(status) ? STATUS_CONNECTION_ABORTED : status);
+        return ks_sock_error(l, NT_SUCCESS(status) ? STATUS_CONNECTION_ABORTED : status);
     }
     n->wsk = (PWSK_SOCKET)info;
     return accepted(l, n, &remote, addr, addrlen);
@@ -308,7 +285,7 @@ int ks_connect(int fd, const struct sockaddr *addr, int addrlen)
             }
         }
         if (!NT_SUCCESS(status)) {
-            err = fail(s, status);
+            err = ks_sock_error(s, status);
         } else if (!nonblocking) {
             s->remote = remote; /* before the state: ks_getpeername reads it then */
             set_state(s, KS_SS_CONNECTED);

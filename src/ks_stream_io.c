@@ -27,14 +27,6 @@
  * most 4 GiB; smaller pieces bound the pages locked at once). */
 #define KS_IO_CHUNK (64u * 1024 * 1024)
 
-static int io_error(ks_sock *s, NTSTATUS status)
-{
-    if (s->closing)
-        return -EBADF;
-    int err = ks_status_to_errno(status);
-    return err != 0 ? err : -EIO;
-}
-
 /* Sends or receives one piece through op, straight from/into the caller's
  * buffer, and waits for it. Returns the byte count or an error. */
 static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf, ULONG len,
@@ -55,7 +47,7 @@ static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf,
     ULONG_PTR info;
     status = ks_op_wait(op, status, NULL, &info);
     if (!NT_SUCCESS(status))
-        return io_error(s, status);
+        return ks_sock_error(s, status);
     return (ks_ssize_t)info;
 }
 
