@@ -490,4 +490,7 @@ static inline uint32_t ks_ntohl(uint32_t v)
 }
 #endif
 
+#include "wsksock/aio.h"
+#include "wsksock/events.h"
+
 #endif /* WSKSOCK_H */

@@ -86,6 +86,7 @@ ks_ssize_t ks_sendto(int fd, const void *buf, size_t len, int flags, const struc
         result = NT_SUCCESS(status) ? (ks_ssize_t)len : ks_sock_error(s, status);
     }
     ks_sock_unlock(&s->tx_lock);
+    ks_ready_wake_waiters(s); /* an asynchronous send may have found the lock taken */
     ks_sock_put(s);
     return result;
 }

@@ -1,5 +1,6 @@
 /* ks_provider.c - ks_startup/ks_cleanup: WSK registration, NPI, shutdown. */
 #include "ks_provider.h"
+#include "ks_work.h"
 #include "ks_fdtable.h"
 #include "ks_resolve.h"
 
@@ -105,6 +106,11 @@ void ks_cleanup(void)
 {
     if (!ks_can_block())
         return;
+    if (ks_work_on_worker()) {
+        /* It waits for every callback, including the caller's. */
+        DbgPrint("wsksock: ks_cleanup called from a completion callback: ignored\n");
+        return;
+    }
     api_lock();
     if (g_lib.startups == 0 || --g_lib.startups > 0) {
         api_unlock();
@@ -131,6 +137,9 @@ void ks_cleanup(void)
         if (++waited_ms % 10000 == 0)
             DbgPrint("wsksock: ks_cleanup still waiting for %ld sockets\n", g_lib.live_sockets);
     }
+    /* Every asynchronous request and event delivery held a socket: none is
+     * left, and nothing can post work any more. */
+    ks_work_stop();
     /* A capture in progress on another thread ends within KS_CAPTURE_WAIT_MS. */
     while (g_lib.npi_state == 1) {
         LARGE_INTEGER delay = ks_relative_ms(10);

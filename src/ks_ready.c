@@ -48,10 +48,15 @@ void ks_ready_free(ks_sock *s)
 
 static void wake_locked(ks_sock *s)
 {
-    PLIST_ENTRY e;
-    for (e = s->ready.waiters.Flink; e != &s->ready.waiters; e = e->Flink)
-        KeSetEvent(CONTAINING_RECORD(e, struct ks_ready_link, entry)->event, IO_NO_INCREMENT,
-                   FALSE);
+    PLIST_ENTRY e = s->ready.waiters.Flink;
+    while (e != &s->ready.waiters) {
+        struct ks_ready_link *link = CONTAINING_RECORD(e, struct ks_ready_link, entry);
+        e = e->Flink; /* notify may unlink link */
+        if (link->notify != NULL)
+            link->notify(s, link);
+        else
+            KeSetEvent(link->event, IO_NO_INCREMENT, FALSE);
+    }
 }
 
 void ks_ready_wake(ks_sock *s)
@@ -60,6 +65,14 @@ void ks_ready_wake(ks_sock *s)
     KeAcquireSpinLock(&s->lock, &irql);
     wake_locked(s);
     KeReleaseSpinLock(&s->lock, irql);
+}
+
+void ks_ready_wake_waiters(ks_sock *s)
+{
+    /* The unlocked look is enough: a waiter links itself before it tries
+     * the lock, and the lock's release is a full barrier. */
+    if (s->ready.waiters.Flink != &s->ready.waiters)
+        ks_ready_wake(s);
 }
 
 void ks_ready_add_waiter(ks_sock *s, struct ks_ready_link *link)

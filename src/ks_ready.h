@@ -43,10 +43,13 @@ enum ks_async_state {
 enum ks_rx_kind { KS_RX_READ = 0, KS_RX_ACCEPT, KS_RX_RECVFROM };
 enum ks_tx_kind { KS_TX_SEND = 0, KS_TX_CONNECT };
 
-/* A ks_poll call waiting on a socket (linked into ready.waiters). */
+/* A waiter on a socket (linked into ready.waiters): a ks_poll call (event),
+ * or an asynchronous call (notify, called under the socket's spin lock at
+ * DISPATCH_LEVEL; it may unlink its own link). */
 struct ks_ready_link {
     LIST_ENTRY entry;
-    PKEVENT event; /* the poll call's event (nonpaged) */
+    PKEVENT event; /* the poll call's event (nonpaged), or NULL */
+    void (*notify)(struct ks_sock *s, struct ks_ready_link *link);
 };
 
 /* Fields marked (L) are under the socket's spin lock; (R) under rx_lock. */
@@ -166,8 +169,12 @@ short ks_ready_poll(struct ks_sock *s, short events);
 /* Links / unlinks a poll waiter (IRQL <= DISPATCH_LEVEL). */
 void ks_ready_add_waiter(struct ks_sock *s, struct ks_ready_link *link);
 void ks_ready_remove_waiter(struct ks_sock *s, struct ks_ready_link *link);
-/* Wakes the ks_poll calls waiting on s (IRQL <= DISPATCH_LEVEL). */
+/* Wakes the ks_poll calls and asynchronous calls waiting on s (IRQL <=
+ * DISPATCH_LEVEL). */
 void ks_ready_wake(struct ks_sock *s);
+/* ks_ready_wake, only if someone waits: for callers that release a
+ * direction lock a waiter may have found taken. */
+void ks_ready_wake_waiters(struct ks_sock *s);
 /* FIONREAD: bytes ks_recv would return at once (stream), or the size of the
  * next datagram; arms the read-ahead if nothing is held. PASSIVE_LEVEL. */
 ULONG ks_ready_nread(struct ks_sock *s);

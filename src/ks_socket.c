@@ -1,5 +1,6 @@
 /* ks_socket.c - socket objects: creation, references, close; address checks. */
 #include "ks_socket.h"
+#include "ks_events.h"
 #include "ks_fdtable.h"
 #include "ks_provider.h"
 
@@ -32,6 +33,8 @@ ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *er
     ks_lock_init(&s->rx_lock);
     ks_lock_init(&s->tx_lock);
     ks_ready_init(s);
+    InitializeListHead(&s->aio_q[0]);
+    InitializeListHead(&s->aio_q[1]);
     if (!NT_SUCCESS(ks_op_init(&s->ctl)) || !NT_SUCCESS(ks_op_init(&s->rx)) ||
         !NT_SUCCESS(ks_op_init(&s->tx))) {
         ks_sock_put(s);
@@ -56,6 +59,7 @@ void ks_sock_put(ks_sock *s)
     ks_op_free(&s->tx);
     ks_free(s->peek_buf, KS_TAG_BUFFER);
     ks_ready_free(s);
+    ks_events_free(s);
     ks_free(s, KS_TAG_SOCKET);
     ks_live_socket_removed();
 }
@@ -103,8 +107,8 @@ NTSTATUS ks_wsk_create(ks_sock *s, ULONG kind)
     if (ks_call_enter(s, -1, 0) != 0)
         return STATUS_CANCELLED;
     PIRP irp = ks_op_begin(&s->ctl);
-    status = npi->Dispatch->WskSocket(npi->Client, s->family, s->type, s->protocol, kind, s, NULL,
-                                      NULL, NULL, NULL, irp);
+    status = npi->Dispatch->WskSocket(npi->Client, s->family, s->type, s->protocol, kind, s,
+                                      s->wsk_dispatch, NULL, NULL, NULL, irp);
     ks_call_leave(s);
     ULONG_PTR info;
     status = ks_op_wait(&s->ctl, status, NULL, &info);
@@ -148,6 +152,10 @@ void ks_wsk_close(ks_sock *s)
 
 void ks_sock_close(ks_sock *s)
 {
+    /* Event mode: no callback may hold a retained indication at the
+     * provider's close; one running now closes the socket when it returns. */
+    if (s->ev != NULL && ks_events_close_begin(s))
+        return;
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
     BOOLEAN already = s->closing;
@@ -179,6 +187,8 @@ void ks_sock_close(ks_sock *s)
         s->send_broken = TRUE;
         KeReleaseSpinLock(&s->lock, irql);
     }
+    if (s->ev != NULL)
+        ks_events_release(s);
     ks_wsk_disconnect_orderly(s);
     ks_wsk_close(s);
     ks_sock_unlock(&s->ctl_lock);

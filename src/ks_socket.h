@@ -43,6 +43,7 @@ typedef struct ks_sock {
     BOOLEAN closing;          /* (L) set once by ks_sock_close */
     LONG in_call;             /* (L) threads inside a WSK dispatch call */
     PWSK_SOCKET wsk;          /* (L) the provider's socket, or NULL */
+    const void *wsk_dispatch; /* client dispatch table for WskSocket (events), or NULL */
     ULONG wsk_kind;           /* WSK_FLAG_*_SOCKET of wsk */
     SOCKADDR_STORAGE local;   /* bound address (state >= KS_SS_BOUND) */
 
@@ -79,6 +80,10 @@ typedef struct ks_sock {
     /* ---- non-blocking mode and readiness (ks_ready.c, ks_poll.c) ---- */
     BOOLEAN nonblocking;   /* FIONBIO */
     struct ks_ready ready; /* asynchronous requests, poll waiters */
+
+    /* ---- asynchronous calls (ks_aio.c) and events (ks_events.c) ---- */
+    LIST_ENTRY aio_q[2];        /* (L) ks_aio requests per direction, in order */
+    struct ks_events_state *ev; /* event-driven mode, or NULL */
 } ks_sock;
 
 /* Allocates a socket with its operations (not yet in the descriptor table).
@@ -133,6 +138,20 @@ int ks_check_addr(const ks_sock *s, const struct sockaddr *addr, int addrlen);
 void ks_wildcard_addr(ADDRESS_FAMILY family, SOCKADDR_STORAGE *out);
 /* Copies a result address to a caller's (addr, addrlen) pair, BSD style. */
 void ks_copy_out_addr(const SOCKADDR_STORAGE *from, struct sockaddr *addr, int *addrlen);
+
+/* Internal flag of ks_recv/ks_accept_mode: the call is the event layer's
+ * own (ks_events.c), allowed on a socket in event mode. */
+#define KS_MSG_EVENTS 0x40000000
+
+/* ks_accept_async with KS_MSG_EVENTS allowed in flags (ks_aio.c). */
+int ks_accept_async_flags(int s, struct sockaddr *addr, int *addrlen, int flags, struct ks_aio *req,
+                          ks_aio_cb *cb);
+
+/* ks_accept / ks_connect, non-blocking when asked whatever the socket's
+ * mode (the asynchronous calls use them). ks_accept_mode's flags:
+ * MSG_DONTWAIT, KS_MSG_EVENTS. */
+int ks_accept_mode(int fd, struct sockaddr *addr, int *addrlen, int flags);
+int ks_connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN force_nonblocking);
 
 /* Looks up a descriptor, with the IRQL check every blocking call makes.
  * Returns 0 and a referenced socket, or -EPERM/-EBADF. */

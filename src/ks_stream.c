@@ -208,7 +208,7 @@ static int accept_locked(ks_sock *l, BOOLEAN nonblocking, const ks_deadline *d,
     }
 }
 
-int ks_accept(int fd, struct sockaddr *addr, int *addrlen)
+int ks_accept_mode(int fd, struct sockaddr *addr, int *addrlen, int flags)
 {
     if (addr != NULL && addrlen == NULL)
         return ks_can_block() ? -EFAULT : -EPERM;
@@ -218,8 +218,10 @@ int ks_accept(int fd, struct sockaddr *addr, int *addrlen)
     int err = ks_fd_enter(fd, &l);
     if (err != 0)
         return err;
-    BOOLEAN nonblocking = l->nonblocking;
-    if (nonblocking)
+    BOOLEAN nonblocking = l->nonblocking || (flags & MSG_DONTWAIT) != 0;
+    if (l->ev != NULL && (flags & KS_MSG_EVENTS) == 0)
+        err = -EINVAL; /* its connections go to the event handlers */
+    else if (nonblocking)
         err = l->closing ? -EBADF : ks_lock_try(&l->rx_lock);
     else
         err = ks_sock_lock(l, &l->rx_lock);
@@ -233,7 +235,12 @@ int ks_accept(int fd, struct sockaddr *addr, int *addrlen)
     return err;
 }
 
-int ks_connect(int fd, const struct sockaddr *addr, int addrlen)
+int ks_accept(int fd, struct sockaddr *addr, int *addrlen)
+{
+    return ks_accept_mode(fd, addr, addrlen, 0);
+}
+
+int ks_connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN force_nonblocking)
 {
     ks_sock *s;
     int err = ks_fd_enter(fd, &s);
@@ -252,7 +259,7 @@ int ks_connect(int fd, const struct sockaddr *addr, int addrlen)
     RtlZeroMemory(&remote, sizeof(remote));
     RtlCopyMemory(&remote, addr, (SIZE_T)ks_sockaddr_len(s->family));
     NTSTATUS status = STATUS_SUCCESS;
-    BOOLEAN nonblocking = s->nonblocking;
+    BOOLEAN nonblocking = s->nonblocking || force_nonblocking;
     if (s->state == KS_SS_CONNECTED || s->state == KS_SS_LISTENING) {
         err = -EISCONN;
     } else if (ks_ready_connecting(s)) {
@@ -294,4 +301,9 @@ int ks_connect(int fd, const struct sockaddr *addr, int addrlen)
     ks_sock_unlock(&s->ctl_lock);
     ks_sock_put(s);
     return err;
+}
+
+int ks_connect(int fd, const struct sockaddr *addr, int addrlen)
+{
+    return ks_connect_mode(fd, addr, addrlen, FALSE);
 }

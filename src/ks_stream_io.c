@@ -70,6 +70,8 @@ static int stream_enter(int fd, const void *buf, size_t len, int flags, int allo
         err = -EFAULT;
     else if (len > KS_MAX_IO_SIZE)
         err = -EINVAL;
+    else if (!send && s->ev != NULL && (flags & KS_MSG_EVENTS) == 0)
+        err = -EINVAL; /* its data goes to the event handlers */
     else if (send && s->shut_wr)
         err = -EPIPE; /* ks_shutdown(SD_SEND) */
     else if (!send && s->shut_rd)
@@ -146,6 +148,7 @@ ks_ssize_t ks_send(int fd, const void *buf, size_t len, int flags)
         result = d.bounded ? send_timed(s, (const UCHAR *)buf, len, &d)
                            : send_blocking(s, (const UCHAR *)buf, len);
     ks_sock_unlock(&s->tx_lock);
+    ks_ready_wake_waiters(s); /* an asynchronous send may have found the lock taken */
     ks_sock_put(s);
     return result;
 }
@@ -297,8 +300,8 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOO
 ks_ssize_t ks_recv(int fd, void *buf, size_t len, int flags)
 {
     ks_sock *s = NULL;
-    int entered =
-        stream_enter(fd, buf, len, flags, MSG_WAITALL | MSG_PEEK | MSG_DONTWAIT, FALSE, &s);
+    int entered = stream_enter(fd, buf, len, flags,
+                               MSG_WAITALL | MSG_PEEK | MSG_DONTWAIT | KS_MSG_EVENTS, FALSE, &s);
     if (entered <= 0)
         return entered;
     BOOLEAN nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;

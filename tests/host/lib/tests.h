@@ -19,4 +19,9 @@ extern const int option_test_count;
 extern const struct ht_test nonblock_tests[];
 extern const int nonblock_test_count;
 
+extern const struct ht_test aio_tests[];
+extern const int aio_test_count;
+extern const struct ht_test event_tests[];
+extern const int event_test_count;
+
 #endif /* TESTS_H */

@@ -1,0 +1,116 @@
+/*
+ * wsksock/aio.h - asynchronous socket calls with completion callbacks.
+ * Included by <wsksock.h>; see its conventions (descriptors, negative errno
+ * results).
+ *
+ * Every call that can wait has an asynchronous form here. It returns at
+ * once: 0 when the operation was started (its callback then runs exactly
+ * once), or a negative errno when it was not (the callback never runs).
+ * The shape is overlapped I/O with a completion port, or libuv's requests:
+ *  - The caller owns a struct ks_aio per operation in flight and keeps it,
+ *    unmoved, until the callback has run; it may reuse or free it inside
+ *    the callback. req->data is the caller's.
+ *  - The callback runs at PASSIVE_LEVEL on one of the library's completion
+ *    threads (two of them), never inside the submitting call (but possibly
+ *    on another thread before that call returned). It may call any ks_*
+ *    function, including submitting the next asynchronous operation on the
+ *    same socket; a blocking call in a callback holds up other completions,
+ *    so keep them short. Never call ks_cleanup from a callback.
+ *  - Buffers: the library reads or writes the caller's buffer only on its
+ *    completion threads, until the callback starts; the buffer is the
+ *    caller's again when the callback runs (also after a cancellation or a
+ *    close). It may be paged or nonpaged pool, not the stack of a thread
+ *    that returns meanwhile. The provider never writes into it directly:
+ *    data comes through the socket's own read-ahead buffer (64 KiB), so a
+ *    cancellation never waits for the provider.
+ *  - Order: per socket and direction (receive side: recv, recvfrom, accept;
+ *    send side: send, sendto, connect), operations complete in the order
+ *    they were submitted; the next one starts when the previous completed.
+ *    Mixing them with blocking calls on the same socket and direction is
+ *    allowed (they take turns) but has no defined order.
+ *  - Timeouts: SO_RCVTIMEO/SO_SNDTIMEO do not apply; use ks_aio_cancel.
+ *  - Close: closing the socket completes its pending operations with
+ *    -EBADF. ks_cleanup closes every socket, waits for every callback to
+ *    return and stops the completion threads: after ks_cleanup returns no
+ *    callback runs, so a driver may unload.
+ *  - Non-blocking mode (FIONBIO) does not change these calls.
+ * IRQL of every submitting call: PASSIVE_LEVEL (else -EPERM).
+ * Errors of every submitting call: -EPERM, -EBADF, -EFAULT (req or cb NULL,
+ * buf NULL with len > 0), -EINVAL (unknown flag, length above
+ * KS_MAX_IO_SIZE), -EBUSY (req is already in flight), -ENOMEM, -ENETDOWN
+ * (library not started or stopping); the error the blocking call would
+ * report at once for a socket in the wrong state is reported by the
+ * callback instead.
+ */
+#ifndef WSKSOCK_AIO_H
+#define WSKSOCK_AIO_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ks_aio;
+
+/* result: what the blocking call would return (bytes, a descriptor, 0), or
+ * a negative errno; -ECANCELED after ks_aio_cancel. */
+typedef void ks_aio_cb(struct ks_aio *req, ptrdiff_t result);
+
+/* One asynchronous operation. Zero it (or leave it from a completed
+ * operation) before submitting; only data is for the caller. */
+struct ks_aio {
+    void *data;           /* the caller's; untouched by the library */
+    void *ks_private[40]; /* the library's, while in flight */
+};
+
+/* ks_recv_async - receive up to len bytes (flags: 0 or MSG_WAITALL: the
+ * callback then waits for len bytes, or fewer at end of stream). result:
+ * bytes received, 0 at end of stream, or an error (-ECONNRESET, -ENOTCONN,
+ * -EBADF, ...). */
+int ks_recv_async(int s, void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb);
+
+/* ks_send_async - send all len bytes (flags: 0). result: len once the
+ * provider has completed the sends of every byte, or an error. A send
+ * cancelled after some bytes were handed over leaves the stream broken
+ * (later sends fail with -EPIPE). */
+int ks_send_async(int s, const void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb);
+
+/* ks_accept_async - accept a connection on a listening stream socket.
+ * result: the new descriptor (the caller's; blocking mode). addr/addrlen
+ * (optional, as ks_accept) are written before the callback runs and must
+ * stay valid until then. */
+int ks_accept_async(int s, struct sockaddr *addr, int *addrlen, struct ks_aio *req, ks_aio_cb *cb);
+
+/* ks_connect_async - connect a stream socket (addr is copied). result: 0,
+ * or -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, -EISCONN, ... */
+int ks_connect_async(int s, const struct sockaddr *addr, int addrlen, struct ks_aio *req,
+                     ks_aio_cb *cb);
+
+/* ks_recvfrom_async / ks_sendto_async - datagrams (flags: 0). from/fromlen
+ * (optional) are written before the callback runs; to is copied. result:
+ * the datagram's size (truncated to len: see ks_recvfrom), or len. */
+int ks_recvfrom_async(int s, void *buf, size_t len, int flags, struct sockaddr *from, int *fromlen,
+                      struct ks_aio *req, ks_aio_cb *cb);
+int ks_sendto_async(int s, const void *buf, size_t len, int flags, const struct sockaddr *to,
+                    int tolen, struct ks_aio *req, ks_aio_cb *cb);
+
+/*
+ * ks_aio_cancel - ask an operation in flight to end with -ECANCELED.
+ * Works on every provider (the operation owns no provider request). An
+ * operation that already finished its work completes with its own result;
+ * a send that had handed some of its bytes over completes with -ECANCELED
+ * and leaves the stream broken; a send whose bytes were all handed over
+ * completes normally. The callback runs later, on a completion thread.
+ * IRQL: <= DISPATCH_LEVEL.
+ * Returns 0 (the callback will report -ECANCELED), -EALREADY (it is
+ * completing with its result; the callback still runs once), -EINVAL (req
+ * is not in flight), -EFAULT (req NULL).
+ */
+int ks_aio_cancel(struct ks_aio *req);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WSKSOCK_AIO_H */

@@ -1,0 +1,80 @@
+/*
+ * wsksock/events.h - event-driven accept and receive. Included by
+ * <wsksock.h>.
+ *
+ * ks_listen_events makes a stream socket listen and hands every connection
+ * and every piece of data to callbacks instead of ks_accept/ks_recv calls.
+ * On a provider with WSK event callbacks (Windows) the library registers
+ * WskAcceptEvent, WskReceiveEvent and WskDisconnectEvent: connections are
+ * accepted by the provider, and received data is delivered from the
+ * provider's own buffers (the indications are retained, handed to the
+ * callback, then given back with WskRelease), without a receive request
+ * or a copy. On a provider without them (Wine's), the library falls back to
+ * accept and receive requests of its own (the asynchronous calls of
+ * wsksock/aio.h): the same callbacks, in the same order, with the same
+ * rules. ks_events_native tells which one a socket uses.
+ *
+ * Callbacks run at PASSIVE_LEVEL on the library's completion threads (as
+ * the asynchronous calls' do), never concurrently for one connection, and
+ * in order per connection: accept, then receive for each piece of data in
+ * stream order, then at most one disconnect. After disconnect, or once the
+ * connection's descriptor was closed, no callback runs for it. They may
+ * call any ks_* function, including ks_send/ks_send_async on the
+ * connection and ks_close of it (also from inside its own callbacks: the
+ * close then completes right after the callback returns); never
+ * ks_cleanup. A callback that blocks holds up other deliveries.
+ * ks_cleanup closes everything and returns after the last callback
+ * returned, so a driver may unload after it.
+ */
+#ifndef WSKSOCK_EVENTS_H
+#define WSKSOCK_EVENTS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ks_event_handlers {
+    /* A connection arrived on listen_fd. fd is a connected socket owned by
+     * the caller (blocking mode, options of the listener); remote is the
+     * peer's address (valid during the call). Return 0 to keep it (its
+     * receive and disconnect callbacks follow), or a negative errno to
+     * have the library close it. Required. */
+    int (*accept)(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int remotelen);
+    /* len > 0 bytes arrived on fd. data is valid during the call only (it
+     * may be the provider's buffer); pieces come in stream order, of any
+     * size. Required. */
+    void (*receive)(void *ctx, int fd, const void *data, size_t len);
+    /* The stream ended: err 0 if the peer closed it in order, else a
+     * negative errno (-ECONNRESET, ...). The last callback for fd; fd stays
+     * open until the caller closes it (it may still send on an orderly
+     * end). Optional (NULL: fd is closed by the library instead). */
+    void (*disconnect)(void *ctx, int fd, int err);
+};
+
+/*
+ * ks_listen_events - listen on a bound (or unbound: wildcard, port 0)
+ * stream socket and deliver its connections and their data to handlers
+ * (copied) with ctx. The socket must not be listening yet. ks_accept on it
+ * then fails with -EINVAL; ks_recv on its connections gets -EINVAL.
+ * Closing the listening socket stops new accept callbacks (connections
+ * already announced keep theirs).
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, or -EPERM, -EBADF, -EFAULT (handlers, accept or receive
+ * NULL), -EOPNOTSUPP (not a stream socket), -EINVAL (already listening,
+ * connected or in event mode), -EADDRINUSE, -ENOMEM, -ENETDOWN.
+ */
+int ks_listen_events(int s, int backlog, const struct ks_event_handlers *handlers, void *ctx);
+
+/* ks_events_native - 1 if s (a socket of ks_listen_events, or one of its
+ * connections) gets its events from WSK event callbacks, 0 if from the
+ * library's fallback, or -EBADF / -EINVAL (not in event mode).
+ * IRQL: PASSIVE_LEVEL. */
+int ks_events_native(int s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WSKSOCK_EVENTS_H */

@@ -1,0 +1,445 @@
+/*
+ * ks_aio.c - asynchronous calls with completion callbacks (wsksock/aio.h).
+ *
+ * An asynchronous call is the non-blocking call, retried on a completion
+ * thread whenever the socket's readiness engine (ks_ready.c) reports
+ * progress. Between tries the request is parked on the socket as a waiter
+ * (struct ks_ready_link with a notify function): the engine's completion
+ * callbacks, which run when the provider completes one of its requests on
+ * the op layer, wake the waiters, and notify posts the request to a
+ * completion thread (ks_work.c), which tries again at PASSIVE_LEVEL. So
+ * the provider's requests are the engine's own (their buffers are the
+ * socket's), the caller's buffer is touched only on completion threads,
+ * and cancelling a parked request never waits for a provider: it is
+ * unlinked and completed.
+ *
+ * State of a request (under the socket's spin lock, field state):
+ *  QUEUED  behind another request of its direction (s->aio_q[dir]);
+ *  POSTED  in the completion threads' queue;
+ *  RUNNING a completion thread is trying it; its link is on the socket, and
+ *          a wake meanwhile sets rewake (it is posted again);
+ *  PARKED  its link is on the socket, waiting for a wake.
+ */
+#include "ks_fdtable.h"
+#include "ks_socket.h"
+#include "ks_work.h"
+
+enum aio_state { AIO_FREE = 0, AIO_QUEUED, AIO_POSTED, AIO_RUNNING, AIO_PARKED };
+enum aio_kind { AIO_RECV, AIO_SEND, AIO_ACCEPT, AIO_CONNECT, AIO_RECVFROM, AIO_SENDTO };
+enum aio_dir { AIO_RX = 0, AIO_TX = 1 };
+
+/* "Not yet": the non-blocking call would have waited. */
+#define AIO_AGAIN (-EWOULDBLOCK)
+
+struct aio {
+    ks_work work;
+    struct ks_ready_link link;
+    LIST_ENTRY fifo; /* s->aio_q[dir] */
+    ks_sock *s;      /* referenced while in flight */
+    ks_aio_cb *cb;
+    UCHAR *buf;
+    size_t len;
+    size_t done; /* bytes moved so far (send, MSG_WAITALL receive) */
+    struct sockaddr *addr;
+    int *addrlen;
+    SOCKADDR_STORAGE to; /* connect / sendto destination (copied) */
+    int tolen;
+    int fd;
+    int flags;
+    UCHAR kind, dir;
+    volatile LONG state; /* enum aio_state (socket lock) */
+    BOOLEAN linked;      /* link on s->ready.waiters (socket lock) */
+    BOOLEAN cancel;      /* ks_aio_cancel asked (socket lock) */
+    BOOLEAN rewake;      /* woken while RUNNING (socket lock) */
+    BOOLEAN flushing;    /* send: every byte taken, waiting for the provider */
+    BOOLEAN started;     /* connect: issued, in progress */
+};
+
+/* The caller's struct ks_aio holds the request. */
+_Static_assert(sizeof(struct aio) <= sizeof(((struct ks_aio *)0)->ks_private),
+               "struct ks_aio too small");
+
+static struct aio *aio_of(struct ks_aio *req)
+{
+    return (struct aio *)(void *)req->ks_private;
+}
+
+static ks_work_fn aio_run;
+
+/* Wake from the readiness engine (socket lock held, DISPATCH_LEVEL). */
+static void aio_notify(ks_sock *s, struct ks_ready_link *link)
+{
+    struct aio *a = CONTAINING_RECORD(link, struct aio, link);
+    UNREFERENCED_PARAMETER(s);
+    if (a->state == AIO_PARKED) {
+        RemoveEntryList(&a->link.entry);
+        a->linked = FALSE;
+        a->state = AIO_POSTED;
+        ks_work_post(&a->work);
+    } else if (a->state == AIO_RUNNING) {
+        a->rewake = TRUE;
+    }
+}
+
+/* ---- one try of each kind: a result, or AIO_AGAIN ---- */
+
+static ptrdiff_t try_recv(struct aio *a)
+{
+    for (;;) {
+        ks_ssize_t n = ks_recv(a->fd, a->buf + a->done, a->len - a->done,
+                               (a->flags & ~MSG_WAITALL) | MSG_DONTWAIT);
+        if (n == AIO_AGAIN)
+            return AIO_AGAIN;
+        if (n < 0)
+            return a->done > 0 ? (ptrdiff_t)a->done : n;
+        a->done += (size_t)n;
+        if (n == 0 || a->done == a->len || (a->flags & MSG_WAITALL) == 0)
+            return (ptrdiff_t)a->done;
+    }
+}
+
+/* The send side is idle again: the last background send completed. */
+static ptrdiff_t try_flush(struct aio *a)
+{
+    ks_sock *s;
+    int err = ks_fd_enter(a->fd, &s);
+    if (err != 0)
+        return err;
+    err = ks_lock_try(&s->tx_lock);
+    if (err == 0) {
+        err = ks_ready_tx_settle(s, TRUE, NULL);
+        ks_sock_unlock(&s->tx_lock);
+    }
+    ks_sock_put(s);
+    return err == 0 ? (ptrdiff_t)a->len : err;
+}
+
+static ptrdiff_t try_send(struct aio *a)
+{
+    while (!a->flushing) {
+        ks_ssize_t n = ks_send(a->fd, a->buf + a->done, a->len - a->done, MSG_DONTWAIT);
+        if (n < 0)
+            return n;
+        a->done += (size_t)n;
+        if (a->done == a->len)
+            a->flushing = TRUE;
+    }
+    return try_flush(a);
+}
+
+static ptrdiff_t try_connect(struct aio *a)
+{
+    if (!a->started) {
+        int err = ks_connect_mode(a->fd, (const struct sockaddr *)&a->to, a->tolen, TRUE);
+        if (err != -EINPROGRESS)
+            return err;
+        a->started = TRUE;
+    }
+    ks_sock *s;
+    int err = ks_fd_enter(a->fd, &s);
+    if (err != 0)
+        return err;
+    if (ks_ready_connecting(s)) {
+        err = AIO_AGAIN;
+    } else {
+        err = ks_lock_try(&s->tx_lock);
+        if (err == 0) {
+            ks_ready_tx_settle(s, TRUE, NULL); /* reaps the connect */
+            ks_sock_unlock(&s->tx_lock);
+            if (s->state != KS_SS_CONNECTED) {
+                err = InterlockedExchange(&s->so_error, 0);
+                if (err == 0)
+                    err = s->closing ? -EBADF : -ECONNREFUSED;
+            }
+        }
+    }
+    ks_sock_put(s);
+    return err;
+}
+
+static ptrdiff_t try_once(struct aio *a)
+{
+    switch (a->kind) {
+    case AIO_RECV:
+        return try_recv(a);
+    case AIO_SEND:
+        return try_send(a);
+    case AIO_ACCEPT:
+        return ks_accept_mode(a->fd, a->addr, a->addrlen,
+                              MSG_DONTWAIT | (a->flags & KS_MSG_EVENTS));
+    case AIO_CONNECT:
+        return try_connect(a);
+    case AIO_RECVFROM:
+        return ks_recvfrom(a->fd, a->buf, a->len, MSG_DONTWAIT, a->addr, a->addrlen);
+    default:
+        return ks_sendto(a->fd, a->buf, a->len, MSG_DONTWAIT, (const struct sockaddr *)&a->to,
+                         a->tolen);
+    }
+}
+
+/* TRUE if a cancellation can still end a (socket lock held). */
+static BOOLEAN cancellable(const struct aio *a)
+{
+    return !a->flushing;
+}
+
+/* Ends a: starts the next request of its direction, runs the callback. */
+static void aio_complete(struct aio *a, ptrdiff_t result)
+{
+    ks_sock *s = a->s;
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    if (a->linked) {
+        RemoveEntryList(&a->link.entry);
+        a->linked = FALSE;
+    }
+    if (result == -ECANCELED && a->kind == AIO_SEND && a->done > 0)
+        s->send_broken = TRUE; /* part of the data went: the stream has a hole */
+    RemoveEntryList(&a->fifo);
+    if (!IsListEmpty(&s->aio_q[a->dir])) {
+        struct aio *next = CONTAINING_RECORD(s->aio_q[a->dir].Flink, struct aio, fifo);
+        if (next->state == AIO_QUEUED) {
+            next->state = AIO_POSTED;
+            ks_work_post(&next->work);
+        }
+    }
+    ks_aio_cb *cb = a->cb;
+    a->s = NULL;
+    a->state = AIO_FREE;
+    KeReleaseSpinLock(&s->lock, irql);
+    /* The request is the caller's again from here (it may be reused inside
+     * the callback). The socket reference is dropped after the callback, so
+     * that ks_cleanup, which waits for every socket, waits for it too. */
+    cb(CONTAINING_RECORD((void *)a, struct ks_aio, ks_private), result);
+    ks_sock_put(s);
+}
+
+static void aio_run(ks_work *w)
+{
+    struct aio *a = CONTAINING_RECORD(w, struct aio, work);
+    ks_sock *s = a->s;
+    KIRQL irql;
+
+    KeAcquireSpinLock(&s->lock, &irql);
+    if (a->cancel && cancellable(a)) {
+        KeReleaseSpinLock(&s->lock, irql);
+        aio_complete(a, -ECANCELED);
+        return;
+    }
+    /* Linked before the try: a wake during it is not lost. */
+    a->state = AIO_RUNNING;
+    a->rewake = FALSE;
+    if (!a->linked) {
+        InsertTailList(&s->ready.waiters, &a->link.entry);
+        a->linked = TRUE;
+    }
+    KeReleaseSpinLock(&s->lock, irql);
+
+    ptrdiff_t result = try_once(a);
+
+    KeAcquireSpinLock(&s->lock, &irql);
+    if (result == AIO_AGAIN && a->cancel && cancellable(a))
+        result = -ECANCELED;
+    if (result == AIO_AGAIN) {
+        if (a->rewake) {
+            /* Something happened during the try: try again, after the
+             * work queued meanwhile (fairness among sockets). */
+            a->state = AIO_POSTED;
+            ks_work_post(&a->work);
+        } else {
+            a->state = AIO_PARKED;
+        }
+        KeReleaseSpinLock(&s->lock, irql);
+        return;
+    }
+    KeReleaseSpinLock(&s->lock, irql);
+    aio_complete(a, result);
+}
+
+/* Common submission: a is filled but for its socket and state. */
+static int aio_submit(struct ks_aio *req, int fd, enum aio_kind kind, ks_aio_cb *cb)
+{
+    struct aio *a = aio_of(req);
+    if (!ks_can_block())
+        return -EPERM;
+    ks_sock *s;
+    int err = ks_fd_enter(fd, &s);
+    if (err != 0)
+        return err;
+    err = ks_work_start();
+    if (err != 0) {
+        ks_sock_put(s);
+        return err;
+    }
+    a->s = s; /* the reference ks_fd_enter took */
+    a->fd = fd;
+    a->kind = (UCHAR)kind;
+    a->dir =
+        (UCHAR)(kind == AIO_RECV || kind == AIO_ACCEPT || kind == AIO_RECVFROM ? AIO_RX : AIO_TX);
+    a->cb = cb;
+    a->done = 0;
+    a->linked = FALSE;
+    a->cancel = FALSE;
+    a->rewake = FALSE;
+    a->flushing = FALSE;
+    a->started = FALSE;
+    a->work.fn = aio_run;
+    a->link.event = NULL;
+    a->link.notify = aio_notify;
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    BOOLEAN first = IsListEmpty(&s->aio_q[a->dir]);
+    InsertTailList(&s->aio_q[a->dir], &a->fifo);
+    a->state = first ? AIO_POSTED : AIO_QUEUED;
+    if (first)
+        ks_work_post(&a->work);
+    KeReleaseSpinLock(&s->lock, irql);
+    return 0;
+}
+
+/* Argument checks shared by the data calls; 0 or a negative errno. */
+static int aio_check(const struct ks_aio *req, ks_aio_cb *cb, const void *buf, size_t len,
+                     int flags, int allowed_flags)
+{
+    if (!ks_can_block())
+        return -EPERM;
+    if (req == NULL || cb == NULL || (buf == NULL && len > 0))
+        return -EFAULT;
+    if ((flags & ~allowed_flags) != 0 || len > KS_MAX_IO_SIZE)
+        return -EINVAL;
+    if (((const struct aio *)(const void *)req->ks_private)->state != AIO_FREE)
+        return -EBUSY;
+    return 0;
+}
+
+int ks_recv_async(int s, void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb)
+{
+    int err = aio_check(req, cb, buf, len, flags, MSG_WAITALL | KS_MSG_EVENTS);
+    if (err != 0)
+        return err;
+    struct aio *a = aio_of(req);
+    a->buf = (UCHAR *)buf;
+    a->len = len;
+    a->flags = flags;
+    return aio_submit(req, s, AIO_RECV, cb);
+}
+
+int ks_send_async(int s, const void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb)
+{
+    int err = aio_check(req, cb, buf, len, flags, 0);
+    if (err != 0)
+        return err;
+    struct aio *a = aio_of(req);
+    a->buf = (UCHAR *)buf; /* only read */
+    a->len = len;
+    a->flags = 0;
+    return aio_submit(req, s, AIO_SEND, cb);
+}
+
+/* ks_accept_async, with KS_MSG_EVENTS allowed in flags (ks_events.c). */
+int ks_accept_async_flags(int s, struct sockaddr *addr, int *addrlen, int flags, struct ks_aio *req,
+                          ks_aio_cb *cb)
+{
+    int err = aio_check(req, cb, NULL, 0, flags, KS_MSG_EVENTS);
+    if (err == 0 && addr != NULL && addrlen == NULL)
+        err = -EFAULT;
+    if (err == 0 && addrlen != NULL && *addrlen < 0)
+        err = -EINVAL;
+    if (err != 0)
+        return err;
+    struct aio *a = aio_of(req);
+    a->addr = addr;
+    a->addrlen = addrlen;
+    a->flags = flags;
+    return aio_submit(req, s, AIO_ACCEPT, cb);
+}
+
+int ks_accept_async(int s, struct sockaddr *addr, int *addrlen, struct ks_aio *req, ks_aio_cb *cb)
+{
+    return ks_accept_async_flags(s, addr, addrlen, 0, req, cb);
+}
+
+/* Copies a destination address into the request (checked later by the
+ * call itself, against the socket's family). */
+static int copy_to(struct aio *a, const struct sockaddr *to, int tolen)
+{
+    if (to == NULL)
+        return -EFAULT;
+    if (tolen < (int)sizeof(to->sa_family) || tolen > (int)sizeof(a->to))
+        return -EINVAL;
+    RtlZeroMemory(&a->to, sizeof(a->to));
+    RtlCopyMemory(&a->to, to, (SIZE_T)tolen);
+    a->tolen = tolen;
+    return 0;
+}
+
+int ks_connect_async(int s, const struct sockaddr *addr, int addrlen, struct ks_aio *req,
+                     ks_aio_cb *cb)
+{
+    int err = aio_check(req, cb, NULL, 0, 0, 0);
+    if (err == 0)
+        err = copy_to(aio_of(req), addr, addrlen);
+    if (err != 0)
+        return err;
+    return aio_submit(req, s, AIO_CONNECT, cb);
+}
+
+int ks_recvfrom_async(int s, void *buf, size_t len, int flags, struct sockaddr *from, int *fromlen,
+                      struct ks_aio *req, ks_aio_cb *cb)
+{
+    int err = aio_check(req, cb, buf, len, flags, 0);
+    if (err == 0 && from != NULL && fromlen == NULL)
+        err = -EFAULT;
+    if (err != 0)
+        return err;
+    struct aio *a = aio_of(req);
+    a->buf = (UCHAR *)buf;
+    a->len = len;
+    a->addr = from;
+    a->addrlen = fromlen;
+    return aio_submit(req, s, AIO_RECVFROM, cb);
+}
+
+int ks_sendto_async(int s, const void *buf, size_t len, int flags, const struct sockaddr *to,
+                    int tolen, struct ks_aio *req, ks_aio_cb *cb)
+{
+    int err = aio_check(req, cb, buf, len, flags, 0);
+    if (err == 0)
+        err = copy_to(aio_of(req), to, tolen);
+    if (err != 0)
+        return err;
+    struct aio *a = aio_of(req);
+    a->buf = (UCHAR *)buf;
+    a->len = len;
+    return aio_submit(req, s, AIO_SENDTO, cb);
+}
+
+int ks_aio_cancel(struct ks_aio *req)
+{
+    if (req == NULL)
+        return -EFAULT;
+    struct aio *a = aio_of(req);
+    ks_sock *s = a->s;
+    if (s == NULL || a->state == AIO_FREE)
+        return -EINVAL;
+    int err = 0;
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    if (a->state == AIO_FREE || !cancellable(a)) {
+        err = a->state == AIO_FREE ? -EINVAL : -EALREADY;
+    } else {
+        a->cancel = TRUE;
+        if (a->state == AIO_PARKED || a->state == AIO_QUEUED) {
+            if (a->linked) {
+                RemoveEntryList(&a->link.entry);
+                a->linked = FALSE;
+            }
+            a->state = AIO_POSTED;
+            ks_work_post(&a->work);
+        } else if (a->state == AIO_RUNNING) {
+            err = -EALREADY; /* its try may finish it */
+        }
+    }
+    KeReleaseSpinLock(&s->lock, irql);
+    return err;
+}

@@ -1,0 +1,602 @@
+/*
+ * ks_events.c - event-driven accept and receive (wsksock/events.h).
+ *
+ * Native mode (the provider has WSK event callbacks): the listening socket
+ * is created with our WSK_CLIENT_LISTEN_DISPATCH and gets WSK_EVENT_ACCEPT,
+ * plus WSK_EVENT_RECEIVE and WSK_EVENT_DISCONNECT, which accepted sockets
+ * inherit ("Enabling and Disabling Event Callback Functions"). The event
+ * callbacks run at DISPATCH_LEVEL: they only create the socket object
+ * (accept), retain the indication in the connection's ring (receive:
+ * STATUS_PENDING) or note the disconnect, and schedule the connection on a
+ * completion thread, which calls the user at PASSIVE_LEVEL and then gives
+ * each indication back with WskRelease. When the ring is full, or the
+ * provider asks for its buffers back at once (WSK_FLAG_RELEASE_ASAP), the
+ * callback returns STATUS_DATA_NOT_ACCEPTED: the provider keeps the data
+ * until a WskReceive, which the connection then issues (a "pull", through
+ * the asynchronous receive), after which indications resume.
+ *
+ * Fallback (no event callbacks, e.g. Wine): connections come from the
+ * asynchronous accept and every connection pulls for ever. Both modes meet
+ * in conn_run, which keeps one connection's callbacks in order and never
+ * concurrent: announce (accept), ring items, pulls, one disconnect.
+ *
+ * Close: every retained indication must be released before WskCloseSocket
+ * ("WskRelease"). ks_sock_close asks ks_events_close_begin first: if a
+ * callback of the connection is running (on any thread, possibly the one
+ * closing, from inside the callback), the close is deferred to the
+ * delivering thread, which runs it when the callback returns; otherwise
+ * ks_events_release releases the ring before the provider's close.
+ */
+#include "ks_events.h"
+#include "ks_fdtable.h"
+#include "ks_options.h"
+#include "ks_work.h"
+
+#define KS_EV_RING 32                  /* retained indications per connection */
+#define KS_EV_PULL_NATIVE KS_READY_BUF /* drains the read-ahead in one pull */
+#define KS_EV_PULL_FALLBACK (16u * 1024)
+
+struct ks_events_state {
+    ks_work work; /* conn_run */
+    ks_sock *s;   /* the socket this state belongs to (not referenced) */
+    struct ks_event_handlers h;
+    void *ctx;
+    BOOLEAN native;
+    BOOLEAN listener;
+    int fd;        /* the socket's descriptor (connections: 0 until announced) */
+    int listen_fd; /* connections: their listener's */
+    ks_sock *l;    /* connections: the listener until announced (referenced) */
+
+    /* Under the socket's spin lock. */
+    BOOLEAN scheduled;      /* conn_run posted or running */
+    BOOLEAN delivering;     /* a user callback of this connection runs */
+    BOOLEAN closed;         /* no more callbacks; ring released by the close */
+    BOOLEAN close_deferred; /* closed during a callback: the deliverer closes */
+    BOOLEAN announced;      /* accept callback done */
+    BOOLEAN disc_pending, disc_done;
+    int disc_err;
+    BOOLEAN flow_stopped; /* data left with the provider: pull it */
+    BOOLEAN stop_again;   /* refused again while pulling */
+    BOOLEAN pulling;
+    PWSK_DATA_INDICATION ring[KS_EV_RING];
+    ULONG ring_head, ring_count;
+
+    struct ks_aio pull; /* the pull, or (listener) the fallback accept */
+    UCHAR *buf;
+    ULONG buf_len;
+    SOCKADDR_STORAGE acc_addr;
+    int acc_addrlen;
+};
+
+static ks_work_fn conn_run;
+static ks_aio_cb pull_done;
+static ks_aio_cb accept_done;
+
+/* ---- scheduling (socket lock held) ---- */
+
+static void schedule_locked(struct ks_events_state *c)
+{
+    if (c->scheduled || c->closed)
+        return;
+    c->scheduled = TRUE;
+    ks_sock_get(c->s); /* dropped when conn_run ends */
+    ks_work_post(&c->work);
+}
+
+static struct ks_events_state *state_new(ks_sock *s, const struct ks_event_handlers *h, void *ctx)
+{
+    struct ks_events_state *c = (struct ks_events_state *)ks_alloc(sizeof(*c), KS_TAG_MISC);
+    if (c == NULL)
+        return NULL;
+    c->s = s;
+    c->h = *h;
+    c->ctx = ctx;
+    c->work.fn = conn_run;
+    return c;
+}
+
+/* ---- the provider's event callbacks (IRQL <= DISPATCH_LEVEL) ---- */
+
+static NTSTATUS WSKAPI ev_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATION data,
+                                  SIZE_T indicated, SIZE_T *accepted);
+static NTSTATUS WSKAPI ev_disconnect(PVOID context, ULONG flags);
+static NTSTATUS WSKAPI ev_accept(PVOID context, ULONG flags, PSOCKADDR local, PSOCKADDR remote,
+                                 PWSK_SOCKET accept_socket, PVOID *accept_context,
+                                 const WSK_CLIENT_CONNECTION_DISPATCH **accept_dispatch);
+
+static const WSK_CLIENT_CONNECTION_DISPATCH ev_conn_dispatch = {ev_receive, ev_disconnect, NULL};
+static const WSK_CLIENT_LISTEN_DISPATCH ev_listen_dispatch = {ev_accept, NULL, NULL};
+
+static NTSTATUS WSKAPI ev_accept(PVOID context, ULONG flags, PSOCKADDR local, PSOCKADDR remote,
+                                 PWSK_SOCKET accept_socket, PVOID *accept_context,
+                                 const WSK_CLIENT_CONNECTION_DISPATCH **accept_dispatch)
+{
+    ks_sock *l = (ks_sock *)context;
+    UNREFERENCED_PARAMETER(flags);
+    UNREFERENCED_PARAMETER(local);
+    if (accept_socket == NULL)
+        return STATUS_SUCCESS; /* the listener stopped working: its close follows */
+    if (l->closing || l->ev == NULL || remote == NULL)
+        return STATUS_REQUEST_NOT_ACCEPTED;
+    int err;
+    ks_sock *n = ks_sock_new(l->family, SOCK_STREAM, l->protocol, &err);
+    if (n == NULL)
+        return STATUS_REQUEST_NOT_ACCEPTED;
+    struct ks_events_state *c = state_new(n, &l->ev->h, l->ev->ctx);
+    if (c == NULL) {
+        ks_sock_put(n);
+        return STATUS_REQUEST_NOT_ACCEPTED;
+    }
+    c->native = TRUE;
+    c->listen_fd = l->ev->fd;
+    c->l = l;
+    ks_sock_get(l);
+    n->ev = c;
+    n->wsk = accept_socket;
+    n->wsk_kind = WSK_FLAG_CONNECTION_SOCKET;
+    n->state = KS_SS_CONNECTED;
+    n->local = l->local;
+    RtlCopyMemory(&n->remote, remote, (SIZE_T)ks_sockaddr_len(l->family));
+    *accept_context = n;
+    *accept_dispatch = &ev_conn_dispatch;
+    /* n's creation reference now belongs to the connection until its
+     * descriptor takes over (conn_run). */
+    KIRQL irql;
+    KeAcquireSpinLock(&n->lock, &irql);
+    schedule_locked(c);
+    KeReleaseSpinLock(&n->lock, irql);
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS WSKAPI ev_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATION data,
+                                  SIZE_T indicated, SIZE_T *accepted)
+{
+    ks_sock *s = (ks_sock *)context;
+    struct ks_events_state *c = s->ev;
+    NTSTATUS status;
+    KIRQL irql;
+    UNREFERENCED_PARAMETER(indicated);
+    UNREFERENCED_PARAMETER(accepted);
+    if (c == NULL)
+        return STATUS_DATA_NOT_ACCEPTED;
+    KeAcquireSpinLock(&s->lock, &irql);
+    if (c->closed || s->closing || c->disc_done) {
+        status = STATUS_DATA_NOT_ACCEPTED;
+    } else if (data == NULL) {
+        /* "The socket is no longer functional": end it. */
+        if (!c->disc_pending) {
+            c->disc_pending = TRUE;
+            c->disc_err = -ECONNABORTED;
+        }
+        status = STATUS_SUCCESS;
+    } else if (c->ring_count == KS_EV_RING || c->flow_stopped ||
+               (flags & WSK_FLAG_RELEASE_ASAP) != 0) {
+        /* The provider keeps it until our WskReceive (the pull). */
+        if (c->pulling)
+            c->stop_again = TRUE;
+        c->flow_stopped = TRUE;
+        status = STATUS_DATA_NOT_ACCEPTED;
+    } else {
+        c->ring[(c->ring_head + c->ring_count) % KS_EV_RING] = data;
+        c->ring_count++;
+        status = STATUS_PENDING; /* retained: released after delivery */
+    }
+    schedule_locked(c);
+    KeReleaseSpinLock(&s->lock, irql);
+    return status;
+}
+
+static NTSTATUS WSKAPI ev_disconnect(PVOID context, ULONG flags)
+{
+    ks_sock *s = (ks_sock *)context;
+    struct ks_events_state *c = s->ev;
+    KIRQL irql;
+    if (c == NULL)
+        return STATUS_SUCCESS;
+    KeAcquireSpinLock(&s->lock, &irql);
+    if (!c->disc_pending) {
+        c->disc_pending = TRUE;
+        c->disc_err = (flags & WSK_FLAG_ABORTIVE) != 0 ? -ECONNRESET : 0;
+    }
+    schedule_locked(c);
+    KeReleaseSpinLock(&s->lock, irql);
+    return STATUS_SUCCESS;
+}
+
+/* ---- delivery (completion threads, PASSIVE_LEVEL) ---- */
+
+/* Marks a callback running; FALSE if the connection was closed. */
+static BOOLEAN deliver_begin(struct ks_events_state *c)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&c->s->lock, &irql);
+    BOOLEAN open = !c->closed;
+    if (open)
+        c->delivering = TRUE;
+    KeReleaseSpinLock(&c->s->lock, irql);
+    return open;
+}
+
+/* Ends a callback; runs a close the callback asked for meanwhile. */
+static void deliver_end(struct ks_events_state *c)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&c->s->lock, &irql);
+    c->delivering = FALSE;
+    BOOLEAN close_now = c->close_deferred;
+    c->close_deferred = FALSE;
+    KeReleaseSpinLock(&c->s->lock, irql);
+    if (close_now)
+        ks_sock_close(c->s);
+}
+
+/* Hands every buffer of one indication list to the user (callback
+ * bracketed by the caller). FALSE if a buffer could not be mapped. */
+static BOOLEAN deliver_list(struct ks_events_state *c, PWSK_DATA_INDICATION list)
+{
+    for (PWSK_DATA_INDICATION d = list; d != NULL; d = d->Next) {
+        SIZE_T left = d->Buffer.Length;
+        ULONG offset = d->Buffer.Offset;
+        for (PMDL m = d->Buffer.Mdl; m != NULL && left > 0; m = m->Next) {
+            ULONG count = MmGetMdlByteCount(m);
+            if (offset >= count) {
+                offset -= count;
+                continue;
+            }
+            UCHAR *va = (UCHAR *)MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+            if (va == NULL)
+                return FALSE;
+            SIZE_T n = count - offset;
+            if (n > left)
+                n = left;
+            BOOLEAN open = !c->closed;
+            if (open)
+                c->h.receive(c->ctx, c->fd, va + offset, n);
+            left -= n;
+            offset = 0;
+        }
+    }
+    return TRUE;
+}
+
+static void release_list(ks_sock *s, PWSK_DATA_INDICATION list)
+{
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
+        (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
+    d->WskRelease(s->wsk, list);
+}
+
+/* The end of the stream: the disconnect callback, or the close. */
+static void deliver_disconnect(struct ks_events_state *c, int err)
+{
+    if (!deliver_begin(c))
+        return;
+    if (c->h.disconnect != NULL)
+        c->h.disconnect(c->ctx, c->fd, err);
+    else
+        ks_close(c->fd); /* deferred until deliver_end */
+    deliver_end(c);
+}
+
+/* The accept callback of a new connection (descriptor given if needed). */
+static void announce(struct ks_events_state *c)
+{
+    ks_sock *s = c->s;
+    ks_sock *l = c->l;
+    if (c->fd == 0) {
+        /* Native: the socket object still holds its creation reference. */
+        ks_opts_inherit(s, l);
+        int fd = ks_fd_insert(s);
+        if (fd < 0)
+            ks_sock_close(s); /* the library is stopping */
+        ks_sock_put(s);       /* the table's now, or nobody's (conn_run holds one) */
+        if (fd < 0) {
+            c->closed = TRUE;
+            c->l = NULL;
+            ks_sock_put(l);
+            return;
+        }
+        c->fd = fd;
+    }
+    c->l = NULL;
+    BOOLEAN listener_open = !l->closing;
+    ks_sock_put(l);
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    c->announced = TRUE;
+    KeReleaseSpinLock(&s->lock, irql);
+    if (!listener_open) {
+        ks_close(c->fd);
+        return;
+    }
+    if (!deliver_begin(c))
+        return;
+    int keep = c->h.accept(c->ctx, c->listen_fd, c->fd, (const struct sockaddr *)&s->remote,
+                           ks_sockaddr_len(s->family));
+    if (keep < 0)
+        ks_close(c->fd);
+    deliver_end(c);
+}
+
+static void start_pull(struct ks_events_state *c)
+{
+    int err = 0;
+    if (c->buf == NULL) {
+        c->buf_len = c->native ? KS_EV_PULL_NATIVE : KS_EV_PULL_FALLBACK;
+        c->buf = (UCHAR *)ks_alloc(c->buf_len, KS_TAG_BUFFER);
+        if (c->buf == NULL)
+            err = -ENOMEM;
+    }
+    if (err == 0)
+        err = ks_recv_async(c->fd, c->buf, c->buf_len, KS_MSG_EVENTS, &c->pull, pull_done);
+    if (err != 0)
+        pull_done(&c->pull, err); /* ends the connection with the error */
+}
+
+static void pull_done(struct ks_aio *req, ptrdiff_t result)
+{
+    struct ks_events_state *c = CONTAINING_RECORD(req, struct ks_events_state, pull);
+    ks_sock *s = c->s;
+    KIRQL irql;
+    ks_sock_get(s); /* c lives as long as s: keep it through the callbacks */
+    if (result > 0) {
+        if (deliver_begin(c)) {
+            c->h.receive(c->ctx, c->fd, c->buf, (size_t)result);
+            deliver_end(c);
+        }
+    } else {
+        KeAcquireSpinLock(&s->lock, &irql);
+        BOOLEAN first = !c->disc_done;
+        c->disc_done = TRUE;
+        KeReleaseSpinLock(&s->lock, irql);
+        /* -EBADF: the caller closed it; no callback after that. */
+        if (first && result != -EBADF)
+            deliver_disconnect(c, (int)result);
+    }
+    KeAcquireSpinLock(&s->lock, &irql);
+    c->pulling = FALSE;
+    if (result > 0 && c->native) {
+        c->flow_stopped = c->stop_again; /* indications resumed, unless refused again */
+        c->stop_again = FALSE;
+    }
+    if (result > 0)
+        schedule_locked(c);
+    KeReleaseSpinLock(&s->lock, irql);
+    ks_sock_put(s);
+}
+
+static void conn_run(ks_work *work)
+{
+    struct ks_events_state *c = CONTAINING_RECORD(work, struct ks_events_state, work);
+    ks_sock *s = c->s;
+    KIRQL irql;
+    if (!c->announced)
+        announce(c);
+    for (;;) {
+        KeAcquireSpinLock(&s->lock, &irql);
+        if (c->closed) {
+            c->scheduled = FALSE;
+            KeReleaseSpinLock(&s->lock, irql);
+            break;
+        }
+        if (c->ring_count > 0 && !c->pulling) {
+            PWSK_DATA_INDICATION list = c->ring[c->ring_head];
+            c->ring_head = (c->ring_head + 1) % KS_EV_RING;
+            c->ring_count--;
+            c->delivering = TRUE;
+            KeReleaseSpinLock(&s->lock, irql);
+            BOOLEAN mapped = deliver_list(c, list);
+            release_list(s, list);
+            deliver_end(c);
+            if (!mapped) {
+                KeAcquireSpinLock(&s->lock, &irql);
+                BOOLEAN first = !c->disc_done;
+                c->disc_done = TRUE;
+                KeReleaseSpinLock(&s->lock, irql);
+                if (first)
+                    deliver_disconnect(c, -ENOMEM);
+            }
+            continue;
+        }
+        if (c->flow_stopped && !c->pulling && !c->disc_done) {
+            c->pulling = TRUE;
+            KeReleaseSpinLock(&s->lock, irql);
+            start_pull(c);
+            continue;
+        }
+        if (c->disc_pending && !c->disc_done && !c->pulling && !c->flow_stopped &&
+            c->ring_count == 0) {
+            c->disc_done = TRUE;
+            int err = c->disc_err;
+            KeReleaseSpinLock(&s->lock, irql);
+            deliver_disconnect(c, err);
+            continue;
+        }
+        c->scheduled = FALSE;
+        KeReleaseSpinLock(&s->lock, irql);
+        break;
+    }
+    ks_sock_put(s); /* schedule_locked's */
+}
+
+/* ---- fallback accept (listener) ---- */
+
+static int submit_accept(struct ks_events_state *le)
+{
+    le->acc_addrlen = (int)sizeof(le->acc_addr);
+    return ks_accept_async_flags(le->fd, (struct sockaddr *)&le->acc_addr, &le->acc_addrlen,
+                                 KS_MSG_EVENTS, &le->pull, accept_done);
+}
+
+static void accept_done(struct ks_aio *req, ptrdiff_t result)
+{
+    struct ks_events_state *le = CONTAINING_RECORD(req, struct ks_events_state, pull);
+    if (result == -EBADF || result == -ENETDOWN || result == -EINVAL)
+        return; /* the listener is closed */
+    if (result > 0) {
+        int fd = (int)result;
+        ks_sock *n = ks_fd_get(fd);
+        struct ks_events_state *c = n != NULL ? state_new(n, &le->h, le->ctx) : NULL;
+        if (c == NULL) {
+            ks_close(fd); /* out of memory: the connection is dropped */
+        } else {
+            c->fd = fd;
+            c->listen_fd = le->fd;
+            c->l = le->s;
+            ks_sock_get(le->s);
+            c->flow_stopped = TRUE; /* every byte comes by pulls */
+            KIRQL irql;
+            KeAcquireSpinLock(&n->lock, &irql);
+            n->ev = c;
+            schedule_locked(c);
+            KeReleaseSpinLock(&n->lock, irql);
+        }
+        if (n != NULL)
+            ks_sock_put(n);
+    }
+    /* Errors of one connection (reset before it was taken, no memory) do
+     * not stop the listener. */
+    if (submit_accept(le) != 0)
+        DbgPrint("wsksock: event listener %d stopped accepting\n", le->fd);
+}
+
+/* ---- the socket's side (ks_socket.c) ---- */
+
+BOOLEAN ks_events_close_begin(ks_sock *s)
+{
+    struct ks_events_state *c = s->ev;
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    BOOLEAN defer = FALSE;
+    if (!s->closing) {
+        c->closed = TRUE;
+        if (c->delivering) {
+            c->close_deferred = TRUE;
+            defer = TRUE;
+        }
+    }
+    KeReleaseSpinLock(&s->lock, irql);
+    return defer;
+}
+
+void ks_events_release(ks_sock *s)
+{
+    struct ks_events_state *c = s->ev;
+    KIRQL irql;
+    for (;;) {
+        KeAcquireSpinLock(&s->lock, &irql);
+        if (c->ring_count == 0) {
+            KeReleaseSpinLock(&s->lock, irql);
+            return;
+        }
+        PWSK_DATA_INDICATION list = c->ring[c->ring_head];
+        c->ring_head = (c->ring_head + 1) % KS_EV_RING;
+        c->ring_count--;
+        KeReleaseSpinLock(&s->lock, irql);
+        if (s->wsk != NULL)
+            release_list(s, list);
+    }
+}
+
+void ks_events_free(ks_sock *s)
+{
+    struct ks_events_state *c = s->ev;
+    if (c == NULL)
+        return;
+    if (c->l != NULL)
+        ks_sock_put(c->l); /* never announced */
+    ks_free(c->buf, KS_TAG_BUFFER);
+    ks_free(c, KS_TAG_MISC);
+    s->ev = NULL;
+}
+
+/* ---- API ---- */
+
+/* Enables event callbacks on s->wsk (SO_WSK_EVENT_CALLBACK: no IRP, it
+ * completes at once). */
+static NTSTATUS enable_events(ks_sock *s, ULONG mask)
+{
+    WSK_EVENT_CALLBACK_CONTROL control;
+    control.NpiId = (PNPIID)&NPI_WSK_INTERFACE_ID; /* the WDK's member is not const */
+    control.EventMask = mask;
+    const WSK_PROVIDER_BASIC_DISPATCH *d = (const WSK_PROVIDER_BASIC_DISPATCH *)s->wsk->Dispatch;
+    if (ks_call_enter(s, KS_SS_LISTENING, -EINVAL) != 0)
+        return STATUS_CANCELLED;
+    SIZE_T returned = 0;
+    NTSTATUS status = d->WskControlSocket(s->wsk, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                                          sizeof(control), &control, 0, NULL, &returned, NULL);
+    ks_call_leave(s);
+    return status;
+}
+
+int ks_listen_events(int fd, int backlog, const struct ks_event_handlers *handlers, void *ctx)
+{
+    if (!ks_can_block())
+        return -EPERM;
+    if (handlers == NULL || handlers->accept == NULL || handlers->receive == NULL)
+        return -EFAULT;
+    ks_sock *s;
+    int err = ks_fd_enter(fd, &s);
+    if (err != 0)
+        return err;
+    if (s->type != SOCK_STREAM)
+        err = -EOPNOTSUPP;
+    else if (s->ev != NULL || s->state == KS_SS_LISTENING || s->state == KS_SS_CONNECTED)
+        err = -EINVAL;
+    int work = err == 0 ? ks_work_start() : 0;
+    struct ks_events_state *le = NULL;
+    if (err == 0 && work != 0)
+        err = work;
+    if (err == 0) {
+        le = state_new(s, handlers, ctx);
+        if (le == NULL)
+            err = -ENOMEM;
+    }
+    if (err != 0) {
+        ks_sock_put(s);
+        return err;
+    }
+    le->listener = TRUE;
+    le->fd = fd;
+    le->announced = TRUE;
+    /* Before the listen: accept events may come as soon as it is enabled. */
+    s->ev = le;
+    s->wsk_dispatch = &ev_listen_dispatch;
+    err = ks_listen(fd, backlog);
+    if (err == 0) {
+        NTSTATUS st = enable_events(s, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT);
+        if (NT_SUCCESS(st))
+            st = enable_events(s, WSK_EVENT_ACCEPT);
+        le->native = NT_SUCCESS(st);
+        if (!le->native) {
+            /* No event callbacks here (Wine: WskControlSocket is not
+             * implemented): the same handlers through our own requests. */
+            enable_events(s, WSK_EVENT_DISABLE | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT);
+            err = submit_accept(le);
+        }
+    }
+    if (err != 0) {
+        /* The socket stays open, not in event mode (not listening if the
+         * listen failed; a listener whose accept could not start is closed
+         * by the caller). */
+        KIRQL irql;
+        KeAcquireSpinLock(&s->lock, &irql);
+        s->ev = NULL;
+        KeReleaseSpinLock(&s->lock, irql);
+        s->wsk_dispatch = NULL;
+        ks_free(le, KS_TAG_MISC);
+    }
+    ks_sock_put(s);
+    return err;
+}
+
+int ks_events_native(int fd)
+{
+    ks_sock *s;
+    int err = ks_fd_enter(fd, &s);
+    if (err != 0)
+        return err;
+    int native = s->ev != NULL ? (int)s->ev->native : -EINVAL;
+    ks_sock_put(s);
+    return native;
+}

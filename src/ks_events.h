@@ -1,0 +1,19 @@
+/*
+ * ks_events.h - the socket's side of event-driven mode (ks_events.c).
+ */
+#ifndef KS_EVENTS_H
+#define KS_EVENTS_H
+
+#include "ks_socket.h"
+
+/* ks_sock_close of a socket in event mode, before anything else: TRUE if
+ * the close must be left to the thread running one of its callbacks (it
+ * runs ks_sock_close again when the callback returns). Stops callbacks. */
+BOOLEAN ks_events_close_begin(ks_sock *s);
+/* Gives every retained indication back (WskRelease), before the provider's
+ * close. PASSIVE_LEVEL. */
+void ks_events_release(ks_sock *s);
+/* Frees the event state (last reference of the socket). */
+void ks_events_free(ks_sock *s);
+
+#endif /* KS_EVENTS_H */

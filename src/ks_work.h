@@ -1,0 +1,42 @@
+/*
+ * ks_work.h - the library's completion threads.
+ *
+ * Asynchronous completions (ks_aio.c) and event deliveries (ks_events.c)
+ * run user callbacks at PASSIVE_LEVEL on a small fixed set of system
+ * threads the library owns, never on the provider's thread (which may be at
+ * DISPATCH_LEVEL) and never inside the call that submitted the work. Items
+ * are posted from any IRQL <= DISPATCH_LEVEL and run in FIFO order by
+ * whichever thread is free.
+ *
+ * Lifetime: the threads start at the first ks_work_start() after
+ * ks_startup and stop in ks_cleanup (ks_work_stop), after every socket is
+ * gone, so nothing can post work any more.
+ */
+#ifndef KS_WORK_H
+#define KS_WORK_H
+
+#include "ks_kernel.h"
+
+/* Number of completion threads. */
+#define KS_WORK_THREADS 2
+
+typedef struct ks_work ks_work;
+typedef void ks_work_fn(ks_work *work);
+
+struct ks_work {
+    LIST_ENTRY entry;
+    ks_work_fn *fn; /* runs at PASSIVE_LEVEL on a completion thread */
+};
+
+/* Starts the threads if they are not running. 0, or -ENOMEM / -ENETDOWN
+ * (library stopping). PASSIVE_LEVEL. */
+int ks_work_start(void);
+/* Queues work (its fn set; the threads started). IRQL <= DISPATCH_LEVEL. */
+void ks_work_post(ks_work *work);
+/* TRUE on a completion thread. */
+BOOLEAN ks_work_on_worker(void);
+/* Stops the threads after running what is queued; waits for them.
+ * PASSIVE_LEVEL, not on a completion thread. */
+void ks_work_stop(void);
+
+#endif /* KS_WORK_H */

@@ -1,0 +1,346 @@
+/*
+ * t_aio.c - the asynchronous calls (wsksock/aio.h): completion callbacks at
+ * PASSIVE_LEVEL, never inside the submitting call, exactly once; order per
+ * direction; cancellation on a provider request in flight; close and
+ * ks_cleanup with requests in flight; argument errors.
+ */
+#include "tests.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One request and what its callback saw. */
+struct op {
+    struct ks_aio req;
+    volatile LONG fired; /* callback count */
+    ptrdiff_t result;
+    KIRQL irql;
+    LONG seq; /* completion order among ops sharing a counter */
+};
+
+static volatile LONG g_seq;
+static volatile LONG g_inside_submit; /* thread id + 1 of a submitter, 0 outside */
+static volatile LONG g_inline_callbacks;
+
+static void op_cb(struct ks_aio *req, ptrdiff_t result)
+{
+    struct op *o = (struct op *)req->data;
+    if (g_inside_submit == (LONG)(LONG_PTR)PsGetCurrentThreadId() + 1)
+        InterlockedIncrement(&g_inline_callbacks);
+    o->result = result;
+    o->irql = KeGetCurrentIrql();
+    o->seq = InterlockedIncrement(&g_seq);
+    InterlockedIncrement(&o->fired);
+}
+
+static void op_init(struct op *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->req.data = o;
+}
+
+/* Submits with the "inside the submitting call" marker set. */
+#define SUBMIT(call)                                                                               \
+    (InterlockedExchange(&g_inside_submit, (LONG)(LONG_PTR)PsGetCurrentThreadId() + 1),            \
+     ht_submit_result_ = (call), InterlockedExchange(&g_inside_submit, 0), ht_submit_result_)
+static int ht_submit_result_;
+
+/* Waits (bounded) until o's callback ran; its result, or -99999. */
+static ptrdiff_t wait_op(struct op *o, int ms)
+{
+    LONGLONG end = ht_now_ms() + ms;
+    while (o->fired == 0 && ht_now_ms() < end)
+        ht_sleep_ms(1);
+    return o->fired > 0 ? o->result : -99999;
+}
+
+static void check_cb(const struct op *o, const char *what)
+{
+    HT_EQ(o->fired, 1, what);
+    HT_EQ(o->irql, PASSIVE_LEVEL, "callback at PASSIVE_LEVEL");
+}
+
+static int pair(int *native)
+{
+    int port;
+    int lfd = hp_listen(0, &port);
+    int s = ht_ks_connect(0, port);
+    *native = hp_accept(lfd, 5000);
+    hp_close(lfd);
+    HT_CHECK(s > 0 && *native >= 0, "connected pair", s);
+    return s;
+}
+
+struct sender {
+    int fd;
+    unsigned char *buf;
+    size_t len;
+};
+static void native_send(void *arg)
+{
+    struct sender *t = (struct sender *)arg;
+    hp_send_all(t->fd, t->buf, t->len);
+}
+
+/* accept, connect, 4 MiB each way with MSG_WAITALL, end of stream. */
+static void t_aio_echo(void)
+{
+    g_inline_callbacks = 0;
+    int port;
+    int l = ht_ks_listen(0, &port);
+    struct op acc, con;
+    op_init(&acc);
+    op_init(&con);
+    SOCKADDR_STORAGE peer;
+    int peerlen = (int)sizeof(peer);
+    HT_EQ(SUBMIT(ks_accept_async(l, (struct sockaddr *)&peer, &peerlen, &acc.req, op_cb)), 0,
+          "accept submitted");
+    int c = ks_socket(AF_INET, SOCK_STREAM, 0);
+    SOCKADDR_STORAGE to;
+    int tolen;
+    ht_loopback(0, port, &to, &tolen);
+    HT_EQ(SUBMIT(ks_connect_async(c, (struct sockaddr *)&to, tolen, &con.req, op_cb)), 0,
+          "connect submitted");
+    HT_EQ(wait_op(&con, 10000), 0, "connect result");
+    ptrdiff_t a = wait_op(&acc, 10000);
+    HT_CHECK(a > 0, "accept result is a descriptor", a);
+    check_cb(&acc, "accept callback once");
+    check_cb(&con, "connect callback once");
+    HT_EQ(peer.ss_family, AF_INET, "accept wrote the peer address");
+    HT_EQ(peerlen, (int)sizeof(SOCKADDR_IN), "address length");
+
+    const size_t big = 4u << 20;
+    unsigned char *out = malloc(big), *in = malloc(big);
+    ht_pattern(out, big, 11, 0);
+    memset(in, 0, big);
+    struct op snd, rcv;
+    op_init(&snd);
+    op_init(&rcv);
+    HT_EQ(SUBMIT(ks_recv_async((int)a, in, big, MSG_WAITALL, &rcv.req, op_cb)), 0, "recv");
+    HT_EQ(SUBMIT(ks_send_async(c, out, big, 0, &snd.req, op_cb)), 0, "send");
+    HT_EQ(wait_op(&snd, 30000), (ptrdiff_t)big, "send result: every byte");
+    HT_EQ(wait_op(&rcv, 30000), (ptrdiff_t)big, "recv MSG_WAITALL result");
+    HT_CHECK(memcmp(in, out, big) == 0, "data intact", 0);
+    check_cb(&snd, "send callback once");
+    check_cb(&rcv, "recv callback once");
+
+    /* End of stream: a pending receive completes with 0. */
+    op_init(&rcv);
+    HT_EQ(SUBMIT(ks_recv_async((int)a, in, 100, 0, &rcv.req, op_cb)), 0, "recv at the end");
+    ks_shutdown(c, SD_SEND);
+    HT_EQ(wait_op(&rcv, 10000), 0, "end of stream");
+    HT_EQ(g_inline_callbacks, 0, "no callback inside its submitting call");
+    ks_close(c);
+    ks_close((int)a);
+    ks_close(l);
+    free(out);
+    free(in);
+}
+
+/* Requests of one direction complete in submission order; the buffer of
+ * each holds its own block. */
+static void t_aio_order(void)
+{
+    int fd;
+    int s = pair(&fd);
+    enum { N = 8, BLOCK = 64 * 1024 };
+    static unsigned char out[N][BLOCK], in[N][BLOCK], back[N * BLOCK];
+    struct op r[N], w[N];
+    g_seq = 0;
+    for (int i = 0; i < N; i++) {
+        op_init(&r[i]);
+        HT_EQ(ks_recv_async(s, in[i], BLOCK, MSG_WAITALL, &r[i].req, op_cb), 0, "recv queued");
+    }
+    for (int i = 0; i < N; i++)
+        ht_pattern(out[i], BLOCK, 100 + (unsigned)i, 0);
+    struct sender t = {fd, &out[0][0], sizeof(out)};
+    ht_thread *th = ht_spawn(native_send, &t);
+    for (int i = 0; i < N; i++)
+        HT_EQ(wait_op(&r[i], 20000), BLOCK, "each receive gets a whole block");
+    HT_CHECK(ht_join(th, 20000), "native sender done", 0);
+    for (int i = 0; i < N; i++) {
+        HT_CHECK(memcmp(in[i], out[i], BLOCK) == 0, "block in its own request", i);
+        HT_EQ(r[i].seq, i + 1, "receives complete in order");
+    }
+    g_seq = 0;
+    for (int i = 0; i < N; i++) {
+        op_init(&w[i]);
+        HT_EQ(ks_send_async(s, out[i], BLOCK, 0, &w[i].req, op_cb), 0, "send queued");
+    }
+    HT_EQ(hp_recv_all(fd, back, sizeof(back), 20000), (long)sizeof(back), "peer reads all");
+    HT_CHECK(memcmp(back, out, sizeof(back)) == 0, "sends in order", 0);
+    for (int i = 0; i < N; i++) {
+        HT_EQ(wait_op(&w[i], 20000), BLOCK, "send result");
+        HT_EQ(w[i].seq, i + 1, "sends complete in order");
+    }
+    hp_close(fd);
+    ks_close(s);
+}
+
+/* Cancellation: a waiting receive ends with -ECANCELED at once and no data
+ * is lost; a queued one too; a send cut off breaks the stream. */
+static void t_aio_cancel(void)
+{
+    int fd;
+    int s = pair(&fd);
+    char buf[64];
+    struct op a, b;
+    op_init(&a);
+    op_init(&b);
+    HT_EQ(ks_aio_cancel(&a.req), -EINVAL, "cancel of a request not in flight");
+    HT_EQ(ks_aio_cancel(NULL), -EFAULT, "cancel NULL");
+    HT_EQ(ks_recv_async(s, buf, sizeof(buf), 0, &a.req, op_cb), 0, "recv submitted");
+    HT_EQ(ks_recv_async(s, buf, sizeof(buf), 0, &b.req, op_cb), 0, "second recv queued");
+    HT_EQ(ks_recv_async(s, buf, sizeof(buf), 0, &b.req, op_cb), -EBUSY, "same request twice");
+    ht_sleep_ms(50); /* let the first one park (a receive is in flight in the provider) */
+    int c1 = ks_aio_cancel(&a.req);
+    HT_CHECK(c1 == 0 || c1 == -EALREADY, "cancel a parked receive", c1);
+    HT_EQ(ks_aio_cancel(&b.req), 0, "cancel a queued receive");
+    HT_EQ(wait_op(&a, 5000), -ECANCELED, "parked receive cancelled");
+    HT_EQ(wait_op(&b, 5000), -ECANCELED, "queued receive cancelled");
+    HT_EQ(hp_send_all(fd, "after", 5), 5, "peer sends");
+    HT_EQ(ks_recv(s, buf, 5, MSG_WAITALL), 5, "the data comes to the next call");
+    HT_CHECK(memcmp(buf, "after", 5) == 0, "nothing lost", 0);
+
+    /* A send the peer does not read: cancelled after part of it went. */
+    const size_t big = 32u << 20;
+    unsigned char *out = malloc(big);
+    ht_pattern(out, big, 3, 0);
+    op_init(&a);
+    HT_EQ(ks_send_async(s, out, big, 0, &a.req, op_cb), 0, "big send submitted");
+    ht_sleep_ms(200);
+    int c2 = ks_aio_cancel(&a.req);
+    HT_CHECK(c2 == 0 || c2 == -EALREADY, "cancel a blocked send", c2);
+    ptrdiff_t r = wait_op(&a, 10000);
+    HT_EQ(r, -ECANCELED, "send cancelled");
+    HT_EQ(ks_send(s, "x", 1, 0), -EPIPE, "stream broken after a cut send");
+    free(out);
+    hp_close(fd);
+    ks_close(s);
+}
+
+/* Close and ks_cleanup complete what is in flight with -EBADF; after
+ * ks_cleanup no callback runs. */
+static void t_aio_close(void)
+{
+    int fd;
+    int s = pair(&fd);
+    int port;
+    int l = ht_ks_listen(0, &port);
+    char buf[16];
+    struct op a, b, c, d;
+    op_init(&a);
+    op_init(&b);
+    op_init(&c);
+    op_init(&d);
+    HT_EQ(ks_recv_async(s, buf, sizeof(buf), 0, &a.req, op_cb), 0, "recv");
+    HT_EQ(ks_accept_async(l, NULL, NULL, &b.req, op_cb), 0, "accept");
+    ht_sleep_ms(20);
+    HT_EQ(ks_close(s), 0, "close with a receive in flight");
+    HT_EQ(wait_op(&a, 10000), -EBADF, "receive ends with -EBADF");
+    HT_EQ(ks_close(l), 0, "close with an accept in flight");
+    HT_EQ(wait_op(&b, 10000), -EBADF, "accept ends with -EBADF");
+    HT_EQ(ks_recv_async(s, buf, sizeof(buf), 0, &c.req, op_cb), -EBADF, "submit on closed fd");
+    hp_close(fd);
+
+    /* ks_cleanup with requests in flight: their callbacks ran when it returns. */
+    s = pair(&fd);
+    HT_EQ(ks_recv_async(s, buf, sizeof(buf), 0, &c.req, op_cb), 0, "recv before cleanup");
+    ks_cleanup();
+    HT_EQ(c.fired, 1, "callback ran before ks_cleanup returned");
+    HT_EQ(c.result, -EBADF, "with -EBADF");
+    HT_EQ(ks_startup(), 0, "restart");
+    HT_EQ(ks_recv_async(s, buf, sizeof(buf), 0, &d.req, op_cb), -EBADF, "stale fd");
+    hp_close(fd);
+}
+
+static void t_aio_args(void)
+{
+    int fd;
+    int s = pair(&fd);
+    char buf[8];
+    struct op o;
+    op_init(&o);
+    HT_EQ(ks_recv_async(s, buf, sizeof(buf), 0, NULL, op_cb), -EFAULT, "req NULL");
+    HT_EQ(ks_recv_async(s, buf, sizeof(buf), 0, &o.req, NULL), -EFAULT, "cb NULL");
+    HT_EQ(ks_recv_async(s, NULL, 8, 0, &o.req, op_cb), -EFAULT, "buf NULL");
+    HT_EQ(ks_send_async(s, NULL, 8, 0, &o.req, op_cb), -EFAULT, "send buf NULL");
+    HT_EQ(ks_recv_async(s, buf, sizeof(buf), MSG_PEEK, &o.req, op_cb), -EINVAL, "MSG_PEEK");
+    HT_EQ(ks_send_async(s, buf, sizeof(buf), MSG_DONTWAIT, &o.req, op_cb), -EINVAL, "flag");
+    HT_EQ(ks_recv_async(s, buf, KS_MAX_IO_SIZE + 1, 0, &o.req, op_cb), -EINVAL, "too long");
+    HT_EQ(ks_recv_async(123456, buf, sizeof(buf), 0, &o.req, op_cb), -EBADF, "bad fd");
+    HT_EQ(ks_connect_async(s, NULL, 16, &o.req, op_cb), -EFAULT, "connect addr NULL");
+    SOCKADDR_STORAGE to;
+    int tolen;
+    ht_loopback(0, 9, &to, &tolen);
+    HT_EQ(ks_connect_async(s, (struct sockaddr *)&to, 1, &o.req, op_cb), -EINVAL, "addr len");
+    HT_EQ(ks_accept_async(s, (struct sockaddr *)&to, NULL, &o.req, op_cb), -EFAULT, "addrlen NULL");
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    int r = ks_recv_async(s, buf, sizeof(buf), 0, &o.req, op_cb);
+    KeLowerIrql(old);
+    HT_EQ(r, -EPERM, "above PASSIVE_LEVEL");
+    HT_EQ(o.fired, 0, "no callback for a refused submit");
+    /* Wrong state: the callback reports what the call would. */
+    int u = ks_socket(AF_INET, SOCK_STREAM, 0);
+    HT_EQ(ks_recv_async(u, buf, sizeof(buf), 0, &o.req, op_cb), 0, "recv on unconnected");
+    HT_EQ(wait_op(&o, 5000), -ENOTCONN, "-ENOTCONN by the callback");
+    op_init(&o);
+    HT_EQ(ks_connect_async(s, (struct sockaddr *)&to, tolen, &o.req, op_cb), 0, "connect again");
+    HT_EQ(wait_op(&o, 5000), -EISCONN, "-EISCONN by the callback");
+    ks_close(u);
+    hp_close(fd);
+    ks_close(s);
+}
+
+/* Refused connect; UDP over IPv6 through recvfrom/sendto. */
+static void t_aio_connect_udp(void)
+{
+    struct op o;
+    op_init(&o);
+    int c = ks_socket(AF_INET6, SOCK_STREAM, 0);
+    SOCKADDR_STORAGE to;
+    int tolen;
+    ht_loopback(1, hp_free_port(1), &to, &tolen);
+    HT_EQ(ks_connect_async(c, (struct sockaddr *)&to, tolen, &o.req, op_cb), 0, "connect");
+    HT_EQ(wait_op(&o, 10000), -ECONNREFUSED, "refused");
+    ks_close(c);
+
+    int port;
+    int nfd = hp_udp(1, &port);
+    int u = ks_socket(AF_INET6, SOCK_DGRAM, 0);
+    SOCKADDR_STORAGE any;
+    int anylen;
+    ht_loopback(1, 0, &any, &anylen);
+    HT_EQ(ks_bind(u, (struct sockaddr *)&any, anylen), 0, "bind");
+    SOCKADDR_STORAGE me;
+    int melen = (int)sizeof(me);
+    ks_getsockname(u, (struct sockaddr *)&me, &melen);
+    char buf[100];
+    SOCKADDR_STORAGE from;
+    int fromlen = (int)sizeof(from);
+    op_init(&o);
+    HT_EQ(ks_recvfrom_async(u, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen, &o.req,
+                            op_cb),
+          0, "recvfrom");
+    HT_EQ(hp_sendto(nfd, 1, ks_ntohs(((SOCKADDR_IN6 *)&me)->sin6_port), "dgram6", 6), 6,
+          "peer sends");
+    HT_EQ(wait_op(&o, 10000), 6, "datagram size");
+    HT_CHECK(memcmp(buf, "dgram6", 6) == 0, "datagram data", 0);
+    HT_EQ(ks_ntohs(((SOCKADDR_IN6 *)&from)->sin6_port), port, "sender's port");
+    op_init(&o);
+    ht_loopback(1, port, &to, &tolen);
+    HT_EQ(ks_sendto_async(u, "reply", 5, 0, (struct sockaddr *)&to, tolen, &o.req, op_cb), 0,
+          "sendto");
+    HT_EQ(wait_op(&o, 10000), 5, "sendto result");
+    int fp = 0;
+    HT_EQ(hp_recvfrom(nfd, buf, sizeof(buf), &fp, 5000), 5, "peer got it");
+    ks_close(u);
+    hp_close(nfd);
+}
+
+const struct ht_test aio_tests[] = {
+    {"aio-echo", t_aio_echo},   {"aio-order", t_aio_order}, {"aio-cancel", t_aio_cancel},
+    {"aio-close", t_aio_close}, {"aio-args", t_aio_args},   {"aio-connect-udp", t_aio_connect_udp},
+};
+const int aio_test_count = (int)(sizeof(aio_tests) / sizeof(aio_tests[0]));

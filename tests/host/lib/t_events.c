@@ -1,0 +1,334 @@
+/*
+ * t_events.c - event-driven accept and receive (wsksock/events.h), with the
+ * provider's event callbacks (default) and with the fallback
+ * (KSHIM_WSK_EVENTS=0): the same tests, the same expectations, and
+ * ks_events_native telling which one ran.
+ */
+#include "tests.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAXC 64
+
+/* What the handlers saw, per connection slot (by accept order). */
+struct conn_seen {
+    int fd;
+    volatile LONG inside; /* a callback of this connection is running */
+    unsigned long long hash;
+    size_t bytes;
+    volatile LONG disconnects;
+    int disc_err;
+};
+
+struct ev_ctx {
+    KSPIN_LOCK lock;
+    struct conn_seen c[MAXC];
+    volatile LONG accepted;
+    volatile LONG overlaps; /* two callbacks of one connection at once */
+    volatile LONG not_passive;
+    volatile LONG after_end; /* a callback after disconnect or close */
+    int echo;                /* send the data back (blocking ks_send) */
+    int close_on_data;       /* ks_close inside the first receive */
+    int slow_ms;             /* sleep in the first receives */
+    int listen_fd;
+};
+
+static struct conn_seen *slot(struct ev_ctx *x, int fd)
+{
+    for (int i = 0; i < MAXC; i++)
+        if (x->c[i].fd == fd)
+            return &x->c[i];
+    return NULL;
+}
+
+static void enter(struct ev_ctx *x, struct conn_seen *c)
+{
+    if (KeGetCurrentIrql() != PASSIVE_LEVEL)
+        InterlockedIncrement(&x->not_passive);
+    if (c == NULL || InterlockedIncrement(&c->inside) != 1)
+        InterlockedIncrement(&x->overlaps);
+    if (c != NULL && (c->disconnects > 0 || c->fd < 0))
+        InterlockedIncrement(&x->after_end);
+}
+
+static void leave(struct conn_seen *c)
+{
+    if (c != NULL)
+        InterlockedDecrement(&c->inside);
+}
+
+static int on_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int len)
+{
+    struct ev_ctx *x = (struct ev_ctx *)ctx;
+    LONG i = InterlockedIncrement(&x->accepted) - 1;
+    if (i >= MAXC || listen_fd != x->listen_fd || remote == NULL || remote->sa_family != AF_INET ||
+        len != (int)sizeof(SOCKADDR_IN))
+        return -EINVAL;
+    x->c[i].hash = 14695981039346656037ull;
+    x->c[i].fd = fd; /* published before its first receive (same thread) */
+    enter(x, &x->c[i]);
+    leave(&x->c[i]);
+    return 0;
+}
+
+static void on_receive(void *ctx, int fd, const void *data, size_t len)
+{
+    struct ev_ctx *x = (struct ev_ctx *)ctx;
+    struct conn_seen *c = slot(x, fd);
+    enter(x, c);
+    if (c != NULL) {
+        if (x->slow_ms > 0 && c->bytes < 256 * 1024)
+            ht_sleep_ms(x->slow_ms);
+        c->hash = ht_fnv(data, len, c->hash);
+        c->bytes += len;
+        if (x->echo)
+            ks_send(fd, data, len, 0);
+        if (x->close_on_data) {
+            ks_close(fd);
+            c->fd = -1 - fd; /* no callback may follow */
+            leave(c);
+            return;
+        }
+    }
+    leave(c);
+}
+
+static void on_disconnect(void *ctx, int fd, int err)
+{
+    struct ev_ctx *x = (struct ev_ctx *)ctx;
+    struct conn_seen *c = slot(x, fd);
+    enter(x, c);
+    if (c != NULL) {
+        c->disc_err = err;
+        InterlockedIncrement(&c->disconnects);
+    }
+    leave(c);
+    ks_close(fd);
+}
+
+static const struct ks_event_handlers handlers = {on_accept, on_receive, on_disconnect};
+
+static int expect_native(void)
+{
+    const char *e = getenv("KSHIM_WSK_EVENTS");
+    return !(e != NULL && strcmp(e, "0") == 0);
+}
+
+static int ev_listen(struct ev_ctx *x, int *port)
+{
+    int l = ks_socket(AF_INET, SOCK_STREAM, 0);
+    SOCKADDR_STORAGE a;
+    int alen;
+    ht_loopback(0, 0, &a, &alen);
+    HT_EQ(ks_bind(l, (struct sockaddr *)&a, alen), 0, "bind");
+    x->listen_fd = l;
+    HT_EQ(ks_listen_events(l, 64, &handlers, x), 0, "ks_listen_events");
+    HT_EQ(ks_events_native(l), expect_native(), "native events iff the provider has them");
+    int len = (int)sizeof(a);
+    HT_EQ(ks_getsockname(l, (struct sockaddr *)&a, &len), 0, "getsockname");
+    *port = ks_ntohs(((SOCKADDR_IN *)&a)->sin_port);
+    return l;
+}
+
+static int wait_until(volatile LONG *v, LONG want, int ms)
+{
+    LONGLONG end = ht_now_ms() + ms;
+    while (*v < want && ht_now_ms() < end)
+        ht_sleep_ms(1);
+    return *v >= want;
+}
+
+struct client {
+    int port;
+    unsigned seed;
+    size_t len;
+    int echo;
+    long result;
+};
+
+/* A native client: sends len bytes, reads the echo (if any), closes. */
+static void client_run(void *arg)
+{
+    struct client *k = (struct client *)arg;
+    int fd = hp_connect(0, k->port);
+    unsigned char *out = malloc(k->len), *in = malloc(k->len);
+    ht_pattern(out, k->len, k->seed, 0);
+    k->result = hp_send_all(fd, out, k->len);
+    if (k->echo && k->result == (long)k->len) {
+        k->result = hp_recv_all(fd, in, k->len, 30000);
+        if (k->result == (long)k->len && memcmp(in, out, k->len) != 0)
+            k->result = -2;
+    }
+    hp_close(fd);
+    free(out);
+    free(in);
+}
+
+/* 16 clients x 256 KiB echoed; order, count, callbacks' rules. */
+static void t_ev_echo(void)
+{
+    static struct ev_ctx x;
+    memset(&x, 0, sizeof(x));
+    x.echo = 1;
+    int port;
+    int l = ev_listen(&x, &port);
+    enum { N = 16 };
+    const size_t len = 256 * 1024;
+    static struct client k[N];
+    ht_thread *t[N];
+    for (int i = 0; i < N; i++) {
+        k[i].port = port;
+        k[i].seed = 500 + (unsigned)i;
+        k[i].len = len;
+        k[i].echo = 1;
+        t[i] = ht_spawn(client_run, &k[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        HT_CHECK(ht_join(t[i], 60000), "client done", i);
+        HT_EQ(k[i].result, (long)len, "client got its echo intact");
+    }
+    HT_EQ(wait_until(&x.accepted, N, 10000), 1, "every connection announced");
+    int done = 0;
+    for (int i = 0; i < N; i++)
+        done += wait_until(&x.c[i].disconnects, 1, 10000);
+    HT_EQ(done, N, "every connection got its disconnect");
+    unsigned char *pat = malloc(len);
+    for (int i = 0; i < N; i++) {
+        /* Which client a slot holds is not known: match by hash. */
+        int found = 0;
+        for (int j = 0; j < N && !found; j++) {
+            ht_pattern(pat, len, 500 + (unsigned)j, 0);
+            found = x.c[i].bytes == len && x.c[i].hash == ht_fnv(pat, len, 14695981039346656037ull);
+        }
+        HT_CHECK(found, "a connection's data arrived whole and in order", i);
+        HT_EQ(x.c[i].disc_err, 0, "orderly end");
+        HT_EQ(x.c[i].disconnects, 1, "one disconnect");
+    }
+    free(pat);
+    HT_EQ(x.overlaps, 0, "callbacks of a connection never overlap");
+    HT_EQ(x.not_passive, 0, "callbacks at PASSIVE_LEVEL");
+    HT_EQ(x.after_end, 0, "no callback after the disconnect");
+    char b[4];
+    HT_EQ(ks_accept(l, NULL, NULL), -EINVAL, "ks_accept on an event listener");
+    HT_EQ(ks_recv(l, b, 1, 0), -EINVAL, "ks_recv on the event listener");
+    ks_close(l);
+}
+
+/* A slow consumer: the provider's indications outrun the handler, the
+ * library leaves data with the provider and pulls it; nothing lost. */
+static void t_ev_slow(void)
+{
+    static struct ev_ctx x;
+    memset(&x, 0, sizeof(x));
+    x.slow_ms = 20;
+    int port;
+    int l = ev_listen(&x, &port);
+    static struct client k;
+    k.port = port;
+    k.seed = 77;
+    k.len = 8u << 20;
+    k.echo = 0;
+    ht_thread *t = ht_spawn(client_run, &k);
+    HT_CHECK(ht_join(t, 60000), "client done", 0);
+    HT_EQ(k.result, (long)k.len, "client sent");
+    HT_EQ(wait_until(&x.c[0].disconnects, 1, 60000), 1, "disconnect after the data");
+    unsigned char *pat = malloc(k.len);
+    ht_pattern(pat, k.len, 77, 0);
+    HT_EQ(x.c[0].bytes, k.len, "every byte delivered");
+    HT_CHECK(x.c[0].hash == ht_fnv(pat, k.len, 14695981039346656037ull), "in order", 0);
+    free(pat);
+    HT_EQ(x.overlaps, 0, "no overlap");
+    ks_close(l);
+}
+
+/* ks_close inside a receive callback: no callback after it; retained
+ * indications released before the provider's close (the shim checks). */
+static void t_ev_close_in_callback(void)
+{
+    static struct ev_ctx x;
+    memset(&x, 0, sizeof(x));
+    x.close_on_data = 1;
+    int port;
+    int l = ev_listen(&x, &port);
+    int fd = hp_connect(0, port);
+    unsigned char *buf = malloc(1u << 20);
+    ht_pattern(buf, 1u << 20, 5, 0);
+    hp_send_all(fd, buf, 1u << 20); /* may fail once the library closed */
+    HT_CHECK(hp_wait_end(fd, 10000, NULL) != 0, "the library closed the connection", 0);
+    ht_sleep_ms(50);
+    HT_EQ(x.accepted, 1, "one connection");
+    HT_EQ(x.after_end, 0, "no callback after the close");
+    HT_EQ(x.overlaps, 0, "no overlap");
+    hp_close(fd);
+    free(buf);
+    ks_close(l);
+}
+
+/* Reset by the peer: disconnect with -ECONNRESET; rejected connections are
+ * closed; argument errors. */
+static void t_ev_reset_reject_args(void)
+{
+    static struct ev_ctx x;
+    memset(&x, 0, sizeof(x));
+    int port;
+    int l = ev_listen(&x, &port);
+    int fd = hp_connect(0, port);
+    HT_EQ(wait_until(&x.accepted, 1, 10000), 1, "accepted");
+    hp_send_all(fd, "abc", 3);
+    ht_sleep_ms(50);
+    hp_reset(fd);
+    HT_EQ(wait_until(&x.c[0].disconnects, 1, 10000), 1, "disconnect");
+    HT_EQ(x.c[0].disc_err, -ECONNRESET, "reset reported");
+    HT_EQ(x.c[0].bytes, 3, "data before the reset delivered");
+
+    int u = ks_socket(AF_INET, SOCK_DGRAM, 0);
+    HT_EQ(ks_listen_events(u, 1, &handlers, &x), -EOPNOTSUPP, "UDP");
+    ks_close(u);
+    HT_EQ(ks_listen_events(l, 1, &handlers, &x), -EINVAL, "already listening");
+    HT_EQ(ks_listen_events(l, 1, NULL, &x), -EFAULT, "handlers NULL");
+    struct ks_event_handlers h = handlers;
+    h.receive = NULL;
+    HT_EQ(ks_listen_events(l, 1, &h, &x), -EFAULT, "receive NULL");
+    HT_EQ(ks_listen_events(987654, 1, &handlers, &x), -EBADF, "bad fd");
+    int plain = ks_socket(AF_INET, SOCK_STREAM, 0);
+    HT_EQ(ks_events_native(plain), -EINVAL, "not in event mode");
+    ks_close(plain);
+    ks_close(l);
+}
+
+/* ks_cleanup with connections open and data arriving: it returns, every
+ * retained indication was released (the shim's leak and rule checks). */
+static void t_ev_cleanup(void)
+{
+    static struct ev_ctx x;
+    memset(&x, 0, sizeof(x));
+    x.slow_ms = 5;
+    int port;
+    ev_listen(&x, &port);
+    enum { N = 6 };
+    int fds[N];
+    unsigned char buf[64 * 1024];
+    memset(buf, 'z', sizeof(buf));
+    for (int i = 0; i < N; i++) {
+        fds[i] = hp_connect(0, port);
+        hp_send_all(fds[i], buf, sizeof(buf));
+    }
+    wait_until(&x.accepted, N, 10000);
+    ks_cleanup();
+    LONG seen = x.accepted;
+    ht_sleep_ms(50);
+    HT_EQ(x.accepted, seen, "no callback after ks_cleanup");
+    HT_EQ(ks_startup(), 0, "restart");
+    for (int i = 0; i < N; i++)
+        hp_close(fds[i]);
+}
+
+const struct ht_test event_tests[] = {
+    {"events-echo", t_ev_echo},
+    {"events-slow-consumer", t_ev_slow},
+    {"events-close-in-callback", t_ev_close_in_callback},
+    {"events-reset-reject-args", t_ev_reset_reject_args},
+    {"events-cleanup", t_ev_cleanup},
+};
+const int event_test_count = (int)(sizeof(event_tests) / sizeof(event_tests[0]));
