@@ -10,7 +10,9 @@
  * getpeername, ks_shutdown), name resolution (ks_getaddrinfo through the
  * provider and numeric, ks_getnameinfo), non-blocking I/O against the
  * echo server (connect, ks_poll, send and receive through the asynchronous
- * requests, then a receive timeout), calls
+ * requests, then a receive timeout), the asynchronous calls (connect,
+ * send, receive, a cancelled receive) and event-driven accept and receive
+ * (an echo through ks_listen_events), calls
  * blocked in the provider woken by close (two more threads), sockets left
  * open for ks_cleanup, and cleanup. With KSHIM_FAULT=site:N one allocation, IRP, MDL or provider
  * call fails. Every library call must then either succeed with its effect verified (data compared
@@ -441,6 +443,136 @@ static int step_nonblock(int port)
     return ok ? 0 : -1;
 }
 
+/* ---- asynchronous calls and event-driven mode ---- */
+
+struct aop {
+    struct ks_aio req;
+    volatile LONG fired;
+    ptrdiff_t result;
+};
+
+static void aop_cb(struct ks_aio *req, ptrdiff_t result)
+{
+    struct aop *o = (struct aop *)req->data;
+    o->result = result;
+    InterlockedExchange(&o->fired, 1);
+}
+
+/* The callback's result (bounded wait: a missing callback is a hang). */
+static ptrdiff_t aop_wait(struct aop *o)
+{
+    LONGLONG end = ht_now_ms() + 20000;
+    while (!o->fired && ht_now_ms() < end)
+        ht_sleep_ms(1);
+    if (!o->fired) {
+        printf("lib_faults: WRONG an asynchronous callback never ran\n");
+        wrong++;
+        return -ETIMEDOUT;
+    }
+    return o->result;
+}
+
+/* Submits; on success waits for the callback; checks both against the
+ * fault state (a fault during the operation must not look like success). */
+#define AOP(name, o, expr)                                                                         \
+    (memset(&(o), 0, sizeof(o)), (o).req.data = &(o),                                              \
+     aop_result((name), kshim_fault_fired(), (expr), &(o)))
+static long long aop_result(const char *name, BOOLEAN fired_before, int submitted, struct aop *o)
+{
+    if (call(name, fired_before, submitted, FALSE) != 0)
+        return submitted;
+    return call(name, fired_before, aop_wait(o), FALSE);
+}
+
+/* Async connect, send and MSG_WAITALL receive against the echo server; a
+ * cancelled receive; close. */
+static int step_aio(int port)
+{
+    enum { LEN = 2 * 65536 + 500 };
+    static unsigned char out[LEN], in[LEN];
+    static struct aop c, w, r, x;
+    int s = (int)CALL("ks_socket aio", ks_socket(AF_INET, SOCK_STREAM, 0));
+    if (s < 0)
+        return -1;
+    SOCKADDR_STORAGE to;
+    int tolen;
+    ht_loopback(0, port, &to, &tolen);
+    int ok = AOP("ks_connect_async", c,
+                 ks_connect_async(s, (struct sockaddr *)&to, tolen, &c.req, aop_cb)) == 0;
+    ht_pattern(out, LEN, 21, 0);
+    if (ok)
+        ok = AOP("ks_send_async", w, ks_send_async(s, out, LEN, 0, &w.req, aop_cb)) == LEN;
+    if (ok) {
+        ok = AOP("ks_recv_async", r, ks_recv_async(s, in, LEN, MSG_WAITALL, &r.req, aop_cb)) == LEN;
+        if (ok && memcmp(in, out, LEN) != 0)
+            corrupt("async echo");
+    }
+    if (ok) {
+        /* Nothing more comes: a receive waits until cancelled. */
+        memset(&x, 0, sizeof(x));
+        x.req.data = &x;
+        ok = CALL("ks_recv_async to cancel", ks_recv_async(s, in, 10, 0, &x.req, aop_cb)) == 0;
+        if (ok) {
+            ht_sleep_ms(5);
+            int cr = ks_aio_cancel(&x.req);
+            ptrdiff_t res = aop_wait(&x);
+            if (cr == 0 && res != -ECANCELED)
+                corrupt("cancelled receive did not report -ECANCELED");
+            ok = res == -ECANCELED;
+        }
+    }
+    CALL("ks_close aio", ks_close(s));
+    return ok ? 0 : -1;
+}
+
+static volatile LONG ev_bytes, ev_accepts;
+static int ev_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int len)
+{
+    UNREFERENCED_PARAMETER(ctx);
+    UNREFERENCED_PARAMETER(listen_fd);
+    UNREFERENCED_PARAMETER(fd);
+    UNREFERENCED_PARAMETER(remote);
+    UNREFERENCED_PARAMETER(len);
+    InterlockedIncrement(&ev_accepts);
+    return 0;
+}
+static void ev_receive(void *ctx, int fd, const void *data, size_t len)
+{
+    UNREFERENCED_PARAMETER(ctx);
+    if (ks_send(fd, data, len, 0) == (ks_ssize_t)len)
+        InterlockedExchangeAdd(&ev_bytes, (LONG)len);
+}
+
+/* ks_listen_events with an echo handler; a native client checks the echo.
+ * With the provider's event callbacks (the default) or the fallback. */
+static int step_events(void)
+{
+    enum { LEN = 3 * 65536 };
+    static unsigned char out[LEN], in[LEN];
+    static const struct ks_event_handlers h = {ev_accept, ev_receive, NULL};
+    int l = (int)CALL("ks_socket events", ks_socket(AF_INET, SOCK_STREAM, 0));
+    if (l < 0)
+        return -1;
+    SOCKADDR_STORAGE a;
+    int alen;
+    ht_loopback(0, 0, &a, &alen);
+    int ok = CALL("ks_bind events", ks_bind(l, (struct sockaddr *)&a, alen)) == 0 &&
+             CALL("ks_listen_events", ks_listen_events(l, 8, &h, NULL)) == 0;
+    alen = (int)sizeof(a);
+    ok = ok && CALL("getsockname events", ks_getsockname(l, (struct sockaddr *)&a, &alen)) == 0;
+    if (ok) {
+        int fd = hp_connect(0, ks_ntohs(((SOCKADDR_IN *)&a)->sin_port));
+        ht_pattern(out, LEN, 31, 0);
+        ok = fd >= 0 && hp_send_all(fd, out, LEN) == LEN && hp_recv_all(fd, in, LEN, 10000) == LEN;
+        if (ok && memcmp(in, out, LEN) != 0)
+            corrupt("event-driven echo");
+        if (fd >= 0)
+            hp_close(fd);
+    }
+    CALL("ks_close events", ks_close(l));
+    return ok ? 0 : -1;
+}
+
 /* Sockets left open (a connection and a listener) are closed by ks_cleanup. */
 static void step_left_open(int port)
 {
@@ -477,6 +609,8 @@ int main(void)
         steps_failed += step_resolve() != 0;
         steps_failed += step_nonblock(port) != 0;
         steps_failed += step_blocked(port) != 0;
+        steps_failed += step_aio(port) != 0;
+        steps_failed += step_events() != 0;
         step_left_open(port);
         ks_cleanup();
     } else {
