@@ -36,6 +36,14 @@
  *   wsk.getaddress   STATUS_INSUFFICIENT_RESOURCES (WskGetLocalAddress/RemoteAddress)
  *   wsk.getaddrinfo  STATUS_NOT_FOUND              (WskGetAddressInfo: no such host)
  *   wsk.getnameinfo  STATUS_NOT_FOUND              (WskGetNameInfo)
+ * and two sites of the event callbacks, which fail as a WSK subsystem out
+ * of resources does, with no status for the client:
+ *   wsk.acceptevent  the socket object of a connection for WskAcceptEvent:
+ *                    the connection is reset (the peer sees it refused
+ *                    or reset) and the client never sees it
+ *   wsk.indicate     the buffer of a WskReceiveEvent indication: the data
+ *                    stays in the socket and is indicated shortly after
+ *                    (or taken by a WskReceive); nothing is lost
  * WskCloseSocket, WskReleaseProviderNPI, WskDeregister and WskFreeAddressInfo
  * cannot fail on Windows and have no site.
  *
@@ -87,6 +95,17 @@ BOOLEAN wskprov_attached(void);
  */
 void wskprov_set_abortive_close(BOOLEAN abortive);
 BOOLEAN wskprov_abortive_close(void);
+
+/*
+ * Event callbacks (SO_WSK_EVENT_CALLBACK: WskAcceptEvent, WskReceiveEvent,
+ * WskDisconnectEvent, and WskRelease of retained indications), default
+ * TRUE. FALSE: SO_WSK_EVENT_CALLBACK fails with STATUS_NOT_SUPPORTED, as on
+ * providers without event callbacks (Wine's). Environment:
+ * KSHIM_WSK_EVENTS=0|1, read at first use. Indication buffers the client
+ * retains are counted in the shim counter "wsk data indications".
+ */
+void wskprov_set_events(BOOLEAN on);
+BOOLEAN wskprov_events(void);
 
 /* Sockets open now (all registrations). */
 LONG wskprov_open_sockets(void);

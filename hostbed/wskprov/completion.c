@@ -17,7 +17,7 @@
 
 struct posted {
     LIST_ENTRY link;
-    PIRP irp;
+    PIRP irp; /* NULL: a kick (service sock) */
     NTSTATUS status;
     ULONG_PTR information;
     struct wp_sock *sock; /* referenced, or NULL */
@@ -96,10 +96,13 @@ void wp_complete_now(PIRP irp, NTSTATUS status, ULONG_PTR information, struct wp
     irp->IoStatus.Status = status;
     irp->IoStatus.Information = information;
     if (tl_provider) {
-        /* Windows may call completion routines at DISPATCH_LEVEL. */
+        /* Windows may call completion routines at DISPATCH_LEVEL. A client's
+         * event callback (already at DISPATCH_LEVEL) may get here through
+         * a call it makes: its IRQL is kept. */
+        KIRQL old = KeGetCurrentIrql();
         kshim_set_irql(DISPATCH_LEVEL);
         IoCompleteRequest(irp, IO_NO_INCREMENT);
-        kshim_set_irql(PASSIVE_LEVEL);
+        kshim_set_irql(old);
     } else {
         IoCompleteRequest(irp, IO_NO_INCREMENT);
     }
@@ -154,6 +157,12 @@ static void run_posted(void)
         }
         struct posted *p = CONTAINING_RECORD(RemoveHeadList(&g.posted), struct posted, link);
         pn_mutex_unlock(&g.lock);
+        if (p->irp == NULL) {
+            wp_sock_service(p->sock);
+            wp_sock_unref(p->sock);
+            free(p);
+            continue;
+        }
         wp_complete_now(p->irp, p->status, p->information, p->sock);
         if (p->sock != NULL)
             wp_sock_unref(p->sock);
@@ -161,6 +170,21 @@ static void run_posted(void)
             wp_reg_socket_removed(p->reg);
         free(p);
     }
+}
+
+void wp_engine_kick(struct wp_sock *s)
+{
+    struct posted *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        wp_engine_poll(s); /* serviced on the timer instead */
+        return;
+    }
+    p->sock = s;
+    wp_sock_ref(s);
+    pn_mutex_lock(&g.lock);
+    InsertTailList(&g.posted, &p->link);
+    pn_mutex_unlock(&g.lock);
+    pn_eventfd_signal(g.wake);
 }
 
 void wp_engine_poll(struct wp_sock *s)
@@ -311,6 +335,7 @@ void wp_init_once(void)
     if (InterlockedCompareExchange(&g.init, 1, 0) == 0) {
         kshim_init();
         wp_socket_init();
+        wp_events_init();
         wp_provider_init();
         wp_engine_start();
         (void)wskprov_completion_mode();

@@ -1,7 +1,8 @@
 /*
  * connection.c - connection-oriented sockets: WskConnect, WskSocketConnect,
  * WskSend, WskReceive, WskDisconnect, and the calls this provider does not
- * offer (WskConnectEx, WskSendEx, WskReceiveEx, WskRelease).
+ * offer (WskConnectEx, WskSendEx, WskReceiveEx). WskRelease and the event
+ * callbacks are in events.c.
  *
  * Every request runs as a step under the socket lock (request.c): now when
  * its queue is empty, later on the I/O thread when the socket is ready.
@@ -124,7 +125,6 @@ NTSTATUS WSKAPI wp_WskSocketConnect(PWSK_CLIENT Client, USHORT SocketType, ULONG
                                     PEPROCESS OwningProcess, PETHREAD OwningThread,
                                     PSECURITY_DESCRIPTOR SecurityDescriptor, PIRP Irp)
 {
-    UNREFERENCED_PARAMETER(Dispatch);
     UNREFERENCED_PARAMETER(OwningProcess);
     UNREFERENCED_PARAMETER(OwningThread);
     UNREFERENCED_PARAMETER(SecurityDescriptor);
@@ -172,6 +172,7 @@ NTSTATUS WSKAPI wp_WskSocketConnect(PWSK_CLIENT Client, USHORT SocketType, ULONG
     struct wp_req *r = NULL;
     if (s != NULL) {
         s->context = SocketContext;
+        s->client_dispatch = Dispatch;
         s->state = WP_BOUND | WP_CONNECTING;
         r = wp_req_new(s, Irp, TRUE, connect_step);
         if (r == NULL) {
@@ -271,6 +272,19 @@ static int recv_step(struct wp_req *r)
     NTSTATUS status = data_state(s);
     if (!NT_SUCCESS(status))
         return finished(r, status, 0);
+    BOOLEAN empty = r->buf.Length == 0 && !(r->flags & WSK_FLAG_DRAIN);
+    /* While WskReceiveEvent has data (it may not accept it all), later
+     * data waits: it would overtake the data the client may decline. */
+    if ((s->ev_running & WSK_EVENT_RECEIVE) && !empty)
+        return 0;
+    /* Data an indication left (declined or partly accepted) comes first. */
+    if (s->held != NULL && !empty) {
+        if (!wp_events_take_held(s, r))
+            return finished(r, STATUS_INSUFFICIENT_RESOURCES, 0);
+        if (!(r->flags & WSK_FLAG_DRAIN) &&
+            (!(r->flags & WSK_FLAG_WAITALL) || r->done == r->buf.Length))
+            return finished(r, STATUS_SUCCESS, r->done);
+    }
     struct pn_iov iov[PN_IOV_MAX];
     UCHAR scratch[4096];
     for (;;) {
@@ -316,7 +330,9 @@ static int recv_step(struct wp_req *r)
  * received); WSK_FLAG_DRAIN discards data until the peer disconnects (the
  * buffer length must be 0); the two are mutually exclusive. WSK has no peek
  * flag (Winsock's MSG_PEEK, 2, is WSK_FLAG_WAITALL's value); any other flag
- * is STATUS_NOT_SUPPORTED.
+ * is STATUS_NOT_SUPPORTED. With WskReceiveEvent enabled, a WskReceive
+ * takes what an indication left first and resumes indications held back
+ * ("PFN_WSK_RECEIVE_EVENT"; a zero-length buffer only resumes them).
  */
 NTSTATUS WSKAPI wp_WskReceive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, PIRP Irp)
 {
@@ -337,7 +353,24 @@ NTSTATUS WSKAPI wp_WskReceive(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags, 
         return wp_sock_finish(s, Irp, STATUS_INSUFFICIENT_RESOURCES, 0);
     r->buf = *Buffer;
     r->flags = Flags;
-    return wp_req_submit(r);
+    pn_mutex_lock(&s->lock);
+    BOOLEAN kick = wp_events_receive_called(s);
+    pn_mutex_unlock(&s->lock);
+    wp_sock_ref(s);
+    status = wp_req_submit(r);
+    /* Indications resumed, or an end of stream or error this receive found
+     * (the I/O thread saw no readiness for it): events may be due. */
+    pn_mutex_lock(&s->lock);
+    if ((s->ev_enabled & (WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT)) &&
+        (((s->state & WP_RX_EOF) && !s->ev_eof_told) ||
+         (s->conn_error != STATUS_SUCCESS && !s->ev_error_told && !s->ev_dead_told) ||
+         s->held != NULL))
+        kick = TRUE;
+    pn_mutex_unlock(&s->lock);
+    if (kick)
+        wp_engine_kick(s);
+    wp_sock_unref(s);
+    return status;
 }
 
 /* ---- WskDisconnect ---- */
@@ -461,15 +494,4 @@ NTSTATUS WSKAPI wp_WskReceiveEx(PWSK_SOCKET Socket, PWSK_BUF Buffer, ULONG Flags
     UNREFERENCED_PARAMETER(ControlFlags);
     struct wp_sock *s = wp_sock_enter_irp(Socket, Irp, "WskReceiveEx");
     return wp_sock_finish(s, Irp, STATUS_NOT_SUPPORTED, 0);
-}
-
-/* "WskRelease" returns data indications of WskReceiveEvent, which this
- * provider never makes (no event callbacks). */
-NTSTATUS WSKAPI wp_WskReleaseData(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataIndication)
-{
-    UNREFERENCED_PARAMETER(DataIndication);
-    struct wp_sock *s = wp_sock_enter(Socket, "WskRelease");
-    wp_sock_leave_call(s);
-    wp_sock_unref(s);
-    return STATUS_NOT_SUPPORTED;
 }

@@ -5,9 +5,9 @@
  *
  * Options ("SOL_SOCKET socket options", "IPPROTO_TCP socket options",
  * "IPPROTO_IPV6 socket options", "WSK Socket Options"): values are ULONGs
- * (0/1 for Booleans) except SO_LINGER (LINGER). Unknown options, ioctls and
- * SO_WSK_EVENT_CALLBACK (event callbacks are not offered) are
- * STATUS_NOT_SUPPORTED.
+ * (0/1 for Booleans) except SO_LINGER (LINGER). Unknown options and ioctls
+ * are STATUS_NOT_SUPPORTED. SO_WSK_EVENT_CALLBACK is in events.c (and
+ * STATUS_NOT_SUPPORTED with KSHIM_WSK_EVENTS=0).
  */
 #include "wp.h"
 
@@ -32,8 +32,6 @@ static NTSTATUS set_option(struct wp_sock *s, ULONG level, ULONG code, SIZE_T si
     ULONG v = 0;
     NTSTATUS status;
     BOOLEAN stream = s->kind == WP_LISTEN || s->kind == WP_CONNECTION;
-    if (level == SOL_SOCKET && code == SO_WSK_EVENT_CALLBACK)
-        return STATUS_NOT_SUPPORTED;
     if (level == SOL_SOCKET && code == SO_LINGER) {
         LINGER l;
         if (buffer == NULL || size < sizeof(l))
@@ -215,8 +213,27 @@ NTSTATUS WSKAPI wp_WskControlSocket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE 
     }
     NTSTATUS status;
     SIZE_T returned = 0;
+    BOOLEAN events =
+        RequestType == WskSetOption && Level == SOL_SOCKET && ControlCode == SO_WSK_EVENT_CALLBACK;
     if (kshim_fault("wsk.control")) {
         status = STATUS_INSUFFICIENT_RESOURCES;
+    } else if (events) {
+        /* "SO_WSK_EVENT_CALLBACK": completes at once, except a disable
+         * that waits for the callback running now (its IRP pends). */
+        BOOLEAN pend = FALSE;
+        pn_mutex_lock(&s->lock);
+        status = wp_events_set(s, InputSize, InputBuffer, Irp, &pend);
+        pn_mutex_unlock(&s->lock);
+        if (OutputSizeReturned != NULL)
+            *OutputSizeReturned = 0;
+        if (pend) {
+            wp_sock_leave_call(s);
+            wp_sock_unref(s);
+            return STATUS_PENDING;
+        }
+        /* What an enabled event waits for may have happened already. */
+        if (status == STATUS_SUCCESS)
+            wp_engine_kick(s);
     } else {
         pn_mutex_lock(&s->lock);
         if (RequestType == WskSetOption)

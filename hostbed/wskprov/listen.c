@@ -33,6 +33,7 @@ static int accept_step(struct wp_req *r)
         n->state = WP_BOUND | WP_CONNECTED;
         n->remote = remote;
         n->context = r->accept_context;
+        n->client_dispatch = r->accept_dispatch;
         if (r->local_out != NULL)
             wp_addr_out(&local, r->local_out);
         if (r->remote_out != NULL)
@@ -47,12 +48,16 @@ static int accept_step(struct wp_req *r)
  * "WskAccept": completes when a connection arrives, with Information = the
  * new connection socket's PWSK_SOCKET; LocalAddress and RemoteAddress are
  * optional outputs. Flags is reserved. Cancellable like every pending IRP.
+ * AcceptSocketContext and AcceptSocketDispatch become the accepted
+ * socket's; its event callbacks start disabled (the listening socket's
+ * connection events are inherited only through WskAcceptEvent:
+ * "SO_WSK_EVENT_CALLBACK"). A queued WskAccept takes precedence over
+ * WskAcceptEvent ("PFN_WSK_ACCEPT_EVENT").
  */
 NTSTATUS WSKAPI wp_WskAccept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID AcceptSocketContext,
                              CONST WSK_CLIENT_CONNECTION_DISPATCH *AcceptSocketDispatch,
                              PSOCKADDR LocalAddress, PSOCKADDR RemoteAddress, PIRP Irp)
 {
-    UNREFERENCED_PARAMETER(AcceptSocketDispatch);
     struct wp_sock *s = wp_sock_enter_irp(ListenSocket, Irp, "WskAccept");
     if (kshim_fault("wsk.accept"))
         return wp_sock_finish(s, Irp, STATUS_INSUFFICIENT_RESOURCES, 0);
@@ -64,6 +69,7 @@ NTSTATUS WSKAPI wp_WskAccept(PWSK_SOCKET ListenSocket, ULONG Flags, PVOID Accept
     r->local_out = LocalAddress;
     r->remote_out = RemoteAddress;
     r->accept_context = AcceptSocketContext;
+    r->accept_dispatch = AcceptSocketDispatch;
     return wp_req_submit(r);
 }
 

@@ -235,6 +235,16 @@ long pn_recvv(int fd, const struct pn_iov *iov, int count)
     return n < 0 ? fail() : (long)n;
 }
 
+long pn_peek(int fd)
+{
+    char c;
+    ssize_t n;
+    do
+        n = recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? fail() : (long)n;
+}
+
 long pn_sendto(int fd, const struct pn_iov *iov, int count, const struct pn_addr *to)
 {
     struct sockaddr_storage ss;

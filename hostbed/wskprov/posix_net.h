@@ -87,6 +87,9 @@ int pn_connect_result(int fd);
 /* Byte counts or a pn_err; pn_recvv returns 0 at end of stream. */
 long pn_sendv(int fd, const struct pn_iov *iov, int count);
 long pn_recvv(int fd, const struct pn_iov *iov, int count);
+/* Without consuming anything: 1 if data is waiting, 0 at end of stream,
+ * PN_EAGAIN if neither, or the connection's error. */
+long pn_peek(int fd);
 long pn_sendto(int fd, const struct pn_iov *iov, int count, const struct pn_addr *to);
 /* *full_length: the datagram's real size (larger than the buffer when it
  * was truncated). */

@@ -250,7 +250,7 @@ void wp_reg_socket_removed(struct wp_reg *r)
 
 /* Creates the socket of a WskSocket call. */
 static NTSTATUS create_socket(struct wp_reg *r, ADDRESS_FAMILY family, USHORT type, ULONG protocol,
-                              ULONG flags, PVOID context, ULONG_PTR *info)
+                              ULONG flags, PVOID context, const void *dispatch, ULONG_PTR *info)
 {
     enum wp_kind kind;
     int fam = family == AF_INET ? 4 : family == AF_INET6 ? 6 : 0;
@@ -293,6 +293,7 @@ static NTSTATUS create_socket(struct wp_reg *r, ADDRESS_FAMILY family, USHORT ty
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     s->context = context;
+    s->client_dispatch = dispatch;
     *info = (ULONG_PTR)&s->wsk;
     return STATUS_SUCCESS;
 }
@@ -301,15 +302,15 @@ static NTSTATUS create_socket(struct wp_reg *r, ADDRESS_FAMILY family, USHORT ty
  * "WskSocket": creates a listening, connection, datagram or basic socket
  * (Flags) of AF_INET or AF_INET6; the IRP's Information receives the
  * PWSK_SOCKET, whose Dispatch is the table of that category. Dispatch (the
- * client's event callbacks) is accepted and never called: event callbacks
- * are not offered (SO_WSK_EVENT_CALLBACK is STATUS_NOT_SUPPORTED).
+ * client's event callbacks: WSK_CLIENT_LISTEN_DISPATCH for a listening
+ * socket, WSK_CLIENT_CONNECTION_DISPATCH for a connection socket) is kept
+ * for the callbacks SO_WSK_EVENT_CALLBACK enables (events.c).
  */
 NTSTATUS WSKAPI wp_WskSocket(PWSK_CLIENT Client, ADDRESS_FAMILY AddressFamily, USHORT SocketType,
                              ULONG Protocol, ULONG Flags, PVOID SocketContext, CONST VOID *Dispatch,
                              PEPROCESS OwningProcess, PETHREAD OwningThread,
                              PSECURITY_DESCRIPTOR SecurityDescriptor, PIRP Irp)
 {
-    UNREFERENCED_PARAMETER(Dispatch);
     UNREFERENCED_PARAMETER(OwningProcess);
     UNREFERENCED_PARAMETER(OwningThread);
     UNREFERENCED_PARAMETER(SecurityDescriptor);
@@ -320,7 +321,8 @@ NTSTATUS WSKAPI wp_WskSocket(PWSK_CLIENT Client, ADDRESS_FAMILY AddressFamily, U
     if (kshim_fault("wsk.socket"))
         status = STATUS_INSUFFICIENT_RESOURCES;
     else
-        status = create_socket(r, AddressFamily, SocketType, Protocol, Flags, SocketContext, &info);
+        status = create_socket(r, AddressFamily, SocketType, Protocol, Flags, SocketContext,
+                               Dispatch, &info);
     BOOLEAN now = wp_complete(Irp, status, info, NULL);
     wp_reg_leave(r);
     return wp_returned(now, status);

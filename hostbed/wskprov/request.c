@@ -179,15 +179,19 @@ static void service_queue(LIST_ENTRY *q, LIST_ENTRY *done)
     }
 }
 
+/* The queues first, then the event callbacks due (events.c), again after
+ * each callback: it may have queued requests or changed what is due. */
 void wp_sock_service(struct wp_sock *s)
 {
     LIST_ENTRY done;
-    InitializeListHead(&done);
-    pn_mutex_lock(&s->lock);
-    service_queue(&s->rxq, &done);
-    service_queue(&s->txq, &done);
-    pn_mutex_unlock(&s->lock);
-    wp_req_complete_list(&done);
+    do {
+        InitializeListHead(&done);
+        pn_mutex_lock(&s->lock);
+        service_queue(&s->rxq, &done);
+        service_queue(&s->txq, &done);
+        pn_mutex_unlock(&s->lock);
+        wp_req_complete_list(&done);
+    } while (wp_events_run(s));
 }
 
 static void end_queue(LIST_ENTRY *q, NTSTATUS status, LIST_ENTRY *done)

@@ -92,6 +92,7 @@ struct wp_sock *wp_sock_new(struct wp_reg *r, enum wp_kind kind, int family, int
     s->fd = fd;
     InitializeListHead(&s->rxq);
     InitializeListHead(&s->txq);
+    InitializeListHead(&s->ev_disable_irps);
     pn_mutex_lock(&reg.lock);
     unsigned b = bucket_of(&s->wsk);
     s->hnext = reg.buckets[b];
@@ -257,13 +258,16 @@ NTSTATUS WSKAPI wp_WskCloseSocket(PWSK_SOCKET Socket, PIRP Irp)
     wp_take_irp(Irp, "WskCloseSocket");
 
     LIST_ENTRY done;
+    struct wp_ind *held;
     InitializeListHead(&done);
     pn_mutex_lock(&s->lock);
+    wp_events_closing(s, "WskCloseSocket", &held);
     s->state |= WP_CLOSING;
     wp_req_end_all(s, STATUS_CANCELLED, &done);
     close_descriptor(s);
     pn_mutex_unlock(&s->lock);
     wp_req_complete_list(&done);
+    wp_ind_free(held);
 
     NTSTATUS result;
     pn_mutex_lock(&s->lock);
@@ -288,12 +292,15 @@ void wp_sock_destroy(struct wp_sock *s)
     pn_mutex_lock(&reg.lock);
     unlink_sock(s);
     pn_mutex_unlock(&reg.lock);
+    struct wp_ind *held;
     pn_mutex_lock(&s->lock);
+    wp_events_closing(s, "the provider closing a socket", &held);
     s->state |= WP_CLOSING;
     wp_req_end_all(s, STATUS_CANCELLED, &done);
     close_descriptor(s);
     pn_mutex_unlock(&s->lock);
     wp_req_complete_list(&done);
+    wp_ind_free(held);
     kshim_count("wsk sockets", -1);
     InterlockedDecrement(&reg.open);
     wp_reg_socket_removed(s->reg);

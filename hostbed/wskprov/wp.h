@@ -22,11 +22,18 @@
 #ifndef STATUS_NOINTERFACE
 #define STATUS_NOINTERFACE ((NTSTATUS)0xC00002B9L)
 #endif
+#ifndef STATUS_REQUEST_NOT_ACCEPTED
+#define STATUS_REQUEST_NOT_ACCEPTED ((NTSTATUS)0xC00000D0L)
+#endif
+#ifndef STATUS_EVENT_PENDING
+#define STATUS_EVENT_PENDING ((NTSTATUS)0x40000013L)
+#endif
 
 /* ---- initialisation ---- */
 /* Everything the provider needs before first use, once (completion.c). */
 void wp_init_once(void);
 void wp_socket_init(void);   /* socket.c */
+void wp_events_init(void);   /* events.c */
 void wp_provider_init(void); /* provider.c */
 
 /* ---- registrations (provider.c) ---- */
@@ -83,6 +90,21 @@ struct wp_sock {
     /* Options as the client set them (lock). */
     BOOLEAN opt_reuseaddr, opt_exclusive, opt_nodelay;
     int rcvbuf, sndbuf; /* last value set, 0 if none */
+    /* Event callbacks (events.c; "SO_WSK_EVENT_CALLBACK"). The client's
+     * dispatch table: WSK_CLIENT_LISTEN_DISPATCH or
+     * WSK_CLIENT_CONNECTION_DISPATCH (kind), or NULL. */
+    const void *client_dispatch;
+    ULONG ev_enabled;           /* (lock) WSK_EVENT_* bits enabled */
+    ULONG ev_inherit;           /* (lock) listening: connection events for accepted sockets */
+    ULONG ev_running;           /* (lock) the WSK_EVENT_* bit whose callback runs now, or 0 */
+    LIST_ENTRY ev_disable_irps; /* (lock) disables waiting for ev_running to end */
+    BOOLEAN ev_held;            /* (lock) no receive indication until a WskReceive */
+    BOOLEAN ev_eof_told;        /* (lock) WskDisconnectEvent for the peer's FIN made */
+    BOOLEAN ev_error_told;      /* (lock) WskDisconnectEvent(WSK_FLAG_ABORTIVE) made */
+    BOOLEAN ev_dead_told;       /* (lock) WskReceiveEvent(NULL) made: no longer functional */
+    struct wp_ind *held;        /* (lock) received data not yet delivered */
+    struct wp_ind *retained;    /* (lock) lists the client retained (STATUS_PENDING) */
+    LONG retained_count;        /* (lock) */
 };
 
 /* Creates a socket object for fd (registered, watched, counted); NULL if
@@ -146,6 +168,8 @@ void wp_engine_watch(int fd, struct wp_sock *s);
 /* Services s every few milliseconds while its send queue is not empty
  * (for a state change no readiness event reports: FIN acknowledged). */
 void wp_engine_poll(struct wp_sock *s);
+/* Services s on the I/O thread soon (event callbacks run only there). */
+void wp_engine_kick(struct wp_sock *s);
 /* Runs fn(arg) on a new provider thread (blocking work: name resolution). */
 NTSTATUS wp_run_thread(void (*fn)(void *), void *arg);
 /* Marks the current thread as a provider thread (completions raise IRQL). */
@@ -176,6 +200,7 @@ struct wp_req {
     PSOCKADDR local_out, remote_out;
     PULONG control_length, control_flags;
     PVOID accept_context;
+    const WSK_CLIENT_CONNECTION_DISPATCH *accept_dispatch;
     struct wp_reg *reg; /* WskSocketConnect: the client-level operation */
     NTSTATUS status;
     ULONG_PTR info;
@@ -198,6 +223,36 @@ void wp_req_complete_list(LIST_ENTRY *done);
 int wp_buf_iov(const WSK_BUF *buf, SIZE_T skip, struct pn_iov *iov, int max);
 /* STATUS_SUCCESS if buf's MDL chain holds Offset + Length bytes. */
 NTSTATUS wp_buf_check(const WSK_BUF *buf);
+
+/* ---- event callbacks (events.c) ---- */
+/* Data the provider received for a receive indication: one
+ * WSK_DATA_INDICATION over a locked MDL of a provider buffer. */
+struct wp_ind {
+    WSK_DATA_INDICATION di; /* the list the client sees (one element) */
+    struct wp_ind *next;    /* in wp_sock.retained */
+    PMDL mdl;
+    UCHAR *data;
+    SIZE_T len; /* bytes in data */
+    SIZE_T off; /* bytes already delivered */
+};
+/* Whether SO_WSK_EVENT_CALLBACK is offered (KSHIM_WSK_EVENTS). */
+BOOLEAN wp_events_offered(void);
+/* SO_WSK_EVENT_CALLBACK (socket lock held). *pend_irp: TRUE when Irp (a
+ * disable) must wait for the running callback: it was queued and pends. */
+NTSTATUS wp_events_set(struct wp_sock *s, SIZE_T size, PVOID buffer, PIRP irp, BOOLEAN *pend_irp);
+/* The I/O thread, after servicing s's queues: makes the next event
+ * callback due on s, if any; TRUE if it did something (service again). */
+BOOLEAN wp_events_run(struct wp_sock *s);
+/* WskReceive on s: resumes indications held back (socket lock held);
+ * TRUE if the socket should be serviced again (wp_engine_kick). */
+BOOLEAN wp_events_receive_called(struct wp_sock *s);
+/* A receive step (socket lock held): moves held data into r's buffer
+ * (WSK_FLAG_DRAIN: discards it); FALSE if r's buffer cannot be mapped. */
+BOOLEAN wp_events_take_held(struct wp_sock *s, struct wp_req *r);
+/* WskCloseSocket / destroy (socket lock held): violation if the client
+ * still retains lists; the held data is moved to *held for wp_ind_free. */
+void wp_events_closing(struct wp_sock *s, const char *function, struct wp_ind **held);
+void wp_ind_free(struct wp_ind *ind);
 
 /* ---- addresses and errors (address.c) ---- */
 /* Winsock SOCKADDR -> pn_addr: STATUS_INVALID_PARAMETER if the family is

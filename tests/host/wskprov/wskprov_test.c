@@ -960,7 +960,14 @@ static void test_options(void)
     WSK_EVENT_CALLBACK_CONTROL ec = {(PNPIID)&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE};
     st = basic(c)->WskControlSocket(c, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(ec),
                                     &ec, 0, NULL, NULL, NULL);
-    CHECK(st == STATUS_NOT_SUPPORTED, "SO_WSK_EVENT_CALLBACK (Irp NULL) 0x%lx", HX(st));
+    /* "SO_WSK_EVENT_CALLBACK": a connection socket must be connected first. */
+    CHECK(st == STATUS_INVALID_DEVICE_STATE, "SO_WSK_EVENT_CALLBACK before the connect 0x%lx",
+          HX(st));
+    wskprov_set_events(FALSE);
+    st = basic(c)->WskControlSocket(c, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(ec),
+                                    &ec, 0, NULL, NULL, NULL);
+    CHECK(st == STATUS_NOT_SUPPORTED, "SO_WSK_EVENT_CALLBACK without events 0x%lx", HX(st));
+    wskprov_set_events(TRUE);
     CHECK(set_opt(c, SOL_SOCKET, 0x7777, 1) == STATUS_NOT_SUPPORTED, "unknown option");
     CHECK(bind_socket(c, AF_INET6, 0) == STATUS_SUCCESS, "bind");
     CHECK(set_opt(c, IPPROTO_IPV6, IPV6_V6ONLY, 1) == STATUS_INVALID_PARAMETER,
@@ -1073,6 +1080,599 @@ static void test_mode(void)
               "async completion on a provider thread at DISPATCH_LEVEL");
     }
     close_socket(s);
+}
+
+/* ---- event callbacks ("SO_WSK_EVENT_CALLBACK", "PFN_WSK_ACCEPT_EVENT",
+ * "PFN_WSK_RECEIVE_EVENT", "PFN_WSK_DISCONNECT_EVENT", "WskRelease") ---- */
+
+#ifndef STATUS_REQUEST_NOT_ACCEPTED
+#define STATUS_REQUEST_NOT_ACCEPTED ((NTSTATUS)0xC00000D0L)
+#endif
+
+#define WAIT_UNTIL(cond)                                                                           \
+    for (LONGLONG t0_ = now_ms(); !(cond) && now_ms() - t0_ < WAIT_MS;)                            \
+    sleep_ms(2)
+
+/* What a receive indication is answered with. */
+enum ev_mode { EV_ALL, EV_PARTIAL, EV_RETAIN, EV_DECLINE };
+
+#define EV_BYTES (2u << 20)
+#define EV_RETAINED 16
+
+/* The context of a connection socket with event callbacks. The callbacks
+ * run on the provider's thread: they count what is wrong in bad (checked
+ * by the main thread) instead of calling CHECK. */
+struct evsock {
+    PWSK_SOCKET sock;
+    volatile LONG receives, disconnects, dead, bad, busy;
+    volatile ULONG disc_flags;
+    volatile enum ev_mode mode;
+    SIZE_T partial; /* bytes EV_PARTIAL accepts */
+    UCHAR *data;    /* what was accepted, in order */
+    volatile SIZE_T got;
+    PWSK_DATA_INDICATION retained[EV_RETAINED];
+    SIZE_T retained_len[EV_RETAINED];
+    volatile LONG nretained;
+};
+
+/* The context of a listening socket with WskAcceptEvent. */
+#define EV_ACCEPTS 8
+struct evlisten {
+    volatile LONG accepts, rejects, bad;
+    NTSTATUS answer; /* STATUS_SUCCESS or what to refuse with */
+    struct evsock *ctx[EV_ACCEPTS];
+    PWSK_SOCKET accepted[EV_ACCEPTS];
+    SOCKADDR_STORAGE local[EV_ACCEPTS], remote[EV_ACCEPTS];
+};
+
+/* Callbacks run at DISPATCH_LEVEL, say so, and never overlap on a socket. */
+static void ev_enter(volatile LONG *busy, volatile LONG *bad, ULONG flags)
+{
+    if (KeGetCurrentIrql() != DISPATCH_LEVEL || !(flags & WSK_FLAG_AT_DISPATCH_LEVEL))
+        InterlockedIncrement(bad);
+    if (InterlockedIncrement(busy) != 1)
+        InterlockedIncrement(bad);
+}
+
+static void ev_leave(volatile LONG *busy)
+{
+    InterlockedDecrement(busy);
+}
+
+/* Copies the bytes of a data indication list (at most max). */
+static SIZE_T copy_list(const WSK_DATA_INDICATION *di, UCHAR *dst, SIZE_T max)
+{
+    SIZE_T n = 0;
+    for (; di != NULL; di = di->Next) {
+        SIZE_T off = di->Buffer.Offset, left = di->Buffer.Length;
+        for (PMDL m = di->Buffer.Mdl; m != NULL && left > 0; m = m->Next) {
+            SIZE_T count = MmGetMdlByteCount(m);
+            if (off >= count) {
+                off -= count;
+                continue;
+            }
+            const UCHAR *va = (const UCHAR *)MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+            SIZE_T take = count - off < left ? count - off : left;
+            if (take > max - n)
+                take = max - n;
+            memcpy(dst + n, va + off, take);
+            n += take;
+            left -= take;
+            off = 0;
+        }
+    }
+    return n;
+}
+
+static SIZE_T list_bytes(const WSK_DATA_INDICATION *di)
+{
+    SIZE_T n = 0;
+    for (; di != NULL; di = di->Next)
+        n += di->Buffer.Length;
+    return n;
+}
+
+static NTSTATUS WSKAPI ev_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATION di,
+                                  SIZE_T indicated, SIZE_T *accepted)
+{
+    struct evsock *e = (struct evsock *)context;
+    NTSTATUS st = STATUS_SUCCESS;
+    ev_enter(&e->busy, &e->bad, flags);
+    if (di == NULL) {
+        /* "the socket is no longer functional" */
+        InterlockedIncrement(&e->dead);
+        ev_leave(&e->busy);
+        return STATUS_SUCCESS;
+    }
+    if (list_bytes(di) != indicated || indicated == 0 || *accepted != indicated)
+        InterlockedIncrement(&e->bad);
+    switch (e->mode) {
+    case EV_ALL:
+        e->got += copy_list(di, e->data + e->got, EV_BYTES - e->got);
+        break;
+    case EV_PARTIAL: {
+        UCHAR tmp[4096];
+        SIZE_T take = e->partial < indicated ? e->partial : indicated;
+        SIZE_T n = copy_list(di, tmp, take);
+        memcpy(e->data + e->got, tmp, n);
+        e->got += n;
+        *accepted = take;
+        break;
+    }
+    case EV_RETAIN:
+        if (e->nretained < EV_RETAINED) {
+            e->retained[e->nretained] = di;
+            e->retained_len[e->nretained] = indicated;
+            InterlockedIncrement(&e->nretained);
+            st = STATUS_PENDING;
+        } else {
+            InterlockedIncrement(&e->bad);
+        }
+        break;
+    case EV_DECLINE:
+        st = STATUS_DATA_NOT_ACCEPTED;
+        break;
+    }
+    InterlockedIncrement(&e->receives);
+    ev_leave(&e->busy);
+    return st;
+}
+
+static NTSTATUS WSKAPI ev_disconnect(PVOID context, ULONG flags)
+{
+    struct evsock *e = (struct evsock *)context;
+    ev_enter(&e->busy, &e->bad, flags);
+    e->disc_flags = flags & ~(ULONG)WSK_FLAG_AT_DISPATCH_LEVEL;
+    InterlockedIncrement(&e->disconnects);
+    ev_leave(&e->busy);
+    return STATUS_SUCCESS;
+}
+
+static const WSK_CLIENT_CONNECTION_DISPATCH ev_conn_dispatch = {ev_receive, ev_disconnect, NULL};
+
+static volatile LONG listen_busy;
+
+static NTSTATUS WSKAPI ev_accept(PVOID context, ULONG flags, PSOCKADDR local, PSOCKADDR remote,
+                                 PWSK_SOCKET socket, PVOID *accept_context,
+                                 const WSK_CLIENT_CONNECTION_DISPATCH **accept_dispatch)
+{
+    struct evlisten *l = (struct evlisten *)context;
+    ev_enter(&listen_busy, &l->bad, flags);
+    if (socket == NULL || local == NULL || remote == NULL)
+        InterlockedIncrement(&l->bad);
+    if (l->answer != STATUS_SUCCESS) {
+        InterlockedIncrement(&l->rejects);
+        ev_leave(&listen_busy);
+        return l->answer;
+    }
+    LONG i = l->accepts;
+    if (i >= EV_ACCEPTS || l->ctx[i] == NULL) {
+        InterlockedIncrement(&l->bad);
+        ev_leave(&listen_busy);
+        return STATUS_REQUEST_NOT_ACCEPTED;
+    }
+    memcpy(&l->local[i], local,
+           local->sa_family == AF_INET ? sizeof(SOCKADDR_IN) : sizeof(SOCKADDR_IN6));
+    memcpy(&l->remote[i], remote,
+           remote->sa_family == AF_INET ? sizeof(SOCKADDR_IN) : sizeof(SOCKADDR_IN6));
+    l->accepted[i] = socket;
+    l->ctx[i]->sock = socket;
+    *accept_context = l->ctx[i];
+    *accept_dispatch = &ev_conn_dispatch;
+    InterlockedIncrement(&l->accepts);
+    ev_leave(&listen_busy);
+    return STATUS_SUCCESS;
+}
+
+static const WSK_CLIENT_LISTEN_DISPATCH ev_listen_dispatch = {ev_accept, NULL, NULL};
+
+static void ev_init(struct evsock *e)
+{
+    UCHAR *data = e->data;
+    RtlZeroMemory(e, sizeof(*e));
+    e->data = data != NULL ? data : malloc(EV_BYTES);
+    e->mode = EV_ALL;
+}
+
+static void ev_free(struct evsock *e)
+{
+    free(e->data);
+    e->data = NULL;
+}
+
+static NTSTATUS set_events(PWSK_SOCKET s, ULONG mask)
+{
+    WSK_EVENT_CALLBACK_CONTROL ec = {(PNPIID)&NPI_WSK_INTERFACE_ID, mask};
+    return basic(s)->WskControlSocket(s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                                      sizeof(ec), &ec, 0, NULL, NULL, NULL);
+}
+
+static PWSK_SOCKET make_socket_ev(ADDRESS_FAMILY family, ULONG flags, PVOID context,
+                                  const void *dispatch)
+{
+    ULONG_PTR info = 0;
+    NTSTATUS st = RUN(&ctl,
+                      npi.Dispatch->WskSocket(npi.Client, family, SOCK_STREAM, IPPROTO_TCP, flags,
+                                              context, dispatch, NULL, NULL, NULL, op_begin(&ctl)),
+                      &info);
+    CHECK(st == STATUS_SUCCESS && info != 0, "WskSocket 0x%lx", HX(st));
+    return NT_SUCCESS(st) ? (PWSK_SOCKET)info : NULL;
+}
+
+/* A connection socket (context, dispatch) connected to port. */
+static PWSK_SOCKET connect_ev(ADDRESS_FAMILY family, USHORT port, PVOID context,
+                              const void *dispatch)
+{
+    SOCKADDR_STORAGE a;
+    PWSK_SOCKET c = make_socket_ev(family, WSK_FLAG_CONNECTION_SOCKET, context, dispatch);
+    if (c == NULL)
+        return NULL;
+    CHECK(bind_socket(c, family, 0) == STATUS_SUCCESS, "bind");
+    make_addr(family, TRUE, port, &a);
+    NTSTATUS st = RUN(&ctl, conn_d(c)->WskConnect(c, (PSOCKADDR)&a, 0, op_begin(&ctl)), NULL);
+    CHECK(st == STATUS_SUCCESS, "WskConnect 0x%lx", HX(st));
+    return c;
+}
+
+static NTSTATUS release(PWSK_SOCKET s, PWSK_DATA_INDICATION di)
+{
+    return conn_d(s)->WskRelease(s, di);
+}
+
+/* WskAcceptEvent: addresses, contexts, inherited WskReceiveEvent and
+ * WskDisconnectEvent; WskAccept's precedence; refusal; the option's checks. */
+static void test_accept_event(ADDRESS_FAMILY family)
+{
+    static struct evsock ctx[4];
+    struct evlisten el;
+    ULONG_PTR info = 0;
+    NTSTATUS st;
+    RtlZeroMemory(&el, sizeof(el));
+    for (int i = 0; i < 4; i++) {
+        ev_init(&ctx[i]);
+        el.ctx[i] = &ctx[i];
+    }
+    PWSK_SOCKET l = make_socket_ev(family, WSK_FLAG_LISTEN_SOCKET, &el, &ev_listen_dispatch);
+    if (l == NULL)
+        return;
+    CHECK(set_events(l, WSK_EVENT_ACCEPT) == STATUS_INVALID_DEVICE_STATE,
+          "SO_WSK_EVENT_CALLBACK on a listening socket before WskBind");
+    CHECK(bind_socket(l, family, 0) == STATUS_SUCCESS, "bind listener");
+    USHORT port = local_port(l, WSK_FLAG_LISTEN_SOCKET);
+
+    /* The option's checks. */
+    WSK_EVENT_CALLBACK_CONTROL ec = {(PNPIID)&NPI_WSK_INTERFACE_ID, WSK_EVENT_ACCEPT};
+    NPIID other = NPI_WSK_INTERFACE_ID;
+    other.Data1 ^= 1;
+    st = basic(l)->WskControlSocket(l, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                                    sizeof(ec) - 1, &ec, 0, NULL, NULL, NULL);
+    CHECK(st == STATUS_INVALID_PARAMETER, "InputSize too small: 0x%lx", HX(st));
+    ec.NpiId = &other;
+    st = basic(l)->WskControlSocket(l, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(ec),
+                                    &ec, 0, NULL, NULL, NULL);
+    CHECK(st == STATUS_INVALID_PARAMETER, "another NpiId: 0x%lx", HX(st));
+    CHECK(set_events(l, 0) == STATUS_INVALID_PARAMETER, "empty mask");
+    CHECK(set_events(l, WSK_EVENT_RECEIVE_FROM) == STATUS_INVALID_PARAMETER,
+          "WSK_EVENT_RECEIVE_FROM on a listening socket");
+    CHECK(set_events(l, WSK_EVENT_SEND_BACKLOG) == STATUS_NOT_SUPPORTED, "send backlog");
+    CHECK(set_events(l, WSK_EVENT_DISABLE | WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE) ==
+              STATUS_INVALID_PARAMETER,
+          "two events disabled at once");
+
+    st = set_events(l, WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT);
+    CHECK(st == STATUS_SUCCESS, "enable accept, receive, disconnect on a listener: 0x%lx", HX(st));
+    CHECK(set_events(l, WSK_EVENT_DISABLE | WSK_EVENT_RECEIVE) == STATUS_INVALID_PARAMETER,
+          "inherited events cannot be disabled on the listening socket");
+
+    /* Three connections, each with its own context and data. */
+    PWSK_SOCKET c[3];
+    for (int i = 0; i < 3; i++) {
+        c[i] = connect_ev(family, port, NULL, NULL);
+        WAIT_UNTIL(el.accepts == i + 1);
+        CHECK(el.accepts == i + 1, "WskAcceptEvent for connection %d (%ld)", i, (long)el.accepts);
+    }
+    for (int i = 0; i < 3 && i < el.accepts; i++) {
+        CHECK(el.local[i].ss_family == family && port_of(&el.local[i]) == port,
+              "WskAcceptEvent LocalAddress %d", i);
+        CHECK(el.remote[i].ss_family == family &&
+                  port_of(&el.remote[i]) == local_port(c[i], WSK_FLAG_CONNECTION_SOCKET),
+              "WskAcceptEvent RemoteAddress %d is the client's", i);
+        SOCKADDR_STORAGE a;
+        RtlZeroMemory(&a, sizeof(a));
+        st = RUN(&ctl,
+                 conn_d(el.accepted[i])
+                     ->WskGetRemoteAddress(el.accepted[i], (PSOCKADDR)&a, op_begin(&ctl)),
+                 NULL);
+        CHECK(st == STATUS_SUCCESS && port_of(&a) == port_of(&el.remote[i]),
+              "the accepted socket is usable");
+    }
+    if (el.accepts < 3) {
+        printf("wskprov_test: accept events missing; skipping the rest\n");
+        return;
+    }
+    /* Inherited WskReceiveEvent: each context gets its connection's data. */
+    for (int i = 0; i < 3; i++) {
+        char msg[32];
+        int n = snprintf(msg, sizeof(msg), "hello from %d", i);
+        CHECK(send_all(c[i], msg, (ULONG)n, 0, &info) == STATUS_SUCCESS, "send %d", i);
+        WAIT_UNTIL(ctx[i].got == (SIZE_T)n);
+        CHECK(ctx[i].got == (SIZE_T)n && memcmp(ctx[i].data, msg, (size_t)n) == 0,
+              "inherited WskReceiveEvent on accepted socket %d: %zu bytes", i, (size_t)ctx[i].got);
+    }
+    /* Inherited WskDisconnectEvent: graceful. */
+    st = RUN(&ctl, conn_d(c[0])->WskDisconnect(c[0], NULL, 0, op_begin(&ctl)), NULL);
+    CHECK(st == STATUS_SUCCESS, "graceful disconnect");
+    WAIT_UNTIL(ctx[0].disconnects == 1);
+    CHECK(ctx[0].disconnects == 1 && ctx[0].disc_flags == 0,
+          "inherited WskDisconnectEvent (graceful): %ld, flags 0x%lx", (long)ctx[0].disconnects,
+          (unsigned long)ctx[0].disc_flags);
+    CHECK(send_all(el.accepted[0], "x", 1, 0, &info) == STATUS_SUCCESS,
+          "sending after the peer's graceful disconnect");
+
+    /* A queued WskAccept takes precedence over WskAcceptEvent; its
+     * AcceptSocketContext and AcceptSocketDispatch are the socket's, with
+     * no event enabled until the client enables them. */
+    struct op acc;
+    op_init(&acc);
+    START(&acc,
+          listen_d(l)->WskAccept(l, 0, &ctx[3], &ev_conn_dispatch, NULL, NULL, op_begin(&acc)));
+    PWSK_SOCKET c3 = connect_ev(family, port, NULL, NULL);
+    st = op_wait(&acc, &info);
+    CHECK(st == STATUS_SUCCESS && info != 0, "WskAccept with accept events enabled: 0x%lx", HX(st));
+    CHECK(el.accepts == 3, "no WskAcceptEvent for the WskAccept's connection");
+    op_free(&acc);
+    PWSK_SOCKET s3 = (PWSK_SOCKET)info;
+    if (s3 != NULL) {
+        CHECK(send_all(c3, "1234", 4, 0, &info) == STATUS_SUCCESS, "send");
+        sleep_ms(50);
+        CHECK(ctx[3].receives == 0, "events not inherited through WskAccept");
+        CHECK(set_events(s3, WSK_EVENT_RECEIVE) == STATUS_SUCCESS,
+              "enable with WskAccept's AcceptSocketDispatch");
+        WAIT_UNTIL(ctx[3].got == 4);
+        CHECK(ctx[3].got == 4 && memcmp(ctx[3].data, "1234", 4) == 0,
+              "WskReceiveEvent with WskAccept's AcceptSocketContext (data waiting before)");
+        close_socket(s3);
+    }
+    close_socket(c3);
+
+    /* STATUS_REQUEST_NOT_ACCEPTED: the provider closes the connection. */
+    LONG open = wskprov_open_sockets();
+    el.answer = STATUS_REQUEST_NOT_ACCEPTED;
+    PWSK_SOCKET c4 = connect_ev(family, port, NULL, NULL);
+    WAIT_UNTIL(el.rejects == 1);
+    CHECK(el.rejects == 1, "WskAcceptEvent called for the refused connection");
+    UCHAR in[16];
+    st = recv_some(c4, in, sizeof(in), 0, &info);
+    CHECK(st == STATUS_CONNECTION_RESET || st == STATUS_CONNECTION_ABORTED ||
+              (st == STATUS_SUCCESS && info == 0),
+          "a refused connection is closed: 0x%lx", HX(st));
+    WAIT_UNTIL(wskprov_open_sockets() == open + 1);
+    CHECK(wskprov_open_sockets() == open + 1, "the refused socket is gone (c4 is left)");
+    close_socket(c4);
+    el.answer = STATUS_SUCCESS;
+
+    /* Disabled: connections wait for a WskAccept. */
+    CHECK(set_events(l, WSK_EVENT_DISABLE | WSK_EVENT_ACCEPT) == STATUS_SUCCESS, "disable");
+    PWSK_SOCKET c5 = connect_ev(family, port, NULL, NULL);
+    sleep_ms(50);
+    CHECK(el.accepts == 3, "no WskAcceptEvent once disabled");
+    op_init(&acc);
+    st = RUN(&acc, listen_d(l)->WskAccept(l, 0, NULL, NULL, NULL, NULL, op_begin(&acc)), &info);
+    CHECK(st == STATUS_SUCCESS && info != 0, "WskAccept takes the waiting connection");
+    op_free(&acc);
+    if (NT_SUCCESS(st))
+        close_socket((PWSK_SOCKET)info);
+    close_socket(c5);
+
+    for (int i = 0; i < 3; i++) {
+        close_socket(el.accepted[i]);
+        close_socket(c[i]);
+    }
+    close_socket(l);
+    for (int i = 0; i < 4; i++) {
+        CHECK(ctx[i].bad == 0, "callbacks of context %d: %ld wrong", i, (long)ctx[i].bad);
+        ev_free(&ctx[i]);
+    }
+    CHECK(el.bad == 0, "WskAcceptEvent calls: %ld wrong", (long)el.bad);
+}
+
+/* A connection socket with events (client side, context e) and its
+ * accepted peer on l. */
+static BOOLEAN make_ev_pair(ADDRESS_FAMILY family, PWSK_SOCKET l, USHORT port, struct evsock *e,
+                            PWSK_SOCKET *server)
+{
+    struct op acc;
+    ULONG_PTR info = 0;
+    op_init(&acc);
+    START(&acc, listen_d(l)->WskAccept(l, 0, NULL, NULL, NULL, NULL, op_begin(&acc)));
+    e->sock = connect_ev(family, port, e, &ev_conn_dispatch);
+    NTSTATUS st = op_wait(&acc, &info);
+    op_free(&acc);
+    *server = NT_SUCCESS(st) ? (PWSK_SOCKET)info : NULL;
+    CHECK(st == STATUS_SUCCESS && e->sock != NULL, "event pair 0x%lx", HX(st));
+    if (*server == NULL || e->sock == NULL)
+        return FALSE;
+    st = set_events(e->sock, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT);
+    CHECK(st == STATUS_SUCCESS, "enable receive and disconnect 0x%lx", HX(st));
+    return NT_SUCCESS(st);
+}
+
+/* WskReceiveEvent's answers, WskRelease, WskDisconnectEvent. */
+static void test_receive_event(ADDRESS_FAMILY family)
+{
+    static struct evsock e;
+    USHORT port = 0;
+    ULONG_PTR info = 0;
+    NTSTATUS st;
+    PWSK_SOCKET l = make_listener(family, &port), s;
+    UCHAR *out = malloc(EV_BYTES), *in = malloc(4096);
+    ev_init(&e);
+    if (l == NULL || !make_ev_pair(family, l, port, &e, &s))
+        goto out;
+    CHECK(set_events(s, WSK_EVENT_RECEIVE) == STATUS_INVALID_PARAMETER,
+          "enabling a callback the socket has no dispatch for");
+    CHECK(set_events(e.sock, WSK_EVENT_ACCEPT) == STATUS_INVALID_PARAMETER,
+          "WSK_EVENT_ACCEPT on a connection socket");
+
+    /* STATUS_SUCCESS, all taken: 1 MiB arrives intact through indications. */
+    const ULONG big = 1u << 20;
+    pattern(out, big, 5);
+    st = send_all(s, out, big, 0, &info);
+    CHECK(st == STATUS_SUCCESS && info == big, "send 1 MiB");
+    WAIT_UNTIL(e.got == big);
+    CHECK(e.got == big && pattern_ok(e.data, big, 5), "1 MiB through WskReceiveEvent: %zu",
+          (size_t)e.got);
+
+    /* STATUS_SUCCESS with part accepted: no indication until a WskReceive,
+     * which gets the rest first. */
+    e.got = 0;
+    e.receives = 0;
+    e.partial = 10;
+    e.mode = EV_PARTIAL;
+    pattern(out, 100, 6);
+    CHECK(send_all(s, out, 100, 0, &info) == STATUS_SUCCESS, "send 100");
+    WAIT_UNTIL(e.receives >= 1);
+    CHECK(e.receives == 1 && e.got == 10 && pattern_ok(e.data, 10, 6),
+          "partial acceptance: %ld indications, %zu bytes", (long)e.receives, (size_t)e.got);
+    e.mode = EV_ALL;
+    CHECK(send_all(s, out + 100, 50, 0, &info) == STATUS_SUCCESS, "send 50 more");
+    sleep_ms(100);
+    CHECK(e.receives == 1, "no indication after a partial acceptance before a WskReceive");
+    st = recv_some(e.sock, in, 90, WSK_FLAG_WAITALL, &info);
+    CHECK(st == STATUS_SUCCESS && info == 90 && memcmp(in, out + 10, 90) == 0,
+          "WskReceive gets the rest first: 0x%lx %lu", HX(st), (unsigned long)info);
+    WAIT_UNTIL(e.got == 60);
+    CHECK(e.got == 60 && memcmp(e.data + 10, out + 100, 50) == 0,
+          "indications resume after the WskReceive: %zu", (size_t)e.got);
+
+    /* STATUS_DATA_NOT_ACCEPTED: kept; a zero-length WskReceive resumes the
+     * indications, which deliver it. */
+    e.got = 0;
+    e.receives = 0;
+    e.mode = EV_DECLINE;
+    pattern(out, 30, 7);
+    CHECK(send_all(s, out, 30, 0, &info) == STATUS_SUCCESS, "send 30");
+    WAIT_UNTIL(e.receives >= 1);
+    sleep_ms(50);
+    CHECK(e.receives == 1, "declined once, not indicated again: %ld", (long)e.receives);
+    e.mode = EV_ALL;
+    st = recv_some(e.sock, in, 0, 0, &info);
+    CHECK(st == STATUS_SUCCESS && info == 0, "zero-length WskReceive 0x%lx", HX(st));
+    WAIT_UNTIL(e.got == 30);
+    CHECK(e.got == 30 && pattern_ok(e.data, 30, 7), "declined data indicated again: %zu",
+          (size_t)e.got);
+    /* ... or the WskReceive takes it. */
+    e.got = 0;
+    e.receives = 0;
+    e.mode = EV_DECLINE;
+    CHECK(send_all(s, "declined", 8, 0, &info) == STATUS_SUCCESS, "send 8");
+    WAIT_UNTIL(e.receives >= 1);
+    st = recv_some(e.sock, in, 64, 0, &info);
+    CHECK(st == STATUS_SUCCESS && info == 8 && memcmp(in, "declined", 8) == 0,
+          "WskReceive after STATUS_DATA_NOT_ACCEPTED gets the data: 0x%lx %lu", HX(st),
+          (unsigned long)info);
+    e.mode = EV_ALL;
+
+    /* STATUS_PENDING: the lists stay valid until WskRelease. */
+    e.receives = 0;
+    e.mode = EV_RETAIN;
+    pattern(out, 3000, 8);
+    CHECK(send_all(s, out, 3000, 0, &info) == STATUS_SUCCESS, "send 3000");
+    WAIT_UNTIL(e.nretained >= 1);
+    CHECK(kshim_counter("wsk data indications") >= 1, "retained indications counted");
+    sleep_ms(20);
+    CHECK(send_all(s, out + 3000, 1000, 0, &info) == STATUS_SUCCESS, "send 1000 more");
+    SIZE_T total = 0;
+    WAIT_UNTIL((total = e.retained_len[0] + (e.nretained > 1 ? e.retained_len[1] : 0) +
+                        (e.nretained > 2 ? e.retained_len[2] : 0)) >= 4000 ||
+               e.nretained >= EV_RETAINED);
+    UCHAR *check = malloc(4000);
+    SIZE_T n = 0;
+    for (LONG i = 0; i < e.nretained && n < 4000; i++)
+        n += copy_list(e.retained[i], check + n, 4000 - n);
+    CHECK(n == 4000 && memcmp(check, out, 4000) == 0,
+          "retained lists hold the data after the callbacks returned (%zu bytes, %ld lists)",
+          (size_t)n, (long)e.nretained);
+    free(check);
+    for (LONG i = 0; i < e.nretained; i++)
+        CHECK(release(e.sock, e.retained[i]) == STATUS_SUCCESS, "WskRelease %ld", (long)i);
+    e.nretained = 0;
+    CHECK(kshim_counter("wsk data indications") == 0, "released: %ld left",
+          (long)kshim_counter("wsk data indications"));
+    e.mode = EV_ALL;
+
+    /* A queued WskReceive takes precedence over the indication. */
+    e.receives = 0;
+    struct op ro;
+    struct buf rb;
+    op_init(&ro);
+    buf_lock(&rb, in, 5);
+    START(&ro, conn_d(e.sock)->WskReceive(e.sock, &rb.wb, WSK_FLAG_WAITALL, op_begin(&ro)));
+    CHECK(ro.pending_ok, "WskReceive pends");
+    CHECK(send_all(s, "first", 5, 0, &info) == STATUS_SUCCESS, "send 5");
+    st = op_wait(&ro, &info);
+    CHECK(st == STATUS_SUCCESS && info == 5 && memcmp(in, "first", 5) == 0,
+          "queued WskReceive served first");
+    CHECK(e.receives == 0, "no indication for data a WskReceive took");
+    buf_unlock(&rb);
+    op_free(&ro);
+
+    /* Disabled: no more indications. */
+    CHECK(set_events(e.sock, WSK_EVENT_DISABLE | WSK_EVENT_RECEIVE) == STATUS_SUCCESS,
+          "disable receive");
+    CHECK(send_all(s, "later", 5, 0, &info) == STATUS_SUCCESS, "send 5");
+    st = recv_some(e.sock, in, 5, WSK_FLAG_WAITALL, &info);
+    CHECK(st == STATUS_SUCCESS && info == 5 && e.receives == 0, "receive once disabled");
+    CHECK(set_events(e.sock, WSK_EVENT_RECEIVE) == STATUS_SUCCESS, "enable again");
+
+    /* Graceful disconnect by the peer: WskDisconnectEvent(0), once. */
+    st = RUN(&ctl, conn_d(s)->WskDisconnect(s, NULL, 0, op_begin(&ctl)), NULL);
+    CHECK(st == STATUS_SUCCESS, "peer's graceful disconnect 0x%lx", HX(st));
+    WAIT_UNTIL(e.disconnects >= 1);
+    sleep_ms(50);
+    CHECK(e.disconnects == 1 && e.disc_flags == 0 && e.dead == 0,
+          "graceful WskDisconnectEvent: %ld, flags 0x%lx", (long)e.disconnects,
+          (unsigned long)e.disc_flags);
+    CHECK(send_all(e.sock, "still", 5, 0, &info) == STATUS_SUCCESS,
+          "sending after the peer's graceful disconnect");
+    close_socket(s);
+    close_socket(e.sock);
+    CHECK(e.bad == 0, "wrong callbacks: %ld", (long)e.bad);
+
+    /* Abortive disconnect by the peer: WskDisconnectEvent(WSK_FLAG_ABORTIVE)
+     * once, then WskReceiveEvent with no data ("no longer functional"). */
+    ev_init(&e);
+    if (make_ev_pair(family, l, port, &e, &s)) {
+        st = RUN(&ctl, conn_d(s)->WskDisconnect(s, NULL, WSK_FLAG_ABORTIVE, op_begin(&ctl)), NULL);
+        CHECK(st == STATUS_SUCCESS, "peer's abortive disconnect");
+        WAIT_UNTIL(e.disconnects >= 1 && e.dead >= 1);
+        sleep_ms(50);
+        CHECK(e.disconnects == 1 && e.disc_flags == WSK_FLAG_ABORTIVE,
+              "abortive WskDisconnectEvent: %ld, flags 0x%lx", (long)e.disconnects,
+              (unsigned long)e.disc_flags);
+        CHECK(e.dead == 1, "WskReceiveEvent with DataIndication NULL: %ld", (long)e.dead);
+        close_socket(s);
+        close_socket(e.sock);
+        CHECK(e.bad == 0, "wrong callbacks: %ld", (long)e.bad);
+    }
+
+    /* No callback after WskCloseSocket, even with data arriving. */
+    ev_init(&e);
+    if (make_ev_pair(family, l, port, &e, &s)) {
+        close_socket(e.sock);
+        LONG before = e.receives + e.disconnects + e.dead;
+        send_all(s, "gone", 4, 0, &info);
+        RUN(&ctl, conn_d(s)->WskDisconnect(s, NULL, 0, op_begin(&ctl)), NULL);
+        sleep_ms(50);
+        CHECK(e.receives + e.disconnects + e.dead == before, "no callback after WskCloseSocket");
+        close_socket(s);
+    }
+out:
+    if (l != NULL)
+        close_socket(l);
+    ev_free(&e);
+    free(out);
+    free(in);
 }
 
 /* ---- fault sites: a child per site ---- */
@@ -1334,6 +1934,10 @@ int main(int argc, char **argv)
     test_udp(AF_INET6);
     test_options();
     test_names();
+    test_accept_event(AF_INET);
+    test_accept_event(AF_INET6);
+    test_receive_event(AF_INET);
+    test_receive_event(AF_INET6);
     CHECK(wskprov_open_sockets() == 0, "sockets left open: %ld", (long)wskprov_open_sockets());
     stop_provider();
     op_free(&ctl);
