@@ -1,0 +1,269 @@
+/*
+ * event-echo - a kernel TCP echo server written with the event API
+ * (wsksock/events.h) and the asynchronous calls (wsksock/aio.h) only: no
+ * thread of its own, no blocking receive (examples/event-echo).
+ *
+ * Registry parameters (REG_SZ under the service key's Parameters subkey):
+ *   Port      TCP port to listen on at 127.0.0.1 (default 7777)
+ *   LogEvery  log a line per this many accepted / ended connections
+ *             (default 100; the first of each is always logged)
+ *
+ * ks_listen_events hands every connection to on_accept and every piece of
+ * data to on_receive, on the library's completion threads. on_receive
+ * copies the piece into a node (its struct ks_aio and the bytes) and
+ * sends it back with ks_send_async; the node is freed by the send's
+ * callback. on_disconnect queues an empty send behind the connection's
+ * echo and closes the descriptor from its callback, so the peer gets every
+ * byte before the end of the stream. It logs
+ *     event-echo: listening on port P (events: native|fallback)
+ *     event-echo: accepted #K from A:P
+ *     event-echo: ended #K result=R
+ * (R: 0 the peer ended the stream and everything was echoed, < 0 an error)
+ * and at the unload, after ks_cleanup closed what was still open,
+ *     event-echo: summary connections=A ended=E errors=X open_at_unload=O bytes=B nodes_left=N
+ *     event-echo: unloaded in T ms
+ */
+#ifndef POOL_TAGGING
+#define POOL_TAGGING 1
+#endif
+
+#include <ntddk.h>
+
+#include "wsksock.h"
+#include "wsksock/params.h"
+
+#define EE_TAG ((ULONG)'e' | ((ULONG)'v' << 8) | ((ULONG)'e' << 16) | ((ULONG)'c' << 24))
+#define EE_LOG(fmt, ...) DbgPrint("event-echo: " fmt "\n", ##__VA_ARGS__)
+
+DRIVER_INITIALIZE DriverEntry;
+static DRIVER_UNLOAD ee_unload;
+
+/* One piece of data on its way back, or (len 0, close set) the end marker
+ * of a connection. */
+struct ee_node {
+    struct ks_aio aio; /* aio.data points back at the node */
+    int fd;
+    BOOLEAN close; /* close fd once this send completed */
+    size_t len;
+    UCHAR bytes[]; /* len bytes */
+};
+
+/* The library's callbacks run on two threads at once (for different
+ * connections, or a connection's receive and its sends): counters are
+ * interlocked. */
+static struct {
+    int log_every;
+    volatile LONG accepted, ended, errors;
+    volatile LONG nodes; /* allocated, not yet freed */
+    volatile LONG64 bytes;
+} g_ee;
+
+static LONGLONG now_ms(void)
+{
+    LARGE_INTEGER f, c = KeQueryPerformanceCounter(&f);
+    return f.QuadPart >= 1000 ? c.QuadPart / (f.QuadPart / 1000) : 0;
+}
+
+static struct ee_node *node_new(int fd, const void *data, size_t len)
+{
+    struct ee_node *n = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*n) + len, EE_TAG);
+
+    if (!n)
+        return NULL;
+    RtlZeroMemory(n, sizeof(*n)); /* a zeroed struct ks_aio is ready to submit */
+    n->aio.data = n;
+    n->fd = fd;
+    n->len = len;
+    if (len)
+        RtlCopyMemory(n->bytes, data, len);
+    InterlockedIncrement(&g_ee.nodes);
+    return n;
+}
+
+static void node_free(struct ee_node *n)
+{
+    ExFreePoolWithTag(n, EE_TAG);
+    InterlockedDecrement(&g_ee.nodes);
+}
+
+/* Closes fd and counts the end once: several failed sends of one connection
+ * may each ask, and only the first ks_close succeeds (later ones get
+ * -EBADF: descriptors are checked by generation, never reused stale). A
+ * close by ks_cleanup at the unload also makes them fail with -EBADF, so
+ * connections still open then are not counted as ended. */
+static void end_connection(int fd, int result)
+{
+    LONG k;
+
+    if (ks_close(fd) != 0)
+        return;
+    if (result < 0)
+        InterlockedIncrement(&g_ee.errors);
+    k = InterlockedIncrement(&g_ee.ended);
+    if (result < 0 || k == 1 || k % g_ee.log_every == 0)
+        EE_LOG("ended #%ld result=%d", (long)k, result);
+}
+
+/* A send of a node completed (result: its length, or an error). */
+static void on_sent(struct ks_aio *req, ptrdiff_t result)
+{
+    struct ee_node *n = req->data;
+
+    if (result > 0)
+        InterlockedExchangeAdd64(&g_ee.bytes, (LONG64)result);
+    if (result < 0)
+        end_connection(n->fd, (int)result);
+    else if (n->close)
+        end_connection(n->fd, 0); /* every earlier send completed: see on_disconnect */
+    node_free(n);
+}
+
+static int on_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int remotelen)
+{
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)remote;
+    LONG k = InterlockedIncrement(&g_ee.accepted);
+    char ip[16];
+
+    (void)ctx;
+    (void)listen_fd;
+    (void)fd;
+    if (k == 1 || k % g_ee.log_every == 0) {
+        if (remotelen >= (int)sizeof(*sin) && sin->sin_family == AF_INET)
+            EE_LOG("accepted #%ld from %s:%u", (long)k,
+                   ks_inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)),
+                   (unsigned)ks_ntohs(sin->sin_port));
+        else
+            EE_LOG("accepted #%ld", (long)k);
+    }
+    return 0; /* keep it: its receive and disconnect callbacks follow */
+}
+
+/*
+ * data is only valid during the call (it may be the provider's own
+ * buffer), so it is copied. Nothing here waits: the send goes on in the
+ * background, and sends of one socket complete in the order submitted, so
+ * the echo keeps the stream's order. There is no flow control: a peer that
+ * sends without reading makes nodes pile up (a real server would bound
+ * what it queues per connection and close, or stop echoing, past it).
+ */
+static void on_receive(void *ctx, int fd, const void *data, size_t len)
+{
+    struct ee_node *n = node_new(fd, data, len);
+    int r;
+
+    (void)ctx;
+    if (!n) {
+        end_connection(fd, -ENOMEM);
+        return;
+    }
+    r = ks_send_async(fd, n->bytes, n->len, 0, &n->aio, on_sent);
+    if (r != 0) { /* not started: on_sent will not run */
+        node_free(n);
+        end_connection(fd, r);
+    }
+}
+
+/*
+ * The stream ended. On an orderly end the echo of the last pieces may still
+ * be on its way: closing now would cut it off (a close completes the
+ * socket's pending sends with -EBADF). So an empty send goes behind them;
+ * its callback runs once every earlier send completed, and closes.
+ */
+static void on_disconnect(void *ctx, int fd, int err)
+{
+    struct ee_node *n;
+    int r;
+
+    (void)ctx;
+    if (err != 0) {
+        end_connection(fd, err); /* reset: nothing more can be sent */
+        return;
+    }
+    n = node_new(fd, NULL, 0);
+    if (!n) {
+        end_connection(fd, -ENOMEM);
+        return;
+    }
+    n->close = TRUE;
+    r = ks_send_async(fd, NULL, 0, 0, &n->aio, on_sent);
+    if (r != 0) {
+        node_free(n);
+        end_connection(fd, r); /* -EBADF: a failed send closed it already */
+    }
+}
+
+static const struct ks_event_handlers ee_handlers = {on_accept, on_receive, on_disconnect};
+
+/* The listener on 127.0.0.1:port in event mode; a descriptor or the error. */
+static int listen_on(int port)
+{
+    struct sockaddr_in a;
+    int l, r;
+
+    RtlZeroMemory(&a, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = ks_htons((uint16_t)port);
+    a.sin_addr.s_addr = ks_htonl(INADDR_LOOPBACK);
+    l = ks_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    if (l < 0)
+        return l;
+    r = ks_bind(l, (struct sockaddr *)&a, sizeof(a));
+    if (r == 0)
+        r = ks_listen_events(l, 256, &ee_handlers, NULL);
+    if (r != 0) {
+        ks_close(l);
+        return r;
+    }
+    return l;
+}
+
+static VOID ee_unload(PDRIVER_OBJECT driver)
+{
+    LONGLONG t0 = now_ms();
+    LONG open = g_ee.accepted - g_ee.ended;
+
+    (void)driver;
+    /* Closes the listener and every connection (their pending sends then
+     * complete with -EBADF and on_sent frees their nodes) and returns once
+     * the last callback returned: nothing of ours runs after it. */
+    ks_cleanup();
+    /* Every node was freed by its callback; nodes_left shows it. */
+    EE_LOG("summary connections=%ld ended=%ld errors=%ld open_at_unload=%ld bytes=%lld"
+           " nodes_left=%ld",
+           (long)g_ee.accepted, (long)g_ee.ended, (long)g_ee.errors, (long)open,
+           (long long)g_ee.bytes, (long)g_ee.nodes);
+    EE_LOG("unloaded in %ld ms", (long)(now_ms() - t0));
+}
+
+NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
+{
+    int port, native, r;
+
+    port = ks_param_get_int(registry_path, "Port", 7777);
+    g_ee.log_every = ks_param_get_int(registry_path, "LogEvery", 100);
+    if (port <= 0 || port > 65535 || g_ee.log_every < 1) {
+        EE_LOG("bad parameters: Port=%d LogEvery=%d", port, g_ee.log_every);
+        return STATUS_INVALID_PARAMETER;
+    }
+    r = ks_startup();
+    if (r != 0) {
+        EE_LOG("ks_startup failed: %d (%s)", r, ks_strerror(r));
+        return STATUS_UNSUCCESSFUL;
+    }
+    r = listen_on(port);
+    if (r < 0) {
+        EE_LOG("cannot listen on port %d: %d (%s)", port, r, ks_strerror(r));
+        ks_cleanup();
+        return STATUS_UNSUCCESSFUL;
+    }
+    /* The listener stays open until ks_cleanup closes it. Native: WSK
+     * event callbacks (Windows); fallback: the library's own accept and
+     * receive requests (providers without them, e.g. Wine's). */
+    native = ks_events_native(r);
+    EE_LOG("listening on port %d (events: %s)", port,
+           native > 0    ? "native"
+           : native == 0 ? "fallback"
+                         : ks_strerror(native));
+    driver->DriverUnload = ee_unload;
+    return STATUS_SUCCESS;
+}
