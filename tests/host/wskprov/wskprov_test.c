@@ -1094,7 +1094,7 @@ static void test_mode(void)
     sleep_ms(2)
 
 /* What a receive indication is answered with. */
-enum ev_mode { EV_ALL, EV_PARTIAL, EV_RETAIN, EV_DECLINE };
+enum ev_mode { EV_ALL, EV_PARTIAL, EV_RETAIN, EV_DECLINE, EV_DISABLE };
 
 #define EV_BYTES (2u << 20)
 #define EV_RETAINED 16
@@ -1113,6 +1113,10 @@ struct evsock {
     PWSK_DATA_INDICATION retained[EV_RETAINED];
     SIZE_T retained_len[EV_RETAINED];
     volatile LONG nretained;
+    /* EV_DISABLE: what disabling from inside WskReceiveEvent returned. */
+    struct op *disable_op;
+    NTSTATUS disable_other, disable_self;
+    LONG disable_done_in_callback;
 };
 
 /* The context of a listening socket with WskAcceptEvent. */
@@ -1212,6 +1216,24 @@ static NTSTATUS WSKAPI ev_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATI
     case EV_DECLINE:
         st = STATUS_DATA_NOT_ACCEPTED;
         break;
+    case EV_DISABLE: {
+        /* "SO_WSK_EVENT_CALLBACK": disabling an event that is not running
+         * completes at once; the running one pends (IRP) or returns
+         * STATUS_EVENT_PENDING (no IRP) until the callback returned. */
+        WSK_EVENT_CALLBACK_CONTROL ec = {(PNPIID)&NPI_WSK_INTERFACE_ID,
+                                         WSK_EVENT_DISABLE | WSK_EVENT_DISCONNECT};
+        e->disable_other =
+            basic(e->sock)->WskControlSocket(e->sock, WskSetOption, SO_WSK_EVENT_CALLBACK,
+                                             SOL_SOCKET, sizeof(ec), &ec, 0, NULL, NULL, NULL);
+        ec.EventMask = WSK_EVENT_DISABLE | WSK_EVENT_RECEIVE;
+        PIRP irp = e->disable_op != NULL ? op_begin(e->disable_op) : NULL;
+        e->disable_self =
+            basic(e->sock)->WskControlSocket(e->sock, WskSetOption, SO_WSK_EVENT_CALLBACK,
+                                             SOL_SOCKET, sizeof(ec), &ec, 0, NULL, NULL, irp);
+        e->disable_done_in_callback = e->disable_op != NULL ? e->disable_op->completed : 0;
+        e->got += copy_list(di, e->data + e->got, EV_BYTES - e->got);
+        break;
+    }
     }
     InterlockedIncrement(&e->receives);
     ev_leave(&e->busy);
@@ -1675,6 +1697,173 @@ out:
     free(in);
 }
 
+static int run_child(const char *fault, const char *arg1, const char *arg2, char *output,
+                     size_t size);
+
+/* Disabling WskReceiveEvent from inside it ("SO_WSK_EVENT_CALLBACK"). */
+static void test_disable_event(void)
+{
+    static struct evsock e;
+    USHORT port = 0;
+    ULONG_PTR info = 0;
+    struct op dop;
+    PWSK_SOCKET l = make_listener(AF_INET, &port), s;
+    ev_init(&e);
+    op_init(&dop);
+    if (l != NULL && make_ev_pair(AF_INET, l, port, &e, &s)) {
+        e.disable_op = &dop;
+        e.mode = EV_DISABLE;
+        CHECK(send_all(s, "one", 3, 0, &info) == STATUS_SUCCESS, "send");
+        WAIT_UNTIL(e.receives == 1);
+        CHECK(e.disable_other == STATUS_SUCCESS, "disabling an event not running: 0x%lx",
+              HX(e.disable_other));
+        CHECK(e.disable_self == STATUS_PENDING && !e.disable_done_in_callback,
+              "disabling the running event with an IRP pends: 0x%lx", HX(e.disable_self));
+        NTSTATUS st = op_wait(&dop, NULL);
+        CHECK(st == STATUS_SUCCESS, "the disable completes once the callback returned: 0x%lx",
+              HX(st));
+        CHECK(send_all(s, "two", 3, 0, &info) == STATUS_SUCCESS, "send");
+        UCHAR in[8];
+        st = recv_some(e.sock, in, 3, WSK_FLAG_WAITALL, &info);
+        CHECK(st == STATUS_SUCCESS && info == 3 && memcmp(in, "two", 3) == 0 && e.receives == 1,
+              "no indication once disabled");
+        /* Without an IRP: STATUS_EVENT_PENDING. */
+        e.disable_op = NULL;
+        CHECK(set_events(e.sock, WSK_EVENT_RECEIVE) == STATUS_SUCCESS, "enable again");
+        CHECK(send_all(s, "three", 5, 0, &info) == STATUS_SUCCESS, "send");
+        WAIT_UNTIL(e.receives == 2);
+        CHECK(e.disable_self == (NTSTATUS)0x40000013L,
+              "disabling the running event without an IRP: STATUS_EVENT_PENDING, 0x%lx",
+              HX(e.disable_self));
+        CHECK(e.got == 8 && memcmp(e.data, "onethree", 8) == 0, "data of both indications");
+        close_socket(s);
+        close_socket(e.sock);
+        CHECK(e.bad == 0, "wrong callbacks: %ld", (long)e.bad);
+    }
+    op_free(&dop);
+    if (l != NULL)
+        close_socket(l);
+    ev_free(&e);
+}
+
+/* A child with KSHIM_WSK_EVENTS=0: SO_WSK_EVENT_CALLBACK is not offered. */
+static int events_env_child(void)
+{
+    static struct evlisten el;
+    start_provider();
+    PWSK_SOCKET l = make_socket_ev(AF_INET, WSK_FLAG_LISTEN_SOCKET, &el, &ev_listen_dispatch);
+    CHECK(bind_socket(l, AF_INET, 0) == STATUS_SUCCESS, "bind");
+    NTSTATUS st = set_events(l, WSK_EVENT_ACCEPT);
+    CHECK(st == STATUS_NOT_SUPPORTED && !wskprov_events(),
+          "KSHIM_WSK_EVENTS=0: SO_WSK_EVENT_CALLBACK 0x%lx", HX(st));
+    close_socket(l);
+    stop_provider();
+    return failures != 0;
+}
+
+static void test_events_env(void)
+{
+    setenv("KSHIM_WSK_EVENTS", "0", 1);
+    int rc = run_child(NULL, "--events-env", "0", NULL, 0);
+    unsetenv("KSHIM_WSK_EVENTS");
+    CHECK(rc == 0, "KSHIM_WSK_EVENTS=0 child: exit %d", rc);
+}
+
+/* The event fault sites ("wskprov.h"), each in a child with KSHIM_FAULT:
+ * the connection is dropped / the data comes later, nothing crashes. */
+static int event_fault_child(const char *site)
+{
+    static struct evsock ctx[2], e;
+    static struct evlisten el;
+    ULONG_PTR info = 0;
+    USHORT port = 0;
+    UCHAR in[16];
+    start_provider();
+    if (strcmp(site, "wsk.acceptevent") == 0) {
+        ev_init(&ctx[0]);
+        ev_init(&ctx[1]);
+        el.ctx[0] = &ctx[0];
+        el.ctx[1] = &ctx[1];
+        PWSK_SOCKET l = make_socket_ev(AF_INET, WSK_FLAG_LISTEN_SOCKET, &el, &ev_listen_dispatch);
+        CHECK(bind_socket(l, AF_INET, 0) == STATUS_SUCCESS, "bind");
+        port = local_port(l, WSK_FLAG_LISTEN_SOCKET);
+        CHECK(set_events(l, WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE) == STATUS_SUCCESS, "enable");
+        /* The reset may come before the connect completed, or after. */
+        SOCKADDR_STORAGE a;
+        PWSK_SOCKET c1 = make_socket(AF_INET, WSK_FLAG_CONNECTION_SOCKET);
+        CHECK(bind_socket(c1, AF_INET, 0) == STATUS_SUCCESS, "bind");
+        make_addr(AF_INET, TRUE, port, &a);
+        NTSTATUS st = RUN(&ctl, conn_d(c1)->WskConnect(c1, (PSOCKADDR)&a, 0, op_begin(&ctl)), NULL);
+        if (st == STATUS_SUCCESS)
+            st = recv_some(c1, in, sizeof(in), 0, &info);
+        CHECK(st == STATUS_CONNECTION_RESET || st == STATUS_CONNECTION_ABORTED ||
+                  (st == STATUS_SUCCESS && info == 0),
+              "the connection the fault hit is dropped: 0x%lx", HX(st));
+        CHECK(el.accepts == 0 && kshim_fault_fired(), "no WskAcceptEvent for it");
+        PWSK_SOCKET c2 = connect_ev(AF_INET, port, NULL, NULL);
+        WAIT_UNTIL(el.accepts == 1);
+        CHECK(el.accepts == 1, "the next connection is accepted");
+        CHECK(send_all(c2, "ok", 2, 0, &info) == STATUS_SUCCESS, "send");
+        WAIT_UNTIL(ctx[0].got == 2);
+        CHECK(ctx[0].got == 2, "and receives");
+        if (el.accepts == 1)
+            close_socket(el.accepted[0]);
+        close_socket(c1);
+        close_socket(c2);
+        close_socket(l);
+        ev_free(&ctx[0]);
+        ev_free(&ctx[1]);
+    } else {
+        PWSK_SOCKET l = make_listener(AF_INET, &port), s;
+        ev_init(&e);
+        if (make_ev_pair(AF_INET, l, port, &e, &s)) {
+            UCHAR out[1000];
+            pattern(out, sizeof(out), 9);
+            CHECK(send_all(s, out, sizeof(out), 0, &info) == STATUS_SUCCESS, "send");
+            WAIT_UNTIL(e.got == sizeof(out));
+            CHECK(e.got == sizeof(out) && pattern_ok(e.data, sizeof(out), 9) && kshim_fault_fired(),
+                  "data indicated after the failed indication: %zu bytes", (size_t)e.got);
+            close_socket(s);
+            close_socket(e.sock);
+        }
+        close_socket(l);
+        ev_free(&e);
+    }
+    stop_provider();
+    op_free(&ctl);
+    CHECK(kshim_wait_threads(WAIT_MS), "threads");
+    CHECK(kshim_check_leaks("event fault") == 0, "leaks");
+    printf("wskprov_test: fault %s: %s\n", site, failures == 0 ? "as documented" : "WRONG");
+    return failures != 0;
+}
+
+static void test_event_faults(void)
+{
+    static const char *const sites[] = {"wsk.acceptevent", "wsk.indicate"};
+    for (size_t i = 0; i < ARRAYSIZE(sites); i++) {
+        char fault[64];
+        snprintf(fault, sizeof(fault), "%s:1", sites[i]);
+        int rc = run_child(fault, "--event-fault", sites[i], NULL, 0);
+        CHECK(rc == 0, "event fault site %s: child exit %d", sites[i], rc);
+    }
+}
+
+/* A connection socket whose WskReceiveEvent retained a list (violations). */
+static struct evsock *retained_socket(void)
+{
+    static struct evsock e;
+    USHORT port = 0;
+    ULONG_PTR info = 0;
+    PWSK_SOCKET l = make_listener(AF_INET, &port), s;
+    ev_init(&e);
+    e.mode = EV_RETAIN;
+    if (l == NULL || !make_ev_pair(AF_INET, l, port, &e, &s))
+        return &e;
+    send_all(s, "keep", 4, 0, &info);
+    WAIT_UNTIL(e.nretained >= 1);
+    return &e;
+}
+
 /* ---- fault sites: a child per site ---- */
 
 struct site {
@@ -1866,6 +2055,20 @@ static void violation(const char *which)
     } else if (strcmp(which, "socket-after-release") == 0) {
         WskReleaseProviderNPI(&registration);
         make_socket(AF_INET, WSK_FLAG_DATAGRAM_SOCKET);
+    } else if (strcmp(which, "release-unknown") == 0) {
+        struct evsock *e = retained_socket();
+        WSK_DATA_INDICATION bogus = {NULL, {NULL, 0, 0}};
+        release(e->sock, &bogus);
+    } else if (strcmp(which, "release-twice") == 0) {
+        struct evsock *e = retained_socket();
+        if (e->nretained >= 1) {
+            CHECK(release(e->sock, e->retained[0]) == STATUS_SUCCESS, "first WskRelease");
+            release(e->sock, e->retained[0]);
+        }
+    } else if (strcmp(which, "close-retained") == 0) {
+        struct evsock *e = retained_socket();
+        if (e->nretained >= 1)
+            close_socket(e->sock);
     } else if (strcmp(which, "irp-in-flight") == 0) {
         /* The same IRP sent twice before it completed. */
         USHORT port;
@@ -1888,6 +2091,9 @@ static void test_violations(void)
         {"deregister-twice", "WskDeregister called twice"},
         {"socket-after-release", "without a captured provider NPI"},
         {"irp-in-flight", "sent again before it completed"},
+        {"release-unknown", "WskRelease("},
+        {"release-twice", "or one released already"},
+        {"close-retained", "still retains 1 data indication list"},
     };
     static char output[65536];
     for (size_t i = 0; i < ARRAYSIZE(cases); i++) {
@@ -1918,6 +2124,10 @@ int main(int argc, char **argv)
         printf("wskprov_test: fault site %s was not reached\n", fault_site);
         return 1;
     }
+    if (argc == 3 && strcmp(argv[1], "--events-env") == 0)
+        return events_env_child();
+    if (argc == 3 && strcmp(argv[1], "--event-fault") == 0)
+        return event_fault_child(argv[2]);
     if (argc == 3 && strcmp(argv[1], "--violation") == 0) {
         violation(argv[2]);
         return 1;
@@ -1938,6 +2148,7 @@ int main(int argc, char **argv)
     test_accept_event(AF_INET6);
     test_receive_event(AF_INET);
     test_receive_event(AF_INET6);
+    test_disable_event();
     CHECK(wskprov_open_sockets() == 0, "sockets left open: %ld", (long)wskprov_open_sockets());
     stop_provider();
     op_free(&ctl);
@@ -1949,6 +2160,8 @@ int main(int argc, char **argv)
     CHECK(run_child(NULL, "--fault", "none", NULL, 0) == 0, "the tour runs without faults");
     test_faults();
     test_violations();
+    test_events_env();
+    test_event_faults();
 
     if (failures != 0) {
         printf("wskprov_test: %d of %d checks FAILED\n", failures, checks);
