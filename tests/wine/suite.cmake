@@ -42,3 +42,5 @@ wsksuite_add_test(http-get 240)
 wsksuite_add_test(echo-server 300)
 # examples/httpd: http.client checks, wrk -c100 for 3 s, unload with connections open.
 wsksuite_add_test(httpd 300)
+# examples/event-echo (event API, fallback under Wine): 200 connections x 256 KiB.
+wsksuite_add_test(event-echo 240)

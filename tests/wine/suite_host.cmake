@@ -50,6 +50,10 @@ wsksuite_add_host_test(timeouts 150)
 wsksuite_add_host_test(http-get 240)
 wsksuite_add_host_test(echo-server 300)
 wsksuite_add_host_test(httpd 300)
+# examples/event-echo: 200 connections x 256 KiB, unload with 20 open; with WSK
+# event callbacks, then with the library's fallback (KSHIM_WSK_EVENTS=0).
+wsksuite_add_host_test(event-echo 240)
+wsksuite_add_host_test(event-echo-fallback 240)
 # The LySocket article's drivers (wine.compat_seed on Wine); port 8888.
 wsksuite_add_host_test(compat 150)
 set_tests_properties(host_compat PROPERTIES RESOURCE_LOCK port8888)
