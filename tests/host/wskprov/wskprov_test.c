@@ -1104,17 +1104,17 @@ enum ev_mode { EV_ALL, EV_PARTIAL, EV_RETAIN, EV_DECLINE, EV_DISABLE };
  * by the main thread) instead of calling CHECK. */
 struct evsock {
     PWSK_SOCKET sock;
-    volatile LONG receives, disconnects, dead, bad, busy;
-    volatile ULONG disc_flags;
-    volatile enum ev_mode mode;
     SIZE_T partial; /* bytes EV_PARTIAL accepts */
     UCHAR *data;    /* what was accepted, in order */
     volatile SIZE_T got;
+    struct op *disable_op; /* EV_DISABLE: the IRP of the disable, or NULL */
     PWSK_DATA_INDICATION retained[EV_RETAINED];
     SIZE_T retained_len[EV_RETAINED];
+    volatile LONG receives, disconnects, dead, bad, busy;
+    volatile ULONG disc_flags;
+    volatile enum ev_mode mode;
     volatile LONG nretained;
     /* EV_DISABLE: what disabling from inside WskReceiveEvent returned. */
-    struct op *disable_op;
     NTSTATUS disable_other, disable_self;
     LONG disable_done_in_callback;
 };
@@ -1260,8 +1260,11 @@ static NTSTATUS WSKAPI ev_accept(PVOID context, ULONG flags, PSOCKADDR local, PS
 {
     struct evlisten *l = (struct evlisten *)context;
     ev_enter(&listen_busy, &l->bad, flags);
-    if (socket == NULL || local == NULL || remote == NULL)
+    if (socket == NULL || local == NULL || remote == NULL) {
         InterlockedIncrement(&l->bad);
+        ev_leave(&listen_busy);
+        return STATUS_REQUEST_NOT_ACCEPTED;
+    }
     if (l->answer != STATUS_SUCCESS) {
         InterlockedIncrement(&l->rejects);
         ev_leave(&listen_busy);
@@ -2058,16 +2061,17 @@ static void violation(const char *which)
     } else if (strcmp(which, "release-unknown") == 0) {
         struct evsock *e = retained_socket();
         WSK_DATA_INDICATION bogus = {NULL, {NULL, 0, 0}};
-        release(e->sock, &bogus);
+        if (e->sock != NULL)
+            release(e->sock, &bogus);
     } else if (strcmp(which, "release-twice") == 0) {
         struct evsock *e = retained_socket();
-        if (e->nretained >= 1) {
+        if (e->sock != NULL && e->nretained >= 1) {
             CHECK(release(e->sock, e->retained[0]) == STATUS_SUCCESS, "first WskRelease");
             release(e->sock, e->retained[0]);
         }
     } else if (strcmp(which, "close-retained") == 0) {
         struct evsock *e = retained_socket();
-        if (e->nretained >= 1)
+        if (e->sock != NULL && e->nretained >= 1)
             close_socket(e->sock);
     } else if (strcmp(which, "irp-in-flight") == 0) {
         /* The same IRP sent twice before it completed. */
