@@ -65,7 +65,8 @@ struct ks_aio {
 };
 
 /* ks_recv_async - receive up to len bytes (flags: 0 or MSG_WAITALL: the
- * callback then waits for len bytes, or fewer at end of stream). result:
+ * callback then waits for len bytes, or fewer at end of stream or when an
+ * error ends the stream after some bytes came, as BSD recv). result:
  * bytes received, 0 at end of stream, or an error (-ECONNRESET, -ENOTCONN,
  * -EBADF, ...). */
 int ks_recv_async(int s, void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb);
