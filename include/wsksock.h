@@ -96,9 +96,12 @@ int ks_bind(int s, const struct sockaddr *addr, int addrlen);
 /*
  * ks_listen - make a bound (or, if unbound, wildcard-bound) stream socket
  * accept connections. backlog is advisory (WSK manages its own queue).
+ * A socket bound to port 0 keeps the port the provider chose for the bind
+ * (providers that cannot tell it, such as Wine's, choose again).
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, or -EBADF, -EOPNOTSUPP (not a stream socket), -EISCONN
- * (connected), -EADDRINUSE, -ENOMEM.
+ * (connected), -EADDRINUSE, -ENOMEM, or the provider's error when it
+ * cannot tell the chosen port (the socket stays bound).
  */
 int ks_listen(int s, int backlog);
 

@@ -71,6 +71,32 @@ int ks_bind(int fd, const struct sockaddr *addr, int addrlen)
     return err;
 }
 
+/*
+ * The address a listening socket takes over (ctl lock held): the bound one,
+ * or the wildcard. A socket bound to port 0 keeps the port the provider
+ * chose; a provider without WskGetLocalAddress (Wine's) gets port 0 again,
+ * any other failure fails the listen (the port would silently change). The
+ * bound connection socket is closed on success.
+ */
+static int listen_address(ks_sock *s, SOCKADDR_STORAGE *local)
+{
+    if (s->state != KS_SS_BOUND) {
+        ks_wildcard_addr(s->family, local);
+        return 0;
+    }
+    *local = s->local;
+    if (((SOCKADDR_IN *)local)->sin_port == 0) {
+        SOCKADDR_STORAGE actual;
+        NTSTATUS st = ks_wsk_get_address(s, FALSE, &actual);
+        if (NT_SUCCESS(st))
+            *local = actual;
+        else if (st != STATUS_NOT_IMPLEMENTED && st != STATUS_NOT_SUPPORTED)
+            return ks_sock_error(s, st);
+    }
+    ks_wsk_close(s); /* the bound connection socket gives way */
+    return 0;
+}
+
 int ks_listen(int fd, int backlog)
 {
     UNREFERENCED_PARAMETER(backlog);
@@ -93,24 +119,16 @@ int ks_listen(int fd, int backlog)
         err = -EALREADY; /* a non-blocking connect is in progress */
     } else if (s->state != KS_SS_LISTENING) {
         SOCKADDR_STORAGE local;
-        if (s->state == KS_SS_BOUND) {
-            local = s->local;
-            /* Bound to port 0: keep the port the provider chose, if it tells. */
-            SOCKADDR_STORAGE actual;
-            if (((SOCKADDR_IN *)&local)->sin_port == 0 &&
-                NT_SUCCESS(ks_wsk_get_address(s, FALSE, &actual)))
-                local = actual;
-            ks_wsk_close(s); /* the bound connection socket gives way */
-        } else {
-            ks_wildcard_addr(s->family, &local);
-        }
-        NTSTATUS status = create_bound(s, WSK_FLAG_LISTEN_SOCKET, &local);
-        if (NT_SUCCESS(status)) {
-            s->local = local;
-            set_state(s, KS_SS_LISTENING);
-        } else {
-            set_state(s, KS_SS_NEW);
-            err = ks_sock_error(s, status);
+        err = listen_address(s, &local);
+        if (err == 0) {
+            NTSTATUS status = create_bound(s, WSK_FLAG_LISTEN_SOCKET, &local);
+            if (NT_SUCCESS(status)) {
+                s->local = local;
+                set_state(s, KS_SS_LISTENING);
+            } else {
+                set_state(s, KS_SS_NEW);
+                err = ks_sock_error(s, status);
+            }
         }
     }
     ks_sock_unlock(&s->ctl_lock);
