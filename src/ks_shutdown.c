@@ -8,20 +8,6 @@
  */
 #include "ks_socket.h"
 
-/* Graceful WskDisconnect of s->wsk (ctl lock held), bounded as at close. */
-static NTSTATUS disconnect_send_side(ks_sock *s)
-{
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
-        (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
-    if (ks_call_enter(s, KS_SS_CONNECTED, 0) != 0)
-        return STATUS_CANCELLED;
-    LARGE_INTEGER timeout = ks_relative_ms(KS_CLOSE_DISCONNECT_MS);
-    PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = d->WskDisconnect(s->wsk, NULL, 0, irp);
-    ks_call_leave(s);
-    return ks_op_wait(&s->ctl, status, &timeout, NULL);
-}
-
 static void set_flag(ks_sock *s, BOOLEAN *flag)
 {
     KIRQL irql;
@@ -47,7 +33,8 @@ int ks_shutdown(int fd, int how)
     if (s->type != SOCK_STREAM || s->state != KS_SS_CONNECTED) {
         err = -ENOTCONN;
     } else if (how != SD_RECEIVE && !s->shut_wr) {
-        NTSTATUS status = disconnect_send_side(s);
+        /* Graceful, bounded as at close. */
+        NTSTATUS status = ks_wsk_disconnect(s, 0, KS_CLOSE_DISCONNECT_MS, TRUE);
         if (NT_SUCCESS(status)) {
             set_flag(s, &s->shut_wr);
         } else if (s->closing) {

@@ -222,12 +222,21 @@ void ks_wsk_disconnect_orderly(ks_sock *s)
     } else if (s->linger_on) {
         ms = (ULONG)s->linger_secs * 1000u;
     }
+    ks_wsk_disconnect(s, flags, ms, FALSE);
+}
+
+NTSTATUS ks_wsk_disconnect(ks_sock *s, ULONG flags, ULONG bound_ms, BOOLEAN bracket)
+{
     const WSK_PROVIDER_CONNECTION_DISPATCH *d =
         (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
-    LARGE_INTEGER timeout = ks_relative_ms(ms);
+    if (bracket && ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN) != 0)
+        return STATUS_CANCELLED;
+    LARGE_INTEGER timeout = ks_relative_ms(bound_ms);
     PIRP irp = ks_op_begin(&s->ctl);
     NTSTATUS status = d->WskDisconnect(s->wsk, NULL, flags, irp);
-    ks_op_wait(&s->ctl, status, &timeout, NULL);
+    if (bracket)
+        ks_call_leave(s);
+    return ks_op_wait(&s->ctl, status, &timeout, NULL);
 }
 
 int ks_sock_error(ks_sock *s, NTSTATUS status)

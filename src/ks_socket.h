@@ -124,6 +124,12 @@ NTSTATUS ks_wsk_get_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out);
  * sockets. */
 void ks_wsk_disconnect_orderly(ks_sock *s);
 
+/* WskDisconnect of s->wsk (ctl lock held), flags 0 (graceful) or
+ * WSK_FLAG_ABORTIVE, waiting at most bound_ms (then the request is
+ * cancelled: STATUS_CANCELLED). bracket: a call on a live connected socket
+ * (ks_call_enter); FALSE for the close, which has drained the calls. */
+NTSTATUS ks_wsk_disconnect(ks_sock *s, ULONG flags, ULONG bound_ms, BOOLEAN bracket);
+
 /* How long ks_close waits for an orderly disconnect before it gives up and
  * closes abortively (a peer that does not read can hold it back). */
 #define KS_CLOSE_DISCONNECT_MS 5000
