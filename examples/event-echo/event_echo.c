@@ -14,7 +14,9 @@
  * sends it back with ks_send_async; the node is freed by the send's
  * callback. on_disconnect queues an empty send behind the connection's
  * echo and closes the descriptor from its callback, so the peer gets every
- * byte before the end of the stream. It logs
+ * byte before the end of the stream. What waits to be echoed is bounded
+ * (EE_MAX_QUEUED bytes, all connections together): a piece that would pass
+ * the bound closes its connection. It logs
  *     event-echo: listening on port P (events: native|fallback)
  *     event-echo: accepted #K from A:P
  *     event-echo: ended #K result=R
@@ -33,6 +35,8 @@
 #include "wsksock/params.h"
 
 #define EE_TAG ((ULONG)'e' | ((ULONG)'v' << 8) | ((ULONG)'e' << 16) | ((ULONG)'c' << 24))
+/* Bytes received and not yet echoed, all connections together: see on_receive. */
+#define EE_MAX_QUEUED (16 * 1024 * 1024)
 #define EE_LOG(fmt, ...) DbgPrint("event-echo: " fmt "\n", ##__VA_ARGS__)
 
 DRIVER_INITIALIZE DriverEntry;
@@ -54,7 +58,8 @@ struct ee_node {
 static struct {
     int log_every;
     volatile LONG accepted, ended, errors;
-    volatile LONG nodes; /* allocated, not yet freed */
+    volatile LONG nodes;    /* allocated, not yet freed */
+    volatile LONG64 queued; /* bytes in those nodes */
     volatile LONG64 bytes;
 } g_ee;
 
@@ -77,13 +82,15 @@ static struct ee_node *node_new(int fd, const void *data, size_t len)
     if (len)
         RtlCopyMemory(n->bytes, data, len);
     InterlockedIncrement(&g_ee.nodes);
+    InterlockedExchangeAdd64(&g_ee.queued, (LONG64)len);
     return n;
 }
 
 static void node_free(struct ee_node *n)
 {
-    ExFreePoolWithTag(n, EE_TAG);
+    InterlockedExchangeAdd64(&g_ee.queued, -(LONG64)n->len);
     InterlockedDecrement(&g_ee.nodes);
+    ExFreePoolWithTag(n, EE_TAG);
 }
 
 /* Closes fd and counts the end once: several failed sends of one connection
@@ -142,16 +149,25 @@ static int on_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *re
  * data is only valid during the call (it may be the provider's own
  * buffer), so it is copied. Nothing here waits: the send goes on in the
  * background, and sends of one socket complete in the order submitted, so
- * the echo keeps the stream's order. There is no flow control: a peer that
- * sends without reading makes nodes pile up (a real server would bound
- * what it queues per connection and close, or stop echoing, past it).
+ * the echo keeps the stream's order. The event API has no flow control:
+ * data keeps coming while the echo waits for a peer that sends without
+ * reading, so what is queued is bounded here, for all connections together
+ * (the handlers get no per-connection context; a real server would keep
+ * one per connection, looked up by fd, and bound each). Past the bound the
+ * connection that brought the piece is closed (the check is approximate:
+ * two callbacks may pass it at once).
  */
 static void on_receive(void *ctx, int fd, const void *data, size_t len)
 {
-    struct ee_node *n = node_new(fd, data, len);
+    struct ee_node *n;
     int r;
 
     (void)ctx;
+    if (g_ee.queued + (LONG64)len > EE_MAX_QUEUED) {
+        end_connection(fd, -ENOBUFS);
+        return;
+    }
+    n = node_new(fd, data, len);
     if (!n) {
         end_connection(fd, -ENOMEM);
         return;
