@@ -55,6 +55,7 @@ struct ks_events_state {
     BOOLEAN announced;      /* accept callback done */
     BOOLEAN disc_pending, disc_done;
     int disc_err;
+    LONG indicating;      /* our WskReceiveEvent runs (lists it passed are not ours yet) */
     BOOLEAN flow_stopped; /* data left with the provider: pull it */
     BOOLEAN stop_again;   /* refused again while pulling */
     BOOLEAN pulling;
@@ -160,6 +161,7 @@ static NTSTATUS WSKAPI ev_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATI
     if (c == NULL)
         return STATUS_DATA_NOT_ACCEPTED;
     KeAcquireSpinLock(&s->lock, &irql);
+    c->indicating++;
     if (c->closed || s->closing || c->disc_done) {
         status = STATUS_DATA_NOT_ACCEPTED;
     } else if (data == NULL) {
@@ -181,6 +183,10 @@ static NTSTATUS WSKAPI ev_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATI
         c->ring_count++;
         status = STATUS_PENDING; /* retained: released after delivery */
     }
+    /* Scheduled only now: the list must not be given back (WskRelease)
+     * before the provider got our STATUS_PENDING, so nothing takes it from
+     * the ring while this callback runs. */
+    c->indicating--;
     schedule_locked(c);
     KeReleaseSpinLock(&s->lock, irql);
     return status;
@@ -379,7 +385,7 @@ static void conn_run(ks_work *work)
             KeReleaseSpinLock(&s->lock, irql);
             break;
         }
-        if (c->ring_count > 0 && !c->pulling) {
+        if (c->ring_count > 0 && !c->pulling && c->indicating == 0) {
             PWSK_DATA_INDICATION list = c->ring[c->ring_head];
             c->ring_head = (c->ring_head + 1) % KS_EV_RING;
             c->ring_count--;
@@ -485,6 +491,14 @@ void ks_events_release(ks_sock *s)
     KIRQL irql;
     for (;;) {
         KeAcquireSpinLock(&s->lock, &irql);
+        if (c->indicating > 0) {
+            /* A receive event is returning (it sees the socket closed and
+             * takes nothing): wait for it, as conn_run does. */
+            KeReleaseSpinLock(&s->lock, irql);
+            LARGE_INTEGER delay = ks_relative_ms(1);
+            KeDelayExecutionThread(KernelMode, FALSE, &delay);
+            continue;
+        }
         if (c->ring_count == 0) {
             KeReleaseSpinLock(&s->lock, irql);
             return;

@@ -219,11 +219,15 @@ BOOLEAN wp_events_receive_called(struct wp_sock *s)
 
 void wp_events_closing(struct wp_sock *s, const char *function, struct wp_ind **held)
 {
-    if (s->retained_count > 0)
+    /* A list whose WskReceiveEvent still runs is judged when it returns. */
+    long kept = 0;
+    for (const struct wp_ind *i = s->retained; i != NULL; i = i->next)
+        kept += !i->in_callback;
+    if (kept > 0)
         kshim_violation("%s on socket %p while the client still retains %ld data indication "
                         "list(s) of its WskReceiveEvent (\"WskRelease\": a WSK application "
                         "must release all retained lists before it calls WskCloseSocket)",
-                        function, (void *)&s->wsk, (long)s->retained_count);
+                        function, (void *)&s->wsk, kept);
     *held = s->held;
     s->held = NULL;
     s->ev_enabled = 0;
@@ -246,13 +250,20 @@ NTSTATUS WSKAPI wp_WskReleaseData(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataI
             s->retained_count--;
             break;
         }
+    /* Released while its WskReceiveEvent still runs (the client passed it to
+     * another thread): indicate() frees it once the callback returned
+     * STATUS_PENDING, and reports any other return value. */
+    BOOLEAN early = found != NULL && found->in_callback;
+    if (early)
+        found->released_early = TRUE;
     pn_mutex_unlock(&s->lock);
     if (found == NULL)
         kshim_violation("WskRelease(%p, %p): not a data indication list this socket's "
                         "WskReceiveEvent passed and the client retained (STATUS_PENDING), or "
                         "one released already (\"PFN_WSK_RELEASE_DATA_INDICATION_LIST\")",
                         (void *)Socket, (void *)DataIndication);
-    wp_ind_free(found);
+    if (!early)
+        wp_ind_free(found);
     wp_sock_leave_call(s);
     wp_sock_unref(s);
     return STATUS_SUCCESS;
@@ -501,12 +512,40 @@ static void indicate(struct wp_sock *s, const WSK_CLIENT_CONNECTION_DISPATCH *d,
     ind->di.Buffer.Mdl = ind->mdl;
     ind->di.Buffer.Offset = (ULONG)ind->off;
     ind->di.Buffer.Length = indicated;
+    /* The list counts as the client's from the call on (see wp_ind). */
+    pn_mutex_lock(&s->lock);
+    ind->in_callback = TRUE;
+    ind->released_early = FALSE;
+    ind->next = s->retained;
+    s->retained = ind;
+    s->retained_count++;
+    pn_mutex_unlock(&s->lock);
     KIRQL old = raise_irql();
     NTSTATUS st =
         d->WskReceiveEvent(s->context, WSK_FLAG_AT_DISPATCH_LEVEL, &ind->di, indicated, &accepted);
     lower_irql(old, "WskReceiveEvent");
     struct wp_ind *free_now = NULL;
     pn_mutex_lock(&s->lock);
+    ind->in_callback = FALSE;
+    if (ind->released_early) {
+        pn_mutex_unlock(&s->lock);
+        if (st != STATUS_PENDING)
+            kshim_violation("WskRelease of a data indication list whose WskReceiveEvent then "
+                            "returned 0x%lx, not STATUS_PENDING: only retained lists are "
+                            "released (\"PFN_WSK_RELEASE_DATA_INDICATION_LIST\")",
+                            (unsigned long)(ULONG)st);
+        wp_ind_free(ind);
+        return;
+    }
+    if (st != STATUS_PENDING) {
+        /* Not retained after all: off the list. */
+        for (struct wp_ind **pp = &s->retained; *pp != NULL; pp = &(*pp)->next)
+            if (*pp == ind) {
+                *pp = ind->next;
+                s->retained_count--;
+                break;
+            }
+    }
     BOOLEAN closing = (s->state & WP_CLOSING) != 0;
     if (st == STATUS_SUCCESS && accepted > indicated)
         kshim_violation("WskReceiveEvent set *BytesAccepted to %zu, more than the %zu bytes "
@@ -529,9 +568,7 @@ static void indicate(struct wp_sock *s, const WSK_CLIENT_CONNECTION_DISPATCH *d,
                             "socket %p after WskCloseSocket was called on it (\"WskRelease\": "
                             "release all retained lists before WskCloseSocket)",
                             (void *)&s->wsk);
-        ind->next = s->retained;
-        s->retained = ind;
-        s->retained_count++;
+        /* On s->retained since the call. */
     } else {
         kshim_violation("WskReceiveEvent returned 0x%lx; \"PFN_WSK_RECEIVE_EVENT\" allows "
                         "STATUS_SUCCESS, STATUS_PENDING and STATUS_DATA_NOT_ACCEPTED",

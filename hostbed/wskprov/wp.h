@@ -234,6 +234,12 @@ struct wp_ind {
     UCHAR *data;
     SIZE_T len; /* bytes in data */
     SIZE_T off; /* bytes already delivered */
+    /* (socket lock) The client holds the list: from the call of its
+     * WskReceiveEvent (it may hand the list to another thread that calls
+     * WskRelease before the callback returns) until WskRelease, or until
+     * the callback returns anything but STATUS_PENDING. */
+    BOOLEAN in_callback;    /* its WskReceiveEvent is running */
+    BOOLEAN released_early; /* WskRelease came while it ran */
 };
 /* Whether SO_WSK_EVENT_CALLBACK is offered (KSHIM_WSK_EVENTS). */
 BOOLEAN wp_events_offered(void);

@@ -242,6 +242,40 @@ static void t_ev_slow(void)
     ks_close(l);
 }
 
+/* Many clients sending as fast as they can, a handler that only counts:
+ * the completion threads give each indication back (WskRelease) while the
+ * provider may still be returning from the callback that passed it. */
+static void t_ev_flood(void)
+{
+    static struct ev_ctx x;
+    memset(&x, 0, sizeof(x));
+    int port;
+    int l = ev_listen(&x, &port);
+    enum { N = 8 };
+    static struct client k[N];
+    ht_thread *t[N];
+    for (int i = 0; i < N; i++) {
+        k[i].port = port;
+        k[i].seed = 900 + (unsigned)i;
+        k[i].len = 4u << 20;
+        t[i] = ht_spawn(client_run, &k[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        HT_CHECK(ht_join(t[i], 60000), "client done", i);
+        HT_EQ(k[i].result, (long)k[i].len, "client sent");
+    }
+    int done = 0;
+    for (int i = 0; i < N; i++)
+        done += wait_until(&x.c[i].disconnects, 1, 30000);
+    HT_EQ(done, N, "every connection ended");
+    size_t total = 0;
+    for (int i = 0; i < N; i++)
+        total += x.c[i].bytes;
+    HT_EQ(total, (size_t)N * (4u << 20), "every byte delivered");
+    HT_EQ(x.overlaps, 0, "no overlap");
+    ks_close(l);
+}
+
 /* ks_close inside a receive callback: no callback after it; retained
  * indications released before the provider's close (the shim checks). */
 static void t_ev_close_in_callback(void)
@@ -327,6 +361,7 @@ static void t_ev_cleanup(void)
 const struct ht_test event_tests[] = {
     {"events-echo", t_ev_echo},
     {"events-slow-consumer", t_ev_slow},
+    {"events-flood", t_ev_flood},
     {"events-close-in-callback", t_ev_close_in_callback},
     {"events-reset-reject-args", t_ev_reset_reject_args},
     {"events-cleanup", t_ev_cleanup},
