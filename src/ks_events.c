@@ -40,7 +40,7 @@ struct ks_events_state {
     ks_work work; /* conn_run */
     ks_sock *s;   /* the socket this state belongs to (not referenced) */
     struct ks_event_handlers h;
-    void *ctx;
+    void *ctx; /* the listener's ctx; connections: the accept callback's *conn_ctx */
     BOOLEAN native;
     BOOLEAN listener;
     int fd;        /* the socket's descriptor (connections: 0 until announced) */
@@ -59,8 +59,13 @@ struct ks_events_state {
     BOOLEAN flow_stopped; /* data left with the provider: pull it */
     BOOLEAN stop_again;   /* refused again while pulling */
     BOOLEAN pulling;
+    BOOLEAN paused; /* ks_events_pause: no receive callback until resumed */
     PWSK_DATA_INDICATION ring[KS_EV_RING];
     ULONG ring_head, ring_count;
+    /* The list being delivered (taken from the ring, not yet released: a
+     * pause may stop in the middle of it) and the bytes of it delivered. */
+    PWSK_DATA_INDICATION cur;
+    SIZE_T cur_done;
 
     struct ks_aio pull; /* the pull, or (listener) the fallback accept */
     UCHAR *buf;
@@ -236,10 +241,23 @@ static void deliver_end(struct ks_events_state *c)
         ks_sock_close(c->s);
 }
 
-/* Hands every buffer of one indication list to the user (callback
- * bracketed by the caller). FALSE if a buffer could not be mapped. */
-static BOOLEAN deliver_list(struct ks_events_state *c, PWSK_DATA_INDICATION list)
+enum list_result { LIST_DONE, LIST_PAUSED, LIST_UNMAPPED };
+
+static BOOLEAN paused_now(struct ks_events_state *c)
 {
+    KIRQL irql;
+    KeAcquireSpinLock(&c->s->lock, &irql);
+    BOOLEAN p = c->paused || c->closed;
+    KeReleaseSpinLock(&c->s->lock, irql);
+    return p;
+}
+
+/* Hands the buffers of one indication list to the user, from byte *done
+ * on (callback bracketed by the caller), until its end or a pause. */
+static enum list_result deliver_list(struct ks_events_state *c, PWSK_DATA_INDICATION list,
+                                     SIZE_T *done)
+{
+    SIZE_T skip = *done;
     for (PWSK_DATA_INDICATION d = list; d != NULL; d = d->Next) {
         SIZE_T left = d->Buffer.Length;
         ULONG offset = d->Buffer.Offset;
@@ -249,20 +267,26 @@ static BOOLEAN deliver_list(struct ks_events_state *c, PWSK_DATA_INDICATION list
                 offset -= count;
                 continue;
             }
-            UCHAR *va = (UCHAR *)MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
-            if (va == NULL)
-                return FALSE;
             SIZE_T n = count - offset;
             if (n > left)
                 n = left;
-            BOOLEAN open = !c->closed;
-            if (open)
-                c->h.receive(c->ctx, c->fd, va + offset, n);
+            if (skip >= n) {
+                skip -= n; /* delivered before a pause */
+            } else {
+                UCHAR *va = (UCHAR *)MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+                if (va == NULL)
+                    return LIST_UNMAPPED;
+                if (paused_now(c))
+                    return LIST_PAUSED;
+                c->h.receive(c->ctx, c->fd, va + offset + skip, n - skip);
+                *done += n - skip;
+                skip = 0;
+            }
             left -= n;
             offset = 0;
         }
     }
-    return TRUE;
+    return LIST_DONE;
 }
 
 static void release_list(ks_sock *s, PWSK_DATA_INDICATION list)
@@ -317,8 +341,10 @@ static void announce(struct ks_events_state *c)
     }
     if (!deliver_begin(c))
         return;
+    void *conn_ctx = c->ctx;
     int keep = c->h.accept(c->ctx, c->listen_fd, c->fd, (const struct sockaddr *)&s->remote,
-                           ks_sockaddr_len(s->family));
+                           ks_sockaddr_len(s->family), &conn_ctx);
+    c->ctx = conn_ctx; /* the connection's callbacks get it */
     if (keep < 0)
         ks_close(c->fd);
     deliver_end(c);
@@ -385,16 +411,29 @@ static void conn_run(ks_work *work)
             KeReleaseSpinLock(&s->lock, irql);
             break;
         }
-        if (c->ring_count > 0 && !c->pulling && c->indicating == 0) {
-            PWSK_DATA_INDICATION list = c->ring[c->ring_head];
+        if (c->paused) {
+            /* ks_events_resume schedules the connection again. */
+            c->scheduled = FALSE;
+            KeReleaseSpinLock(&s->lock, irql);
+            break;
+        }
+        if (c->cur == NULL && c->ring_count > 0 && !c->pulling && c->indicating == 0) {
+            c->cur = c->ring[c->ring_head];
+            c->cur_done = 0;
             c->ring_head = (c->ring_head + 1) % KS_EV_RING;
             c->ring_count--;
+        }
+        if (c->cur != NULL) {
             c->delivering = TRUE;
             KeReleaseSpinLock(&s->lock, irql);
-            BOOLEAN mapped = deliver_list(c, list);
-            release_list(s, list);
+            enum list_result r = deliver_list(c, c->cur, &c->cur_done);
+            if (r != LIST_PAUSED) {
+                /* Before deliver_end: a close it runs needs every list back. */
+                release_list(s, c->cur);
+                c->cur = NULL;
+            }
             deliver_end(c);
-            if (!mapped) {
+            if (r == LIST_UNMAPPED) {
                 KeAcquireSpinLock(&s->lock, &irql);
                 BOOLEAN first = !c->disc_done;
                 c->disc_done = TRUE;
@@ -489,6 +528,11 @@ void ks_events_release(ks_sock *s)
 {
     struct ks_events_state *c = s->ev;
     KIRQL irql;
+    if (c->cur != NULL && s->wsk != NULL) {
+        /* Paused in the middle of it (nothing delivers now: closed). */
+        release_list(s, c->cur);
+        c->cur = NULL;
+    }
     for (;;) {
         KeAcquireSpinLock(&s->lock, &irql);
         if (c->indicating > 0) {
@@ -602,6 +646,53 @@ int ks_listen_events(int fd, int backlog, const struct ks_event_handlers *handle
     }
     ks_sock_put(s);
     return err;
+}
+
+/* The event state of a connection in event mode (s referenced), or an
+ * error. */
+static int conn_of(int fd, ks_sock **out)
+{
+    ks_sock *s;
+    int err = ks_fd_enter(fd, &s);
+    if (err != 0)
+        return err;
+    if (s->ev == NULL || s->ev->listener) {
+        ks_sock_put(s);
+        return -EINVAL;
+    }
+    *out = s;
+    return 0;
+}
+
+int ks_events_pause(int fd)
+{
+    ks_sock *s;
+    int err = conn_of(fd, &s);
+    if (err != 0)
+        return err;
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    s->ev->paused = TRUE;
+    KeReleaseSpinLock(&s->lock, irql);
+    ks_sock_put(s);
+    return 0;
+}
+
+int ks_events_resume(int fd)
+{
+    ks_sock *s;
+    int err = conn_of(fd, &s);
+    if (err != 0)
+        return err;
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    if (s->ev->paused) {
+        s->ev->paused = FALSE;
+        schedule_locked(s->ev);
+    }
+    KeReleaseSpinLock(&s->lock, irql);
+    ks_sock_put(s);
+    return 0;
 }
 
 int ks_events_native(int fd)

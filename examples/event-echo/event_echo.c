@@ -15,14 +15,17 @@
  * callback. on_disconnect queues an empty send behind the connection's
  * echo and closes the descriptor from its callback, so the peer gets every
  * byte before the end of the stream. What waits to be echoed is bounded
- * (EE_MAX_QUEUED bytes, all connections together): a piece that would pass
- * the bound closes its connection. It logs
+ * per connection (flow control): past EE_PAUSE_AT bytes the connection is
+ * paused (ks_events_pause: the data waits with the provider and TCP slows
+ * the peer down) and resumed when its echo drained below EE_RESUME_AT. It
+ * logs
  *     event-echo: listening on port P (events: native|fallback)
  *     event-echo: accepted #K from A:P
  *     event-echo: ended #K result=R
  * (R: 0 the peer ended the stream and everything was echoed, < 0 an error)
  * and at the unload, after ks_cleanup closed what was still open,
  *     event-echo: summary connections=A ended=E errors=X open_at_unload=O bytes=B nodes_left=N
+ *     event-echo: flow pauses=P max_queued=Q
  *     event-echo: unloaded in T ms
  */
 #ifndef POOL_TAGGING
@@ -35,19 +38,31 @@
 #include "wsksock/params.h"
 
 #define EE_TAG ((ULONG)'e' | ((ULONG)'v' << 8) | ((ULONG)'e' << 16) | ((ULONG)'c' << 24))
-/* Bytes received and not yet echoed, all connections together: see on_receive. */
-#define EE_MAX_QUEUED (16 * 1024 * 1024)
+/* Bytes received and not yet echoed on one connection: see on_receive. */
+#define EE_PAUSE_AT (1024 * 1024)
+#define EE_RESUME_AT (256 * 1024)
 #define EE_LOG(fmt, ...) DbgPrint("event-echo: " fmt "\n", ##__VA_ARGS__)
 
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_UNLOAD ee_unload;
 
+/* A connection (the conn_ctx of its callbacks). */
+struct ee_conn {
+    LIST_ENTRY entry;   /* g_ee.conns */
+    volatile LONG refs; /* its life (until closed), + one per node */
+    int fd;
+    KEVENT lock;   /* a mutex at PASSIVE_LEVEL: queued, paused and their calls */
+    LONG64 queued; /* bytes received, not yet echoed */
+    BOOLEAN paused;
+    BOOLEAN ended; /* closed by end_connection */
+};
+
 /* One piece of data on its way back, or (len 0, close set) the end marker
  * of a connection. */
 struct ee_node {
     struct ks_aio aio; /* aio.data points back at the node */
-    int fd;
-    BOOLEAN close; /* close fd once this send completed */
+    struct ee_conn *conn;
+    BOOLEAN close; /* close the connection once this send completed */
     size_t len;
     UCHAR bytes[]; /* len bytes */
 };
@@ -57,10 +72,11 @@ struct ee_node {
  * interlocked. */
 static struct {
     int log_every;
-    volatile LONG accepted, ended, errors;
-    volatile LONG nodes;    /* allocated, not yet freed */
-    volatile LONG64 queued; /* bytes in those nodes */
-    volatile LONG64 bytes;
+    volatile LONG accepted, ended, errors, pauses;
+    volatile LONG nodes; /* allocated, not yet freed */
+    volatile LONG64 bytes, max_queued;
+    KSPIN_LOCK conns_lock;
+    LIST_ENTRY conns; /* every struct ee_conn not yet freed */
 } g_ee;
 
 static LONGLONG now_ms(void)
@@ -69,7 +85,29 @@ static LONGLONG now_ms(void)
     return f.QuadPart >= 1000 ? c.QuadPart / (f.QuadPart / 1000) : 0;
 }
 
-static struct ee_node *node_new(int fd, const void *data, size_t len)
+static void conn_lock(struct ee_conn *c)
+{
+    KeWaitForSingleObject(&c->lock, Executive, KernelMode, FALSE, NULL);
+}
+
+static void conn_unlock(struct ee_conn *c)
+{
+    KeSetEvent(&c->lock, IO_NO_INCREMENT, FALSE);
+}
+
+static void conn_put(struct ee_conn *c)
+{
+    KIRQL irql;
+
+    if (InterlockedDecrement(&c->refs) != 0)
+        return;
+    KeAcquireSpinLock(&g_ee.conns_lock, &irql);
+    RemoveEntryList(&c->entry);
+    KeReleaseSpinLock(&g_ee.conns_lock, irql);
+    ExFreePoolWithTag(c, EE_TAG);
+}
+
+static struct ee_node *node_new(struct ee_conn *c, const void *data, size_t len)
 {
     struct ee_node *n = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*n) + len, EE_TAG);
 
@@ -77,63 +115,92 @@ static struct ee_node *node_new(int fd, const void *data, size_t len)
         return NULL;
     RtlZeroMemory(n, sizeof(*n)); /* a zeroed struct ks_aio is ready to submit */
     n->aio.data = n;
-    n->fd = fd;
+    n->conn = c;
     n->len = len;
     if (len)
         RtlCopyMemory(n->bytes, data, len);
+    InterlockedIncrement(&c->refs);
     InterlockedIncrement(&g_ee.nodes);
-    InterlockedExchangeAdd64(&g_ee.queued, (LONG64)len);
     return n;
 }
 
 static void node_free(struct ee_node *n)
 {
-    InterlockedExchangeAdd64(&g_ee.queued, -(LONG64)n->len);
+    struct ee_conn *c = n->conn;
+
     InterlockedDecrement(&g_ee.nodes);
     ExFreePoolWithTag(n, EE_TAG);
+    conn_put(c);
 }
 
-/* Closes fd and counts the end once: several failed sends of one connection
- * may each ask, and only the first ks_close succeeds (later ones get
- * -EBADF: descriptors are checked by generation, never reused stale). A
- * close by ks_cleanup at the unload also makes them fail with -EBADF, so
- * connections still open then are not counted as ended. */
-static void end_connection(int fd, int result)
+/* Closes the connection and counts its end once: several failed sends may
+ * each ask. A close by ks_cleanup at the unload makes pending sends fail
+ * with -EBADF; those connections are not counted as ended (ks_close then
+ * fails: the descriptor is stale, never reused). */
+static void end_connection(struct ee_conn *c, int result)
 {
     LONG k;
+    BOOLEAN first;
 
-    if (ks_close(fd) != 0)
-        return;
+    conn_lock(c);
+    first = !c->ended;
+    c->ended = TRUE; /* no resume after this */
+    conn_unlock(c);
+    if (!first || ks_close(c->fd) != 0)
+        return; /* ended already, or closed by ks_cleanup (the unload frees it) */
     if (result < 0)
         InterlockedIncrement(&g_ee.errors);
     k = InterlockedIncrement(&g_ee.ended);
     if (result < 0 || k == 1 || k % g_ee.log_every == 0)
         EE_LOG("ended #%ld result=%d", (long)k, result);
+    conn_put(c); /* its life */
 }
 
 /* A send of a node completed (result: its length, or an error). */
 static void on_sent(struct ks_aio *req, ptrdiff_t result)
 {
     struct ee_node *n = req->data;
+    struct ee_conn *c = n->conn;
 
     if (result > 0)
         InterlockedExchangeAdd64(&g_ee.bytes, (LONG64)result);
+    /* Flow control: resumed once the echo drained. The lock orders this
+     * against the pause in on_receive, so no resume is lost. */
+    conn_lock(c);
+    c->queued -= (LONG64)n->len;
+    if (c->paused && c->queued < EE_RESUME_AT && !c->ended) {
+        c->paused = FALSE;
+        ks_events_resume(c->fd);
+    }
+    conn_unlock(c);
     if (result < 0)
-        end_connection(n->fd, (int)result);
+        end_connection(c, (int)result);
     else if (n->close)
-        end_connection(n->fd, 0); /* every earlier send completed: see on_disconnect */
+        end_connection(c, 0); /* every earlier send completed: see on_disconnect */
     node_free(n);
 }
 
-static int on_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int remotelen)
+static int on_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int remotelen,
+                     void **conn_ctx)
 {
     const struct sockaddr_in *sin = (const struct sockaddr_in *)remote;
+    struct ee_conn *c = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*c), EE_TAG);
     LONG k = InterlockedIncrement(&g_ee.accepted);
+    KIRQL irql;
     char ip[16];
 
     (void)ctx;
     (void)listen_fd;
-    (void)fd;
+    if (!c)
+        return -ENOMEM; /* the library closes it */
+    RtlZeroMemory(c, sizeof(*c));
+    c->refs = 1;
+    c->fd = fd;
+    KeInitializeEvent(&c->lock, SynchronizationEvent, TRUE);
+    KeAcquireSpinLock(&g_ee.conns_lock, &irql);
+    InsertTailList(&g_ee.conns, &c->entry);
+    KeReleaseSpinLock(&g_ee.conns_lock, irql);
+    *conn_ctx = c; /* what its receive and disconnect callbacks get */
     if (k == 1 || k % g_ee.log_every == 0) {
         if (remotelen >= (int)sizeof(*sin) && sin->sin_family == AF_INET)
             EE_LOG("accepted #%ld from %s:%u", (long)k,
@@ -149,33 +216,39 @@ static int on_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *re
  * data is only valid during the call (it may be the provider's own
  * buffer), so it is copied. Nothing here waits: the send goes on in the
  * background, and sends of one socket complete in the order submitted, so
- * the echo keeps the stream's order. The event API has no flow control:
- * data keeps coming while the echo waits for a peer that sends without
- * reading, so what is queued is bounded here, for all connections together
- * (the handlers get no per-connection context; a real server would keep
- * one per connection, looked up by fd, and bound each). Past the bound the
- * connection that brought the piece is closed (the check is approximate:
- * two callbacks may pass it at once).
+ * the echo keeps the stream's order. A peer that sends without reading
+ * would make the echo queue grow without bound: past EE_PAUSE_AT bytes the
+ * connection is paused (no receive callback until on_sent resumes it).
  */
-static void on_receive(void *ctx, int fd, const void *data, size_t len)
+static void on_receive(void *conn_ctx, int fd, const void *data, size_t len)
 {
-    struct ee_node *n;
+    struct ee_conn *c = conn_ctx;
+    struct ee_node *n = node_new(c, data, len);
+    LONG64 q, max;
     int r;
 
-    (void)ctx;
-    if (g_ee.queued + (LONG64)len > EE_MAX_QUEUED) {
-        end_connection(fd, -ENOBUFS);
-        return;
-    }
-    n = node_new(fd, data, len);
     if (!n) {
-        end_connection(fd, -ENOMEM);
+        end_connection(c, -ENOMEM);
         return;
     }
+    conn_lock(c);
+    q = c->queued += (LONG64)len;
+    if (q > EE_PAUSE_AT && !c->paused) {
+        c->paused = TRUE;
+        ks_events_pause(fd);
+        InterlockedIncrement(&g_ee.pauses);
+    }
+    conn_unlock(c);
+    while ((max = g_ee.max_queued) < q &&
+           InterlockedCompareExchange64(&g_ee.max_queued, q, max) != max)
+        ;
     r = ks_send_async(fd, n->bytes, n->len, 0, &n->aio, on_sent);
     if (r != 0) { /* not started: on_sent will not run */
+        conn_lock(c);
+        c->queued -= (LONG64)len;
+        conn_unlock(c);
         node_free(n);
-        end_connection(fd, r);
+        end_connection(c, r);
     }
 }
 
@@ -185,26 +258,26 @@ static void on_receive(void *ctx, int fd, const void *data, size_t len)
  * socket's pending sends with -EBADF). So an empty send goes behind them;
  * its callback runs once every earlier send completed, and closes.
  */
-static void on_disconnect(void *ctx, int fd, int err)
+static void on_disconnect(void *conn_ctx, int fd, int err)
 {
+    struct ee_conn *c = conn_ctx;
     struct ee_node *n;
     int r;
 
-    (void)ctx;
     if (err != 0) {
-        end_connection(fd, err); /* reset: nothing more can be sent */
+        end_connection(c, err); /* reset: nothing more can be sent */
         return;
     }
-    n = node_new(fd, NULL, 0);
+    n = node_new(c, NULL, 0);
     if (!n) {
-        end_connection(fd, -ENOMEM);
+        end_connection(c, -ENOMEM);
         return;
     }
     n->close = TRUE;
     r = ks_send_async(fd, NULL, 0, 0, &n->aio, on_sent);
     if (r != 0) {
         node_free(n);
-        end_connection(fd, r); /* -EBADF: a failed send closed it already */
+        end_connection(c, r); /* -EBADF: a failed send closed it already */
     }
 }
 
@@ -243,11 +316,24 @@ static VOID ee_unload(PDRIVER_OBJECT driver)
      * complete with -EBADF and on_sent frees their nodes) and returns once
      * the last callback returned: nothing of ours runs after it. */
     ks_cleanup();
+    /* Connections still open were closed by ks_cleanup, not by us: only
+     * their life reference is left. */
+    while (!IsListEmpty(&g_ee.conns)) {
+        struct ee_conn *c = CONTAINING_RECORD(g_ee.conns.Flink, struct ee_conn, entry);
+        if (c->refs != 1) {
+            /* Cannot happen (every node was freed); leave it, visibly. */
+            EE_LOG("connection %d still has %ld references", c->fd, (long)c->refs);
+            RemoveEntryList(&c->entry);
+            continue;
+        }
+        conn_put(c);
+    }
     /* Every node was freed by its callback; nodes_left shows it. */
     EE_LOG("summary connections=%ld ended=%ld errors=%ld open_at_unload=%ld bytes=%lld"
            " nodes_left=%ld",
            (long)g_ee.accepted, (long)g_ee.ended, (long)g_ee.errors, (long)open,
            (long long)g_ee.bytes, (long)g_ee.nodes);
+    EE_LOG("flow pauses=%ld max_queued=%lld", (long)g_ee.pauses, (long long)g_ee.max_queued);
     EE_LOG("unloaded in %ld ms", (long)(now_ms() - t0));
 }
 
@@ -255,6 +341,8 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
     int port, native, r;
 
+    KeInitializeSpinLock(&g_ee.conns_lock);
+    InitializeListHead(&g_ee.conns);
     port = ks_param_get_int(registry_path, "Port", 7777);
     g_ee.log_every = ks_param_get_int(registry_path, "LogEvery", 100);
     if (port <= 0 || port > 65535 || g_ee.log_every < 1) {

@@ -38,19 +38,22 @@ extern "C" {
 struct ks_event_handlers {
     /* A connection arrived on listen_fd. fd is a connected socket owned by
      * the caller (blocking mode, options of the listener); remote is the
-     * peer's address (valid during the call). Return 0 to keep it (its
-     * receive and disconnect callbacks follow), or a negative errno to
-     * have the library close it. Required. */
-    int (*accept)(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int remotelen);
+     * peer's address (valid during the call). *conn_ctx comes set to ctx;
+     * what the callback stores there is what fd's receive and disconnect
+     * callbacks get (a per-connection object, typically). Return 0 to keep
+     * the connection, or a negative errno to have the library close it
+     * (then no other callback runs for it). Required. */
+    int (*accept)(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int remotelen,
+                  void **conn_ctx);
     /* len > 0 bytes arrived on fd. data is valid during the call only (it
      * may be the provider's buffer); pieces come in stream order, of any
-     * size. Required. */
-    void (*receive)(void *ctx, int fd, const void *data, size_t len);
+     * size. To stop the flow, call ks_events_pause(fd). Required. */
+    void (*receive)(void *conn_ctx, int fd, const void *data, size_t len);
     /* The stream ended: err 0 if the peer closed it in order, else a
      * negative errno (-ECONNRESET, ...). The last callback for fd; fd stays
      * open until the caller closes it (it may still send on an orderly
      * end). Optional (NULL: fd is closed by the library instead). */
-    void (*disconnect)(void *ctx, int fd, int err);
+    void (*disconnect)(void *conn_ctx, int fd, int err);
 };
 
 /*
@@ -66,6 +69,24 @@ struct ks_event_handlers {
  * connected or in event mode), -EADDRINUSE, -ENOMEM, -ENETDOWN.
  */
 int ks_listen_events(int s, int backlog, const struct ks_event_handlers *handlers, void *ctx);
+
+/*
+ * ks_events_pause / ks_events_resume - flow control of one connection of
+ * ks_listen_events. After ks_events_pause (from any thread, also from
+ * fd's receive callback: then after that callback returns) no callback
+ * runs for fd, disconnect included, until ks_events_resume. Meanwhile the
+ * data stays with the provider (native: up to 32 retained indications,
+ * then the provider keeps it; fallback: no receive is issued), so TCP's
+ * window closes and the peer is slowed down: a server that queues data
+ * for a slow consumer (an echo to a peer that does not read) bounds its
+ * memory this way. Pausing twice is one pause; resuming a running
+ * connection does nothing. Closing fd ends a pause.
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, or -EPERM, -EBADF, -EINVAL (fd is not a connection of
+ * ks_listen_events).
+ */
+int ks_events_pause(int s);
+int ks_events_resume(int s);
 
 /* ks_events_native - 1 if s (a socket of ks_listen_events, or one of its
  * connections) gets its events from WSK event callbacks, 0 if from the

@@ -1275,20 +1275,45 @@ def case_event_echo(c, fallback=False):
     (host_event-echo-fallback) and under Wine, which has no event callbacks
     (wine.event-echo)."""
     conns, bytes_each, held = 200, 256 * 1024, 20
+    flood = 32 << 20
     if c.host:
         # Inherited by the runner, as KSHIM_SEED and KSHIM_COMPLETION are.
         os.environ["KSHIM_WSK_EVENTS"] = "0" if fallback else "1"
     mode = "native" if c.host and not fallback else "fallback"
     raise_nofile(4096)
-    # The unload cue: the end of connection #conns (Wine) or of hold_client's
-    # closed connection after the held ones, #conns + 1 (host). LogEvery is
-    # chosen so that this "ended #K" line is logged.
-    last = conns + 1 if c.host else conns
+    # The unload cue: the end of the load's last connection, #conns + 1 after
+    # the flood's (Wine), or of hold_client's closed connection after the
+    # held ones, #conns + 2 (host). LogEvery is chosen so that this "ended
+    # #K" line is logged.
+    last = conns + 2 if c.host else conns + 1
     port = free_port()
     w = c.wskrun([c.driver("event-echo")], {"Port": port, "LogEvery": last},
                  r"^event-echo: ended #%d " % last, 150, name="event-echo")
     m = c.wait_kernel(w, r"^event-echo: listening on port %d \(events: (.*)\)$" % port, 60)
     c.check(m.group(1) == mode, "driver: events: %s (%s)" % (mode, m.group(0)))
+
+    # 0. Flow control: a peer sends 32 MiB and reads nothing for a second.
+    # Once the echo path is full (the socket buffers hold at most ~10 MiB),
+    # the driver's echo queue grows and it pauses the connection
+    # (ks_events_pause) at 1 MiB, so the peer's send stalls; when the peer
+    # reads, the echo drains, the driver resumes, and every byte comes back
+    # in order. The driver's figures (below) show the pause and the bound.
+    fs = socket.create_connection(("127.0.0.1", port), timeout=60)
+    data = random.Random(5).randbytes(flood)
+    sender = threading.Thread(target=fs.sendall, args=(data,), daemon=True)
+    sender.start()
+    sender.join(1.0)  # the echo path fills (Linux's buffers: at most ~10 MiB)
+    got = bytearray()
+    while len(got) < flood:
+        chunk = fs.recv(1 << 20)
+        if not chunk:
+            break
+        got += chunk
+    sender.join(30)
+    fs.shutdown(socket.SHUT_WR)
+    c.check(fs.recv(1) == b"", "flood: the driver ends the stream after the echo")
+    fs.close()
+    c.check(bytes(got) == data, "flood: %d bytes echoed in order (%d back)" % (flood, len(got)))
 
     # 1. The load: every byte echoed in order, every stream ended by the
     # driver's close after the echo.
@@ -1332,12 +1357,23 @@ def case_event_echo(c, fallback=False):
     c.check(bool(s) and bool(u), "the driver logged its summary and its unload")
     if s:
         s = s[0]
-        # The load's connections, then (host) the held ones and the cue's.
-        accepted, ended = conns + (held + 1 if hold else 0), last
-        nbytes = conns * bytes_each + (held * 1000 + 1 if hold else 0)
+        # The flood's and the load's connections, then (host) the held ones
+        # and the cue's.
+        accepted, ended = 1 + conns + (held + 1 if hold else 0), last
+        nbytes = flood + conns * bytes_each + (held * 1000 + 1 if hold else 0)
         c.check([int(x) for x in s.groups()] == [accepted, ended, 0, accepted - ended, nbytes, 0],
                 "driver: accepted=%d ended=%d errors=0 open_at_unload=%d bytes=%d nodes_left=0 (%s)"
                 % (accepted, ended, accepted - ended, nbytes, s.group(0)))
+    f = w.grep(r"^event-echo: flow pauses=(\d+) max_queued=(\d+)$")
+    if c.check(bool(f), "the driver logged its flow-control figures"):
+        pauses, max_queued = int(f[0].group(1)), int(f[0].group(2))
+        # The bound: 1 MiB, plus the piece that crossed it (at most one
+        # 64 KiB indication or pull).
+        c.check(pauses >= 1 and max_queued <= (1 << 20) + (64 << 10),
+                "flow control: %d pause(s), at most %d bytes queued on a connection"
+                " (<= 1 MiB + 64 KiB)" % (pauses, max_queued))
+        c.figure("event-echo (%s) flow control: %d pauses, max %d bytes queued"
+                 % (mode, pauses, max_queued))
     if u:
         ms = int(u[0].group(1))
         c.check(ms < 5000, "unloaded with %d connections open in %d ms (< 5000)"

@@ -535,8 +535,10 @@ static int step_aio(int port)
 }
 
 static volatile LONG ev_bytes, ev_accepts;
-static int ev_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int len)
+static int ev_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int len,
+                     void **conn_ctx)
 {
+    UNREFERENCED_PARAMETER(conn_ctx);
     UNREFERENCED_PARAMETER(ctx);
     UNREFERENCED_PARAMETER(listen_fd);
     UNREFERENCED_PARAMETER(fd);

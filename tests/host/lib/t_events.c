@@ -58,9 +58,12 @@ static void leave(struct conn_seen *c)
         InterlockedDecrement(&c->inside);
 }
 
-static int on_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int len)
+static int on_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int len,
+                     void **conn_ctx)
 {
     struct ev_ctx *x = (struct ev_ctx *)ctx;
+    if (*conn_ctx != ctx)
+        InterlockedIncrement(&x->overlaps); /* counted as a rule break */
     LONG i = InterlockedIncrement(&x->accepted) - 1;
     if (i >= MAXC || listen_fd != x->listen_fd || remote == NULL || remote->sa_family != AF_INET ||
         len != (int)sizeof(SOCKADDR_IN))
@@ -276,6 +279,103 @@ static void t_ev_flood(void)
     ks_close(l);
 }
 
+/* Per-connection context and flow control: the receive callback pauses
+ * its connection after 256 KiB; the peer's 32 MiB then wait with the
+ * provider (the peer's send is held back by TCP), nothing more is
+ * delivered, the end of the stream is held too; after ks_events_resume
+ * everything comes, in order, then the disconnect. */
+struct paused_conn {
+    struct ev_ctx *x;
+    volatile LONG paused_at; /* bytes when it paused */
+    size_t bytes;
+    unsigned long long hash;
+    volatile LONG disconnects;
+    volatile LONG wrong_ctx;
+};
+static struct paused_conn g_pc;
+
+static int pc_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int len,
+                     void **conn_ctx)
+{
+    UNREFERENCED_PARAMETER(listen_fd);
+    UNREFERENCED_PARAMETER(remote);
+    UNREFERENCED_PARAMETER(len);
+    g_pc.x = (struct ev_ctx *)ctx;
+    g_pc.x->c[0].fd = fd;
+    g_pc.hash = 14695981039346656037ull;
+    *conn_ctx = &g_pc;
+    return 0;
+}
+
+static void pc_receive(void *conn_ctx, int fd, const void *data, size_t len)
+{
+    struct paused_conn *p = (struct paused_conn *)conn_ctx;
+    if (p != &g_pc) {
+        InterlockedIncrement(&g_pc.wrong_ctx);
+        return;
+    }
+    p->hash = ht_fnv(data, len, p->hash);
+    p->bytes += len;
+    if (p->paused_at == 0 && p->bytes >= 256 * 1024) {
+        p->paused_at = (LONG)p->bytes;
+        HT_EQ(ks_events_pause(fd), 0, "pause from the receive callback");
+    }
+}
+
+static void pc_disconnect(void *conn_ctx, int fd, int err)
+{
+    struct paused_conn *p = (struct paused_conn *)conn_ctx;
+    if (p != &g_pc)
+        InterlockedIncrement(&g_pc.wrong_ctx);
+    HT_EQ(err, 0, "orderly end after the data");
+    InterlockedIncrement(&g_pc.disconnects);
+    ks_close(fd);
+}
+
+static void t_ev_pause(void)
+{
+    static struct ev_ctx x;
+    static const struct ks_event_handlers h = {pc_accept, pc_receive, pc_disconnect};
+    memset(&x, 0, sizeof(x));
+    memset(&g_pc, 0, sizeof(g_pc));
+    int l = ks_socket(AF_INET, SOCK_STREAM, 0);
+    SOCKADDR_STORAGE a;
+    int alen;
+    ht_loopback(0, 0, &a, &alen);
+    HT_EQ(ks_bind(l, (struct sockaddr *)&a, alen), 0, "bind");
+    HT_EQ(ks_listen_events(l, 4, &h, &x), 0, "listen");
+    HT_EQ(ks_events_pause(l), -EINVAL, "pause of the listener");
+    alen = (int)sizeof(a);
+    ks_getsockname(l, (struct sockaddr *)&a, &alen);
+    static struct client k;
+    k.port = ks_ntohs(((SOCKADDR_IN *)&a)->sin_port);
+    k.seed = 4242;
+    /* More than every buffer on the way can hold (ring 2 MiB, Linux's
+     * socket buffers up to 6 + 4 MiB): the peer's send must wait. */
+    k.len = 32u << 20;
+    ht_thread *t = ht_spawn(client_run, &k);
+    LONGLONG end = ht_now_ms() + 10000;
+    while (g_pc.paused_at == 0 && ht_now_ms() < end)
+        ht_sleep_ms(1);
+    HT_CHECK(g_pc.paused_at > 0, "paused after 256 KiB", g_pc.bytes);
+    ht_sleep_ms(300);
+    /* Nothing after the pause: the callback that paused was the last. */
+    HT_EQ(g_pc.bytes, (size_t)g_pc.paused_at, "no receive callback while paused");
+    HT_CHECK(!ht_join(t, 0), "the peer's data are held back (its send waits)", 0);
+    HT_EQ(ks_events_resume(x.c[0].fd), 0, "resume");
+    HT_EQ(ks_events_resume(x.c[0].fd), 0, "resume again: nothing");
+    HT_CHECK(ht_join(t, 30000), "the peer sent everything", 0);
+    HT_EQ(wait_until(&g_pc.disconnects, 1, 30000), 1, "disconnect after the data");
+    unsigned char *pat = malloc(k.len);
+    ht_pattern(pat, k.len, 4242, 0);
+    HT_EQ(g_pc.bytes, k.len, "every byte");
+    HT_CHECK(g_pc.hash == ht_fnv(pat, k.len, 14695981039346656037ull), "in order", 0);
+    free(pat);
+    HT_EQ(g_pc.wrong_ctx, 0, "the connection's context in every callback");
+    HT_EQ(ks_events_pause(987654), -EBADF, "bad fd");
+    ks_close(l);
+}
+
 /* ks_close inside a receive callback: no callback after it; retained
  * indications released before the provider's close (the shim checks). */
 static void t_ev_close_in_callback(void)
@@ -362,6 +462,7 @@ const struct ht_test event_tests[] = {
     {"events-echo", t_ev_echo},
     {"events-slow-consumer", t_ev_slow},
     {"events-flood", t_ev_flood},
+    {"events-pause", t_ev_pause},
     {"events-close-in-callback", t_ev_close_in_callback},
     {"events-reset-reject-args", t_ev_reset_reject_args},
     {"events-cleanup", t_ev_cleanup},
