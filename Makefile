@@ -13,8 +13,9 @@
 #   make bench-http  examples/httpd under Wine and nginx natively, serving the
 #                same page, each measured by wrk (100 connections, 10 s):
 #                requests/s and their ratio
-#   make bench-echo  examples/echo-server: 1,000 connections x 1 MiB echoed with
-#                checksums, on both beds (make check runs 1,000 x 64 KiB)
+#   make bench-echo  examples/echo-server (ks_poll) and examples/event-echo (event
+#                and async APIs): 1,000 connections x 1 MiB echoed with checksums,
+#                on both beds (make check runs 1,000 x 64 KiB and 200 x 256 KiB)
 #   make bench-instr  host bed: instructions per operation (callgrind) and pool
 #                per idle socket, wsksock against raw WSK (bench/instr-results.json)
 #   make clean   remove build trees
@@ -78,7 +79,8 @@ bench-http: build
 # examples/echo-server's full load: wine.echo-server and host_echo-server
 # with 1 MiB per connection (their figures: wsksuite: figure lines).
 bench-echo: build
-	cd $(HOSTDIR) && ECHO_SERVER_BYTES=1048576 ctest -R 'echo-server$$' -V --timeout 600 \
+	cd $(HOSTDIR) && ECHO_SERVER_BYTES=1048576 EVENT_ECHO_CONNS=1000 EVENT_ECHO_BYTES=1048576 \
+	    ctest -R 'echo-server$$|event-echo' -V --timeout 600 \
 	    > bench-echo.log; rc=$$?; grep -E 'wsksuite: (figure|FAIL|RESULT)|tests passed' \
 	    bench-echo.log; exit $$rc
 

@@ -20,11 +20,15 @@
  *          a wake meanwhile sets rewake (it is posted again);
  *  PARKED  its link is on the socket, waiting for a wake.
  */
+#include "ks_aio.h"
 #include "ks_fdtable.h"
 #include "ks_socket.h"
-#include "ks_work.h"
 
-enum aio_state { AIO_FREE = 0, AIO_QUEUED, AIO_POSTED, AIO_RUNNING, AIO_PARKED };
+#define AIO_FREE KS_AIO_FREE
+#define AIO_QUEUED KS_AIO_QUEUED
+#define AIO_POSTED KS_AIO_POSTED
+#define AIO_RUNNING KS_AIO_RUNNING
+#define AIO_PARKED KS_AIO_PARKED
 enum aio_kind { AIO_RECV, AIO_SEND, AIO_ACCEPT, AIO_CONNECT, AIO_RECVFROM, AIO_SENDTO };
 enum aio_dir { AIO_RX = 0, AIO_TX = 1 };
 
@@ -32,7 +36,7 @@ enum aio_dir { AIO_RX = 0, AIO_TX = 1 };
 #define AIO_AGAIN (-EWOULDBLOCK)
 
 struct aio {
-    ks_work work;
+    struct ks_aio_head head; /* first: shared with ks_aio_call.c */
     struct ks_ready_link link;
     LIST_ENTRY fifo; /* s->aio_q[dir] */
     ks_sock *s;      /* referenced while in flight */
@@ -47,12 +51,11 @@ struct aio {
     int fd;
     int flags;
     UCHAR kind, dir;
-    volatile LONG state; /* enum aio_state (socket lock) */
-    BOOLEAN linked;      /* link on s->ready.waiters (socket lock) */
-    BOOLEAN cancel;      /* ks_aio_cancel asked (socket lock) */
-    BOOLEAN rewake;      /* woken while RUNNING (socket lock) */
-    BOOLEAN flushing;    /* send: every byte taken, waiting for the provider */
-    BOOLEAN started;     /* connect: issued, in progress */
+    BOOLEAN linked;   /* link on s->ready.waiters (socket lock) */
+    BOOLEAN cancel;   /* ks_aio_cancel asked (socket lock) */
+    BOOLEAN rewake;   /* woken while RUNNING (socket lock) */
+    BOOLEAN flushing; /* send: every byte taken, waiting for the provider */
+    BOOLEAN started;  /* connect: issued, in progress */
 };
 
 /* The caller's struct ks_aio holds the request. */
@@ -71,12 +74,12 @@ static void aio_notify(ks_sock *s, struct ks_ready_link *link)
 {
     struct aio *a = CONTAINING_RECORD(link, struct aio, link);
     UNREFERENCED_PARAMETER(s);
-    if (a->state == AIO_PARKED) {
+    if (a->head.state == AIO_PARKED) {
         RemoveEntryList(&a->link.entry);
         a->linked = FALSE;
-        a->state = AIO_POSTED;
-        ks_work_post(&a->work);
-    } else if (a->state == AIO_RUNNING) {
+        a->head.state = AIO_POSTED;
+        ks_work_post(&a->head.work);
+    } else if (a->head.state == AIO_RUNNING) {
         a->rewake = TRUE;
     }
 }
@@ -198,14 +201,14 @@ static void aio_complete(struct aio *a, ptrdiff_t result)
     RemoveEntryList(&a->fifo);
     if (!IsListEmpty(&s->aio_q[a->dir])) {
         struct aio *next = CONTAINING_RECORD(s->aio_q[a->dir].Flink, struct aio, fifo);
-        if (next->state == AIO_QUEUED) {
-            next->state = AIO_POSTED;
-            ks_work_post(&next->work);
+        if (next->head.state == AIO_QUEUED) {
+            next->head.state = AIO_POSTED;
+            ks_work_post(&next->head.work);
         }
     }
     ks_aio_cb *cb = a->cb;
     a->s = NULL;
-    a->state = AIO_FREE;
+    a->head.state = AIO_FREE;
     KeReleaseSpinLock(&s->lock, irql);
     /* The request is the caller's again from here (it may be reused inside
      * the callback). The socket reference is dropped after the callback, so
@@ -216,7 +219,7 @@ static void aio_complete(struct aio *a, ptrdiff_t result)
 
 static void aio_run(ks_work *w)
 {
-    struct aio *a = CONTAINING_RECORD(w, struct aio, work);
+    struct aio *a = CONTAINING_RECORD(w, struct aio, head.work);
     ks_sock *s = a->s;
     KIRQL irql;
 
@@ -227,7 +230,7 @@ static void aio_run(ks_work *w)
         return;
     }
     /* Linked before the try: a wake during it is not lost. */
-    a->state = AIO_RUNNING;
+    a->head.state = AIO_RUNNING;
     a->rewake = FALSE;
     if (!a->linked) {
         InsertTailList(&s->ready.waiters, &a->link.entry);
@@ -244,10 +247,10 @@ static void aio_run(ks_work *w)
         if (a->rewake) {
             /* Something happened during the try: try again, after the
              * work queued meanwhile (fairness among sockets). */
-            a->state = AIO_POSTED;
-            ks_work_post(&a->work);
+            a->head.state = AIO_POSTED;
+            ks_work_post(&a->head.work);
         } else {
-            a->state = AIO_PARKED;
+            a->head.state = AIO_PARKED;
         }
         KeReleaseSpinLock(&s->lock, irql);
         return;
@@ -283,16 +286,17 @@ static int aio_submit(struct ks_aio *req, int fd, enum aio_kind kind, ks_aio_cb 
     a->rewake = FALSE;
     a->flushing = FALSE;
     a->started = FALSE;
-    a->work.fn = aio_run;
+    a->head.work.fn = aio_run;
+    a->head.blocking_call = FALSE;
     a->link.event = NULL;
     a->link.notify = aio_notify;
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
     BOOLEAN first = IsListEmpty(&s->aio_q[a->dir]);
     InsertTailList(&s->aio_q[a->dir], &a->fifo);
-    a->state = first ? AIO_POSTED : AIO_QUEUED;
+    a->head.state = first ? AIO_POSTED : AIO_QUEUED;
     if (first)
-        ks_work_post(&a->work);
+        ks_work_post(&a->head.work);
     KeReleaseSpinLock(&s->lock, irql);
     return 0;
 }
@@ -307,7 +311,7 @@ static int aio_check(const struct ks_aio *req, ks_aio_cb *cb, const void *buf, s
         return -EFAULT;
     if ((flags & ~allowed_flags) != 0 || len > KS_MAX_IO_SIZE)
         return -EINVAL;
-    if (((const struct aio *)(const void *)req->ks_private)->state != AIO_FREE)
+    if (ks_aio_head_of((struct ks_aio *)req)->state != AIO_FREE)
         return -EBUSY;
     return 0;
 }
@@ -418,25 +422,27 @@ int ks_aio_cancel(struct ks_aio *req)
 {
     if (req == NULL)
         return -EFAULT;
+    if (ks_aio_head_of(req)->blocking_call)
+        return ks_aio_call_cancel(req);
     struct aio *a = aio_of(req);
     ks_sock *s = a->s;
-    if (s == NULL || a->state == AIO_FREE)
+    if (s == NULL || a->head.state == AIO_FREE)
         return -EINVAL;
     int err = 0;
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
-    if (a->state == AIO_FREE || !cancellable(a)) {
-        err = a->state == AIO_FREE ? -EINVAL : -EALREADY;
+    if (a->head.state == AIO_FREE || !cancellable(a)) {
+        err = a->head.state == AIO_FREE ? -EINVAL : -EALREADY;
     } else {
         a->cancel = TRUE;
-        if (a->state == AIO_PARKED || a->state == AIO_QUEUED) {
+        if (a->head.state == AIO_PARKED || a->head.state == AIO_QUEUED) {
             if (a->linked) {
                 RemoveEntryList(&a->link.entry);
                 a->linked = FALSE;
             }
-            a->state = AIO_POSTED;
-            ks_work_post(&a->work);
-        } else if (a->state == AIO_RUNNING) {
+            a->head.state = AIO_POSTED;
+            ks_work_post(&a->head.work);
+        } else if (a->head.state == AIO_RUNNING) {
             err = -EALREADY; /* its try may finish it */
         }
     }

@@ -54,6 +54,16 @@ static inline int ks_hex_digit(char c)
     return -1;
 }
 
+/* Length of a NUL-terminated string (no C runtime in the kernel's
+ * imports is relied on). IRQL: any, for nonpaged text. */
+static inline size_t ks_text_length(const char *s)
+{
+    size_t n = 0;
+    while (s[n] != '\0')
+        n++;
+    return n;
+}
+
 /* Map an NTSTATUS from WSK or the kernel to a negative errno value. */
 int ks_status_to_errno(NTSTATUS status);
 

@@ -340,14 +340,6 @@ static int numeric_port(const char *s, uint16_t *port)
     return 1;
 }
 
-static size_t text_length(const char *s)
-{
-    size_t n = 0;
-    while (s[n] != '\0')
-        n++;
-    return n;
-}
-
 /* The hints: ai_flags, ai_family, ai_socktype, ai_protocol (other members
  * are ignored). */
 static int read_hints(const struct addrinfo *hints, const char *node, struct lookup *lk)
@@ -431,7 +423,7 @@ static int resolve_host(const char *node, const struct lookup *lk, struct builde
         return err;
     if (lk->flags & AI_CANONNAME) {
         canon.utf8 = node;
-        canon.bytes = text_length(node);
+        canon.bytes = ks_text_length(node);
         for (const ADDRINFOEXW *e = answer.list; e != NULL; e = e->ai_next) {
             if (e->ai_canonname == NULL)
                 continue;
@@ -498,7 +490,7 @@ static int numeric_host(const char *node, const struct lookup *lk, struct builde
     RtlZeroMemory(&v6, sizeof(v6));
     if (lk->flags & AI_CANONNAME) {
         canon.utf8 = node;
-        canon.bytes = text_length(node);
+        canon.bytes = ks_text_length(node);
     }
     if (ks_inet_pton(AF_INET, node, &v4.sin_addr) == 1) {
         v4.sin_family = AF_INET;

@@ -1,37 +1,46 @@
-/* ks_work.c - the library's completion threads (see ks_work.h). */
+/* ks_work.c - the library's threads (see ks_work.h). */
 #include "ks_work.h"
 #include "ks_provider.h"
 
-static struct {
+/* One pool of threads serving one FIFO queue. */
+struct pool {
     KSPIN_LOCK lock;                /* queue, stopping */
     LIST_ENTRY queue;               /* ks_work items */
     KSEMAPHORE items;               /* one count per item (and per thread at stop) */
     BOOLEAN stopping;               /* (lock) */
-    volatile LONG state;            /* 0 stopped, 1 starting or stopping, 2 running */
     PVOID threads[KS_WORK_THREADS]; /* referenced thread objects, to join */
     /* Thread id of each (mingw inlines PsGetCurrentThread as a gs: read,
      * which means nothing under Wine). */
     HANDLE self[KS_WORK_THREADS];
+};
+
+enum { POOL_COMPLETION = 0, POOL_BLOCKING = 1, POOL_COUNT = 2 };
+
+static struct {
+    volatile LONG state; /* 0 stopped, 1 starting or stopping, 2 running */
+    struct pool pools[POOL_COUNT];
 } g_work;
 
 static KSTART_ROUTINE work_thread;
 
+/* context: pool index << 8 | thread index. */
 static void work_thread(PVOID context)
 {
-    g_work.self[(ULONG_PTR)context] = PsGetCurrentThreadId();
+    struct pool *p = &g_work.pools[(ULONG_PTR)context >> 8];
+    p->self[(ULONG_PTR)context & 0xff] = PsGetCurrentThreadId();
     for (;;) {
-        KeWaitForSingleObject(&g_work.items, Executive, KernelMode, FALSE, NULL);
+        KeWaitForSingleObject(&p->items, Executive, KernelMode, FALSE, NULL);
         KIRQL irql;
-        KeAcquireSpinLock(&g_work.lock, &irql);
-        if (IsListEmpty(&g_work.queue)) {
-            BOOLEAN stop = g_work.stopping;
-            KeReleaseSpinLock(&g_work.lock, irql);
+        KeAcquireSpinLock(&p->lock, &irql);
+        if (IsListEmpty(&p->queue)) {
+            BOOLEAN stop = p->stopping;
+            KeReleaseSpinLock(&p->lock, irql);
             if (stop)
                 break;
             continue;
         }
-        PLIST_ENTRY e = RemoveHeadList(&g_work.queue);
-        KeReleaseSpinLock(&g_work.lock, irql);
+        PLIST_ENTRY e = RemoveHeadList(&p->queue);
+        KeReleaseSpinLock(&p->lock, irql);
         ks_work *w = CONTAINING_RECORD(e, ks_work, entry);
         w->fn(w);
         /* A callback must return at PASSIVE_LEVEL; the next one relies on it. */
@@ -51,18 +60,49 @@ static void join(PVOID *thread)
     *thread = NULL;
 }
 
-/* Stops the threads started so far (state 1 held by the caller). */
-static void stop_threads(void)
+/* Stops a pool's threads after they ran what is queued, and joins them. */
+static void stop_pool(struct pool *p)
 {
     KIRQL irql;
-    KeAcquireSpinLock(&g_work.lock, &irql);
-    g_work.stopping = TRUE;
-    KeReleaseSpinLock(&g_work.lock, irql);
-    KeReleaseSemaphore(&g_work.items, IO_NO_INCREMENT, KS_WORK_THREADS, FALSE);
+    KeAcquireSpinLock(&p->lock, &irql);
+    p->stopping = TRUE;
+    KeReleaseSpinLock(&p->lock, irql);
+    KeReleaseSemaphore(&p->items, IO_NO_INCREMENT, KS_WORK_THREADS, FALSE);
     for (int i = 0; i < KS_WORK_THREADS; i++) {
-        join(&g_work.threads[i]);
-        g_work.self[i] = NULL;
+        join(&p->threads[i]);
+        p->self[i] = NULL;
     }
+}
+
+/* Starts a pool's threads; FALSE (and the started ones stopped) on failure. */
+static BOOLEAN start_pool(int index)
+{
+    struct pool *p = &g_work.pools[index];
+    KeInitializeSpinLock(&p->lock);
+    InitializeListHead(&p->queue);
+    KeInitializeSemaphore(&p->items, 0, MAXLONG);
+    p->stopping = FALSE;
+    for (int i = 0; i < KS_WORK_THREADS; i++) {
+        HANDLE h;
+        NTSTATUS st = PsCreateSystemThread(&h, THREAD_ALL_ACCESS, NULL, NULL, NULL, work_thread,
+                                           (PVOID)(ULONG_PTR)((index << 8) | i));
+        if (NT_SUCCESS(st)) {
+            /* NULL object type: mingw's PsThreadType is a dllimport'ed pointer.
+             * Referencing a handle we just created with full access cannot
+             * fail in practice; if it did, that thread is stopped with the
+             * others but not joined. */
+            st = ObReferenceObjectByHandle(h, THREAD_ALL_ACCESS, NULL, KernelMode, &p->threads[i],
+                                           NULL);
+            if (!NT_SUCCESS(st))
+                p->threads[i] = NULL;
+            ZwClose(h);
+        }
+        if (!NT_SUCCESS(st)) {
+            stop_pool(p);
+            return FALSE;
+        }
+    }
+    return TRUE;
 }
 
 int ks_work_start(void)
@@ -81,42 +121,36 @@ int ks_work_start(void)
         InterlockedExchange(&g_work.state, 0);
         return -ENETDOWN;
     }
-    KeInitializeSpinLock(&g_work.lock);
-    InitializeListHead(&g_work.queue);
-    KeInitializeSemaphore(&g_work.items, 0, MAXLONG);
-    g_work.stopping = FALSE;
-    for (int i = 0; i < KS_WORK_THREADS; i++) {
-        HANDLE h;
-        NTSTATUS st = PsCreateSystemThread(&h, THREAD_ALL_ACCESS, NULL, NULL, NULL, work_thread,
-                                           (PVOID)(ULONG_PTR)i);
-        if (NT_SUCCESS(st)) {
-            /* NULL object type: mingw's PsThreadType is a dllimport'ed pointer.
-             * Referencing a handle we just created with full access cannot
-             * fail in practice; if it did, that thread is stopped with the
-             * others but not joined. */
-            st = ObReferenceObjectByHandle(h, THREAD_ALL_ACCESS, NULL, KernelMode,
-                                           &g_work.threads[i], NULL);
-            if (!NT_SUCCESS(st))
-                g_work.threads[i] = NULL;
-            ZwClose(h);
-        }
-        if (!NT_SUCCESS(st)) {
-            stop_threads();
-            InterlockedExchange(&g_work.state, 0);
-            return -ENOMEM;
-        }
+    if (!start_pool(POOL_COMPLETION)) {
+        InterlockedExchange(&g_work.state, 0);
+        return -ENOMEM;
+    }
+    if (!start_pool(POOL_BLOCKING)) {
+        stop_pool(&g_work.pools[POOL_COMPLETION]);
+        InterlockedExchange(&g_work.state, 0);
+        return -ENOMEM;
     }
     InterlockedExchange(&g_work.state, 2);
     return 0;
 }
 
-void ks_work_post(ks_work *work)
+static void post(struct pool *p, ks_work *work)
 {
     KIRQL irql;
-    KeAcquireSpinLock(&g_work.lock, &irql);
-    InsertTailList(&g_work.queue, &work->entry);
-    KeReleaseSpinLock(&g_work.lock, irql);
-    KeReleaseSemaphore(&g_work.items, IO_NO_INCREMENT, 1, FALSE);
+    KeAcquireSpinLock(&p->lock, &irql);
+    InsertTailList(&p->queue, &work->entry);
+    KeReleaseSpinLock(&p->lock, irql);
+    KeReleaseSemaphore(&p->items, IO_NO_INCREMENT, 1, FALSE);
+}
+
+void ks_work_post(ks_work *work)
+{
+    post(&g_work.pools[POOL_COMPLETION], work);
+}
+
+void ks_work_post_blocking(ks_work *work)
+{
+    post(&g_work.pools[POOL_BLOCKING], work);
 }
 
 BOOLEAN ks_work_on_worker(void)
@@ -124,9 +158,10 @@ BOOLEAN ks_work_on_worker(void)
     if (g_work.state != 2)
         return FALSE;
     HANDLE self = PsGetCurrentThreadId();
-    for (int i = 0; i < KS_WORK_THREADS; i++)
-        if (g_work.self[i] == self)
-            return TRUE;
+    for (int p = 0; p < POOL_COUNT; p++)
+        for (int i = 0; i < KS_WORK_THREADS; i++)
+            if (g_work.pools[p].self[i] == self)
+                return TRUE;
     return FALSE;
 }
 
@@ -134,6 +169,9 @@ void ks_work_stop(void)
 {
     if (InterlockedCompareExchange(&g_work.state, 1, 2) != 2)
         return;
-    stop_threads();
+    /* Blocking calls first: they post their completions, which the
+     * completion threads then run before they stop. */
+    stop_pool(&g_work.pools[POOL_BLOCKING]);
+    stop_pool(&g_work.pools[POOL_COMPLETION]);
     InterlockedExchange(&g_work.state, 0);
 }

@@ -1,12 +1,16 @@
 /*
- * ks_work.h - the library's completion threads.
+ * ks_work.h - the library's threads: completion threads and blocking-call
+ * threads.
  *
  * Asynchronous completions (ks_aio.c) and event deliveries (ks_events.c)
  * run user callbacks at PASSIVE_LEVEL on a small fixed set of system
  * threads the library owns, never on the provider's thread (which may be at
  * DISPATCH_LEVEL) and never inside the call that submitted the work. Items
  * are posted from any IRQL <= DISPATCH_LEVEL and run in FIFO order by
- * whichever thread is free.
+ * whichever thread is free. Calls that can only be made blocking (name
+ * resolution, the orderly close) run on a second pool, so that they never
+ * hold up the completion threads; their callbacks are then posted to the
+ * completion threads.
  *
  * Lifetime: the threads start at the first ks_work_start() after
  * ks_startup and stop in ks_cleanup (ks_work_stop), after every socket is
@@ -17,7 +21,7 @@
 
 #include "ks_kernel.h"
 
-/* Number of completion threads. */
+/* Number of threads of each pool. */
 #define KS_WORK_THREADS 2
 
 typedef struct ks_work ks_work;
@@ -31,9 +35,11 @@ struct ks_work {
 /* Starts the threads if they are not running. 0, or -ENOMEM / -ENETDOWN
  * (library stopping). PASSIVE_LEVEL. */
 int ks_work_start(void);
-/* Queues work (its fn set; the threads started). IRQL <= DISPATCH_LEVEL. */
+/* Queues work (its fn set; the threads started) for a completion thread,
+ * or for a blocking-call thread. IRQL <= DISPATCH_LEVEL. */
 void ks_work_post(ks_work *work);
-/* TRUE on a completion thread. */
+void ks_work_post_blocking(ks_work *work);
+/* TRUE on one of the library's threads. */
 BOOLEAN ks_work_on_worker(void);
 /* Stops the threads after running what is queued; waits for them.
  * PASSIVE_LEVEL, not on a completion thread. */

@@ -52,6 +52,7 @@ extern "C" {
 #endif
 
 struct ks_aio;
+struct addrinfo;
 
 /* result: what the blocking call would return (bytes, a descriptor, 0), or
  * a negative errno; -ECANCELED after ks_aio_cancel. */
@@ -95,6 +96,33 @@ int ks_recvfrom_async(int s, void *buf, size_t len, int flags, struct sockaddr *
                       struct ks_aio *req, ks_aio_cb *cb);
 int ks_sendto_async(int s, const void *buf, size_t len, int flags, const struct sockaddr *to,
                     int tolen, struct ks_aio *req, ks_aio_cb *cb);
+
+/*
+ * Calls that the provider only offers as waits (a name resolution is a
+ * sequence of queries; an orderly close or a graceful shutdown waits for
+ * the peer's acknowledgement, up to 5 s): their asynchronous forms run the
+ * blocking call on one of the library's two blocking-call threads, so that
+ * neither the caller nor the completion threads wait, then the callback
+ * runs on a completion thread as for every other asynchronous call.
+ *
+ * ks_getaddrinfo_async - ks_getaddrinfo in the background (node, service
+ * and hints are copied). result: 0 (*res holds the list, to free with
+ * ks_freeaddrinfo) or -EAI_*; res must stay valid until the callback.
+ * Cancellable before it started (-ECANCELED, *res NULL).
+ *
+ * ks_close_async - ks_close without waiting: the descriptor is closed at
+ * once (later calls get -EBADF), the socket's orderly close runs in the
+ * background (blocked calls and pending operations on it end with -EBADF);
+ * result: 0 once the provider's socket is closed. Not cancellable. Use it
+ * from callbacks: a ks_close there may wait up to 5 s for the peer.
+ *
+ * ks_shutdown_async - ks_shutdown in the background; result: as
+ * ks_shutdown's. Cancellable before it started.
+ */
+int ks_getaddrinfo_async(const char *node, const char *service, const struct addrinfo *hints,
+                         struct addrinfo **res, struct ks_aio *req, ks_aio_cb *cb);
+int ks_close_async(int s, struct ks_aio *req, ks_aio_cb *cb);
+int ks_shutdown_async(int s, int how, struct ks_aio *req, ks_aio_cb *cb);
 
 /*
  * ks_aio_cancel - ask an operation in flight to end with -ECANCELED.

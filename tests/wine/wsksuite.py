@@ -1274,13 +1274,15 @@ def case_event_echo(c, fallback=False):
     (host_event-echo) and from the library's fallback with KSHIM_WSK_EVENTS=0
     (host_event-echo-fallback) and under Wine, which has no event callbacks
     (wine.event-echo)."""
-    conns, bytes_each, held = 200, 256 * 1024, 20
-    flood = 32 << 20
+    # make bench-echo sets both to the echo-server case's load (1,000 x 1 MiB).
+    conns = int(os.environ.get("EVENT_ECHO_CONNS", 200))
+    bytes_each = int(os.environ.get("EVENT_ECHO_BYTES", 256 * 1024))
+    held, flood = 20, 32 << 20
     if c.host:
         # Inherited by the runner, as KSHIM_SEED and KSHIM_COMPLETION are.
         os.environ["KSHIM_WSK_EVENTS"] = "0" if fallback else "1"
     mode = "native" if c.host and not fallback else "fallback"
-    raise_nofile(4096)
+    raise_nofile(8192)  # up to 1,000 connections (make bench-echo): ~1,000 fds each side
     # The unload cue: the end of the load's last connection, #conns + 1 after
     # the flood's (Wine), or of hold_client's closed connection after the
     # held ones, #conns + 2 (host). LogEvery is chosen so that this "ended

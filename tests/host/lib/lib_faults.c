@@ -530,7 +530,22 @@ static int step_aio(int port)
             ok = res == -ECANCELED;
         }
     }
-    CALL("ks_close aio", ks_close(s));
+    /* The blocking calls' asynchronous forms: a close, a resolution. */
+    static struct aop k, g;
+    AOP("ks_close_async", k, ks_close_async(s, &k.req, aop_cb), 0);
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    if (ok) {
+        long long gr =
+            AOP("ks_getaddrinfo_async", g,
+                ks_getaddrinfo_async("localhost", "80", &hints, &res, &g.req, aop_cb), 0);
+        if (gr == 0 && (res == NULL || res->ai_family != AF_INET))
+            corrupt("async resolution's list");
+        ks_freeaddrinfo(res);
+        ok = gr == 0;
+    }
     return ok ? 0 : -1;
 }
 

@@ -339,8 +339,103 @@ static void t_aio_connect_udp(void)
     hp_close(nfd);
 }
 
+/* The blocking calls' asynchronous forms: name resolution (with
+ * cancellation before it started), close and shutdown without waiting. */
+static void t_aio_blocking_calls(void)
+{
+    struct op o;
+    struct addrinfo *res = (struct addrinfo *)1;
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    op_init(&o);
+    char name[16] = "localhost";
+    HT_EQ(ks_getaddrinfo_async(name, "http", &hints, &res, &o.req, op_cb), 0, "resolve");
+    memset(name, 'x', sizeof(name) - 1); /* the library copied it */
+    HT_EQ(wait_op(&o, 20000), 0, "localhost resolved");
+    check_cb(&o, "resolve callback once");
+    HT_CHECK(res != NULL && res->ai_family == AF_INET && res->ai_addr != NULL, "a list", 0);
+    if (res != NULL && res->ai_addr != NULL)
+        HT_EQ(ks_ntohs(((SOCKADDR_IN *)res->ai_addr)->sin_port), 80, "the service's port");
+    ks_freeaddrinfo(res);
+    op_init(&o);
+    HT_EQ(ks_getaddrinfo_async("no-such-host.invalid", NULL, NULL, &res, &o.req, op_cb), 0,
+          "resolve a name that does not exist");
+    HT_EQ(wait_op(&o, 30000), -EAI_NONAME, "-EAI_NONAME by the callback");
+    HT_CHECK(res == NULL, "no list", 0);
+    HT_EQ(ks_getaddrinfo_async("localhost", NULL, NULL, NULL, &o.req, op_cb), -EFAULT, "res NULL");
+
+    /* Many at once, cancelled at once: those not started end with
+     * -ECANCELED (and no list), the others with their result. */
+    enum { N = 64 };
+    static struct op q[N];
+    static struct addrinfo *qres[N];
+    static int qcancel[N];
+    int cancelled = 0;
+    for (int i = 0; i < N; i++) {
+        op_init(&q[i]);
+        HT_EQ(ks_getaddrinfo_async("localhost", "80", &hints, &qres[i], &q[i].req, op_cb), 0,
+              "queued");
+    }
+    for (int i = N - 1; i >= 0; i--) {
+        int c = ks_aio_cancel(&q[i].req);
+        /* -EINVAL: it completed already. */
+        HT_CHECK(c == 0 || c == -EALREADY || c == -EINVAL, "cancel: 0, -EALREADY or -EINVAL", c);
+        qcancel[i] = c;
+        cancelled += c == 0;
+    }
+    HT_CHECK(cancelled > 0, "some were cancelled before they started", cancelled);
+    for (int i = 0; i < N; i++) {
+        ptrdiff_t r = wait_op(&q[i], 30000);
+        if (qcancel[i] == 0) {
+            HT_EQ(r, -ECANCELED, "cancelled before it started");
+            HT_CHECK(qres[i] == NULL, "no list", i);
+        } else {
+            HT_EQ(r, 0, "completed");
+            ks_freeaddrinfo(qres[i]);
+        }
+    }
+
+    /* Close without waiting: the descriptor ends at once, a pending receive
+     * ends with -EBADF, the peer sees an orderly end. */
+    int fd;
+    int s = pair(&fd);
+    struct op r, c;
+    char buf[8];
+    op_init(&r);
+    op_init(&c);
+    HT_EQ(ks_recv_async(s, buf, sizeof(buf), 0, &r.req, op_cb), 0, "recv pending");
+    HT_EQ(ks_close_async(s, &c.req, op_cb), 0, "close submitted");
+    HT_EQ(ks_send(s, "x", 1, 0), -EBADF, "the descriptor is closed at once");
+    HT_EQ(ks_close_async(s, &o.req, op_cb), -EBADF, "closed twice");
+    HT_EQ(wait_op(&c, 10000), 0, "close completed");
+    HT_EQ(wait_op(&r, 10000), -EBADF, "the pending receive ended");
+    HT_EQ(ks_aio_cancel(&c.req), -EINVAL, "cancel after completion");
+    HT_CHECK(hp_wait_end(fd, 5000, NULL) == HP_END_EOF, "the peer sees an orderly end", 0);
+    hp_close(fd);
+
+    /* Shutdown without waiting. */
+    s = pair(&fd);
+    op_init(&o);
+    HT_EQ(ks_shutdown_async(s, SD_SEND, &o.req, op_cb), 0, "shutdown submitted");
+    HT_EQ(wait_op(&o, 10000), 0, "shutdown completed");
+    HT_CHECK(hp_wait_end(fd, 5000, NULL) == HP_END_EOF, "the peer sees the end", 0);
+    op_init(&o);
+    HT_EQ(ks_shutdown_async(s, 42, &o.req, op_cb), 0, "bad how submitted");
+    HT_EQ(wait_op(&o, 10000), -EINVAL, "-EINVAL by the callback");
+    HT_EQ(g_inline_callbacks, 0, "no callback inside its submitting call");
+    hp_close(fd);
+    ks_close(s);
+}
+
 const struct ht_test aio_tests[] = {
-    {"aio-echo", t_aio_echo},   {"aio-order", t_aio_order}, {"aio-cancel", t_aio_cancel},
-    {"aio-close", t_aio_close}, {"aio-args", t_aio_args},   {"aio-connect-udp", t_aio_connect_udp},
+    {"aio-echo", t_aio_echo},
+    {"aio-order", t_aio_order},
+    {"aio-cancel", t_aio_cancel},
+    {"aio-close", t_aio_close},
+    {"aio-args", t_aio_args},
+    {"aio-connect-udp", t_aio_connect_udp},
+    {"aio-blocking-calls", t_aio_blocking_calls},
 };
 const int aio_test_count = (int)(sizeof(aio_tests) / sizeof(aio_tests[0]));

@@ -1,0 +1,184 @@
+/*
+ * ks_aio_call.c - asynchronous forms of the calls WSK only offers as
+ * waits the library must sit through: name resolution (a sequence of
+ * queries), the orderly close and the graceful shutdown (a disconnect the
+ * transport completes when the peer acknowledged). Each runs the blocking
+ * call on a blocking-call thread (ks_work.c), so that neither the caller
+ * nor the completion threads wait, then posts the callback to a completion
+ * thread, like every other asynchronous call.
+ */
+#include "ks_aio.h"
+#include "ks_fdtable.h"
+#include "ks_socket.h"
+
+enum call_kind { CALL_GETADDRINFO, CALL_CLOSE, CALL_SHUTDOWN };
+enum call_phase { PHASE_QUEUED = 0, PHASE_RUNNING = 1, PHASE_CANCELLED = 2 };
+
+struct aio_call {
+    struct ks_aio_head head; /* first: shared with ks_aio.c */
+    ks_aio_cb *cb;
+    ptrdiff_t result;
+    volatile LONG phase; /* enum call_phase */
+    UCHAR kind;
+    int fd, how;
+    ks_sock *s; /* close: the socket taken out of the table (its reference) */
+    struct addrinfo **res;
+    struct addrinfo hints;
+    BOOLEAN has_hints;
+    char *names; /* node and service, copied (KS_TAG_MISC) */
+    const char *node, *service;
+};
+
+_Static_assert(sizeof(struct aio_call) <= sizeof(((struct ks_aio *)0)->ks_private),
+               "struct ks_aio too small");
+
+static ks_work_fn call_run;
+static ks_work_fn call_done;
+
+static struct aio_call *call_of(struct ks_aio *req)
+{
+    return (struct aio_call *)(void *)req->ks_private;
+}
+
+/* Completion thread: the callback. */
+static void call_done(ks_work *w)
+{
+    struct aio_call *a = CONTAINING_RECORD(w, struct aio_call, head.work);
+    ks_aio_cb *cb = a->cb;
+    ptrdiff_t result = a->result;
+    ks_free(a->names, KS_TAG_MISC);
+    a->names = NULL;
+    a->head.state = KS_AIO_FREE; /* the caller's from here on */
+    cb(CONTAINING_RECORD((void *)a, struct ks_aio, ks_private), result);
+}
+
+/* Blocking-call thread: the call, then the callback is posted. */
+static void call_run(ks_work *w)
+{
+    struct aio_call *a = CONTAINING_RECORD(w, struct aio_call, head.work);
+    if (InterlockedCompareExchange(&a->phase, PHASE_RUNNING, PHASE_QUEUED) != PHASE_QUEUED) {
+        a->result = -ECANCELED;
+    } else {
+        a->head.state = KS_AIO_RUNNING;
+        switch (a->kind) {
+        case CALL_GETADDRINFO:
+            a->result =
+                ks_getaddrinfo(a->node, a->service, a->has_hints ? &a->hints : NULL, a->res);
+            break;
+        case CALL_CLOSE:
+            ks_sock_close(a->s);
+            ks_sock_put(a->s);
+            a->s = NULL;
+            a->result = 0;
+            break;
+        default:
+            a->result = ks_shutdown(a->fd, a->how);
+            break;
+        }
+    }
+    a->head.work.fn = call_done;
+    ks_work_post(&a->head.work);
+}
+
+/* Checks common to the submissions: 0, or a negative errno. */
+static int call_check(struct ks_aio *req, ks_aio_cb *cb)
+{
+    if (!ks_can_block())
+        return -EPERM;
+    if (req == NULL || cb == NULL)
+        return -EFAULT;
+    if (ks_aio_head_of(req)->state != KS_AIO_FREE)
+        return -EBUSY;
+    return ks_work_start();
+}
+
+static void call_submit(struct aio_call *a, enum call_kind kind, ks_aio_cb *cb)
+{
+    a->cb = cb;
+    a->kind = (UCHAR)kind;
+    a->phase = PHASE_QUEUED;
+    a->head.blocking_call = TRUE;
+    a->head.state = KS_AIO_POSTED;
+    a->head.work.fn = call_run;
+    ks_work_post_blocking(&a->head.work);
+}
+
+/* A copy of s in *p (advanced), or NULL for NULL. */
+static const char *copy_text(char **p, const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t n = ks_text_length(s) + 1;
+    RtlCopyMemory(*p, s, n);
+    const char *copy = *p;
+    *p += n;
+    return copy;
+}
+
+int ks_getaddrinfo_async(const char *node, const char *service, const struct addrinfo *hints,
+                         struct addrinfo **res, struct ks_aio *req, ks_aio_cb *cb)
+{
+    int err = res == NULL ? (ks_can_block() ? -EFAULT : -EPERM) : call_check(req, cb);
+    if (err != 0)
+        return err;
+    struct aio_call *a = call_of(req);
+    *res = NULL;
+    /* The names are copied: the caller's strings may go once this returns. */
+    size_t len = (node != NULL ? ks_text_length(node) + 1 : 0) +
+                 (service != NULL ? ks_text_length(service) + 1 : 0);
+    a->names = len > 0 ? (char *)ks_alloc(len, KS_TAG_MISC) : NULL;
+    if (len > 0 && a->names == NULL)
+        return -EAI_MEMORY;
+    char *p = a->names;
+    a->node = copy_text(&p, node);
+    a->service = copy_text(&p, service);
+    a->has_hints = hints != NULL;
+    if (hints != NULL)
+        a->hints = *hints;
+    a->res = res;
+    a->s = NULL;
+    call_submit(a, CALL_GETADDRINFO, cb);
+    return 0;
+}
+
+int ks_close_async(int fd, struct ks_aio *req, ks_aio_cb *cb)
+{
+    int err = call_check(req, cb);
+    if (err != 0)
+        return err;
+    /* The descriptor ends now, as with ks_close; the socket goes later. */
+    ks_sock *s = ks_fd_remove(fd);
+    if (s == NULL)
+        return -EBADF;
+    struct aio_call *a = call_of(req);
+    a->names = NULL;
+    a->s = s;
+    call_submit(a, CALL_CLOSE, cb);
+    return 0;
+}
+
+int ks_shutdown_async(int fd, int how, struct ks_aio *req, ks_aio_cb *cb)
+{
+    int err = call_check(req, cb);
+    if (err != 0)
+        return err;
+    struct aio_call *a = call_of(req);
+    a->names = NULL;
+    a->s = NULL;
+    a->fd = fd;
+    a->how = how;
+    call_submit(a, CALL_SHUTDOWN, cb);
+    return 0;
+}
+
+int ks_aio_call_cancel(struct ks_aio *req)
+{
+    struct aio_call *a = call_of(req);
+    if (a->head.state == KS_AIO_FREE)
+        return -EINVAL;
+    if (a->kind == CALL_CLOSE)
+        return -EALREADY; /* the descriptor is gone already */
+    return InterlockedCompareExchange(&a->phase, PHASE_CANCELLED, PHASE_QUEUED) == PHASE_QUEUED
+               ? 0
+               : -EALREADY;
+}
