@@ -664,7 +664,8 @@ static int conn_of(int fd, ks_sock **out)
     return 0;
 }
 
-int ks_events_pause(int fd)
+/* Sets a connection's pause; a resume schedules what waited. */
+static int set_paused(int fd, BOOLEAN paused)
 {
     ks_sock *s;
     int err = conn_of(fd, &s);
@@ -672,27 +673,22 @@ int ks_events_pause(int fd)
         return err;
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
-    s->ev->paused = TRUE;
+    if (s->ev->paused && !paused)
+        schedule_locked(s->ev);
+    s->ev->paused = paused;
     KeReleaseSpinLock(&s->lock, irql);
     ks_sock_put(s);
     return 0;
 }
 
+int ks_events_pause(int fd)
+{
+    return set_paused(fd, TRUE);
+}
+
 int ks_events_resume(int fd)
 {
-    ks_sock *s;
-    int err = conn_of(fd, &s);
-    if (err != 0)
-        return err;
-    KIRQL irql;
-    KeAcquireSpinLock(&s->lock, &irql);
-    if (s->ev->paused) {
-        s->ev->paused = FALSE;
-        schedule_locked(s->ev);
-    }
-    KeReleaseSpinLock(&s->lock, irql);
-    ks_sock_put(s);
-    return 0;
+    return set_paused(fd, FALSE);
 }
 
 int ks_events_native(int fd)

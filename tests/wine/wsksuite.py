@@ -1193,6 +1193,29 @@ def echo_server_summary(c, w, what):
     return (s[0] if s else None), (int(u[0].group(1)) if u else None)
 
 
+def run_echo_load(c, port, conns, bytes_each, timeout, label):
+    """tests/peers/echo_load against an echo server on port: conns
+    connections all open at once, each echoing bytes_each bytes of its
+    pattern, checked byte for byte and by FNV sum; the throughput becomes a
+    figure named label."""
+    load = c.peer_proc("echo_load", "--port", port, "--conns", conns, "--bytes", bytes_each,
+                       "--timeout", timeout)
+    rc = load.wait(timeout + 15)
+    c.check(rc == 0, "echo_load exited 0: every byte of %d x %d bytes echoed in order [status %d]"
+            % (conns, bytes_each, rc))
+    per = load.grep(r"^echo_load: conn (\d+) bytes=(\d+) fnv=([0-9a-f]{16}) ok$")
+    c.check(len(per) == conns and all(int(m.group(2)) == bytes_each for m in per),
+            "echo_load: %d connections verified (%d)" % (conns, len(per)))
+    summ = load.grep(r"^echo_load: OK conns=(\d+) bytes_total=(\d+) seconds=([\d.]+)"
+                     r" MiB/s=([\d.]+) max_open=(\d+)$")
+    if c.check(bool(summ), "echo_load summary"):
+        m = summ[0]
+        c.check(int(m.group(5)) == conns, "all %d connections were open at once (max_open=%s)"
+                % (conns, m.group(5)))
+        c.figure("%s %d x %d bytes: %s MiB/s (%s s)"
+                 % (label, conns, bytes_each, m.group(4), m.group(3)))
+
+
 def case_echo_server(c):
     """examples/echo-server (Threads=2: 3 threads in all): 1,000 concurrent
     native connections each echo ECHO_SERVER_BYTES (default 64 KiB; make
@@ -1208,22 +1231,7 @@ def case_echo_server(c):
     w = c.wskrun([c.driver("echo-server")], {"Port": port, "Threads": 2},
                  r"^echo-server: ended #%d " % conns, 240, name="echo-server")
     c.wait_kernel(w, r"^echo-server: listening on port %d \(threads=2\)$" % port, 60)
-    load = c.peer_proc("echo_load", "--port", port, "--conns", conns, "--bytes", bytes_each,
-                       "--timeout", 200)
-    rc = load.wait(215)
-    c.check(rc == 0, "echo_load exited 0: every byte of %d x %d bytes echoed in order [status %d]"
-            % (conns, bytes_each, rc))
-    per = load.grep(r"^echo_load: conn (\d+) bytes=(\d+) fnv=([0-9a-f]{16}) ok$")
-    c.check(len(per) == conns and all(int(m.group(2)) == bytes_each for m in per),
-            "echo_load: %d connections verified (%d)" % (conns, len(per)))
-    summ = load.grep(r"^echo_load: OK conns=(\d+) bytes_total=(\d+) seconds=([\d.]+)"
-                     r" MiB/s=([\d.]+) max_open=(\d+)$")
-    if c.check(bool(summ), "echo_load summary"):
-        m = summ[0]
-        c.check(int(m.group(5)) == conns, "all %d connections were open at once (max_open=%s)"
-                % (conns, m.group(5)))
-        c.figure("echo-server %d x %d bytes: %s MiB/s (%s s)"
-                 % (conns, bytes_each, m.group(4), m.group(3)))
+    run_echo_load(c, port, conns, bytes_each, 200, "echo-server")
     c.finish_wskrun(w, 120)
     s, ms = echo_server_summary(c, w, "load")
     if s:
@@ -1319,22 +1327,7 @@ def case_event_echo(c, fallback=False):
 
     # 1. The load: every byte echoed in order, every stream ended by the
     # driver's close after the echo.
-    load = c.peer_proc("echo_load", "--port", port, "--conns", conns, "--bytes", bytes_each,
-                       "--timeout", 100)
-    rc = load.wait(115)
-    c.check(rc == 0, "echo_load exited 0: every byte of %d x %d bytes echoed in order [status %d]"
-            % (conns, bytes_each, rc))
-    per = load.grep(r"^echo_load: conn (\d+) bytes=(\d+) fnv=([0-9a-f]{16}) ok$")
-    c.check(len(per) == conns and all(int(m.group(2)) == bytes_each for m in per),
-            "echo_load: %d connections verified (%d)" % (conns, len(per)))
-    summ = load.grep(r"^echo_load: OK conns=(\d+) bytes_total=(\d+) seconds=([\d.]+)"
-                     r" MiB/s=([\d.]+) max_open=(\d+)$")
-    if c.check(bool(summ), "echo_load summary"):
-        m = summ[0]
-        c.check(int(m.group(5)) == conns, "all %d connections were open at once (max_open=%s)"
-                % (conns, m.group(5)))
-        c.figure("event-echo (%s) %d x %d bytes: %s MiB/s (%s s)"
-                 % (mode, conns, bytes_each, m.group(4), m.group(3)))
+    run_echo_load(c, port, conns, bytes_each, 100, "event-echo (%s)" % mode)
 
     # 2. The unload with idle connections open: hold_client echoes 1,000
     # bytes on each of its connections, then closes one more (the cue).

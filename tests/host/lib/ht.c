@@ -230,3 +230,14 @@ int ht_main(int argc, char **argv, const struct ht_test *tests, int count)
         printf("ht: FAIL no test matched\n");
     return ht_failures == 0 && ran > 0 ? 0 : 1;
 }
+
+int ht_pair(int *native)
+{
+    int port;
+    int lfd = hp_listen(0, &port);
+    int s = ht_ks_connect(0, port);
+    *native = hp_accept(lfd, 5000);
+    hp_close(lfd);
+    HT_CHECK(s > 0 && *native >= 0, "connected pair", s);
+    return s;
+}

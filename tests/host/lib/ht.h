@@ -58,6 +58,9 @@ void ht_loopback(int v6, int port, SOCKADDR_STORAGE *out, int *len);
 int ht_ks_listen(int v6, int *port);
 /* Library socket connected to loopback:port. */
 int ht_ks_connect(int v6, int port);
+/* A library socket (returned) connected to a native one (*native), over
+ * IPv4 loopback; the check fails the test if either is missing. */
+int ht_pair(int *native);
 
 /* Deterministic test pattern and checksum. */
 void ht_pattern(unsigned char *buf, size_t len, unsigned seed, size_t offset);

@@ -60,17 +60,6 @@ static void check_cb(const struct op *o, const char *what)
     HT_EQ(o->irql, PASSIVE_LEVEL, "callback at PASSIVE_LEVEL");
 }
 
-static int pair(int *native)
-{
-    int port;
-    int lfd = hp_listen(0, &port);
-    int s = ht_ks_connect(0, port);
-    *native = hp_accept(lfd, 5000);
-    hp_close(lfd);
-    HT_CHECK(s > 0 && *native >= 0, "connected pair", s);
-    return s;
-}
-
 struct sender {
     int fd;
     unsigned char *buf;
@@ -142,7 +131,7 @@ static void t_aio_echo(void)
 static void t_aio_order(void)
 {
     int fd;
-    int s = pair(&fd);
+    int s = ht_pair(&fd);
     enum { N = 8, BLOCK = 64 * 1024 };
     static unsigned char out[N][BLOCK], in[N][BLOCK], back[N * BLOCK];
     struct op r[N], w[N];
@@ -182,7 +171,7 @@ static void t_aio_order(void)
 static void t_aio_cancel(void)
 {
     int fd;
-    int s = pair(&fd);
+    int s = ht_pair(&fd);
     char buf[64];
     struct op a, b;
     op_init(&a);
@@ -224,7 +213,7 @@ static void t_aio_cancel(void)
 static void t_aio_close(void)
 {
     int fd;
-    int s = pair(&fd);
+    int s = ht_pair(&fd);
     int port;
     int l = ht_ks_listen(0, &port);
     char buf[16];
@@ -244,7 +233,7 @@ static void t_aio_close(void)
     hp_close(fd);
 
     /* ks_cleanup with requests in flight: their callbacks ran when it returns. */
-    s = pair(&fd);
+    s = ht_pair(&fd);
     HT_EQ(ks_recv_async(s, buf, sizeof(buf), 0, &c.req, op_cb), 0, "recv before cleanup");
     ks_cleanup();
     HT_EQ(c.fired, 1, "callback ran before ks_cleanup returned");
@@ -257,7 +246,7 @@ static void t_aio_close(void)
 static void t_aio_args(void)
 {
     int fd;
-    int s = pair(&fd);
+    int s = ht_pair(&fd);
     char buf[8];
     struct op o;
     op_init(&o);
@@ -400,7 +389,7 @@ static void t_aio_blocking_calls(void)
     /* Close without waiting: the descriptor ends at once, a pending receive
      * ends with -EBADF, the peer sees an orderly end. */
     int fd;
-    int s = pair(&fd);
+    int s = ht_pair(&fd);
     struct op r, c;
     char buf[8];
     op_init(&r);
@@ -416,7 +405,7 @@ static void t_aio_blocking_calls(void)
     hp_close(fd);
 
     /* Shutdown without waiting. */
-    s = pair(&fd);
+    s = ht_pair(&fd);
     op_init(&o);
     HT_EQ(ks_shutdown_async(s, SD_SEND, &o.req, op_cb), 0, "shutdown submitted");
     HT_EQ(wait_op(&o, 10000), 0, "shutdown completed");

@@ -48,18 +48,6 @@ static int so_error(int s)
     return r < 0 ? r : v;
 }
 
-/* A library socket connected to a native one: *native gets the native fd. */
-static int pair(int *native)
-{
-    int port;
-    int lfd = hp_listen(0, &port);
-    int s = ht_ks_connect(0, port);
-    *native = hp_accept(lfd, 5000);
-    hp_close(lfd);
-    HT_CHECK(s > 0 && *native >= 0, "connected pair", s);
-    return s;
-}
-
 /* Non-blocking receive until len bytes came, polling for POLLIN between. */
 static long nb_recv_all(int s, unsigned char *buf, size_t len)
 {
@@ -84,7 +72,7 @@ static long nb_recv_all(int s, unsigned char *buf, size_t len)
 static void t_nb_recv(void)
 {
     int fd;
-    int s = pair(&fd);
+    int s = ht_pair(&fd);
     char buf[64];
     HT_EQ(set_nb(s, 1), 0, "FIONBIO 1");
     HT_EQ(ks_recv(s, buf, sizeof(buf), 0), -EWOULDBLOCK, "recv without data");
@@ -133,7 +121,7 @@ static void t_nb_recv(void)
 static void t_dontwait_fionread(void)
 {
     int fd;
-    int s = pair(&fd);
+    int s = ht_pair(&fd);
     char buf[300];
     HT_EQ(ks_recv(s, buf, sizeof(buf), MSG_DONTWAIT), -EWOULDBLOCK, "MSG_DONTWAIT without data");
     HT_EQ(nread(s), 0, "FIONREAD without data");
@@ -300,7 +288,7 @@ static void reader_thread(void *p)
 static void t_nb_send_big(void)
 {
     int fd;
-    int s = pair(&fd);
+    int s = ht_pair(&fd);
     const size_t len = 8u << 20;
     unsigned char *buf = malloc(len);
     ht_pattern(buf, len, 11, 0);
@@ -443,7 +431,7 @@ static void recv_thread(void *p)
 static void t_poll_blocked_recv(void)
 {
     int fd;
-    int s = pair(&fd);
+    int s = ht_pair(&fd);
     struct recv_call rc = {s, {0}, 0};
     ht_thread *t = ht_spawn(recv_thread, &rc);
     ht_sleep_ms(50);
@@ -475,7 +463,7 @@ static void t_poll_blocked_recv(void)
 static void t_rcvtimeo(void)
 {
     int fd;
-    int s = pair(&fd);
+    int s = ht_pair(&fd);
     char buf[16];
     HT_EQ(set_timeo(s, SO_RCVTIMEO, 200), 0, "SO_RCVTIMEO 200");
     LONGLONG t0 = ht_now_ms();
@@ -521,7 +509,7 @@ static void t_rcvtimeo(void)
 static void t_sndtimeo(void)
 {
     int fd;
-    int s = pair(&fd);
+    int s = ht_pair(&fd);
     const size_t len = 64u << 20;
     unsigned char *big = calloc(1, len);
     HT_EQ(set_timeo(s, SO_SNDTIMEO, 300), 0, "SO_SNDTIMEO 300");
@@ -543,7 +531,7 @@ static void t_sndtimeo(void)
 static void t_close_inflight(void)
 {
     int fd;
-    int s = pair(&fd);
+    int s = ht_pair(&fd);
     HT_EQ(poll1(s, POLLIN, 0), 0, "read-ahead in flight");
     HT_EQ(ks_close(s), 0, "close with a read-ahead in flight");
     HT_EQ(hp_wait_end(fd, 10000, NULL) != 0, 1, "peer sees the end");
@@ -560,7 +548,7 @@ static void t_close_inflight(void)
     hp_close(c);
 
     /* A background send to a peer that does not read, abortive close. */
-    s = pair(&fd);
+    s = ht_pair(&fd);
     LINGER lg = {1, 0};
     HT_EQ(ks_setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, (int)sizeof(lg)), 0, "SO_LINGER {1,0}");
     HT_EQ(set_nb(s, 1), 0, "FIONBIO");
@@ -580,12 +568,12 @@ static void t_close_inflight(void)
     hp_close(fd);
 
     /* Left to ks_cleanup: a read-ahead, an accept, a send in flight. */
-    s = pair(&fd);
+    s = ht_pair(&fd);
     HT_EQ(poll1(s, POLLIN, 0), 0, "read-ahead left in flight");
     l = ht_ks_listen(0, &port);
     HT_EQ(poll1(l, POLLIN, 0), 0, "accept left in flight");
     int s2, fd2;
-    s2 = pair(&fd2);
+    s2 = ht_pair(&fd2);
     HT_EQ(ks_setsockopt(s2, SOL_SOCKET, SO_LINGER, &lg, (int)sizeof(lg)), 0, "SO_LINGER {1,0}");
     while (ks_send(s2, chunk, sizeof(chunk), MSG_DONTWAIT) > 0)
         ;
