@@ -103,18 +103,6 @@ static void call_submit(struct aio_call *a, enum call_kind kind, ks_aio_cb *cb)
     ks_work_post_blocking(&a->head.work);
 }
 
-/* A copy of s in *p (advanced), or NULL for NULL. */
-static const char *copy_text(char **p, const char *s)
-{
-    if (s == NULL)
-        return NULL;
-    size_t n = ks_text_length(s) + 1;
-    RtlCopyMemory(*p, s, n);
-    const char *copy = *p;
-    *p += n;
-    return copy;
-}
-
 int ks_getaddrinfo_async(const char *node, const char *service, const struct addrinfo *hints,
                          struct addrinfo **res, struct ks_aio *req, ks_aio_cb *cb)
 {
@@ -124,14 +112,21 @@ int ks_getaddrinfo_async(const char *node, const char *service, const struct add
     struct aio_call *a = call_of(req);
     *res = NULL;
     /* The names are copied: the caller's strings may go once this returns. */
-    size_t len = (node != NULL ? ks_text_length(node) + 1 : 0) +
-                 (service != NULL ? ks_text_length(service) + 1 : 0);
-    a->names = len > 0 ? (char *)ks_alloc(len, KS_TAG_MISC) : NULL;
-    if (len > 0 && a->names == NULL)
-        return -EAI_MEMORY;
-    char *p = a->names;
-    a->node = copy_text(&p, node);
-    a->service = copy_text(&p, service);
+    size_t node_len = node != NULL ? ks_text_length(node) + 1 : 0;
+    size_t service_len = service != NULL ? ks_text_length(service) + 1 : 0;
+    char *names = NULL;
+    if (node_len + service_len > 0) {
+        names = (char *)ks_alloc(node_len + service_len, KS_TAG_MISC);
+        if (names == NULL)
+            return -EAI_MEMORY;
+        if (node != NULL)
+            RtlCopyMemory(names, node, node_len);
+        if (service != NULL)
+            RtlCopyMemory(names + node_len, service, service_len);
+    }
+    a->names = names;
+    a->node = node != NULL ? names : NULL;
+    a->service = service != NULL ? names + node_len : NULL;
     a->has_hints = hints != NULL;
     if (hints != NULL)
         a->hints = *hints;
