@@ -2,7 +2,8 @@
  * ks_aio_call.c - asynchronous forms of the calls WSK only offers as
  * waits the library must sit through: name resolution (a sequence of
  * queries), the orderly close and the graceful shutdown (a disconnect the
- * transport completes when the peer acknowledged). Each runs the blocking
+ * transport completes when the peer acknowledged), and the reverse lookup.
+ * Each runs the blocking
  * call on a blocking-call thread (ks_work.c), so that neither the caller
  * nor the completion threads wait, then posts the callback to a completion
  * thread, like every other asynchronous call.
@@ -11,7 +12,7 @@
 #include "ks_fdtable.h"
 #include "ks_socket.h"
 
-enum call_kind { CALL_GETADDRINFO, CALL_CLOSE, CALL_SHUTDOWN };
+enum call_kind { CALL_GETADDRINFO, CALL_GETNAMEINFO, CALL_CLOSE, CALL_SHUTDOWN };
 enum call_phase { PHASE_QUEUED = 0, PHASE_RUNNING = 1, PHASE_CANCELLED = 2 };
 
 struct aio_call {
@@ -20,13 +21,26 @@ struct aio_call {
     ptrdiff_t result;
     volatile LONG phase; /* enum call_phase */
     UCHAR kind;
-    int fd, how;
-    ks_sock *s; /* close: the socket taken out of the table (its reference) */
-    struct addrinfo **res;
-    struct addrinfo hints;
-    BOOLEAN has_hints;
-    char *names; /* node and service, copied (KS_TAG_MISC) */
-    const char *node, *service;
+    char *names; /* getaddrinfo: node and service, copied (KS_TAG_MISC) */
+    union {
+        struct { /* close, shutdown */
+            int fd, how;
+            ks_sock *s; /* close: the socket taken out of the table (its reference) */
+        } sock;
+        struct {
+            struct addrinfo **res;
+            struct addrinfo hints;
+            BOOLEAN has_hints;
+            const char *node, *service;
+        } gai;
+        struct {
+            SOCKADDR_STORAGE sa; /* copied */
+            int salen;
+            char *host, *serv; /* the caller's buffers */
+            size_t hostlen, servlen;
+            int flags;
+        } gni;
+    } u;
 };
 
 _Static_assert(sizeof(struct aio_call) <= sizeof(((struct ks_aio *)0)->ks_private),
@@ -62,17 +76,22 @@ static void call_run(ks_work *w)
         a->head.state = KS_AIO_RUNNING;
         switch (a->kind) {
         case CALL_GETADDRINFO:
+            a->result = ks_getaddrinfo(a->u.gai.node, a->u.gai.service,
+                                       a->u.gai.has_hints ? &a->u.gai.hints : NULL, a->u.gai.res);
+            break;
+        case CALL_GETNAMEINFO:
             a->result =
-                ks_getaddrinfo(a->node, a->service, a->has_hints ? &a->hints : NULL, a->res);
+                ks_getnameinfo((const struct sockaddr *)&a->u.gni.sa, a->u.gni.salen, a->u.gni.host,
+                               a->u.gni.hostlen, a->u.gni.serv, a->u.gni.servlen, a->u.gni.flags);
             break;
         case CALL_CLOSE:
-            ks_sock_close(a->s);
-            ks_sock_put(a->s);
-            a->s = NULL;
+            ks_sock_close(a->u.sock.s);
+            ks_sock_put(a->u.sock.s);
+            a->u.sock.s = NULL;
             a->result = 0;
             break;
         default:
-            a->result = ks_shutdown(a->fd, a->how);
+            a->result = ks_shutdown(a->u.sock.fd, a->u.sock.how);
             break;
         }
     }
@@ -125,14 +144,39 @@ int ks_getaddrinfo_async(const char *node, const char *service, const struct add
             RtlCopyMemory(names + node_len, service, service_len);
     }
     a->names = names;
-    a->node = node != NULL ? names : NULL;
-    a->service = service != NULL ? names + node_len : NULL;
-    a->has_hints = hints != NULL;
+    a->u.gai.node = node != NULL ? names : NULL;
+    a->u.gai.service = service != NULL ? names + node_len : NULL;
+    a->u.gai.has_hints = hints != NULL;
     if (hints != NULL)
-        a->hints = *hints;
-    a->res = res;
-    a->s = NULL;
+        a->u.gai.hints = *hints;
+    a->u.gai.res = res;
     call_submit(a, CALL_GETADDRINFO, cb);
+    return 0;
+}
+
+int ks_getnameinfo_async(const struct sockaddr *sa, int salen, char *host, size_t hostlen,
+                         char *serv, size_t servlen, int flags, struct ks_aio *req, ks_aio_cb *cb)
+{
+    int err = call_check(req, cb);
+    if (err != 0)
+        return err;
+    /* What cannot be copied is refused now, as ks_getnameinfo would. */
+    if (sa == NULL)
+        return -EFAULT;
+    if (salen < (int)sizeof(sa->sa_family))
+        return -EAI_FAMILY;
+    struct aio_call *a = call_of(req);
+    RtlZeroMemory(&a->u.gni.sa, sizeof(a->u.gni.sa));
+    RtlCopyMemory(&a->u.gni.sa, sa,
+                  (SIZE_T)(salen < (int)sizeof(a->u.gni.sa) ? salen : (int)sizeof(a->u.gni.sa)));
+    a->names = NULL;
+    a->u.gni.salen = salen;
+    a->u.gni.host = host;
+    a->u.gni.hostlen = hostlen;
+    a->u.gni.serv = serv;
+    a->u.gni.servlen = servlen;
+    a->u.gni.flags = flags;
+    call_submit(a, CALL_GETNAMEINFO, cb);
     return 0;
 }
 
@@ -147,7 +191,7 @@ int ks_close_async(int fd, struct ks_aio *req, ks_aio_cb *cb)
         return -EBADF;
     struct aio_call *a = call_of(req);
     a->names = NULL;
-    a->s = s;
+    a->u.sock.s = s;
     call_submit(a, CALL_CLOSE, cb);
     return 0;
 }
@@ -159,9 +203,9 @@ int ks_shutdown_async(int fd, int how, struct ks_aio *req, ks_aio_cb *cb)
         return err;
     struct aio_call *a = call_of(req);
     a->names = NULL;
-    a->s = NULL;
-    a->fd = fd;
-    a->how = how;
+    a->u.sock.s = NULL;
+    a->u.sock.fd = fd;
+    a->u.sock.how = how;
     call_submit(a, CALL_SHUTDOWN, cb);
     return 0;
 }

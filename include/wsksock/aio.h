@@ -122,6 +122,13 @@ int ks_sendto_async(int s, const void *buf, size_t len, int flags, const struct 
 int ks_getaddrinfo_async(const char *node, const char *service, const struct addrinfo *hints,
                          struct addrinfo **res, struct ks_aio *req, ks_aio_cb *cb);
 int ks_close_async(int s, struct ks_aio *req, ks_aio_cb *cb);
+/* ks_getnameinfo_async - ks_getnameinfo in the background (sa is copied;
+ * host and serv are the caller's buffers, written before the callback and
+ * to keep until then). result: 0 or -EAI_*. At once: -EFAULT for sa NULL,
+ * -EAI_FAMILY for salen too short to hold a family. Cancellable before it
+ * started. */
+int ks_getnameinfo_async(const struct sockaddr *sa, int salen, char *host, size_t hostlen,
+                         char *serv, size_t servlen, int flags, struct ks_aio *req, ks_aio_cb *cb);
 int ks_shutdown_async(int s, int how, struct ks_aio *req, ks_aio_cb *cb);
 
 /*

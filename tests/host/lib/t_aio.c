@@ -355,6 +355,30 @@ static void t_aio_blocking_calls(void)
     HT_CHECK(res == NULL, "no list", 0);
     HT_EQ(ks_getaddrinfo_async("localhost", NULL, NULL, NULL, &o.req, op_cb), -EFAULT, "res NULL");
 
+    /* The reverse lookup: the address is copied, the caller's buffers are
+     * written before the callback. */
+    {
+        char host[NI_MAXHOST], serv[NI_MAXSERV];
+        SOCKADDR_STORAGE sa;
+        int salen;
+        ht_loopback(0, 80, &sa, &salen);
+        op_init(&o);
+        HT_EQ(ks_getnameinfo_async((struct sockaddr *)&sa, salen, host, sizeof(host), serv,
+                                   sizeof(serv), 0, &o.req, op_cb),
+              0, "reverse lookup");
+        memset(&sa, 0, sizeof(sa)); /* the library copied it */
+        HT_EQ(wait_op(&o, 20000), 0, "127.0.0.1:80 looked up");
+        HT_CHECK(strcmp(host, "localhost") == 0 && strcmp(serv, "http") == 0, "localhost http", 0);
+        HT_EQ(ks_getnameinfo_async(NULL, 16, host, sizeof(host), NULL, 0, 0, &o.req, op_cb),
+              -EFAULT, "sa NULL");
+        op_init(&o);
+        ht_loopback(0, 80, &sa, &salen);
+        HT_EQ(ks_getnameinfo_async((struct sockaddr *)&sa, salen, host, sizeof(host), NULL, 0,
+                                   0x4000000, &o.req, op_cb),
+              0, "bad flags submitted");
+        HT_EQ(wait_op(&o, 20000), -EAI_BADFLAGS, "-EAI_BADFLAGS by the callback");
+    }
+
     /* Many at once, cancelled at once: those not started end with
      * -ECANCELED (and no list), the others with their result. */
     enum { N = 64 };
