@@ -113,6 +113,11 @@ static NTSTATUS WSKAPI ev_accept(PVOID context, ULONG flags, PSOCKADDR local, PS
 static const WSK_CLIENT_CONNECTION_DISPATCH ev_conn_dispatch = {ev_receive, ev_disconnect, NULL};
 static const WSK_CLIENT_LISTEN_DISPATCH ev_listen_dispatch = {ev_accept, NULL, NULL};
 
+const WSK_CLIENT_CONNECTION_DISPATCH *ks_events_connection_dispatch(void)
+{
+    return &ev_conn_dispatch;
+}
+
 static NTSTATUS WSKAPI ev_accept(PVOID context, ULONG flags, PSOCKADDR local, PSOCKADDR remote,
                                  PWSK_SOCKET accept_socket, PVOID *accept_context,
                                  const WSK_CLIENT_CONNECTION_DISPATCH **accept_dispatch)
@@ -570,15 +575,15 @@ void ks_events_free(ks_sock *s)
 
 /* ---- API ---- */
 
-/* Enables event callbacks on s->wsk (SO_WSK_EVENT_CALLBACK: no IRP, it
- * completes at once). */
-static NTSTATUS enable_events(ks_sock *s, ULONG mask)
+/* Enables event callbacks on s->wsk, in state (SO_WSK_EVENT_CALLBACK: no
+ * IRP, it completes at once). */
+static NTSTATUS enable_events(ks_sock *s, ULONG mask, enum ks_sock_state state)
 {
     WSK_EVENT_CALLBACK_CONTROL control;
     control.NpiId = (PNPIID)&NPI_WSK_INTERFACE_ID; /* the WDK's member is not const */
     control.EventMask = mask;
     const WSK_PROVIDER_BASIC_DISPATCH *d = (const WSK_PROVIDER_BASIC_DISPATCH *)s->wsk->Dispatch;
-    if (ks_call_enter(s, KS_SS_LISTENING, -EINVAL) != 0)
+    if (ks_call_enter(s, (int)state, -EINVAL) != 0)
         return STATUS_CANCELLED;
     SIZE_T returned = 0;
     NTSTATUS status = d->WskControlSocket(s->wsk, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
@@ -622,14 +627,15 @@ int ks_listen_events(int fd, int backlog, const struct ks_event_handlers *handle
     s->wsk_dispatch = &ev_listen_dispatch;
     err = ks_listen(fd, backlog);
     if (err == 0) {
-        NTSTATUS st = enable_events(s, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT);
+        NTSTATUS st = enable_events(s, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT, KS_SS_LISTENING);
         if (NT_SUCCESS(st))
-            st = enable_events(s, WSK_EVENT_ACCEPT);
+            st = enable_events(s, WSK_EVENT_ACCEPT, KS_SS_LISTENING);
         le->native = NT_SUCCESS(st);
         if (!le->native) {
             /* No event callbacks here (Wine: WskControlSocket is not
              * implemented): the same handlers through our own requests. */
-            enable_events(s, WSK_EVENT_DISABLE | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT);
+            enable_events(s, WSK_EVENT_DISABLE | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT,
+                          KS_SS_LISTENING);
             err = submit_accept(le);
         }
     }
@@ -646,6 +652,55 @@ int ks_listen_events(int fd, int backlog, const struct ks_event_handlers *handle
     }
     ks_sock_put(s);
     return err;
+}
+
+int ks_recv_events(int fd, const struct ks_event_handlers *handlers, void *conn_ctx)
+{
+    if (!ks_can_block())
+        return -EPERM;
+    if (handlers == NULL || handlers->receive == NULL)
+        return -EFAULT;
+    ks_sock *s;
+    int err = ks_fd_enter(fd, &s);
+    if (err != 0)
+        return err;
+    if (s->type != SOCK_STREAM)
+        err = -EOPNOTSUPP;
+    else if (s->ev != NULL || s->state == KS_SS_LISTENING)
+        err = -EINVAL;
+    else if (s->state != KS_SS_CONNECTED || ks_ready_connecting(s))
+        err = -ENOTCONN;
+    if (err == 0)
+        err = ks_work_start();
+    struct ks_events_state *c = NULL;
+    if (err == 0) {
+        c = state_new(s, handlers, conn_ctx);
+        if (c == NULL)
+            err = -ENOMEM;
+    }
+    if (err != 0) {
+        ks_sock_put(s);
+        return err;
+    }
+    c->fd = fd;
+    c->announced = TRUE;
+    /* First a pull: bytes the socket read ahead already, or the first
+     * data, come through it; then the provider's indications if it has
+     * event callbacks (its pending WskReceive is served before them). */
+    c->flow_stopped = TRUE;
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    s->ev = c;
+    KeReleaseSpinLock(&s->lock, irql);
+    /* Every connection socket has our connection dispatch (ks_wsk_create,
+     * WskAccept), so only the provider can say no (Wine: not implemented). */
+    c->native =
+        NT_SUCCESS(enable_events(s, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT, KS_SS_CONNECTED));
+    KeAcquireSpinLock(&s->lock, &irql);
+    schedule_locked(c);
+    KeReleaseSpinLock(&s->lock, irql);
+    ks_sock_put(s);
+    return 0;
 }
 
 /* The event state of a connection in event mode (s referenced), or an

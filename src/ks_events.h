@@ -16,4 +16,10 @@ void ks_events_release(ks_sock *s);
 /* Frees the event state (last reference of the socket). */
 void ks_events_free(ks_sock *s);
 
+/* The connection dispatch table every connection socket of the library is
+ * created (or accepted) with, its context being the ks_sock: event
+ * callbacks stay disabled unless ks_recv_events or ks_listen_events
+ * enables them (WSK calls none while disabled). */
+const WSK_CLIENT_CONNECTION_DISPATCH *ks_events_connection_dispatch(void);
+
 #endif /* KS_EVENTS_H */

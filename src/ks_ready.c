@@ -1,4 +1,5 @@
 /* ks_ready.c - the readiness engine: asynchronous requests (see ks_ready.h). */
+#include "ks_events.h"
 #include "ks_socket.h"
 
 static ks_op_callback rx_done;
@@ -228,7 +229,8 @@ int ks_ready_rx_arm(ks_sock *s)
         const WSK_PROVIDER_LISTEN_DISPATCH *d =
             (const WSK_PROVIDER_LISTEN_DISPATCH *)s->wsk->Dispatch;
         RtlZeroMemory(&r->acc_remote, sizeof(r->acc_remote));
-        status = d->WskAccept(s->wsk, 0, r->acc, NULL, NULL, (PSOCKADDR)&r->acc_remote, irp);
+        status = d->WskAccept(s->wsk, 0, r->acc, ks_events_connection_dispatch(), NULL,
+                              (PSOCKADDR)&r->acc_remote, irp);
     } else if (kind == KS_RX_RECVFROM) {
         const WSK_PROVIDER_DATAGRAM_DISPATCH *d =
             (const WSK_PROVIDER_DATAGRAM_DISPATCH *)s->wsk->Dispatch;

@@ -107,8 +107,14 @@ NTSTATUS ks_wsk_create(ks_sock *s, ULONG kind)
     if (ks_call_enter(s, -1, 0) != 0)
         return STATUS_CANCELLED;
     PIRP irp = ks_op_begin(&s->ctl);
+    /* Connection sockets get the library's connection dispatch (events
+     * disabled until asked for); listening sockets their event dispatch
+     * when ks_listen_events set one. */
+    const void *dispatch = kind == WSK_FLAG_CONNECTION_SOCKET
+                               ? (const void *)ks_events_connection_dispatch()
+                               : s->wsk_dispatch;
     status = npi->Dispatch->WskSocket(npi->Client, s->family, s->type, s->protocol, kind, s,
-                                      s->wsk_dispatch, NULL, NULL, NULL, irp);
+                                      dispatch, NULL, NULL, NULL, irp);
     ks_call_leave(s);
     ULONG_PTR info;
     status = ks_op_wait(&s->ctl, status, NULL, &info);

@@ -11,6 +11,7 @@
  *  - ks_listen closes it and binds a WSK listening socket to the same
  *    address (a WSK listening socket listens as soon as it is bound).
  */
+#include "ks_events.h"
 #include "ks_socket.h"
 #include "ks_fdtable.h"
 #include "ks_options.h"
@@ -174,7 +175,8 @@ static int accept_direct(ks_sock *l, struct sockaddr *addr, int *addrlen)
     const WSK_PROVIDER_LISTEN_DISPATCH *dispatch =
         (const WSK_PROVIDER_LISTEN_DISPATCH *)l->wsk->Dispatch;
     PIRP irp = ks_op_begin(&l->rx);
-    NTSTATUS status = dispatch->WskAccept(l->wsk, 0, n, NULL, NULL, (PSOCKADDR)&remote, irp);
+    NTSTATUS status = dispatch->WskAccept(l->wsk, 0, n, ks_events_connection_dispatch(), NULL,
+                                          (PSOCKADDR)&remote, irp);
     ks_call_leave(l);
     ULONG_PTR info;
     status = ks_op_wait(&l->rx, status, NULL, &info);

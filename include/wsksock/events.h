@@ -71,8 +71,23 @@ struct ks_event_handlers {
 int ks_listen_events(int s, int backlog, const struct ks_event_handlers *handlers, void *ctx);
 
 /*
+ * ks_recv_events - the same delivery for one connected stream socket (a
+ * client's, or one from ks_accept): its data goes to handlers->receive
+ * and its end to handlers->disconnect (handlers->accept is not used; the
+ * handlers are copied), both with conn_ctx. Bytes the socket already read
+ * ahead come first. No receive may be in progress on s; ks_recv on it then
+ * fails with -EINVAL. Native WSK event callbacks where the provider has
+ * them (ks_events_native tells), else the library's own receives.
+ * IRQL: PASSIVE_LEVEL.
+ * Returns 0, or -EPERM, -EBADF, -EFAULT (handlers or receive NULL),
+ * -EOPNOTSUPP (not a stream socket), -EINVAL (listening, or in event mode
+ * already), -ENOTCONN, -ENOMEM, -ENETDOWN.
+ */
+int ks_recv_events(int s, const struct ks_event_handlers *handlers, void *conn_ctx);
+
+/*
  * ks_events_pause / ks_events_resume - flow control of one connection of
- * ks_listen_events. After ks_events_pause (from any thread, also from
+ * ks_listen_events or ks_recv_events. After ks_events_pause (from any thread, also from
  * fd's receive callback: then after that callback returns) no callback
  * runs for fd, disconnect included, until ks_events_resume. Meanwhile the
  * data stays with the provider (native: up to 32 retained indications,
@@ -82,8 +97,8 @@ int ks_listen_events(int s, int backlog, const struct ks_event_handlers *handler
  * memory this way. Pausing twice is one pause; resuming a running
  * connection does nothing. Closing fd ends a pause.
  * IRQL: PASSIVE_LEVEL.
- * Returns 0, or -EPERM, -EBADF, -EINVAL (fd is not a connection of
- * ks_listen_events).
+ * Returns 0, or -EPERM, -EBADF, -EINVAL (fd is not a connection in event
+ * mode).
  */
 int ks_events_pause(int s);
 int ks_events_resume(int s);

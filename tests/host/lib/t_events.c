@@ -376,6 +376,79 @@ static void t_ev_pause(void)
     ks_close(l);
 }
 
+/* ks_recv_events on a client's connection: bytes read ahead (a peek)
+ * come first, then the rest in order, then the orderly end. */
+struct client_seen {
+    unsigned long long hash;
+    size_t bytes;
+    volatile LONG disconnects;
+    int disc_err;
+    volatile LONG wrong_ctx;
+};
+static struct client_seen g_cs;
+
+static void cs_receive(void *conn_ctx, int fd, const void *data, size_t len)
+{
+    UNREFERENCED_PARAMETER(fd);
+    if (conn_ctx != &g_cs)
+        InterlockedIncrement(&g_cs.wrong_ctx);
+    g_cs.hash = ht_fnv(data, len, g_cs.hash);
+    g_cs.bytes += len;
+}
+
+static void cs_disconnect(void *conn_ctx, int fd, int err)
+{
+    UNREFERENCED_PARAMETER(fd);
+    if (conn_ctx != &g_cs)
+        InterlockedIncrement(&g_cs.wrong_ctx);
+    g_cs.disc_err = err;
+    InterlockedIncrement(&g_cs.disconnects);
+}
+
+static void t_ev_client(void)
+{
+    static const struct ks_event_handlers h = {NULL, cs_receive, cs_disconnect};
+    memset(&g_cs, 0, sizeof(g_cs));
+    g_cs.hash = 14695981039346656037ull;
+    int fd;
+    int s = ht_pair(&fd);
+    char peek[5];
+    HT_EQ(hp_send_all(fd, "hello", 5), 5, "peer sends 5 bytes");
+    HT_EQ(ks_recv(s, peek, 5, MSG_PEEK | MSG_WAITALL), 5, "peeked: read ahead");
+    HT_EQ(ks_recv_events(s, NULL, &g_cs), -EFAULT, "handlers NULL");
+    HT_EQ(ks_recv_events(s, &h, &g_cs), 0, "ks_recv_events");
+    HT_EQ(ks_events_native(s), expect_native(), "native events iff the provider has them");
+    HT_EQ(ks_recv_events(s, &h, &g_cs), -EINVAL, "twice");
+    HT_EQ(ks_recv(s, peek, 1, 0), -EINVAL, "ks_recv in event mode");
+    const size_t len = 1u << 20;
+    unsigned char *out = malloc(len);
+    ht_pattern(out, len, 99, 0);
+    HT_EQ(hp_send_all(fd, out, len), (long)len, "peer sends 1 MiB");
+    hp_close(fd);
+    HT_EQ(wait_until(&g_cs.disconnects, 1, 20000), 1, "disconnect");
+    unsigned long long want = ht_fnv("hello", 5, 14695981039346656037ull);
+    want = ht_fnv(out, len, want);
+    HT_EQ(g_cs.bytes, 5 + len, "every byte, the peeked ones included");
+    HT_CHECK(g_cs.hash == want, "in order: the read-ahead first", 0);
+    HT_EQ(g_cs.disc_err, 0, "orderly end");
+    HT_EQ(g_cs.wrong_ctx, 0, "conn_ctx in every callback");
+    HT_EQ(ks_send(s, "x", 1, 0), 1, "sending still works after the peer's end");
+    ks_close(s);
+    free(out);
+
+    int u = ks_socket(AF_INET, SOCK_DGRAM, 0);
+    HT_EQ(ks_recv_events(u, &h, NULL), -EOPNOTSUPP, "UDP");
+    ks_close(u);
+    int n = ks_socket(AF_INET, SOCK_STREAM, 0);
+    HT_EQ(ks_recv_events(n, &h, NULL), -ENOTCONN, "not connected");
+    ks_close(n);
+    int port;
+    int l = ht_ks_listen(0, &port);
+    HT_EQ(ks_recv_events(l, &h, NULL), -EINVAL, "a listener");
+    ks_close(l);
+    HT_EQ(ks_recv_events(987654, &h, NULL), -EBADF, "bad fd");
+}
+
 /* ks_close inside a receive callback: no callback after it; retained
  * indications released before the provider's close (the shim checks). */
 static void t_ev_close_in_callback(void)
@@ -463,6 +536,7 @@ const struct ht_test event_tests[] = {
     {"events-slow-consumer", t_ev_slow},
     {"events-flood", t_ev_flood},
     {"events-pause", t_ev_pause},
+    {"events-client", t_ev_client},
     {"events-close-in-callback", t_ev_close_in_callback},
     {"events-reset-reject-args", t_ev_reset_reject_args},
     {"events-cleanup", t_ev_cleanup},
