@@ -36,6 +36,8 @@ wsksuite_add_test(options 150)
 wsksuite_add_test(resolve 150)
 wsksuite_add_test(nonblock 180)
 wsksuite_add_test(timeouts 150)
+# ktest aio: the asynchronous and event APIs in a driver.
+wsksuite_add_test(aio 150)
 # examples/http-get against nginx (50 MiB), redirects, chunked bodies.
 wsksuite_add_test(http-get 240)
 # examples/echo-server: 1,000 connections with 3 threads; unload with 1,000 open.

@@ -47,6 +47,8 @@ wsksuite_add_host_test(options 150)
 wsksuite_add_host_test(resolve 150)
 wsksuite_add_host_test(nonblock 180)
 wsksuite_add_host_test(timeouts 150)
+# ktest aio: the asynchronous and event APIs in a driver.
+wsksuite_add_host_test(aio 150)
 wsksuite_add_host_test(http-get 240)
 wsksuite_add_host_test(echo-server 300)
 wsksuite_add_host_test(httpd 300)

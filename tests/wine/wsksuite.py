@@ -843,6 +843,27 @@ def case_nonblock(c):
         c.figure("ks_poll wake-up latency: avg %s us, max %s us" % (m[0].group(1), m[0].group(2)))
 
 
+def case_aio(c):
+    """The asynchronous and event APIs in a driver (ktest aio): async
+    connect, 1 MiB through ks_send_async and a MSG_WAITALL ks_recv_async
+    against a native echo server, a cancelled receive (-ECANCELED at once,
+    Wine included), ks_accept_async and ks_recv_events on ktest's own
+    listener (native events on the host bed, the fallback under Wine),
+    ks_close_async, ks_getaddrinfo_async."""
+    srv = c.peer_proc("echo_server", "--conns", 1, "--timeout", 60)
+    port = int(srv.wait_line(r"^PORT (\d+)$", 10).group(1))
+    w = c.ktest("aio", {"Port": port, "Port2": free_port()}, timeout=90, scenario_timeout=60)
+    c.finish_wskrun(w, 120)
+    rc = srv.wait(30)
+    c.check(rc == 0, "echo_server exited 0: the connection echoed and closed [status %d]" % rc)
+    c.kernel_result(w, "aio")
+    n = len(w.grep(r"^ktest: PASS "))
+    c.check(n >= 30, "at least 30 checks passed (%d)" % n)
+    m = w.grep(r"^ktest: aio: cancel took (\d+) ms$")
+    if c.check(bool(m), "kernel log: the cancellation's time"):
+        c.figure("ks_aio_cancel of a pending receive: %s ms" % m[0].group(1))
+
+
 def case_timeouts(c):
     """SO_RCVTIMEO on ks_recv (a silent native peer) and ks_accept, and
     SO_SNDTIMEO on a send the peer never reads: -ETIMEDOUT after about the
@@ -1389,6 +1410,7 @@ CASES = {
     "echo1": case_echo1,
     "echo50": case_echo50,
     "kecho-unload": case_kecho_unload,
+    "aio": case_aio,
     "client": case_client,
     "refused": case_refused,
     "reset": case_reset,

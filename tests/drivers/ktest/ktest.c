@@ -4,13 +4,14 @@
  * Registry parameters (REG_SZ under the service key's Parameters subkey,
  * read with ks_param_get/ks_param_get_int):
  *   Test     scenario: client, refused, reset, close-blocked, badinput,
- *            unload-busy, stack-paged, options, resolve, nonblock, timeouts
+ *            unload-busy, stack-paged, options, resolve, nonblock, timeouts,
+ *            aio
  *   Port     the native peer's port (client, reset, close-blocked, resolve,
- *            stack-paged, nonblock, timeouts), a port without listener
+ *            stack-paged, nonblock, timeouts, aio), a port without listener
  *            (refused) or a free port for ktest's own listener (badinput,
  *            unload-busy, options)
- *   Port2    a second free port (close-blocked's, nonblock's and timeouts'
- *            listener)
+ *   Port2    a second free port (close-blocked's, nonblock's, timeouts' and
+ *            aio's listener)
  *   Bytes    client: bytes to stream (default 8 MiB)
  *   Seed     client: pattern seed (default 42)
  *   Timeout  seconds the scenario may take before it is failed (default 60)
@@ -39,6 +40,7 @@ static const struct {
     {"resolve", kt_resolve},
     {"nonblock", kt_nonblock},
     {"timeouts", kt_timeouts},
+    {"aio", kt_aio},
 };
 
 static enum kt_outcome (*kt_scenario_fn)(void);

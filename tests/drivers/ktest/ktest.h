@@ -110,6 +110,7 @@ enum kt_outcome kt_options(void);
 enum kt_outcome kt_resolve(void);
 enum kt_outcome kt_nonblock(void);
 enum kt_outcome kt_timeouts(void);
+enum kt_outcome kt_aio(void);
 /* Called by DriverUnload after ks_cleanup() and kt_join_all(). */
 void kt_unload_busy_finish(LONGLONG cleanup_start_ms, int joined);
 
