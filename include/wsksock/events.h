@@ -103,9 +103,10 @@ int ks_recv_events(int s, const struct ks_event_handlers *handlers, void *conn_c
 int ks_events_pause(int s);
 int ks_events_resume(int s);
 
-/* ks_events_native - 1 if s (a socket of ks_listen_events, or one of its
- * connections) gets its events from WSK event callbacks, 0 if from the
- * library's fallback, or -EBADF / -EINVAL (not in event mode).
+/* ks_events_native - 1 if s (a socket of ks_listen_events, one of its
+ * connections, or a socket of ks_recv_events) gets its events from WSK
+ * event callbacks, 0 if from the library's fallback, or -EPERM, -EBADF,
+ * -EINVAL (not in event mode).
  * IRQL: PASSIVE_LEVEL. */
 int ks_events_native(int s);
 
