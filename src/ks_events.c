@@ -575,6 +575,22 @@ void ks_events_free(ks_sock *s)
 
 /* ---- API ---- */
 
+/* The common start of ks_listen_events and ks_recv_events, given the
+ * socket checks' *err: the library's threads and s's event state; NULL
+ * (with *err set, s's reference dropped) on failure. */
+static struct ks_events_state *state_for(ks_sock *s, int *err,
+                                         const struct ks_event_handlers *handlers, void *ctx)
+{
+    struct ks_events_state *c = NULL;
+    if (*err == 0)
+        *err = ks_work_start();
+    if (*err == 0 && (c = state_new(s, handlers, ctx)) == NULL)
+        *err = -ENOMEM;
+    if (*err != 0)
+        ks_sock_put(s);
+    return c;
+}
+
 /* Enables event callbacks on s->wsk, in state (SO_WSK_EVENT_CALLBACK: no
  * IRP, it completes at once). */
 static NTSTATUS enable_events(ks_sock *s, ULONG mask, enum ks_sock_state state)
@@ -606,19 +622,9 @@ int ks_listen_events(int fd, int backlog, const struct ks_event_handlers *handle
         err = -EOPNOTSUPP;
     else if (s->ev != NULL || s->state == KS_SS_LISTENING || s->state == KS_SS_CONNECTED)
         err = -EINVAL;
-    int work = err == 0 ? ks_work_start() : 0;
-    struct ks_events_state *le = NULL;
-    if (err == 0 && work != 0)
-        err = work;
-    if (err == 0) {
-        le = state_new(s, handlers, ctx);
-        if (le == NULL)
-            err = -ENOMEM;
-    }
-    if (err != 0) {
-        ks_sock_put(s);
+    struct ks_events_state *le = state_for(s, &err, handlers, ctx);
+    if (le == NULL)
         return err;
-    }
     le->listener = TRUE;
     le->fd = fd;
     le->announced = TRUE;
@@ -670,18 +676,9 @@ int ks_recv_events(int fd, const struct ks_event_handlers *handlers, void *conn_
         err = -EINVAL;
     else if (s->state != KS_SS_CONNECTED || ks_ready_connecting(s))
         err = -ENOTCONN;
-    if (err == 0)
-        err = ks_work_start();
-    struct ks_events_state *c = NULL;
-    if (err == 0) {
-        c = state_new(s, handlers, conn_ctx);
-        if (c == NULL)
-            err = -ENOMEM;
-    }
-    if (err != 0) {
-        ks_sock_put(s);
+    struct ks_events_state *c = state_for(s, &err, handlers, conn_ctx);
+    if (c == NULL)
         return err;
-    }
     c->fd = fd;
     c->announced = TRUE;
     /* First a pull: bytes the socket read ahead already, or the first
