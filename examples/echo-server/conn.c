@@ -82,13 +82,17 @@ int es_conn_serve(struct es_conn *c, short revents)
 
 /*
  * Closes and frees the connection; result: es_conn_serve's (1: end of
- * stream), or 0 when the unload ends it. The unload closes abortively
- * (SO_LINGER {1, 0}: the peer sees a reset): a peer that stopped reading
- * cannot hold it for a graceful close's 5 s, and Wine 8's netio.sys is
- * not raced (a peer answering the graceful close's FIN completes the
- * socket's read-ahead while WskCloseSocket cancels it: its
- * dispatch_pending_io then writes through a NULL IRP, in about 3 of 4
- * unloads with 1,000 connections).
+ * stream), or 0 when the unload ends it. At the unload the close is made
+ * abortive (SO_LINGER {1, 0}: the peer sees a reset, and a peer that
+ * stopped reading cannot hold the unload for a graceful close's 5 s) and
+ * left to ks_cleanup, which the unload calls once the workers ended: the
+ * workers closing their idle connections themselves (a read-ahead in
+ * flight on each) met Wine 8's netio.sys crash, a write through a NULL IRP
+ * in dispatch_pending_io, in 2 of 5 unloads with 1,000 connections (4 of 4
+ * with graceful closes); closed by ks_cleanup, or by ks_close_async on a
+ * library thread, in none of 11 (the cause inside Wine is not known: the
+ * provider's close alone handed to another thread did not help). The
+ * descriptor stays valid until then.
  */
 void es_conn_close(struct es_conn *c, int result)
 {
@@ -101,7 +105,8 @@ void es_conn_close(struct es_conn *c, int result)
         l.l_linger = 0;
         ks_setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, (int)sizeof(l));
     }
-    ks_close(c->fd);
+    if (result != 0)
+        ks_close(c->fd); /* else ks_cleanup closes it, abortively */
     InterlockedExchangeAdd64(&s->bytes, (LONG64)c->bytes);
     if (result == 1)
         InterlockedIncrement(&s->eof);

@@ -3,7 +3,8 @@
  * and loops on one ks_poll over all of them; the acceptor hands new ones
  * over through the worker's inbox. The poll's wait is bounded (ES_POLL_MS),
  * so new connections join the set and the stop flag is seen promptly.
- * At the stop the worker closes every connection it owns and ends.
+ * At the stop the worker ends every connection it owns (its socket set to
+ * close abortively, left for ks_cleanup: see es_conn_close) and ends.
  */
 #include "echo_server.h"
 
@@ -126,7 +127,7 @@ VOID NTAPI es_worker_main(PVOID ctx)
         }
         serve_round(w);
     }
-    /* The stop: close what this worker owns, in the set and in the inbox. */
+    /* The stop: end what this worker owns, in the set and in the inbox. */
     while (w->n)
         drop(w, w->n - 1, 0);
     for (;;) {
