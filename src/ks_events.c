@@ -639,9 +639,11 @@ int ks_listen_events(int fd, int backlog, const struct ks_event_handlers *handle
         le->native = NT_SUCCESS(st);
         if (!le->native) {
             /* No event callbacks here (Wine: WskControlSocket is not
-             * implemented): the same handlers through our own requests. */
-            enable_events(s, WSK_EVENT_DISABLE | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT,
-                          KS_SS_LISTENING);
+             * implemented): the same handlers through our own requests.
+             * Receive and disconnect events enabled before a failed
+             * WSK_EVENT_ACCEPT stay so ("SO_WSK_EVENT_CALLBACK": they
+             * cannot be disabled on a listening socket); they only reach
+             * sockets WskAcceptEvent accepts, and there are none. */
             err = submit_accept(le);
         }
     }
