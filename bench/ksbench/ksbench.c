@@ -32,6 +32,8 @@
 
 #include <ntddk.h>
 
+#include "../../tests/drivers/kthread.h"
+
 #include <wsksock.h>
 #include <wsksock/params.h>
 
@@ -74,36 +76,6 @@ static LONGLONG now_us(void)
     return f.QuadPart > 0
                ? c.QuadPart / f.QuadPart * 1000000 + c.QuadPart % f.QuadPart * 1000000 / f.QuadPart
                : 0;
-}
-
-static NTSTATUS start_thread(PKSTART_ROUTINE fn, void *ctx, PVOID *obj)
-{
-    HANDLE h;
-    NTSTATUS st = PsCreateSystemThread(&h, THREAD_ALL_ACCESS, NULL, NULL, NULL, fn, ctx);
-
-    if (!NT_SUCCESS(st))
-        return st;
-    /* NULL object type: mingw's PsThreadType is a dllimport'ed pointer. */
-    st = ObReferenceObjectByHandle(h, THREAD_ALL_ACCESS, NULL, KernelMode, obj, NULL);
-    ZwClose(h);
-    return st;
-}
-
-/* Waits for a thread object; 1 once it ended (ms 0: just poll). */
-static int join_thread(PVOID obj, ULONG ms)
-{
-    LARGE_INTEGER t;
-
-    t.QuadPart = -(LONGLONG)ms * 10000;
-    return KeWaitForSingleObject(obj, Executive, KernelMode, FALSE, &t) == STATUS_SUCCESS;
-}
-
-/* Without bound, logging every 5 s: returning early would unmap running code. */
-static void join_thread_forever(PVOID obj, const char *what)
-{
-    while (!join_thread(obj, 5000))
-        LOG("unload: still waiting for %s", what);
-    ObDereferenceObject(obj);
 }
 
 static void sleep_ms(ULONG ms)
@@ -151,8 +123,8 @@ static void reap(int wait)
         struct conn *c = CONTAINING_RECORD(e, struct conn, link);
         e = e->Flink;
         if (wait)
-            join_thread_forever(c->thread, "a connection thread");
-        else if (c->finished && join_thread(c->thread, 0))
+            kd_thread_join_forever(c->thread, "ksbench", "a connection thread");
+        else if (c->finished && kd_thread_join(c->thread, 0))
             ObDereferenceObject(c->thread);
         else
             continue;
@@ -209,7 +181,7 @@ static VOID NTAPI listener_thread(PVOID ctx)
         }
         RtlZeroMemory(c, sizeof(*c));
         c->fd = fd;
-        if (!NT_SUCCESS(start_thread(conn_thread, c, &c->thread))) {
+        if (!NT_SUCCESS(kd_thread_start(conn_thread, c, &c->thread))) {
             ks_close(fd);
             ExFreePoolWithTag(c, KSB_TAG);
             continue;
@@ -330,7 +302,7 @@ static int stream(struct client *cl, ULONG *us)
     if (cl->fd < 0)
         return cl->fd;
     t0 = now_us();
-    if (!NT_SUCCESS(start_thread(sender_thread, cl, &sender))) {
+    if (!NT_SUCCESS(kd_thread_start(sender_thread, cl, &sender))) {
         ks_close(cl->fd);
         return -ENOMEM;
     }
@@ -348,7 +320,7 @@ static int stream(struct client *cl, ULONG *us)
     }
     *us = (ULONG)(now_us() - t0);
     ks_close(cl->fd); /* wakes the sender if it is still blocked */
-    join_thread_forever(sender, "the sender thread");
+    kd_thread_join_forever(sender, "ksbench", "the sender thread");
     if (err == 0 && cl->send_result < 0)
         err = (int)cl->send_result;
     return err;
@@ -404,7 +376,8 @@ static VOID ksb_unload(PDRIVER_OBJECT driver)
     if (g_started)
         ks_cleanup(); /* closes every socket: blocked calls return */
     if (g_main_thread)
-        join_thread_forever(g_main_thread, g_client ? "the client thread" : "the listener");
+        kd_thread_join_forever(g_main_thread, "ksbench",
+                               g_client ? "the client thread" : "the listener");
     reap(1); /* the list is final: the listener thread has ended */
     LOG("unloaded (connections=%ld)", g_accepted);
 }
@@ -434,7 +407,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     }
     g_started = 1;
     driver->DriverUnload = ksb_unload;
-    st = start_thread(g_client ? client_thread : listener_thread, NULL, &g_main_thread);
+    st = kd_thread_start(g_client ? client_thread : listener_thread, NULL, &g_main_thread);
     if (!NT_SUCCESS(st)) {
         LOG("cannot start a thread: 0x%08lx", (ULONG)st);
         g_main_thread = NULL;

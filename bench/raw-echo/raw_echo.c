@@ -41,6 +41,8 @@
 
 #include <ntddk.h>
 
+#include "../../tests/drivers/kthread.h"
+
 #include <wsksock/wsk.h>
 
 #define RAW_TAG ((ULONG)'r' | ((ULONG)'a' << 8) | ((ULONG)'w' << 16) | ((ULONG)'E' << 24))
@@ -216,36 +218,6 @@ static volatile LONG g_stopping;
 static volatile LONG g_accepted;
 static LIST_ENTRY g_conns; /* the listener thread's until it has ended */
 
-static NTSTATUS start_thread(PKSTART_ROUTINE fn, void *ctx, PVOID *obj)
-{
-    HANDLE h;
-    NTSTATUS st = PsCreateSystemThread(&h, THREAD_ALL_ACCESS, NULL, NULL, NULL, fn, ctx);
-
-    if (!NT_SUCCESS(st))
-        return st;
-    /* NULL object type: mingw's PsThreadType is a dllimport'ed pointer. */
-    st = ObReferenceObjectByHandle(h, THREAD_ALL_ACCESS, NULL, KernelMode, obj, NULL);
-    ZwClose(h);
-    return st;
-}
-
-/* Waits for a thread object; TRUE once it ended (ms 0: just poll). */
-static BOOLEAN join_thread(PVOID obj, ULONG ms)
-{
-    LARGE_INTEGER t;
-
-    t.QuadPart = -(LONGLONG)ms * 10000;
-    return KeWaitForSingleObject(obj, Executive, KernelMode, FALSE, &t) == STATUS_SUCCESS;
-}
-
-/* Without bound, logging every 5 s: returning early would unmap running code. */
-static void join_thread_forever(PVOID obj, const char *what)
-{
-    while (!join_thread(obj, 5000))
-        LOG("unload: still waiting for %s", what);
-    ObDereferenceObject(obj);
-}
-
 static void conn_free(struct conn *c)
 {
     ep_free(&c->ep);
@@ -316,8 +288,8 @@ static void reap(BOOLEAN wait)
         struct conn *c = CONTAINING_RECORD(e, struct conn, link);
         e = e->Flink;
         if (wait)
-            join_thread_forever(c->thread, "a connection thread");
-        else if (c->finished && join_thread(c->thread, 0))
+            kd_thread_join_forever(c->thread, "raw-echo", "a connection thread");
+        else if (c->finished && kd_thread_join(c->thread, 0))
             ObDereferenceObject(c->thread);
         else
             continue;
@@ -345,7 +317,7 @@ static NTSTATUS conn_start(PWSK_SOCKET s)
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     MmBuildMdlForNonPagedPool(c->mdl);
-    st = start_thread(conn_thread, c, &c->thread);
+    st = kd_thread_start(conn_thread, c, &c->thread);
     if (!NT_SUCCESS(st)) {
         ep_close(&c->ep);
         conn_free(c);
@@ -448,7 +420,7 @@ static VOID raw_unload(PDRIVER_OBJECT driver)
     InterlockedExchange(&g_stopping, 1);
     ep_shut(&g_listener); /* its pending WskAccept completes, cancelled */
     if (g_listener_thread)
-        join_thread_forever(g_listener_thread, "the listener thread");
+        kd_thread_join_forever(g_listener_thread, "raw-echo", "the listener thread");
     /* The list is final now: close every connection still served. */
     for (e = g_conns.Flink; e != &g_conns; e = e->Flink)
         ep_shut(&CONTAINING_RECORD(e, struct conn, link)->ep);
@@ -527,7 +499,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     driver->DriverUnload = raw_unload;
     /* The NPI is captured (with a bounded wait) on the listener thread: no
      * waiting in DriverEntry. */
-    st = start_thread(listener_thread, NULL, &g_listener_thread);
+    st = kd_thread_start(listener_thread, NULL, &g_listener_thread);
     if (!NT_SUCCESS(st)) {
         LOG("cannot start the listener thread: 0x%08lx", (ULONG)st);
         g_listener_thread = NULL;

@@ -22,6 +22,8 @@
 
 #include <ntddk.h>
 
+#include "../kthread.h"
+
 #include <wsksock.h>
 #include <wsksock/params.h>
 
@@ -52,36 +54,6 @@ static LONGLONG now_ms(void)
 {
     LARGE_INTEGER f, c = KeQueryPerformanceCounter(&f);
     return f.QuadPart >= 1000 ? c.QuadPart / (f.QuadPart / 1000) : 0;
-}
-
-static NTSTATUS start_thread(PKSTART_ROUTINE fn, void *ctx, PVOID *obj)
-{
-    HANDLE h;
-    NTSTATUS st = PsCreateSystemThread(&h, THREAD_ALL_ACCESS, NULL, NULL, NULL, fn, ctx);
-
-    if (!NT_SUCCESS(st))
-        return st;
-    /* NULL object type: mingw's PsThreadType is a dllimport'ed pointer. */
-    st = ObReferenceObjectByHandle(h, THREAD_ALL_ACCESS, NULL, KernelMode, obj, NULL);
-    ZwClose(h);
-    return st;
-}
-
-/* Waits for a thread object; returns 1 once it ended (ms 0: just poll). */
-static int join_thread(PVOID obj, ULONG ms)
-{
-    LARGE_INTEGER t;
-
-    t.QuadPart = -(LONGLONG)ms * 10000;
-    return KeWaitForSingleObject(obj, Executive, KernelMode, FALSE, &t) == STATUS_SUCCESS;
-}
-
-/* Waits without bound, logging every 5 s: returning early would unmap running code. */
-static void join_thread_forever(PVOID obj, const char *what)
-{
-    while (!join_thread(obj, 5000))
-        LOG("unload: still waiting for %s", what);
-    ObDereferenceObject(obj);
 }
 
 static VOID NTAPI conn_thread(PVOID ctx)
@@ -121,8 +93,8 @@ static void reap(int wait)
         struct conn *c = CONTAINING_RECORD(e, struct conn, link);
         e = e->Flink;
         if (wait)
-            join_thread_forever(c->thread, "a connection thread");
-        else if (c->finished && join_thread(c->thread, 0))
+            kd_thread_join_forever(c->thread, "kecho", "a connection thread");
+        else if (c->finished && kd_thread_join(c->thread, 0))
             ObDereferenceObject(c->thread);
         else
             continue;
@@ -179,7 +151,7 @@ static VOID NTAPI listener_thread(PVOID ctx)
         c->fd = fd;
         c->number = (int)InterlockedIncrement(&g_accepted);
         LOG("accepted #%d", c->number);
-        st = start_thread(conn_thread, c, &c->thread);
+        st = kd_thread_start(conn_thread, c, &c->thread);
         if (!NT_SUCCESS(st)) {
             LOG("cannot start a connection thread: 0x%08lx", (ULONG)st);
             ks_close(fd);
@@ -203,7 +175,7 @@ static VOID kecho_unload(PDRIVER_OBJECT driver)
     if (g_started)
         ks_cleanup(); /* closes the listener and every connection: blocked calls return */
     if (g_listener_thread)
-        join_thread_forever(g_listener_thread, "the listener thread");
+        kd_thread_join_forever(g_listener_thread, "kecho", "the listener thread");
     reap(1); /* the list is final: the listener thread has ended */
     LOG("unloaded in %ld ms (connections=%ld)", (long)(now_ms() - t0), (long)g_accepted);
 }
@@ -226,7 +198,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     }
     g_started = 1;
     driver->DriverUnload = kecho_unload;
-    st = start_thread(listener_thread, NULL, &g_listener_thread);
+    st = kd_thread_start(listener_thread, NULL, &g_listener_thread);
     if (!NT_SUCCESS(st)) {
         LOG("cannot start the listener thread: 0x%08lx", (ULONG)st);
         g_listener_thread = NULL;
