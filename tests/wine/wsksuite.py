@@ -492,11 +492,16 @@ class Case:
                        " [status %d]" % rc)
         return rc
 
-    def kernel_result(self, w, test):
+    def kernel_result(self, w, test, at_least=0):
+        """ktest's verdict: RESULT pass and no FAIL line; with at_least, that
+        many PASS lines too (the scenario really ran its checks)."""
         ok = bool(w.grep(r"^ktest: %s RESULT pass$" % re.escape(test)))
         fails = w.grep(r"^ktest: FAIL .*")
         self.check(ok and not fails, "kernel log: 'ktest: %s RESULT pass' and no FAIL line (%d FAIL lines)"
                    % (test, len(fails)))
+        if at_least:
+            n = len(w.grep(r"^ktest: PASS "))
+            self.check(n >= at_least, "at least %d checks passed (%d)" % (at_least, n))
 
     def ktest(self, test, params, until=None, timeout=60, scenario_timeout=40):
         p = {"Test": test, "Timeout": scenario_timeout}
@@ -710,9 +715,7 @@ def case_badinput(c):
                              "PHex": "0x1F", "PNeg": " -42 ", "PBig": "4294967296",
                              "PJunk": "12abc"})
     c.finish_wskrun(w, 90)
-    c.kernel_result(w, "badinput")
-    n = len(w.grep(r"^ktest: PASS "))
-    c.check(n >= 150, "at least 150 checks passed (%d)" % n)
+    c.kernel_result(w, "badinput", at_least=150)
     if c.host:
         # The shim models IRQL and the provider has datagram sockets: what
         # Wine cannot show is checked here, nothing may be skipped.
@@ -777,9 +780,7 @@ def case_options(c):
     port = free_port()
     w = c.ktest("options", {"Port": port})
     c.finish_wskrun(w, 90)
-    c.kernel_result(w, "options")
-    n = len(w.grep(r"^ktest: PASS "))
-    c.check(n >= 40, "at least 40 checks passed (%d)" % n)
+    c.kernel_result(w, "options", at_least=40)
     wine = w.grep(r"^ktest: (WINE .*)$")
     if c.host:
         c.check(not wine, "no Wine allowance used on the host bed (%d WINE lines)" % len(wine))
@@ -800,9 +801,7 @@ def case_resolve(c):
     c.finish_wskrun(w, 90)
     rc = srv.wait(30)
     c.check(rc == 0, "echo_server exited 0 [status %d]" % rc)
-    c.kernel_result(w, "resolve")
-    n = len(w.grep(r"^ktest: PASS "))
-    c.check(n >= 25, "at least 25 checks passed (%d)" % n)
+    c.kernel_result(w, "resolve", at_least=25)
     k = w.grep(r"^ktest: resolve bytes=(\d+) fnv=([0-9a-f]{16})$")
     s = srv.grep(r"^echo_server: conn 0 bytes=(\d+) fnv=([0-9a-f]{16})$")
     if c.check(bool(k) and bool(s), "both sides logged byte count and checksum"):
@@ -830,9 +829,7 @@ def case_nonblock(c):
     c.finish_wskrun(w, 150)
     rc = srv.wait(30)
     c.check(rc == 0, "echo_server exited 0: both connections echoed and closed [status %d]" % rc)
-    c.kernel_result(w, "nonblock")
-    n = len(w.grep(r"^ktest: PASS "))
-    c.check(n >= 25, "at least 25 checks passed (%d)" % n)
+    c.kernel_result(w, "nonblock", at_least=25)
     for kind in ("nonblocking", "blocking"):
         m = w.grep(r"^ktest: nonblock: %s echo MiB/s=([\d.]+) round-trips/s=(\d+)$" % kind)
         if c.check(bool(m), "kernel log: %s echo figures" % kind):
@@ -856,9 +853,7 @@ def case_aio(c):
     c.finish_wskrun(w, 120)
     rc = srv.wait(30)
     c.check(rc == 0, "echo_server exited 0: the connection echoed and closed [status %d]" % rc)
-    c.kernel_result(w, "aio")
-    n = len(w.grep(r"^ktest: PASS "))
-    c.check(n >= 30, "at least 30 checks passed (%d)" % n)
+    c.kernel_result(w, "aio", at_least=30)
     m = w.grep(r"^ktest: aio: cancel took (\d+) ms$")
     if c.check(bool(m), "kernel log: the cancellation's time"):
         c.figure("ks_aio_cancel of a pending receive: %s ms" % m[0].group(1))
