@@ -4,10 +4,10 @@
 #include "ks_datagram.h"
 #include "ks_fdtable.h"
 
-/* A handle carries the descriptor and, in bit 30 (descriptors stay below
- * 2^30), "listen when bound". 0 is never a descriptor, so NULL stays
- * "no socket". */
-#define LY_LISTEN_BIT 0x40000000u
+/* A handle carries the descriptor and, in the pointer's top bit (descriptors
+ * are positive ints, so never that wide), "listen when bound". 0 is never a
+ * descriptor, so NULL stays "no socket". */
+#define LY_LISTEN_BIT ((ULONG_PTR)1 << (sizeof(ULONG_PTR) * 8 - 1))
 
 static volatile LONG g_ly_cleaned;   /* WSKCleanup ran since WSKStartup */
 static HANDLE volatile g_ly_cleaner; /* id of the thread that called it */

@@ -2,10 +2,13 @@
  * wsksock.h - BSD sockets for Windows kernel-mode drivers, on Winsock Kernel.
  *
  * Conventions, for every function below unless its comment says otherwise:
- *  - Descriptors are positive ints (below 2^30; not small, not dense: they
- *    encode a slot and its generation). A descriptor is never reused while
- *    it is open, and a stale descriptor (closed, or from before ks_cleanup)
- *    gets -EBADF: it can never reach a freed object.
+ *  - Descriptors are positive ints (1 to 2^31 - 1; not small, not dense).
+ *    A descriptor is never reused while it is open, and a stale descriptor
+ *    (closed, or from before ks_cleanup) gets -EBADF: it can never reach a
+ *    freed object. Values come from one counter that survives ks_cleanup
+ *    and ks_startup, so a closed descriptor's value is given out again only
+ *    after at least 2^30 - 2^22 (over a billion) newer descriptors: until
+ *    then a stale descriptor cannot name another socket.
  *  - Failure is a negative errno value from <wsksock/errno.h> (-ECONNREFUSED,
  *    -EBADF, ...); ks_strerror() names it. Nothing is kept in a global "last
  *    error", so calls from many threads never see each other's errors.
@@ -157,7 +160,8 @@ int ks_connect(int s, const struct sockaddr *addr, int addrlen);
  * Returns len (non-blocking: the count taken), or -EBADF, -EFAULT (buf NULL
  * with len > 0), -EINVAL (len above KS_MAX_IO_SIZE), -ENOTCONN,
  * -ECONNRESET, -ECONNABORTED, -EPIPE (sending was shut down, or broken by a
- * send timeout), -ENOMEM, -EWOULDBLOCK, -ETIMEDOUT.
+ * send timeout), -EOPNOTSUPP (a flag other than MSG_DONTWAIT, or not a
+ * stream socket), -ENOMEM, -EWOULDBLOCK, -ETIMEDOUT.
  */
 ks_ssize_t ks_send(int s, const void *buf, size_t len, int flags);
 
@@ -182,8 +186,8 @@ ks_ssize_t ks_send(int s, const void *buf, size_t len, int flags);
  * is returned by the next call.
  * IRQL: PASSIVE_LEVEL.
  * Returns the byte count, or -EBADF, -EFAULT, -EINVAL, -ENOTCONN,
- * -ECONNRESET, -ECONNABORTED, -EOPNOTSUPP (unknown flags), -ENOMEM,
- * -EWOULDBLOCK, -ETIMEDOUT.
+ * -ECONNRESET, -ECONNABORTED, -EOPNOTSUPP (any flag bit not listed above,
+ * or not a stream socket), -ENOMEM, -EWOULDBLOCK, -ETIMEDOUT.
  */
 ks_ssize_t ks_recv(int s, void *buf, size_t len, int flags);
 

@@ -14,7 +14,10 @@ NTSTATUS ks_wsk_get_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out)
 {
     PFN_WSK_GET_LOCAL_ADDRESS get_local = NULL;
     PFN_WSK_GET_REMOTE_ADDRESS get_remote = NULL;
-    const void *dispatch = s->wsk->Dispatch;
+    PWSK_SOCKET wsk;
+    if (ks_call_enter(s, -1, 0, &wsk) != 0)
+        return STATUS_CANCELLED;
+    const void *dispatch = wsk->Dispatch;
     /* The function's place differs between the dispatch tables. */
     switch (s->wsk_kind) {
     case WSK_FLAG_LISTEN_SOCKET:
@@ -28,16 +31,16 @@ NTSTATUS ks_wsk_get_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out)
         get_remote = ((const WSK_PROVIDER_CONNECTION_DISPATCH *)dispatch)->WskGetRemoteAddress;
         break;
     default:
+        break;
+    }
+    if (remote ? get_remote == NULL : get_local == NULL) {
+        ks_call_leave(s);
         return STATUS_NOT_SUPPORTED;
     }
-    if (remote ? get_remote == NULL : get_local == NULL)
-        return STATUS_NOT_SUPPORTED;
-    if (ks_call_enter(s, -1, 0) != 0)
-        return STATUS_CANCELLED;
     RtlZeroMemory(out, sizeof(*out));
     PIRP irp = ks_op_begin(&s->ctl);
     NTSTATUS status =
-        remote ? get_remote(s->wsk, (PSOCKADDR)out, irp) : get_local(s->wsk, (PSOCKADDR)out, irp);
+        remote ? get_remote(wsk, (PSOCKADDR)out, irp) : get_local(wsk, (PSOCKADDR)out, irp);
     ks_call_leave(s);
     status = ks_op_wait(&s->ctl, status, NULL, NULL);
     if (NT_SUCCESS(status) && out->ss_family != s->family)

@@ -67,6 +67,36 @@ static struct aio *aio_of(struct ks_aio *req)
     return (struct aio *)(void *)req->ks_private;
 }
 
+/*
+ * a->s and ks_aio_cancel: cancel may run on any thread at any time,
+ * including while a completion thread finishes the request and drops the
+ * last reference to its socket, so it cannot take a->s and then the
+ * socket's lock. Rule: a->s is written only under the request's pin lock
+ * (one of a few static spin locks, chosen by the request's address; nested
+ * inside s->lock where both are held), and it is cleared before the
+ * request's socket reference is dropped. ks_aio_cancel reads a->s under the
+ * pin lock and takes its own reference there, so the socket it then locks
+ * is alive; it re-checks a->s under s->lock (the request may have ended and
+ * been submitted again meanwhile). Zero-initialised spin locks are valid
+ * ones and these are never re-initialised.
+ */
+#define AIO_PIN_LOCKS 16
+static KSPIN_LOCK g_aio_pin[AIO_PIN_LOCKS];
+
+static PKSPIN_LOCK pin_lock(const struct aio *a)
+{
+    return &g_aio_pin[((ULONG_PTR)a / sizeof(struct ks_aio)) % AIO_PIN_LOCKS];
+}
+
+/* Sets a->s (at any IRQL <= DISPATCH_LEVEL; see the rule above). */
+static void set_sock(struct aio *a, ks_sock *s)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(pin_lock(a), &irql);
+    a->s = s;
+    KeReleaseSpinLock(pin_lock(a), irql);
+}
+
 static ks_work_fn aio_run;
 
 /* Wake from the readiness engine (socket lock held, DISPATCH_LEVEL). */
@@ -89,8 +119,8 @@ static void aio_notify(ks_sock *s, struct ks_ready_link *link)
 static ptrdiff_t try_recv(struct aio *a)
 {
     for (;;) {
-        ks_ssize_t n = ks_recv(a->fd, a->buf + a->done, a->len - a->done,
-                               (a->flags & ~MSG_WAITALL) | MSG_DONTWAIT);
+        ks_ssize_t n = ks_recv_flags(a->fd, a->buf + a->done, a->len - a->done,
+                                     (a->flags & ~MSG_WAITALL) | MSG_DONTWAIT);
         if (n == AIO_AGAIN)
             return AIO_AGAIN;
         if (n < 0)
@@ -207,7 +237,7 @@ static void aio_complete(struct aio *a, ptrdiff_t result)
         }
     }
     ks_aio_cb *cb = a->cb;
-    a->s = NULL;
+    set_sock(a, NULL);
     a->head.state = AIO_FREE;
     KeReleaseSpinLock(&s->lock, irql);
     /* The request is the caller's again from here (it may be reused inside
@@ -274,7 +304,7 @@ static int aio_submit(struct ks_aio *req, int fd, enum aio_kind kind, ks_aio_cb 
         ks_sock_put(s);
         return err;
     }
-    a->s = s; /* the reference ks_fd_enter took */
+    set_sock(a, s); /* with the reference ks_fd_enter took */
     a->fd = fd;
     a->kind = (UCHAR)kind;
     a->dir =
@@ -309,14 +339,17 @@ static int aio_check(const struct ks_aio *req, ks_aio_cb *cb, const void *buf, s
         return -EPERM;
     if (req == NULL || cb == NULL || (buf == NULL && len > 0))
         return -EFAULT;
-    if ((flags & ~allowed_flags) != 0 || len > KS_MAX_IO_SIZE)
+    if ((flags & ~allowed_flags) != 0)
+        return -EOPNOTSUPP;
+    if (len > KS_MAX_IO_SIZE)
         return -EINVAL;
     if (ks_aio_head_of((struct ks_aio *)req)->state != AIO_FREE)
         return -EBUSY;
     return 0;
 }
 
-int ks_recv_async(int s, void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb)
+/* ks_recv_async, with KS_MSG_EVENTS allowed in flags (ks_events.c). */
+int ks_recv_async_flags(int s, void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb)
 {
     int err = aio_check(req, cb, buf, len, flags, MSG_WAITALL | KS_MSG_EVENTS);
     if (err != 0)
@@ -326,6 +359,13 @@ int ks_recv_async(int s, void *buf, size_t len, int flags, struct ks_aio *req, k
     a->len = len;
     a->flags = flags;
     return aio_submit(req, s, AIO_RECV, cb);
+}
+
+int ks_recv_async(int s, void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb)
+{
+    if ((flags & KS_MSG_EVENTS) != 0)
+        return ks_can_block() ? -EOPNOTSUPP : -EPERM;
+    return ks_recv_async_flags(s, buf, len, flags, req, cb);
 }
 
 int ks_send_async(int s, const void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb)
@@ -425,14 +465,20 @@ int ks_aio_cancel(struct ks_aio *req)
     if (ks_aio_head_of(req)->blocking_call)
         return ks_aio_call_cancel(req);
     struct aio *a = aio_of(req);
+    KIRQL irql;
+    KeAcquireSpinLock(pin_lock(a), &irql);
     ks_sock *s = a->s;
-    if (s == NULL || a->head.state == AIO_FREE)
+    if (s != NULL)
+        ks_sock_get(s); /* a->s set: the request's reference still holds it */
+    KeReleaseSpinLock(pin_lock(a), irql);
+    if (s == NULL)
         return -EINVAL;
     int err = 0;
-    KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
-    if (a->head.state == AIO_FREE || !cancellable(a)) {
-        err = a->head.state == AIO_FREE ? -EINVAL : -EALREADY;
+    if (a->s != s || a->head.state == AIO_FREE) {
+        err = -EINVAL; /* ended meanwhile (and maybe submitted again) */
+    } else if (!cancellable(a)) {
+        err = -EALREADY;
     } else {
         a->cancel = TRUE;
         if (a->head.state == AIO_PARKED || a->head.state == AIO_QUEUED) {
@@ -447,5 +493,6 @@ int ks_aio_cancel(struct ks_aio *req)
         }
     }
     KeReleaseSpinLock(&s->lock, irql);
+    ks_sock_put(s); /* may be the last: freeing a socket is DISPATCH_LEVEL-safe */
     return err;
 }

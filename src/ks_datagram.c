@@ -71,14 +71,15 @@ ks_ssize_t ks_sendto(int fd, const void *buf, size_t len, int flags, const struc
     RtlZeroMemory(&remote, sizeof(remote));
     RtlCopyMemory(&remote, to, (SIZE_T)ks_sockaddr_len(s->family));
     ks_ssize_t result = -EBADF;
-    if (ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL) == 0) {
+    PWSK_SOCKET wsk;
+    if (ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL, &wsk) == 0) {
         const WSK_PROVIDER_DATAGRAM_DISPATCH *d =
-            (const WSK_PROVIDER_DATAGRAM_DISPATCH *)s->wsk->Dispatch;
+            (const WSK_PROVIDER_DATAGRAM_DISPATCH *)wsk->Dispatch;
         WSK_BUF wbuf;
         PIRP irp = ks_op_begin(&s->tx);
         NTSTATUS status = ks_op_lock_buffer(&s->tx, (void *)buf, (ULONG)len, IoReadAccess, &wbuf);
         if (NT_SUCCESS(status))
-            status = d->WskSendTo(s->wsk, &wbuf, 0, (PSOCKADDR)&remote, 0, NULL, irp);
+            status = d->WskSendTo(wsk, &wbuf, 0, (PSOCKADDR)&remote, 0, NULL, irp);
         ks_call_leave(s);
         /* A datagram send does not wait for a peer: it is waited for even
          * when non-blocking, and SO_SNDTIMEO does not apply. */
@@ -113,19 +114,20 @@ static ks_ssize_t take_datagram(ks_sock *s, void *buf, size_t len, struct sockad
 static ks_ssize_t recvfrom_direct(ks_sock *s, void *buf, size_t len, struct sockaddr *from,
                                   int *fromlen, ULONG *flags_out)
 {
-    if (ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL) != 0)
+    PWSK_SOCKET wsk;
+    if (ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL, &wsk) != 0)
         return -EBADF;
     SOCKADDR_STORAGE remote;
     RtlZeroMemory(&remote, sizeof(remote));
     const WSK_PROVIDER_DATAGRAM_DISPATCH *dispatch =
-        (const WSK_PROVIDER_DATAGRAM_DISPATCH *)s->wsk->Dispatch;
+        (const WSK_PROVIDER_DATAGRAM_DISPATCH *)wsk->Dispatch;
     WSK_BUF wbuf;
     ULONG control_len = 0;
     ULONG_PTR info = 0;
     PIRP irp = ks_op_begin(&s->rx);
     NTSTATUS status = ks_op_lock_buffer(&s->rx, buf, (ULONG)len, IoWriteAccess, &wbuf);
     if (NT_SUCCESS(status))
-        status = dispatch->WskReceiveFrom(s->wsk, &wbuf, 0, (PSOCKADDR)&remote, &control_len, NULL,
+        status = dispatch->WskReceiveFrom(wsk, &wbuf, 0, (PSOCKADDR)&remote, &control_len, NULL,
                                           flags_out, irp);
     ks_call_leave(s);
     status = ks_op_wait(&s->rx, status, NULL, &info);

@@ -294,6 +294,9 @@ static enum list_result deliver_list(struct ks_events_state *c, PWSK_DATA_INDICA
     return LIST_DONE;
 }
 
+/* Gives a retained list back. s->wsk is read without a bracket: the callers
+ * are the delivering thread (a close is deferred while c->delivering, so
+ * s->wsk stays) and the close itself (ctl lock held, calls drained). */
 static void release_list(ks_sock *s, PWSK_DATA_INDICATION list)
 {
     const WSK_PROVIDER_CONNECTION_DISPATCH *d =
@@ -365,7 +368,7 @@ static void start_pull(struct ks_events_state *c)
             err = -ENOMEM;
     }
     if (err == 0)
-        err = ks_recv_async(c->fd, c->buf, c->buf_len, KS_MSG_EVENTS, &c->pull, pull_done);
+        err = ks_recv_async_flags(c->fd, c->buf, c->buf_len, KS_MSG_EVENTS, &c->pull, pull_done);
     if (err != 0)
         pull_done(&c->pull, err); /* ends the connection with the error */
 }
@@ -598,11 +601,12 @@ static NTSTATUS enable_events(ks_sock *s, ULONG mask, enum ks_sock_state state)
     WSK_EVENT_CALLBACK_CONTROL control;
     control.NpiId = (PNPIID)&NPI_WSK_INTERFACE_ID; /* the WDK's member is not const */
     control.EventMask = mask;
-    const WSK_PROVIDER_BASIC_DISPATCH *d = (const WSK_PROVIDER_BASIC_DISPATCH *)s->wsk->Dispatch;
-    if (ks_call_enter(s, (int)state, -EINVAL) != 0)
+    PWSK_SOCKET wsk;
+    if (ks_call_enter(s, (int)state, -EINVAL, &wsk) != 0)
         return STATUS_CANCELLED;
+    const WSK_PROVIDER_BASIC_DISPATCH *d = (const WSK_PROVIDER_BASIC_DISPATCH *)wsk->Dispatch;
     SIZE_T returned = 0;
-    NTSTATUS status = d->WskControlSocket(s->wsk, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+    NTSTATUS status = d->WskControlSocket(wsk, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
                                           sizeof(control), &control, 0, NULL, &returned, NULL);
     ks_call_leave(s);
     return status;

@@ -1,40 +1,43 @@
-/* ks_fdtable.c - generation-checked, growable descriptor table. */
+/* ks_fdtable.c - descriptor table: counter-valued descriptors, hashed slots
+ * (see ks_fdtable.h for the reuse bound and the locking rule). */
 #include "ks_fdtable.h"
 
-#define KS_FD_GEN_MASK 0x3ff /* 10 generation bits: descriptors stay < 2^30 */
 #define KS_FD_INITIAL_SLOTS 64
+#define KS_FD_MAX_SLOTS (2 * KS_FD_MAX_OPEN)
+#define KS_FD_VALUE_MAX 0x7fffffff /* descriptors are positive ints */
 
 typedef struct ks_slot {
-    ks_sock *sock;   /* NULL when free */
-    USHORT gen;      /* bumped each time the slot is freed */
-    ULONG next_free; /* next free slot index + 1, 0 = end (when free) */
+    int fd;        /* the descriptor held, 0 when free */
+    ks_sock *sock; /* NULL when free */
 } ks_slot;
 
+/* All zero at load: a valid spin lock, an empty closed table. Only the
+ * fields change at ks_startup/ks_cleanup, never the lock. */
 static struct {
     KSPIN_LOCK lock;
-    ks_slot *slots;
-    ULONG capacity;
-    ULONG free_head; /* free slot index + 1, 0 = none */
-    ULONG used;
-    BOOLEAN open;
+    ks_slot *slots; /* (lock) capacity entries, or NULL */
+    ULONG capacity; /* (lock) 0 or a power of two */
+    ULONG used;     /* (lock) */
+    ULONG last;     /* (lock) last value given out; survives cleanup */
+    BOOLEAN open;   /* (lock) inserts allowed */
 } g_fd;
 
 void ks_fdtable_init(void)
 {
-    KeInitializeSpinLock(&g_fd.lock);
-    g_fd.slots = NULL;
-    g_fd.capacity = 0;
-    g_fd.free_head = 0;
-    g_fd.used = 0;
-    g_fd.open = TRUE;
+    ks_fdtable_set_open(TRUE);
 }
 
 void ks_fdtable_destroy(void)
 {
-    ks_free(g_fd.slots, KS_TAG_TABLE);
+    KIRQL irql;
+    KeAcquireSpinLock(&g_fd.lock, &irql);
+    ks_slot *slots = g_fd.slots;
     g_fd.slots = NULL;
     g_fd.capacity = 0;
-    g_fd.free_head = 0;
+    g_fd.used = 0;
+    g_fd.open = FALSE;
+    KeReleaseSpinLock(&g_fd.lock, irql);
+    ks_free(slots, KS_TAG_TABLE);
 }
 
 void ks_fdtable_set_open(BOOLEAN open)
@@ -45,35 +48,21 @@ void ks_fdtable_set_open(BOOLEAN open)
     KeReleaseSpinLock(&g_fd.lock, irql);
 }
 
-static int encode(ULONG index, USHORT gen)
-{
-    return (int)(((ULONG)(gen & KS_FD_GEN_MASK) << KS_FD_INDEX_BITS) | (index + 1));
-}
-
 /* Slot of a descriptor, or NULL if it does not name a live entry (lock held). */
 static ks_slot *lookup(int fd)
 {
-    if (fd <= 0)
+    if (fd <= 0 || g_fd.capacity == 0)
         return NULL;
-    ULONG index = ((ULONG)fd & KS_FD_MAX_SLOTS) - 1;
-    USHORT gen = (USHORT)(((ULONG)fd >> KS_FD_INDEX_BITS) & KS_FD_GEN_MASK);
-    if (((ULONG)fd & KS_FD_MAX_SLOTS) == 0 || ((ULONG)fd >> (KS_FD_INDEX_BITS + 10)) != 0)
-        return NULL;
-    if (index >= g_fd.capacity)
-        return NULL;
-    ks_slot *slot = &g_fd.slots[index];
-    if (slot->sock == NULL || (slot->gen & KS_FD_GEN_MASK) != gen)
-        return NULL;
-    return slot;
+    ks_slot *slot = &g_fd.slots[(ULONG)fd & (g_fd.capacity - 1)];
+    return slot->fd == fd ? slot : NULL;
 }
 
-/* Grows the table (called without the lock; the new array is swapped in). */
+/* Grows the table to twice seen_capacity (called without the lock; the new
+ * array is swapped in). 0 when it grew or someone else changed it. */
 static int grow(ULONG seen_capacity)
 {
     ULONG new_capacity = seen_capacity == 0 ? KS_FD_INITIAL_SLOTS : seen_capacity * 2;
     if (new_capacity > KS_FD_MAX_SLOTS)
-        new_capacity = KS_FD_MAX_SLOTS;
-    if (new_capacity <= seen_capacity)
         return -EMFILE;
     ks_slot *slots = (ks_slot *)ks_alloc(sizeof(ks_slot) * new_capacity, KS_TAG_TABLE);
     if (slots == NULL)
@@ -81,23 +70,20 @@ static int grow(ULONG seen_capacity)
 
     KIRQL irql;
     KeAcquireSpinLock(&g_fd.lock, &irql);
-    if (g_fd.capacity != seen_capacity) {
-        /* Another thread grew it meanwhile. */
-        KeReleaseSpinLock(&g_fd.lock, irql);
-        ks_free(slots, KS_TAG_TABLE);
-        return 0;
+    ks_slot *old = NULL;
+    if (g_fd.capacity == seen_capacity && g_fd.open) {
+        old = g_fd.slots;
+        RtlZeroMemory(slots, sizeof(ks_slot) * new_capacity);
+        for (ULONG i = 0; i < seen_capacity; i++) {
+            if (old[i].sock != NULL)
+                slots[(ULONG)old[i].fd & (new_capacity - 1)] = old[i];
+        }
+        g_fd.slots = slots;
+        g_fd.capacity = new_capacity;
+        slots = NULL;
     }
-    ks_slot *old = g_fd.slots;
-    if (old != NULL)
-        RtlCopyMemory(slots, old, sizeof(ks_slot) * seen_capacity);
-    /* Chain the new slots in front of the free list, lowest index first. */
-    for (ULONG i = new_capacity; i > seen_capacity; i--) {
-        slots[i - 1].next_free = g_fd.free_head;
-        g_fd.free_head = i;
-    }
-    g_fd.slots = slots;
-    g_fd.capacity = new_capacity;
     KeReleaseSpinLock(&g_fd.lock, irql);
+    ks_free(slots, KS_TAG_TABLE); /* another thread grew it, or cleanup ran */
     ks_free(old, KS_TAG_TABLE);
     return 0;
 }
@@ -111,18 +97,24 @@ int ks_fd_insert(ks_sock *s)
             KeReleaseSpinLock(&g_fd.lock, irql);
             return -ENETDOWN;
         }
-        if (g_fd.free_head != 0) {
-            ULONG index = g_fd.free_head - 1;
-            ks_slot *slot = &g_fd.slots[index];
-            g_fd.free_head = slot->next_free;
+        ULONG capacity = g_fd.capacity;
+        if (2 * (g_fd.used + 1) <= capacity) {
+            /* At most half full: a free slot is found within capacity tries. */
+            ULONG v = g_fd.last;
+            ks_slot *slot;
+            do {
+                v = v >= KS_FD_VALUE_MAX ? 1 : v + 1;
+                slot = &g_fd.slots[v & (capacity - 1)];
+            } while (slot->sock != NULL);
+            g_fd.last = v;
+            slot->fd = (int)v;
             slot->sock = s;
             g_fd.used++;
             ks_sock_get(s);
-            s->fd = encode(index, slot->gen);
+            s->fd = (int)v;
             KeReleaseSpinLock(&g_fd.lock, irql);
-            return s->fd;
+            return (int)v;
         }
-        ULONG capacity = g_fd.capacity;
         KeReleaseSpinLock(&g_fd.lock, irql);
         int err = grow(capacity);
         if (err < 0)
@@ -143,14 +135,11 @@ ks_sock *ks_fd_get(int fd)
 }
 
 /* Frees a slot (lock held) and returns the table's reference. */
-static ks_sock *release_slot(ULONG index)
+static ks_sock *release_slot(ks_slot *slot)
 {
-    ks_slot *slot = &g_fd.slots[index];
     ks_sock *s = slot->sock;
     slot->sock = NULL;
-    slot->gen = (USHORT)((slot->gen + 1) & KS_FD_GEN_MASK);
-    slot->next_free = g_fd.free_head;
-    g_fd.free_head = index + 1;
+    slot->fd = 0;
     g_fd.used--;
     return s;
 }
@@ -160,7 +149,7 @@ ks_sock *ks_fd_remove(int fd)
     KIRQL irql;
     KeAcquireSpinLock(&g_fd.lock, &irql);
     ks_slot *slot = lookup(fd);
-    ks_sock *s = slot != NULL ? release_slot((ULONG)(slot - g_fd.slots)) : NULL;
+    ks_sock *s = slot != NULL ? release_slot(slot) : NULL;
     KeReleaseSpinLock(&g_fd.lock, irql);
     return s;
 }
@@ -172,7 +161,7 @@ ks_sock *ks_fd_remove_any(void)
     KeAcquireSpinLock(&g_fd.lock, &irql);
     for (ULONG i = 0; i < g_fd.capacity && g_fd.used > 0; i++) {
         if (g_fd.slots[i].sock != NULL) {
-            s = release_slot(i);
+            s = release_slot(&g_fd.slots[i]);
             break;
         }
     }

@@ -1,21 +1,34 @@
 /*
  * ks_fdtable.h - the descriptor table: int descriptors to socket objects.
  *
- * A descriptor encodes a slot index and the slot's generation, so a stale
- * descriptor (its slot freed, maybe reused) never matches: lookups return
- * NULL, the caller reports -EBADF. The table grows by doubling up to
- * KS_FD_MAX_SLOTS. Lookups take a reference under the table's spin lock.
+ * Descriptor values come from one counter that runs through 1..2^31-1 and
+ * survives ks_cleanup/ks_startup; the slot of a descriptor is its value
+ * modulo the table's capacity (a power of two). A new descriptor takes the
+ * next counter value whose slot is free, so a value comes back only after
+ * the counter went all the way round. The table is kept at most half full,
+ * so the counter passes each slot once per round and skips at most the
+ * half that is taken: a closed descriptor's value is given out again only
+ * after at least 2^30 - KS_FD_MAX_OPEN newer descriptors (see wsksock.h).
+ * Growing doubles the capacity; values distinct modulo N stay distinct
+ * modulo 2N, so no entry ever moves onto another.
+ *
+ * Concurrency: every field is read and written under the table's spin lock,
+ * which is a zero-initialised static and never re-initialised, so lookups
+ * racing ks_startup/ks_cleanup always take a valid lock and see either a
+ * live table or none (capacity 0). Lookups take a socket reference under
+ * the lock.
  */
 #ifndef KS_FDTABLE_H
 #define KS_FDTABLE_H
 
 #include "ks_socket.h"
 
-#define KS_FD_INDEX_BITS 20
-#define KS_FD_MAX_SLOTS ((1 << KS_FD_INDEX_BITS) - 1)
+/* Most descriptors open at once (the table holds twice as many slots). */
+#define KS_FD_MAX_OPEN (1 << 20)
 
+/* Opens the table (inserts work again). */
 void ks_fdtable_init(void);
-/* Frees the table; it must be empty. */
+/* Frees the table's memory; it must be empty (lookups then find nothing). */
 void ks_fdtable_destroy(void);
 
 /* Marks the table closed (inserts fail with -ENETDOWN) or open again. */

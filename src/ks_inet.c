@@ -193,7 +193,7 @@ static int ntop6(const uint8_t *a, char *dst, size_t size)
 
     int pos = 0;
     dst[0] = '\0';
-    /* IPv4-mapped (::ffff:a.b.c.d) and the old IPv4-compatible forms. */
+    /* IPv4-mapped addresses end in dotted decimal: ::ffff:a.b.c.d. */
     BOOLEAN mapped = best == 0 && best_len == 5 && words[5] == 0xffff;
     for (int i = 0; i < 8 && pos >= 0; i++) {
         if (i == best) {
@@ -201,8 +201,10 @@ static int ntop6(const uint8_t *a, char *dst, size_t size)
             i += best_len - 1;
             continue;
         }
-        if (mapped && i == 6)
-            return ntop4(a + 12, dst, size, pos);
+        if (mapped && i == 6) {
+            pos = put_str(dst, size, pos, ":");
+            return pos < 0 ? pos : ntop4(a + 12, dst, size, pos);
+        }
         if (i > 0 && i != best + best_len)
             pos = put_str(dst, size, pos, ":");
         if (pos >= 0)

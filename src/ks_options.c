@@ -5,13 +5,14 @@
 NTSTATUS ks_wsk_control(ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code,
                         SIZE_T in_size, PVOID in, SIZE_T out_size, PVOID out, SIZE_T *returned)
 {
-    /* Every WSK dispatch table starts with Basic (WskControlSocket). */
-    const WSK_PROVIDER_BASIC_DISPATCH *d = (const WSK_PROVIDER_BASIC_DISPATCH *)s->wsk->Dispatch;
-    SIZE_T dummy = 0;
-    if (ks_call_enter(s, -1, 0) != 0)
+    PWSK_SOCKET wsk;
+    if (ks_call_enter(s, -1, 0, &wsk) != 0)
         return STATUS_CANCELLED;
+    /* Every WSK dispatch table starts with Basic (WskControlSocket). */
+    const WSK_PROVIDER_BASIC_DISPATCH *d = (const WSK_PROVIDER_BASIC_DISPATCH *)wsk->Dispatch;
+    SIZE_T dummy = 0;
     PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = d->WskControlSocket(s->wsk, type, code, level, in_size, in, out_size, out,
+    NTSTATUS status = d->WskControlSocket(wsk, type, code, level, in_size, in, out_size, out,
                                           returned != NULL ? returned : &dummy, irp);
     ks_call_leave(s);
     return ks_op_wait(&s->ctl, status, NULL, NULL);

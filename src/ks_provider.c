@@ -70,7 +70,9 @@ int ks_startup(void)
     g_lib.npi_state = 0;
     if (NT_SUCCESS(WskCaptureProviderNPI(&g_lib.registration, WSK_NO_WAIT, &g_lib.npi)))
         g_lib.npi_state = 2;
-    g_lib.live_sockets = 0;
+    /* live_sockets is not reset: it is 0 since the last ks_cleanup, but
+     * for threads of calls racing us that count a socket, see the library
+     * stopped and uncount it (a reset would unbalance them). */
     ks_fdtable_init();
     g_lib.startups = 1;
     InterlockedExchange(&g_lib.running, 1);

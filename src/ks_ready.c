@@ -213,7 +213,8 @@ int ks_ready_rx_arm(ks_sock *s)
         if (r->acc == NULL)
             return err;
     }
-    int err = ks_call_enter(s, state, kind == KS_RX_READ ? -ENOTCONN : -EINVAL);
+    PWSK_SOCKET wsk;
+    int err = ks_call_enter(s, state, kind == KS_RX_READ ? -ENOTCONN : -EINVAL, &wsk);
     if (err != 0)
         return err;
     ks_sock_get(s); /* the request's reference, dropped when it is reaped */
@@ -226,27 +227,26 @@ int ks_ready_rx_arm(ks_sock *s)
     WSK_BUF *wbuf = &r->rx_wbuf;
     NTSTATUS status;
     if (kind == KS_RX_ACCEPT) {
-        const WSK_PROVIDER_LISTEN_DISPATCH *d =
-            (const WSK_PROVIDER_LISTEN_DISPATCH *)s->wsk->Dispatch;
+        const WSK_PROVIDER_LISTEN_DISPATCH *d = (const WSK_PROVIDER_LISTEN_DISPATCH *)wsk->Dispatch;
         RtlZeroMemory(&r->acc_remote, sizeof(r->acc_remote));
-        status = d->WskAccept(s->wsk, 0, r->acc, ks_events_connection_dispatch(), NULL,
+        status = d->WskAccept(wsk, 0, r->acc, ks_events_connection_dispatch(), NULL,
                               (PSOCKADDR)&r->acc_remote, irp);
     } else if (kind == KS_RX_RECVFROM) {
         const WSK_PROVIDER_DATAGRAM_DISPATCH *d =
-            (const WSK_PROVIDER_DATAGRAM_DISPATCH *)s->wsk->Dispatch;
+            (const WSK_PROVIDER_DATAGRAM_DISPATCH *)wsk->Dispatch;
         RtlZeroMemory(&r->dg_from, sizeof(r->dg_from));
         r->dg_flags = 0;
         r->dg_control_len = 0;
         status = ks_op_lock_buffer(&s->rx, s->peek_buf, KS_READY_BUF, IoWriteAccess, wbuf);
         if (NT_SUCCESS(status))
-            status = d->WskReceiveFrom(s->wsk, wbuf, 0, (PSOCKADDR)&r->dg_from, &r->dg_control_len,
+            status = d->WskReceiveFrom(wsk, wbuf, 0, (PSOCKADDR)&r->dg_from, &r->dg_control_len,
                                        NULL, &r->dg_flags, irp);
     } else {
         const WSK_PROVIDER_CONNECTION_DISPATCH *d =
-            (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
+            (const WSK_PROVIDER_CONNECTION_DISPATCH *)wsk->Dispatch;
         status = ks_op_lock_buffer(&s->rx, s->peek_buf + s->peek_len, room, IoWriteAccess, wbuf);
         if (NT_SUCCESS(status))
-            status = d->WskReceive(s->wsk, wbuf, 0, irp);
+            status = d->WskReceive(wsk, wbuf, 0, irp);
     }
     ks_call_leave(s);
     status = ks_op_async_issued(&s->rx, status);
@@ -383,17 +383,18 @@ int ks_ready_tx_settle(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
 
 /* Issues the send-side request; the WSK call is made by issue(). */
 static int tx_start(ks_sock *s, enum ks_tx_kind kind, int state, int not_state_err,
-                    NTSTATUS (*issue)(ks_sock *s, PIRP irp), BOOLEAN *pended)
+                    NTSTATUS (*issue)(ks_sock *s, PWSK_SOCKET wsk, PIRP irp), BOOLEAN *pended)
 {
     struct ks_ready *r = &s->ready;
-    int err = ks_call_enter(s, state, not_state_err);
+    PWSK_SOCKET wsk;
+    int err = ks_call_enter(s, state, not_state_err, &wsk);
     if (err != 0)
         return err;
     ks_sock_get(s); /* the request's reference, dropped when it is reaped */
     r->tx_kind = (UCHAR)kind;
     set_busy(s, &r->tx, &r->tx_idle);
     ks_op_set_callback(&s->tx, tx_done, s);
-    NTSTATUS status = issue(s, ks_op_begin(&s->tx));
+    NTSTATUS status = issue(s, wsk, ks_op_begin(&s->tx));
     ks_call_leave(s);
     *pended = status == STATUS_PENDING;
     status = ks_op_async_issued(&s->tx, status);
@@ -405,21 +406,21 @@ static int tx_start(ks_sock *s, enum ks_tx_kind kind, int state, int not_state_e
     return 0;
 }
 
-static NTSTATUS issue_send(ks_sock *s, PIRP irp)
+static NTSTATUS issue_send(ks_sock *s, PWSK_SOCKET wsk, PIRP irp)
 {
     const WSK_PROVIDER_CONNECTION_DISPATCH *d =
-        (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
+        (const WSK_PROVIDER_CONNECTION_DISPATCH *)wsk->Dispatch;
     WSK_BUF *wbuf = &s->ready.tx_wbuf; /* in the socket, as rx_wbuf */
     NTSTATUS status =
         ks_op_lock_buffer(&s->tx, s->ready.tx_buf, s->ready.tx_len, IoReadAccess, wbuf);
-    return NT_SUCCESS(status) ? d->WskSend(s->wsk, wbuf, 0, irp) : status;
+    return NT_SUCCESS(status) ? d->WskSend(wsk, wbuf, 0, irp) : status;
 }
 
-static NTSTATUS issue_connect(ks_sock *s, PIRP irp)
+static NTSTATUS issue_connect(ks_sock *s, PWSK_SOCKET wsk, PIRP irp)
 {
     const WSK_PROVIDER_CONNECTION_DISPATCH *d =
-        (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
-    return d->WskConnect(s->wsk, (PSOCKADDR)&s->ready.conn_to, 0, irp);
+        (const WSK_PROVIDER_CONNECTION_DISPATCH *)wsk->Dispatch;
+    return d->WskConnect(wsk, (PSOCKADDR)&s->ready.conn_to, 0, irp);
 }
 
 ks_ssize_t ks_ready_send(ks_sock *s, const void *buf, size_t len)

@@ -74,7 +74,7 @@ void ks_sock_unlock(ks_lock *lock)
     ks_lock_release(lock);
 }
 
-int ks_call_enter(ks_sock *s, int state, int not_state_err)
+int ks_call_enter(ks_sock *s, int state, int not_state_err, PWSK_SOCKET *wsk)
 {
     int err = 0;
     KIRQL irql;
@@ -83,8 +83,12 @@ int ks_call_enter(ks_sock *s, int state, int not_state_err)
         err = -EBADF;
     else if (state >= 0 && (int)s->state != state)
         err = not_state_err;
+    else if (wsk != NULL && s->wsk == NULL)
+        err = state >= 0 ? not_state_err : -EBADF;
     else
         s->in_call++;
+    if (err == 0 && wsk != NULL)
+        *wsk = s->wsk;
     KeReleaseSpinLock(&s->lock, irql);
     return err;
 }
@@ -104,7 +108,7 @@ NTSTATUS ks_wsk_create(ks_sock *s, ULONG kind)
     NTSTATUS status = ks_provider(&npi);
     if (!NT_SUCCESS(status))
         return status;
-    if (ks_call_enter(s, -1, 0) != 0)
+    if (ks_call_enter(s, -1, 0, NULL) != 0)
         return STATUS_CANCELLED;
     PIRP irp = ks_op_begin(&s->ctl);
     /* Connection sockets get the library's connection dispatch (events
@@ -130,12 +134,13 @@ NTSTATUS ks_wsk_create(ks_sock *s, ULONG kind)
 
 NTSTATUS ks_wsk_bind(ks_sock *s, const SOCKADDR *addr)
 {
-    /* Every WSK dispatch table starts with Basic, then WskBind. */
-    const WSK_PROVIDER_LISTEN_DISPATCH *d = (const WSK_PROVIDER_LISTEN_DISPATCH *)s->wsk->Dispatch;
-    if (ks_call_enter(s, -1, 0) != 0)
+    PWSK_SOCKET wsk;
+    if (ks_call_enter(s, -1, 0, &wsk) != 0)
         return STATUS_CANCELLED;
+    /* Every WSK dispatch table starts with Basic, then WskBind. */
+    const WSK_PROVIDER_LISTEN_DISPATCH *d = (const WSK_PROVIDER_LISTEN_DISPATCH *)wsk->Dispatch;
     PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = d->WskBind(s->wsk, (PSOCKADDR)addr, 0, irp);
+    NTSTATUS status = d->WskBind(wsk, (PSOCKADDR)addr, 0, irp);
     ks_call_leave(s);
     return ks_op_wait(&s->ctl, status, NULL, NULL);
 }
@@ -233,13 +238,16 @@ void ks_wsk_disconnect_orderly(ks_sock *s)
 
 NTSTATUS ks_wsk_disconnect(ks_sock *s, ULONG flags, ULONG bound_ms, BOOLEAN bracket)
 {
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
-        (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
-    if (bracket && ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN) != 0)
+    /* Without the bracket (the close, after the calls drained, ctl lock
+     * held) s->wsk is the close's own to read. */
+    PWSK_SOCKET wsk = s->wsk;
+    if (bracket && ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk) != 0)
         return STATUS_CANCELLED;
+    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
+        (const WSK_PROVIDER_CONNECTION_DISPATCH *)wsk->Dispatch;
     LARGE_INTEGER timeout = ks_relative_ms(bound_ms);
     PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = d->WskDisconnect(s->wsk, NULL, flags, irp);
+    NTSTATUS status = d->WskDisconnect(wsk, NULL, flags, irp);
     if (bracket)
         ks_call_leave(s);
     return ks_op_wait(&s->ctl, status, &timeout, NULL);

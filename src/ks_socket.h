@@ -102,9 +102,15 @@ void ks_sock_close(ks_sock *s);
 int ks_sock_lock(ks_sock *s, ks_lock *lock);
 void ks_sock_unlock(ks_lock *lock);
 
-/* Brackets a WSK dispatch call on s: enter fails with -EBADF once closing,
- * or with not_state_err when s->state differs from state (-1: any state). */
-int ks_call_enter(ks_sock *s, int state, int not_state_err);
+/* Brackets a WSK dispatch call on s: enter fails with -EBADF once closing
+ * (or when wsk is asked for and s has no provider socket), or with
+ * not_state_err when s->state differs from state (-1: any state).
+ * *wsk (unless wsk is NULL) receives s->wsk, read under s->lock: it stays
+ * valid until ks_call_leave, because the close waits for every bracket to
+ * end before WskCloseSocket. This is the only way a call reads s->wsk,
+ * except the close itself and code that holds the ctl lock with the socket
+ * not closing (creation, bind and close write s->wsk only under it). */
+int ks_call_enter(ks_sock *s, int state, int not_state_err, PWSK_SOCKET *wsk);
 void ks_call_leave(ks_sock *s);
 
 /* Creates s->wsk of the given WSK category (ctl lock held). */
@@ -149,7 +155,11 @@ void ks_copy_out_addr(const SOCKADDR_STORAGE *from, struct sockaddr *addr, int *
  * own (ks_events.c), allowed on a socket in event mode. */
 #define KS_MSG_EVENTS 0x40000000
 
-/* ks_accept_async with KS_MSG_EVENTS allowed in flags (ks_aio.c). */
+/* The public calls refuse KS_MSG_EVENTS (and every bit they do not
+ * document) with -EOPNOTSUPP; these internal forms accept it.
+ * ks_recv_flags: ks_recv (ks_stream_io.c); the asynchronous ones: ks_aio.c. */
+ks_ssize_t ks_recv_flags(int fd, void *buf, size_t len, int flags);
+int ks_recv_async_flags(int s, void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb);
 int ks_accept_async_flags(int s, struct sockaddr *addr, int *addrlen, int flags, struct ks_aio *req,
                           ks_aio_cb *cb);
 

@@ -165,7 +165,8 @@ static int accept_direct(ks_sock *l, struct sockaddr *addr, int *addrlen)
     ks_sock *n = ks_sock_new(l->family, SOCK_STREAM, l->protocol, &err);
     if (n == NULL)
         return err;
-    err = ks_call_enter(l, KS_SS_LISTENING, -EINVAL);
+    PWSK_SOCKET wsk;
+    err = ks_call_enter(l, KS_SS_LISTENING, -EINVAL, &wsk);
     if (err != 0) {
         ks_sock_put(n);
         return err;
@@ -173,9 +174,9 @@ static int accept_direct(ks_sock *l, struct sockaddr *addr, int *addrlen)
     SOCKADDR_STORAGE remote;
     RtlZeroMemory(&remote, sizeof(remote));
     const WSK_PROVIDER_LISTEN_DISPATCH *dispatch =
-        (const WSK_PROVIDER_LISTEN_DISPATCH *)l->wsk->Dispatch;
+        (const WSK_PROVIDER_LISTEN_DISPATCH *)wsk->Dispatch;
     PIRP irp = ks_op_begin(&l->rx);
-    NTSTATUS status = dispatch->WskAccept(l->wsk, 0, n, ks_events_connection_dispatch(), NULL,
+    NTSTATUS status = dispatch->WskAccept(wsk, 0, n, ks_events_connection_dispatch(), NULL,
                                           (PSOCKADDR)&remote, irp);
     ks_call_leave(l);
     ULONG_PTR info;
@@ -300,13 +301,14 @@ int ks_connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN fo
              * SO_ERROR; ks_poll reports POLLOUT. */
             err = ks_ready_connect(s, &remote);
         } else if (NT_SUCCESS(status)) {
-            const WSK_PROVIDER_CONNECTION_DISPATCH *d =
-                (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
-            if (ks_call_enter(s, -1, 0) != 0) {
+            PWSK_SOCKET wsk;
+            if (ks_call_enter(s, -1, 0, &wsk) != 0) {
                 status = STATUS_CANCELLED;
             } else {
+                const WSK_PROVIDER_CONNECTION_DISPATCH *d =
+                    (const WSK_PROVIDER_CONNECTION_DISPATCH *)wsk->Dispatch;
                 PIRP irp = ks_op_begin(&s->ctl);
-                status = d->WskConnect(s->wsk, (PSOCKADDR)&remote, 0, irp);
+                status = d->WskConnect(wsk, (PSOCKADDR)&remote, 0, irp);
                 ks_call_leave(s);
                 status = ks_op_wait(&s->ctl, status, NULL, NULL);
             }

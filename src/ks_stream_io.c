@@ -32,17 +32,18 @@
 static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf, ULONG len,
                                  ULONG flags)
 {
-    int err = ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN);
+    PWSK_SOCKET wsk;
+    int err = ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk);
     if (err != 0)
         return err;
     const WSK_PROVIDER_CONNECTION_DISPATCH *dispatch =
-        (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
+        (const WSK_PROVIDER_CONNECTION_DISPATCH *)wsk->Dispatch;
     WSK_BUF wbuf;
     PIRP irp = ks_op_begin(op);
     NTSTATUS status = ks_op_lock_buffer(op, buf, len, send ? IoReadAccess : IoWriteAccess, &wbuf);
     if (NT_SUCCESS(status))
-        status = send ? dispatch->WskSend(s->wsk, &wbuf, flags, irp)
-                      : dispatch->WskReceive(s->wsk, &wbuf, flags, irp);
+        status = send ? dispatch->WskSend(wsk, &wbuf, flags, irp)
+                      : dispatch->WskReceive(wsk, &wbuf, flags, irp);
     ks_call_leave(s);
     ULONG_PTR info;
     status = ks_op_wait(op, status, NULL, &info);
@@ -297,11 +298,11 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOO
     }
 }
 
-ks_ssize_t ks_recv(int fd, void *buf, size_t len, int flags)
+/* ks_recv with the flags given allowed (KS_MSG_EVENTS for the event layer). */
+static ks_ssize_t recv_allowed(int fd, void *buf, size_t len, int flags, int allowed)
 {
     ks_sock *s = NULL;
-    int entered = stream_enter(fd, buf, len, flags,
-                               MSG_WAITALL | MSG_PEEK | MSG_DONTWAIT | KS_MSG_EVENTS, FALSE, &s);
+    int entered = stream_enter(fd, buf, len, flags, allowed, FALSE, &s);
     if (entered <= 0)
         return entered;
     BOOLEAN nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;
@@ -312,4 +313,14 @@ ks_ssize_t ks_recv(int fd, void *buf, size_t len, int flags)
     ks_ready_wake(s);
     ks_sock_put(s);
     return result;
+}
+
+ks_ssize_t ks_recv(int fd, void *buf, size_t len, int flags)
+{
+    return recv_allowed(fd, buf, len, flags, MSG_WAITALL | MSG_PEEK | MSG_DONTWAIT);
+}
+
+ks_ssize_t ks_recv_flags(int fd, void *buf, size_t len, int flags)
+{
+    return recv_allowed(fd, buf, len, flags, MSG_WAITALL | MSG_PEEK | MSG_DONTWAIT | KS_MSG_EVENTS);
 }

@@ -36,8 +36,8 @@
  *  - Non-blocking mode (FIONBIO) does not change these calls.
  * IRQL of every submitting call: PASSIVE_LEVEL (else -EPERM).
  * Errors of every submitting call: -EPERM, -EBADF, -EFAULT (req or cb NULL,
- * buf NULL with len > 0), -EINVAL (unknown flag, length above
- * KS_MAX_IO_SIZE), -EBUSY (req is already in flight), -ENOMEM, -ENETDOWN
+ * buf NULL with len > 0), -EOPNOTSUPP (a flag bit the call does not list),
+ * -EINVAL (length above KS_MAX_IO_SIZE), -EBUSY (req is already in flight), -ENOMEM, -ENETDOWN
  * (library not started or stopping); the error the blocking call would
  * report at once for a socket in the wrong state is reported by the
  * callback instead.

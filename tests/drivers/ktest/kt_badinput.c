@@ -463,6 +463,34 @@ static void pton_checks(void)
         CHECK("badinput: ks_inet_ntop(AF_INET6) RFC 5952 tie: \"2001:db8::1:0:0:1\"",
               ks_inet_ntop(AF_INET6, tie, t, sizeof(t)) == t && str_is(t, "2001:db8::1:0:0:1"), 0);
     }
+    CHECK("badinput: ks_inet_ntop(AF_INET6, mapped) = \"::ffff:1.2.3.4\"",
+          ks_inet_ntop(AF_INET6, mapped, t, sizeof(t)) == t && str_is(t, "::ffff:1.2.3.4"), 0);
+    CHECK("badinput: ks_inet_ntop(AF_INET6, mapped, size 15: one short) = NULL",
+          ks_inet_ntop(AF_INET6, mapped, t, 15) == NULL, 0);
+    {
+        /* What ks_inet_ntop writes, ks_inet_pton reads back to the same
+         * bytes: every pattern of zero and non-zero groups, each with the
+         * mapped prefix too (::ffff:0:0/96 prints dotted decimal). */
+        unsigned char a[16], back[16];
+        int failures = 0;
+        for (unsigned pattern = 0; pattern < 256 * 2; pattern++) {
+            for (int g = 0; g < 8; g++) {
+                unsigned w = (pattern >> g) & 1 ? 0x1000u * (unsigned)(g + 1) + pattern : 0;
+                a[2 * g] = (unsigned char)(w >> 8);
+                a[2 * g + 1] = (unsigned char)w;
+            }
+            if (pattern >= 256) {
+                RtlZeroMemory(a, 10);
+                a[10] = a[11] = 0xff;
+            }
+            if (ks_inet_ntop(AF_INET6, a, t, sizeof(t)) != t ||
+                ks_inet_pton(AF_INET6, t, back) != 1 || !bytes_are(back, a, 16)) {
+                if (failures++ == 0)
+                    KT_LOG("badinput: round trip failed for \"%s\"", t);
+            }
+        }
+        EXPECT("badinput: ks_inet_ntop -> ks_inet_pton round trips (512 addresses)", failures, 0);
+    }
 
     {
         const char *e1 = ks_strerror(-EBADF), *e2 = ks_strerror(EBADF), *e3 = ks_strerror(99999),
