@@ -6,6 +6,9 @@
 #   make faults  host bed: run the fault scenario once per fault site and
 #                occurrence; ends with "faults: S sites, R runs, F failed, L leaked"
 #   make coverage  host bed: line and branch coverage of the library
+#   make chaos   host bed: the chaos test (tests/host/chaos) in each completion
+#                mode for DURATION seconds (default 60), random seeds printed;
+#                ends with "chaos: N operations, S seeds, F failures, L leaks"
 #   make bench   echo servers (raw WSK, wsksock, Winsock under Wine, native)
 #                measured by one client in interleaved rounds: a table,
 #                bench/results.json and bench/results.png (a few minutes)
@@ -28,7 +31,7 @@ INSTRDIR := $(BUILD)/instr
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check faults coverage bench bench-quick bench-http bench-instr bench-echo clean
+.PHONY: all deps build demo check faults chaos coverage bench bench-quick bench-http bench-instr bench-echo clean
 
 all: build
 
@@ -52,6 +55,19 @@ faults: deps
 	cmake -S . -B $(HOSTDIR) -DWSKSOCK_DRIVERS_DIR=$(CURDIR)/$(WINDIR) -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(HOSTDIR) -j $(JOBS) --target lib_faults
 	tools/faultrun --logs $(HOSTDIR)/faults $(HOSTDIR)/tests/host/lib/lib_faults
+
+# Chaos: random seeds (printed, "chaos: seed N"), DURATION seconds per
+# completion mode; every mode runs even if one fails, the status says.
+DURATION ?= 60
+CHAOS_ARGS ?=
+chaos: deps
+	cmake -S . -B $(HOSTDIR) -DWSKSOCK_DRIVERS_DIR=$(CURDIR)/$(WINDIR) -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(HOSTDIR) -j $(JOBS) --target chaos
+	rc=0; for mode in async inline mixed; do \
+	    echo "== KSHIM_COMPLETION=$$mode"; \
+	    KSHIM_COMPLETION=$$mode $(HOSTDIR)/tests/host/chaos/chaos --duration $(DURATION) \
+	        $(CHAOS_ARGS) || rc=1; \
+	done; exit $$rc
 
 # Coverage: the host bed's tests (ctest label "hostbed") and the fault runs,
 # in a separate tree built with gcov instrumentation and no sanitizers.

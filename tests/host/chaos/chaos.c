@@ -4,7 +4,7 @@
  * peer), the bounds on every thread, the shim's leak check, the report.
  *
  *   chaos [--seed N] [--seeds S] [--duration SEC] [--threads T]
- *         [--no cleanup,stale,aio,cancel,events,shutdown]
+ *         [--no cleanup,stale,aio,cancel,events,shutdown,listen-recv]
  *
  * Seeds N, N+1, ... N+S-1 run one after the other, each for SEC seconds
  * between its own ks_startup and final ks_cleanup. Without --seed, N is
@@ -215,7 +215,7 @@ static void usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--seed N] [--seeds S] [--duration SEC] [--threads T]\n"
-            "       [--no cleanup,stale,aio,cancel,events,shutdown]\n",
+            "       [--no cleanup,stale,aio,cancel,events,shutdown,listen-recv]\n",
             argv0);
     exit(2);
 }
@@ -225,9 +225,10 @@ static unsigned parse_excluded(const char *list, const char *argv0)
     static const struct {
         const char *name;
         unsigned bit;
-    } classes[] = {{"cleanup", CH_NO_CLEANUP}, {"stale", CH_NO_STALE},
-                   {"aio", CH_NO_AIO},         {"cancel", CH_NO_CANCEL},
-                   {"events", CH_NO_EVENTS},   {"shutdown", CH_NO_SHUTDOWN}};
+    } classes[] = {
+        {"cleanup", CH_NO_CLEANUP},        {"stale", CH_NO_STALE},   {"aio", CH_NO_AIO},
+        {"cancel", CH_NO_CANCEL},          {"events", CH_NO_EVENTS}, {"shutdown", CH_NO_SHUTDOWN},
+        {"listen-recv", CH_NO_LISTEN_RECV}};
     unsigned bits = 0;
     char buf[256];
     snprintf(buf, sizeof(buf), "%s", list);

@@ -26,12 +26,13 @@
 /* Classes of operations that --no can exclude (to look behind a known bug);
  * the ctest runs exclude none. */
 enum {
-    CH_NO_CLEANUP = 1 << 0, /* ks_cleanup/ks_startup cycles */
-    CH_NO_STALE = 1 << 1,   /* stale descriptors (and the reuse check) */
-    CH_NO_AIO = 1 << 2,     /* asynchronous calls */
-    CH_NO_CANCEL = 1 << 3,  /* ks_aio_cancel */
-    CH_NO_EVENTS = 1 << 4,  /* event mode */
-    CH_NO_SHUTDOWN = 1 << 5 /* ks_shutdown (and ks_shutdown_async) */
+    CH_NO_CLEANUP = 1 << 0,    /* ks_cleanup/ks_startup cycles */
+    CH_NO_STALE = 1 << 1,      /* stale descriptors (and the reuse check) */
+    CH_NO_AIO = 1 << 2,        /* asynchronous calls */
+    CH_NO_CANCEL = 1 << 3,     /* ks_aio_cancel */
+    CH_NO_EVENTS = 1 << 4,     /* event mode */
+    CH_NO_SHUTDOWN = 1 << 5,   /* ks_shutdown (and ks_shutdown_async) */
+    CH_NO_LISTEN_RECV = 1 << 6 /* receives and FIONREAD on listening sockets */
 };
 
 /* Library state as the cycler sets it around its calls. */
@@ -117,6 +118,7 @@ int ch_new_socket(struct ch_rng *r, int type, int *v6);
  * port as in ch_run.ports; from names the call that returned fd. */
 #define CH_EMPTY_SLOT (-2)
 #define CH_PORT_V6 0x10000
+#define CH_PORT_LISTENER 0x20000
 int ch_publish(struct ch_rng *r, int fd, int port, int at, const char *from);
 /* The address of a peer: the native one, or a library listener's slot. */
 void ch_target(struct ch_rng *r, int v6, SOCKADDR_STORAGE *ss, int *len);
@@ -125,6 +127,9 @@ void ch_close_now(int fd, const char *why);
 void ch_note_closed(int fd);
 /* A descriptor to operate on: a slot's mostly, else stale or garbage. */
 int ch_pick_fd(struct ch_rng *r);
+/* The same for a receive: with CH_NO_LISTEN_RECV, 0 instead of a slot the
+ * test made listen. */
+int ch_pick_rx_fd(struct ch_rng *r);
 /* One random synchronous operation. */
 void ch_sync_op(struct ch_rng *r);
 

@@ -169,6 +169,7 @@ void ch_aio_op(struct ch_rng *r)
         if (ch_rand(r, 25) == 0)
             flags = 0x40000000, bad = 1;
         c->kind = K_RECV;
+        c->fd = fd = ch_pick_rx_fd(r);
         res = ks_recv_async(fd, buf, c->len, flags, &c->req, cb);
     } else if (k < 45) {
         c->kind = K_SEND;

@@ -136,6 +136,8 @@ static const struct {
     [EV_DISCONNECT] = {"disconnect callback", e_disconnect},
 };
 
+static volatile LONG reported[C_CALLS][1000];
+
 const char *ch_call_name(enum ch_call call)
 {
     return calls[call].name;
@@ -148,12 +150,19 @@ int ch_check(enum ch_call call, long long r, const char *args_fmt, ...)
     for (const int *e = calls[call].errors; *e != 0; e++)
         if (r == -(long long)*e)
             return 1;
+    /* One report per call and errno (the count goes on): a frequent one
+     * would hide the others. */
+    long long e = -r < 1000 ? -r : 999;
+    if (InterlockedIncrement(&reported[call][e]) > 1) {
+        InterlockedIncrement(&ch_failures);
+        return 0;
+    }
     char args[256];
     va_list ap;
     va_start(ap, args_fmt);
     vsnprintf(args, sizeof(args), args_fmt, ap);
     va_end(ap);
-    ch_fail("%s(%s) returned %lld (%s), which its header does not list", calls[call].name, args, r,
-            ks_strerror((int)r));
+    ch_fail("%s(%s) returned %lld (%s), which its header does not list (reported once)",
+            calls[call].name, args, r, ks_strerror((int)r));
     return 0;
 }

@@ -136,13 +136,21 @@ int ch_pick_fd(struct ch_rng *r)
     return stale_or_garbage(r);
 }
 
+int ch_pick_rx_fd(struct ch_rng *r)
+{
+    if (!(ch.excluded & CH_NO_LISTEN_RECV))
+        return ch_pick_fd(r);
+    int i = (int)ch_rand(r, CH_SLOTS);
+    return (ch.ports[i] & CH_PORT_LISTENER) ? 0 : ch.slots[i];
+}
+
 /* The address of a peer: the native one, or a library listener's slot. */
 void ch_target(struct ch_rng *r, int v6, SOCKADDR_STORAGE *ss, int *len)
 {
     int port = v6 ? ch.peer_port6 : ch.peer_port4;
     if (ch_rand(r, 2)) {
         LONG p = ch.ports[ch_rand(r, CH_SLOTS)];
-        if (p != 0 && ((p & CH_PORT_V6) != 0) == (v6 != 0))
+        if ((p & 0xffff) != 0 && ((p & CH_PORT_V6) != 0) == (v6 != 0))
             port = p & 0xffff;
     }
     ht_loopback(v6, port, ss, len);
@@ -211,7 +219,8 @@ static void op_listen(struct ch_rng *r)
         l = ch_listen_events(r, s);
     else
         ch_check(C_LISTEN, l = ks_listen(s, 1 + (int)ch_rand(r, 16)), "%d", s);
-    ch_publish(r, s, b == 0 && l == 0 ? port | (v6 ? CH_PORT_V6 : 0) : 0, -1, "ks_socket");
+    ch_publish(r, s, CH_PORT_LISTENER | (b == 0 && l == 0 ? port | (v6 ? CH_PORT_V6 : 0) : 0), -1,
+               "ks_socket");
 }
 
 static void op_udp(struct ch_rng *r)
@@ -301,7 +310,7 @@ static void op_send(struct ch_rng *r)
 
 static void op_recv(struct ch_rng *r)
 {
-    int fd = ch_pick_fd(r);
+    int fd = ch_pick_rx_fd(r);
     size_t len = ch_rand(r, 20) == 0 ? 0 : 1 + ch_rand(r, 65536);
     static const int choices[] = {MSG_DONTWAIT,
                                   MSG_DONTWAIT,
@@ -503,7 +512,7 @@ static void op_option(struct ch_rng *r)
 
 static void op_ioctl(struct ch_rng *r)
 {
-    int fd = ch_pick_fd(r);
+    int fd = ch_pick_rx_fd(r);
     unsigned long arg = ch_rand(r, 2);
     unsigned k = ch_rand(r, 20);
     long cmd = k < 8 ? FIONBIO : k < 18 ? FIONREAD : 0x1234;
