@@ -63,7 +63,14 @@ int ks_startup(void);
  * open (waking any thread blocked on one), waits until no thread is inside
  * the library on them, releases the provider and deregisters from WSK.
  * It never waits on the caller's good behaviour: sockets left open are
- * simply closed. Call it from DriverUnload (or after DriverEntry failed).
+ * simply closed, all at once: their orderly closes (see ks_close) run
+ * together and share one 5 s bound in total, whatever their number and
+ * their SO_LINGER times (a longer linger time is cut to what is left of
+ * the 5 s); past it the rest is closed abortively. So ks_cleanup returns
+ * within about 5 s plus the provider's own closing time, even with peers
+ * that stopped reading. Calls racing it on other threads (any descriptor,
+ * stale or not) get -EBADF or -ENETDOWN. Call it from DriverUnload (or
+ * after DriverEntry failed).
  * After the last ks_cleanup every descriptor is stale (-EBADF) and
  * ks_socket() returns -ENETDOWN until ks_startup() is called again.
  * IRQL: PASSIVE_LEVEL (does nothing above it).
@@ -153,7 +160,7 @@ int ks_connect(int s, const struct sockaddr *addr, int addrlen);
  * -EWOULDBLOCK while an earlier background send is in flight (ks_poll:
  * POLLOUT once it completed) or another thread is sending. A background
  * send's error is returned by the next ks_send (and shows as POLLERR /
- * SO_ERROR until then). ks_close gives it up to 5 s to finish.
+ * SO_ERROR until then). ks_close gives it up to 5 s (or the SO_LINGER time) to finish.
  * SO_SNDTIMEO bounds a blocking send: -ETIMEDOUT, and the stream is then
  * broken (later sends -EPIPE, the close is abortive).
  * IRQL: PASSIVE_LEVEL.
@@ -230,8 +237,10 @@ ks_ssize_t ks_recvfrom(int s, void *buf, size_t len, int flags, struct sockaddr 
  * ks_send was still in progress on another thread (the stream is then
  * broken), the close is abortive and the peer sees a reset.
  * SO_LINGER changes this: {1, 0} closes abortively at once (the peer sees a
- * reset, unsent data is dropped), {1, t} bounds the graceful disconnect by
- * t seconds instead of 5. After ks_shutdown(SD_SEND) the disconnect is done
+ * reset, unsent data is dropped), {1, t} bounds the orderly part of the
+ * close by t seconds instead of 5. The bound covers both waits together: a
+ * non-blocking ks_send still in flight finishing, then the graceful
+ * disconnect. After ks_shutdown(SD_SEND) the disconnect is done
  * already and SO_LINGER does not apply. Providers without WskDisconnect
  * (Wine's) close the way their WskCloseSocket does (graceful on Wine).
  * The descriptor is invalid as soon as ks_close is called.

@@ -122,10 +122,23 @@ void ks_cleanup(void)
     InterlockedExchange(&g_lib.running, 0);
     ks_fdtable_set_open(FALSE);
 
-    /* Close whatever the caller left open; blocked threads wake with -EBADF. */
+    /* Close whatever the caller left open, all at once: their orderly
+     * waits (sends in flight, graceful disconnects) run together and share
+     * one deadline, so the total is bounded whatever their number; past it
+     * the rest closes abortively. Blocked threads wake with -EBADF. */
+    ks_deadline until = ks_deadline_in(KS_CLEANUP_CLOSE_MS);
+    LIST_ENTRY started;
+    InitializeListHead(&started);
     ks_sock *s;
     while ((s = ks_fd_remove_any()) != NULL) {
-        ks_sock_close(s);
+        if (ks_sock_close_start(s, &until))
+            InsertTailList(&started, &s->cleanup_link);
+        else
+            ks_sock_put(s);
+    }
+    while (!IsListEmpty(&started)) {
+        s = CONTAINING_RECORD(RemoveHeadList(&started), ks_sock, cleanup_link);
+        ks_sock_close_finish(s, &until);
         ks_sock_put(s);
     }
     /* Name resolutions in flight count as live sockets: cancel them. */

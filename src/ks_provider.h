@@ -10,6 +10,10 @@
  * at ks_startup (never WSK_INFINITE_WAIT: it may run inside DriverEntry). */
 #define KS_CAPTURE_WAIT_MS 5000
 
+/* The total bound of ks_cleanup's orderly closes of the sockets left open
+ * (they share it; SO_LINGER times are cut to what is left of it). */
+#define KS_CLEANUP_CLOSE_MS 5000
+
 /* The captured provider NPI, capturing it on first use. PASSIVE_LEVEL.
  * Returns STATUS_SUCCESS, or an error when the library is not started or no
  * provider attached in time. */

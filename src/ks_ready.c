@@ -493,7 +493,7 @@ BOOLEAN ks_ready_connecting(ks_sock *s)
 
 /* ---- close ---- */
 
-void ks_ready_close_begin(ks_sock *s)
+void ks_ready_close_begin(ks_sock *s, const ks_deadline *d)
 {
     struct ks_ready *r = &s->ready;
     ks_ready_wake(s); /* pollers report POLLNVAL */
@@ -502,8 +502,10 @@ void ks_ready_close_begin(ks_sock *s)
      * orderly disconnect is) unless the close is abortive anyway. */
     if (r->tx == KS_ASYNC_BUSY && r->tx_kind == KS_TX_SEND && !s->send_broken &&
         !(s->linger_on && s->linger_secs == 0)) {
-        LARGE_INTEGER t = ks_relative_ms(KS_CLOSE_DISCONNECT_MS);
-        KeWaitForSingleObject(&r->tx_idle, Executive, KernelMode, FALSE, &t);
+        ks_deadline fallback = ks_deadline_in(KS_CLOSE_DISCONNECT_MS);
+        LARGE_INTEGER t;
+        KeWaitForSingleObject(&r->tx_idle, Executive, KernelMode, FALSE,
+                              ks_deadline_left(d != NULL && d->bounded ? d : &fallback, &t));
     }
 }
 

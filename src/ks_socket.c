@@ -4,6 +4,9 @@
 #include "ks_fdtable.h"
 #include "ks_provider.h"
 
+static void disconnect_start(ks_sock *s);
+static NTSTATUS disconnect_issue(ks_sock *s, PWSK_SOCKET wsk, ULONG flags);
+
 ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *err)
 {
     /* Count first, then check: ks_cleanup clears "running" and then waits for
@@ -66,7 +69,16 @@ void ks_sock_put(ks_sock *s)
 
 int ks_sock_lock(ks_sock *s, ks_lock *lock)
 {
-    return ks_lock_acquire_or(lock, &s->closed) ? 0 : -EBADF;
+    if (!ks_lock_acquire_or(lock, &s->closed))
+        return -EBADF;
+    /* A free lock is taken without looking at the event: a thread that
+     * looked the socket up before a close and comes here after it must not
+     * work on it (the close may have ended: s->wsk gone). */
+    if (s->closing) {
+        ks_lock_release(lock);
+        return -EBADF;
+    }
+    return 0;
 }
 
 void ks_sock_unlock(ks_lock *lock)
@@ -161,12 +173,20 @@ void ks_wsk_close(ks_sock *s)
     KeReleaseSpinLock(&s->lock, irql);
 }
 
-void ks_sock_close(ks_sock *s)
+/* The earlier of the socket's own close deadline and d (NULL: none). */
+static const ks_deadline *close_deadline(const ks_sock *s, const ks_deadline *d)
+{
+    if (d != NULL && d->bounded && d->at_ms < s->close_until.at_ms)
+        return d;
+    return &s->close_until;
+}
+
+BOOLEAN ks_sock_close_start(ks_sock *s, const ks_deadline *d)
 {
     /* Event mode: no callback may hold a retained indication at the
      * provider's close; one running now closes the socket when it returns. */
     if (s->ev != NULL && ks_events_close_begin(s))
-        return;
+        return FALSE;
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
     BOOLEAN already = s->closing;
@@ -174,14 +194,20 @@ void ks_sock_close(ks_sock *s)
     BOOLEAN drained = s->in_call == 0;
     KeReleaseSpinLock(&s->lock, irql);
     if (already)
-        return;
+        return FALSE;
+    /* The orderly part of the close (a send in flight finishing, then the
+     * graceful disconnect) has one bound in all: the SO_LINGER time, or
+     * KS_CLOSE_DISCONNECT_MS. */
+    s->close_until =
+        ks_deadline_in(s->linger_on && s->linger_secs > 0 ? (ULONG)s->linger_secs * 1000u
+                                                          : KS_CLOSE_DISCONNECT_MS);
     /* Wake threads waiting for a direction lock. */
     KeSetEvent(&s->closed, IO_NO_INCREMENT, FALSE);
     /* No thread may be inside a WSK call when WskCloseSocket runs. */
     if (!drained)
         KeWaitForSingleObject(&s->calls_drained, Executive, KernelMode, FALSE, NULL);
-    /* Pollers wake; a non-blocking send in flight may finish (bounded). */
-    ks_ready_close_begin(s);
+    /* Pollers wake; a non-blocking send in flight may finish. */
+    ks_ready_close_begin(s, close_deadline(s, d));
     /* A send still in flight is cut off: the stream is broken, so the close
      * is abortive. Otherwise every byte sent was handed over whole. */
     BOOLEAN send_cut = ks_op_busy(&s->tx);
@@ -191,7 +217,7 @@ void ks_sock_close(ks_sock *s)
     ks_op_cancel(&s->tx);
     ks_op_cancel(&s->ctl);
     /* The control lock orders us after any creation or bind in progress, so
-     * s->wsk is final. */
+     * s->wsk is final. Held until ks_sock_close_finish. */
     ks_lock_acquire(&s->ctl_lock);
     if (send_cut) {
         KeAcquireSpinLock(&s->lock, &irql);
@@ -200,14 +226,35 @@ void ks_sock_close(ks_sock *s)
     }
     if (s->ev != NULL)
         ks_events_release(s);
-    ks_wsk_disconnect_orderly(s);
+    disconnect_start(s);
+    return TRUE;
+}
+
+void ks_sock_close_finish(ks_sock *s, const ks_deadline *d)
+{
+    if (s->close_disc_issued) {
+        LARGE_INTEGER t;
+        ks_op_wait(&s->ctl, s->close_disc_status, ks_deadline_left(close_deadline(s, d), &t), NULL);
+        s->close_disc_issued = FALSE;
+    }
     ks_wsk_close(s);
     ks_sock_unlock(&s->ctl_lock);
     /* Asynchronous requests (cancelled above) complete and are reaped. */
     ks_ready_close_end(s);
 }
 
-void ks_wsk_disconnect_orderly(ks_sock *s)
+void ks_sock_close(ks_sock *s)
+{
+    if (ks_sock_close_start(s, NULL))
+        ks_sock_close_finish(s, NULL);
+}
+
+/* Starts the disconnect of a connected connection socket before its close
+ * (ctl lock held, calls drained): nothing if ks_shutdown ended sending;
+ * abortive if the stream is broken (send_broken) or SO_LINGER is {1, 0};
+ * else graceful, waited for by ks_sock_close_finish until s->close_until
+ * (the SO_LINGER time or KS_CLOSE_DISCONNECT_MS from the close's start). */
+static void disconnect_start(ks_sock *s)
 {
     /* BSD close() is orderly: the peer reads everything sent, then end of
      * stream. WskCloseSocket alone is abortive on Windows ("WskCloseSocket":
@@ -223,33 +270,35 @@ void ks_wsk_disconnect_orderly(ks_sock *s)
      * sending was already disconnected gracefully by ks_shutdown. Providers
      * without WskDisconnect (Wine's returns STATUS_NOT_IMPLEMENTED) close
      * gracefully themselves. */
+    s->close_disc_issued = FALSE;
     if (s->wsk == NULL || s->wsk_kind != WSK_FLAG_CONNECTION_SOCKET ||
         s->state != KS_SS_CONNECTED || s->shut_wr)
         return;
-    ULONG flags = 0;
-    ULONG ms = KS_CLOSE_DISCONNECT_MS;
-    if (s->send_broken || (s->linger_on && s->linger_secs == 0)) {
-        flags = WSK_FLAG_ABORTIVE; /* completes at once; the bound is a safeguard */
-    } else if (s->linger_on) {
-        ms = (ULONG)s->linger_secs * 1000u;
-    }
-    ks_wsk_disconnect(s, flags, ms, FALSE);
+    /* An abortive disconnect completes at once; the bound is a safeguard. */
+    BOOLEAN abortive = s->send_broken || (s->linger_on && s->linger_secs == 0);
+    ULONG flags = abortive ? WSK_FLAG_ABORTIVE : 0;
+    s->close_disc_status = disconnect_issue(s, s->wsk, flags);
+    s->close_disc_issued = TRUE;
 }
 
-NTSTATUS ks_wsk_disconnect(ks_sock *s, ULONG flags, ULONG bound_ms, BOOLEAN bracket)
+/* Issues WskDisconnect of wsk on the ctl op; the call's status is for
+ * ks_op_wait. */
+static NTSTATUS disconnect_issue(ks_sock *s, PWSK_SOCKET wsk, ULONG flags)
 {
-    /* Without the bracket (the close, after the calls drained, ctl lock
-     * held) s->wsk is the close's own to read. */
-    PWSK_SOCKET wsk = s->wsk;
-    if (bracket && ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk) != 0)
-        return STATUS_CANCELLED;
     const WSK_PROVIDER_CONNECTION_DISPATCH *d =
         (const WSK_PROVIDER_CONNECTION_DISPATCH *)wsk->Dispatch;
-    LARGE_INTEGER timeout = ks_relative_ms(bound_ms);
     PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = d->WskDisconnect(wsk, NULL, flags, irp);
-    if (bracket)
-        ks_call_leave(s);
+    return d->WskDisconnect(wsk, NULL, flags, irp);
+}
+
+NTSTATUS ks_wsk_shutdown_send(ks_sock *s, ULONG bound_ms)
+{
+    PWSK_SOCKET wsk;
+    if (ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk) != 0)
+        return STATUS_CANCELLED;
+    NTSTATUS status = disconnect_issue(s, wsk, 0);
+    ks_call_leave(s);
+    LARGE_INTEGER timeout = ks_relative_ms(bound_ms);
     return ks_op_wait(&s->ctl, status, &timeout, NULL);
 }
 

@@ -71,11 +71,17 @@ typedef struct ks_sock {
     ULONG rcvtimeo_ms, sndtimeo_ms; /* 0: no bound */
     BOOLEAN linger_on;              /* SO_LINGER {1, linger_secs} */
     USHORT linger_secs;
-    BOOLEAN v6only;           /* IPV6_V6ONLY (default TRUE) */
-    BOOLEAN shut_rd, shut_wr; /* (L) ks_shutdown done */
-    BOOLEAN send_broken;      /* (L) a send was cut off: abortive close */
-    volatile LONG so_error;   /* pending error for SO_ERROR (negative errno) */
-    SOCKADDR_STORAGE remote;  /* peer (state KS_SS_CONNECTED) */
+    BOOLEAN v6only; /* IPV6_V6ONLY (default TRUE) */
+    /* The close's disconnect between ks_sock_close_start and _finish (the
+     * closing thread's, ctl lock held). */
+    BOOLEAN close_disc_issued;
+    NTSTATUS close_disc_status; /* what WskDisconnect returned */
+    ks_deadline close_until;    /* the close's own bound (linger time or 5 s) */
+    LIST_ENTRY cleanup_link;    /* ks_cleanup's list of sockets it is closing */
+    BOOLEAN shut_rd, shut_wr;   /* (L) ks_shutdown done */
+    BOOLEAN send_broken;        /* (L) a send was cut off: abortive close */
+    volatile LONG so_error;     /* pending error for SO_ERROR (negative errno) */
+    SOCKADDR_STORAGE remote;    /* peer (state KS_SS_CONNECTED) */
 
     /* ---- non-blocking mode and readiness (ks_ready.c, ks_poll.c) ---- */
     BOOLEAN nonblocking;   /* FIONBIO */
@@ -94,11 +100,27 @@ void ks_sock_get(ks_sock *s);
 /* Drops a reference; the last one frees the socket. */
 void ks_sock_put(ks_sock *s);
 
-/* Closes the socket (see the protocol above). Idempotent. PASSIVE_LEVEL. */
+/* Closes the socket (see the protocol above). Idempotent. PASSIVE_LEVEL.
+ * Its orderly waits (a non-blocking send finishing, the graceful
+ * disconnect) share one bound: the SO_LINGER time, or
+ * KS_CLOSE_DISCONNECT_MS. */
 void ks_sock_close(ks_sock *s);
 
+/* The same close in two halves, so that ks_cleanup closes many sockets at
+ * once under one deadline (PASSIVE_LEVEL). start marks the socket closing,
+ * wakes its waiters, waits for a non-blocking send in flight until d, and
+ * starts the orderly disconnect without waiting for it: TRUE if finish must
+ * follow (the caller's thread then holds s's ctl lock), FALSE if there is
+ * nothing to finish (closing already, or deferred to a running event
+ * callback). finish waits for the disconnect until the earlier of d (NULL:
+ * none) and the socket's own bound, cancels it past that (the close is
+ * then abortive), calls WskCloseSocket and reaps. */
+BOOLEAN ks_sock_close_start(ks_sock *s, const ks_deadline *d);
+void ks_sock_close_finish(ks_sock *s, const ks_deadline *d);
+
 /* Waits for one of the socket's direction locks, or for the socket to close.
- * Returns 0 with the lock held, or -EBADF. */
+ * Returns 0 with the lock held (the socket was not closing when it was
+ * taken), or -EBADF. */
 int ks_sock_lock(ks_sock *s, ks_lock *lock);
 void ks_sock_unlock(ks_lock *lock);
 
@@ -123,18 +145,10 @@ void ks_wsk_close(ks_sock *s);
  * (ctl lock held; ks_address.c). STATUS_NOT_SUPPORTED when the socket's
  * category has no such call; a result of another family is a failure. */
 NTSTATUS ks_wsk_get_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out);
-/* Disconnects a connected connection socket before its close (ctl lock
- * held): nothing if ks_shutdown ended sending; abortive if the stream is
- * broken (send_broken) or SO_LINGER is {1, 0}; else graceful, bounded by
- * the SO_LINGER time or KS_CLOSE_DISCONNECT_MS. Does nothing for other
- * sockets. */
-void ks_wsk_disconnect_orderly(ks_sock *s);
-
-/* WskDisconnect of s->wsk (ctl lock held), flags 0 (graceful) or
- * WSK_FLAG_ABORTIVE, waiting at most bound_ms (then the request is
- * cancelled: STATUS_CANCELLED). bracket: a call on a live connected socket
- * (ks_call_enter); FALSE for the close, which has drained the calls. */
-NTSTATUS ks_wsk_disconnect(ks_sock *s, ULONG flags, ULONG bound_ms, BOOLEAN bracket);
+/* Graceful WskDisconnect of a connected socket for ks_shutdown (ctl lock
+ * held), waiting at most bound_ms (then the request is cancelled:
+ * STATUS_CANCELLED, also when the socket is closing). */
+NTSTATUS ks_wsk_shutdown_send(ks_sock *s, ULONG bound_ms);
 
 /* How long ks_close waits for an orderly disconnect before it gives up and
  * closes abortively (a peer that does not read can hold it back). */

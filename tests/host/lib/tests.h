@@ -23,5 +23,7 @@ extern const struct ht_test aio_tests[];
 extern const int aio_test_count;
 extern const struct ht_test event_tests[];
 extern const int event_test_count;
+extern const struct ht_test reliability_tests[];
+extern const int reliability_test_count;
 
 #endif /* TESTS_H */
