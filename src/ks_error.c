@@ -33,6 +33,12 @@ int ks_status_to_errno(NTSTATUS status)
     case STATUS_LOCAL_DISCONNECT:
     case STATUS_FILE_FORCED_CLOSED:
     case STATUS_TRANSACTION_ABORTED:
+    /* The provider's own socket is gone under a WSK socket we still hold
+     * (Wine 8 closes the host socket of a listener's latest accept with the
+     * listener; a WSARecv then fails with WSAENOTSOCK): the connection is
+     * aborted, not an I/O error the headers do not list. */
+    case STATUS_INVALID_HANDLE:
+    case STATUS_OBJECT_TYPE_MISMATCH:
         return -ECONNABORTED;
     case STATUS_CONNECTION_DISCONNECTED:
     case STATUS_PIPE_DISCONNECTED:

@@ -137,11 +137,35 @@ int ks_listen(int fd, int backlog)
     return err;
 }
 
+/*
+ * Puts the listener's next WskAccept in flight (the readiness engine's) as
+ * soon as one handed over a connection, so that outside ks_accept the
+ * listener's latest WskAccept is always still pending (or holds the next
+ * connection). Wine 8's netio.sys needs it: its WskAccept creates the host
+ * socket of the connection in the listener's context ("acceptor"), hands it
+ * to the accepted WSK socket but keeps it there, and WskCloseSocket of the
+ * listener closes it. Without an accept pending, closing the listener thus
+ * closed the last accepted connection's host socket (its next receive
+ * failed with STATUS_OBJECT_TYPE_MISMATCH, -EIO), or, once that connection
+ * was closed, whatever socket had been given the same handle number since.
+ * A pending accept's acceptor is a fresh socket, which that close cancels
+ * and closes instead. On other providers an accept in flight is what a
+ * listener usually has; its connection goes to the next ks_accept (or is
+ * closed with the listener, as a backlog is). Best effort: a failure (no
+ * memory) is left to the next ks_accept. rx lock held.
+ */
+static void keep_accept_pending(ks_sock *l)
+{
+    if (l->state == KS_SS_LISTENING)
+        (void)ks_ready_rx_arm(l);
+}
+
 /* Gives an accepted connection (n->wsk set) its descriptor; consumes the
  * caller's reference to n. Returns the descriptor or a negative errno. */
 static int accepted(ks_sock *l, ks_sock *n, const SOCKADDR_STORAGE *remote, struct sockaddr *addr,
                     int *addrlen)
 {
+    keep_accept_pending(l);
     n->wsk_kind = WSK_FLAG_CONNECTION_SOCKET;
     n->state = KS_SS_CONNECTED;
     n->local = l->local;

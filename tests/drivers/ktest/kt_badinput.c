@@ -465,8 +465,10 @@ static void pton_checks(void)
     }
     CHECK("badinput: ks_inet_ntop(AF_INET6, mapped) = \"::ffff:1.2.3.4\"",
           ks_inet_ntop(AF_INET6, mapped, t, sizeof(t)) == t && str_is(t, "::ffff:1.2.3.4"), 0);
-    CHECK("badinput: ks_inet_ntop(AF_INET6, mapped, size 15: one short) = NULL",
-          ks_inet_ntop(AF_INET6, mapped, t, 15) == NULL, 0);
+    CHECK("badinput: ks_inet_ntop(AF_INET6, mapped, size 15: exact fit)",
+          ks_inet_ntop(AF_INET6, mapped, t, 15) == t && str_is(t, "::ffff:1.2.3.4"), 0);
+    CHECK("badinput: ks_inet_ntop(AF_INET6, mapped, size 14: one short) = NULL",
+          ks_inet_ntop(AF_INET6, mapped, t, 14) == NULL, 0);
     {
         /* What ks_inet_ntop writes, ks_inet_pton reads back to the same
          * bytes: every pattern of zero and non-zero groups, each with the
