@@ -36,6 +36,17 @@ static void race_wait_go(volatile LONG *go)
         ;
 }
 
+/* Runs a and b on two threads released at once (through *go) and checks
+ * that both return within 10 s. */
+static void race_pair(void (*a)(void *), void (*b)(void *), void *arg, volatile LONG *go, int round)
+{
+    ht_thread *ta = ht_spawn(a, arg);
+    ht_thread *tb = ht_spawn(b, arg);
+    InterlockedExchange(go, 1);
+    HT_CHECK(ht_join(ta, 10000), "first racer returned", round);
+    HT_CHECK(ht_join(tb, 10000), "second racer returned", round);
+}
+
 static void cancel_race_closer(void *p)
 {
     struct cancel_race *c = p;
@@ -68,11 +79,7 @@ static void t_aio_cancel_close_race(void)
         c.s = ht_pair(&native);
         char buf[16];
         HT_EQ(ks_recv_async(c.s, buf, sizeof(buf), 0, &c.req, cancel_race_cb), 0, "recv_async");
-        ht_thread *a = ht_spawn(cancel_race_closer, &c);
-        ht_thread *b = ht_spawn(cancel_race_canceller, &c);
-        InterlockedExchange(&c.go, 1);
-        HT_CHECK(ht_join(a, 10000), "closer returned", round);
-        HT_CHECK(ht_join(b, 10000), "canceller returned", round);
+        race_pair(cancel_race_closer, cancel_race_canceller, &c, &c.go, round);
         HT_EQ(c.fired, 1, "callback ran exactly once");
         HT_CHECK(c.result == -EBADF || c.result == -ECANCELED, "result -EBADF or -ECANCELED",
                  c.result);
@@ -186,11 +193,7 @@ static void t_shutdown_close_race(void)
         struct shut_race r;
         memset(&r, 0, sizeof(r));
         r.s = ht_pair(&native);
-        ht_thread *a = ht_spawn(shut_race_shutdown, &r);
-        ht_thread *b = ht_spawn(shut_race_close, &r);
-        InterlockedExchange(&r.go, 1);
-        HT_CHECK(ht_join(a, 10000), "ks_shutdown returned", round);
-        HT_CHECK(ht_join(b, 10000), "ks_close returned", round);
+        race_pair(shut_race_shutdown, shut_race_close, &r, &r.go, round);
         HT_EQ(r.closed, 0, "ks_close");
         HT_CHECK(r.shut == 0 || r.shut == -EBADF, "ks_shutdown: 0 or -EBADF", r.shut);
         hp_close(native);
