@@ -31,7 +31,7 @@ struct ch_run ch;
  * of sockets), and a whole seed beyond its duration (the watchdog). */
 #define CH_JOIN_MS 30000
 #define CH_CLEANUP_MS 10000
-#define CH_HANG_MS 120000
+#define CH_HANG_MS 60000
 
 static struct {
     unsigned seed;
