@@ -13,4 +13,6 @@ wsksock_add_driver(ktest SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_options.c
   ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_resolve.c
   ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_nonblock.c
-  ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_aio.c)
+  ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_aio.c
+  ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_listen_close.c
+  ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_races.c)

@@ -89,6 +89,8 @@ void peer_set_nonblock(int fd)
         peer_die("fcntl: %s", strerror(errno));
 }
 
+int peer_listen_rcvbuf;
+
 int peer_listen(int port, int backlog, int *bound_port)
 {
     struct sockaddr_in sin;
@@ -97,6 +99,10 @@ int peer_listen(int port, int backlog, int *bound_port)
 
     if (fd < 0)
         peer_die("socket: %s", strerror(errno));
+    /* Before listen: accepted sockets inherit it, and their first window. */
+    if (peer_listen_rcvbuf > 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &peer_listen_rcvbuf, sizeof(peer_listen_rcvbuf)) < 0)
+        peer_die("SO_RCVBUF: %s", strerror(errno));
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
     sin.sin_port = htons((uint16_t)port);

@@ -42,6 +42,9 @@ uint64_t peer_parse_u64(const char *opt, const char *text);
  * "PORT <n>" on stdout (the scripts wait for that line) and returns it.
  */
 int peer_listen(int port, int backlog, int *bound_port);
+/* SO_RCVBUF peer_listen gives the listener (inherited by its connections),
+ * if > 0: bounds what a peer that does not read holds per connection. */
+extern int peer_listen_rcvbuf;
 
 /* Accepts one connection, waiting until the deadline (ms, peer_now_ms). */
 int peer_accept(int lfd, int64_t deadline);

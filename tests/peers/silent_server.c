@@ -2,7 +2,7 @@
  * silent_server - native server that accepts connections and holds them
  * without ever reading or writing.
  *
- *   silent_server [--port P] [--conns N] [--timeout S] [--notify-port Q]
+ *   silent_server [--port P] [--conns N] [--timeout S] [--notify-port Q] [--rcvbuf B]
  *
  * Listens on 127.0.0.1:P (default 0: ephemeral), prints "PORT <n>", accepts
  * N connections (default 1) printing "silent_server: accepted i", and then
@@ -20,7 +20,9 @@
  * given and sends "closed
 " there, then exits 0. Exits 1 if --timeout
  * (default 60 s) expires first: a client that "closed" a socket without
- * ending the connection is caught here.
+ * ending the connection is caught here. --rcvbuf B sets SO_RCVBUF on the
+ * listener (its connections inherit it): a client's blocked sends then
+ * leave less data queued per connection.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -76,6 +78,8 @@ int main(int argc, char **argv)
             timeout = (unsigned)peer_parse_u64("--timeout", v);
         else if (peer_opt(argc, argv, &i, "--notify-port", &v))
             notify = (int)peer_parse_u64("--notify-port", v);
+        else if (peer_opt(argc, argv, &i, "--rcvbuf", &v))
+            peer_listen_rcvbuf = (int)peer_parse_u64("--rcvbuf", v);
         else
             peer_die("unknown argument '%s'", argv[i]);
     }

@@ -29,6 +29,10 @@ wsksuite_add_test(client 240)
 wsksuite_add_test(refused 150)
 wsksuite_add_test(reset 150)
 wsksuite_add_test(close-blocked 150)
+# Closing a listener keeps its accepted connections (issue 11, item 8).
+wsksuite_add_test(listen-close 150)
+# ktest races: close/shutdown/cleanup racing calls in flight, 100 times each.
+wsksuite_add_test(races 180)
 wsksuite_add_test(badinput 150)
 wsksuite_add_test(unload-busy 150)
 wsksuite_add_test(stack-paged 150)

@@ -81,15 +81,6 @@ static int op_start(struct kt_op *op, enum op_kind kind, const char *name, int s
     return op->slot >= 0;
 }
 
-/* Waits (bounded) until cond holds; returns 1 if it did. */
-#define WAIT_UNTIL(cond, ms)                                                                       \
-    ({                                                                                             \
-        LONGLONG until_ = kt_now_ms() + (ms);                                                      \
-        while (!(cond) && kt_now_ms() < until_)                                                    \
-            kt_sleep_ms(10);                                                                       \
-        (cond) ? 1 : 0;                                                                            \
-    })
-
 /* Waits until a send loop stopped making progress for 500 ms (bounded by 10 s). */
 static int wait_send_blocked(struct kt_op *op)
 {

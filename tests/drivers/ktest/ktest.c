@@ -5,13 +5,13 @@
  * read with ks_param_get/ks_param_get_int):
  *   Test     scenario: client, refused, reset, close-blocked, badinput,
  *            unload-busy, stack-paged, options, resolve, nonblock, timeouts,
- *            aio
+ *            aio, listen-close, races
  *   Port     the native peer's port (client, reset, close-blocked, resolve,
- *            stack-paged, nonblock, timeouts, aio), a port without listener
- *            (refused) or a free port for ktest's own listener (badinput,
- *            unload-busy, options)
- *   Port2    a second free port (close-blocked's, nonblock's, timeouts' and
- *            aio's listener)
+ *            stack-paged, nonblock, timeouts, aio, races), a port without
+ *            listener (refused) or a free port for ktest's own listener
+ *            (badinput, unload-busy, options, listen-close)
+ *   Port2    a second free port (close-blocked's, nonblock's, timeouts',
+ *            aio's, listen-close's and races' listener)
  *   Bytes    client: bytes to stream (default 8 MiB)
  *   Seed     client: pattern seed (default 42)
  *   Timeout  seconds the scenario may take before it is failed (default 60)
@@ -41,6 +41,8 @@ static const struct {
     {"nonblock", kt_nonblock},
     {"timeouts", kt_timeouts},
     {"aio", kt_aio},
+    {"listen-close", kt_listen_close},
+    {"races", kt_races},
 };
 
 static enum kt_outcome (*kt_scenario_fn)(void);
@@ -89,17 +91,22 @@ static VOID NTAPI supervisor_thread(PVOID ctx)
 
 static VOID ktest_unload(PDRIVER_OBJECT driver)
 {
-    LONGLONG t0 = kt_now_ms();
+    LONGLONG t0 = kt_now_ms(), cleanup_ms;
     int joined;
 
     (void)driver;
     KT_LOG("unload: start");
     if (kt_started)
         ks_cleanup();
-    KT_LOG("unload: ks_cleanup returned after %ld ms", (long)(kt_now_ms() - t0));
+    cleanup_ms = kt_now_ms() - t0;
+    KT_LOG("unload: ks_cleanup returned after %ld ms", (long)cleanup_ms);
     joined = kt_join_all(15000);
     if (kt_deferred && kt_scenario_fn == kt_unload_busy) {
         kt_unload_busy_finish(t0, joined);
+        report(joined && kt_failures == 0);
+    }
+    if (kt_deferred && kt_scenario_fn == kt_races) {
+        kt_races_finish(t0, cleanup_ms, joined);
         report(joined && kt_failures == 0);
     }
     if (!joined) {

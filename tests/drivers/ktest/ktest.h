@@ -71,6 +71,14 @@ extern const char *volatile kt_step;
 /* ---- time ---- */
 LONGLONG kt_now_ms(void);
 void kt_sleep_ms(ULONG ms);
+/* Waits (bounded, polling every 10 ms) until cond holds; 1 if it did. */
+#define WAIT_UNTIL(cond, ms)                                                                       \
+    ({                                                                                             \
+        LONGLONG until_ = kt_now_ms() + (ms);                                                      \
+        while (!(cond) && kt_now_ms() < until_)                                                    \
+            kt_sleep_ms(10);                                                                       \
+        (cond) ? 1 : 0;                                                                            \
+    })
 
 /* ---- memory ---- */
 void *kt_alloc(POOL_TYPE type, SIZE_T size);
@@ -111,7 +119,11 @@ enum kt_outcome kt_resolve(void);
 enum kt_outcome kt_nonblock(void);
 enum kt_outcome kt_timeouts(void);
 enum kt_outcome kt_aio(void);
+enum kt_outcome kt_listen_close(void);
+enum kt_outcome kt_races(void);
 /* Called by DriverUnload after ks_cleanup() and kt_join_all(). */
 void kt_unload_busy_finish(LONGLONG cleanup_start_ms, int joined);
+/* The same for races; cleanup_ms: how long ks_cleanup took. */
+void kt_races_finish(LONGLONG cleanup_start_ms, LONGLONG cleanup_ms, int joined);
 
 #endif /* KTEST_H */
