@@ -14,6 +14,9 @@
  *    error", so calls from many threads never see each other's errors.
  *  - Blocking calls run at PASSIVE_LEVEL only; called above it they return
  *    -EPERM at once and do nothing.
+ *  - While ks_cleanup runs on another thread, or before ks_startup, any
+ *    call may fail with -ENETDOWN (the library is stopping) besides the
+ *    errors its comment lists; descriptors it closes give -EBADF.
  *  - Buffers and addresses stay owned by the caller. They may live on the
  *    stack, in paged or in nonpaged pool: the library locks the pages it
  *    hands to the provider and unlocks them before the call returns.
@@ -143,8 +146,9 @@ int ks_accept(int s, struct sockaddr *addr, int *addrlen);
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, or -EBADF, -EFAULT, -EINVAL (bad addrlen), -EAFNOSUPPORT,
  * -EISCONN (already connected or listening), -ECONNREFUSED, -ETIMEDOUT,
- * -ENETUNREACH, -EHOSTUNREACH, -EADDRNOTAVAIL, -ENOMEM, -EINPROGRESS,
- * -EALREADY.
+ * -ENETUNREACH, -EHOSTUNREACH, -EADDRNOTAVAIL, -ECONNRESET or
+ * -ECONNABORTED (the peer reset the connection as it was made), -ENOMEM,
+ * -EINPROGRESS, -EALREADY.
  */
 int ks_connect(int s, const struct sockaddr *addr, int addrlen);
 
@@ -266,7 +270,8 @@ int ks_close(int s);
  * and SD_BOTH, and nothing changes: the socket stays fully usable.
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, or -EBADF, -EINVAL (how), -ENOTCONN (not connected),
- * -ECONNRESET, -ETIMEDOUT, -EOPNOTSUPP (the provider lacks WskDisconnect),
+ * -ECONNRESET, -ECONNABORTED, -EPIPE (the connection broke before the
+ * disconnect), -ETIMEDOUT, -EOPNOTSUPP (the provider lacks WskDisconnect),
  * -ENOMEM.
  */
 int ks_shutdown(int s, int how);

@@ -43,6 +43,13 @@ void ks_ready_free(ks_sock *s)
 {
     ks_free(s->ready.tx_buf, KS_TAG_BUFFER);
     s->ready.tx_buf = NULL;
+    /* A connection socket prepared for an accept after the close had reaped
+     * (ks_poll's arm, which only tries the lock, can come that late; its
+     * WskAccept then fails): never used, it has no provider socket. */
+    if (s->ready.acc != NULL) {
+        ks_sock_put(s->ready.acc);
+        s->ready.acc = NULL;
+    }
 }
 
 /* ---- waiters ---- */

@@ -50,7 +50,8 @@ struct ks_event_handlers {
      * size. To stop the flow, call ks_events_pause(fd). Required. */
     void (*receive)(void *conn_ctx, int fd, const void *data, size_t len);
     /* The stream ended: err 0 if the peer closed it in order, else a
-     * negative errno (-ECONNRESET, ...). The last callback for fd; fd stays
+     * negative errno: -ECONNRESET, -ECONNABORTED, -EPIPE (the connection
+     * broke on this side), -ETIMEDOUT, -ENOMEM. The last callback for fd; fd stays
      * open until the caller closes it (it may still send on an orderly
      * end). Optional (NULL: fd is closed by the library instead). */
     void (*disconnect)(void *conn_ctx, int fd, int err);
