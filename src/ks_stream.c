@@ -222,8 +222,12 @@ static int accept_locked(ks_sock *l, BOOLEAN nonblocking, const ks_deadline *d,
                          struct sockaddr *addr, int *addrlen)
 {
     for (;;) {
+        /* Closed while we waited for the engine's accept (which the close
+         * ended): -EBADF, never a new accept (ks_cleanup: -ENETDOWN). */
+        if (l->closing)
+            return -EBADF;
         if (l->state != KS_SS_LISTENING)
-            return l->closing ? -EBADF : -EINVAL;
+            return -EINVAL;
         ks_ready_rx_reap(l);
         ks_sock *n;
         SOCKADDR_STORAGE remote;
