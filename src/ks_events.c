@@ -594,6 +594,24 @@ static struct ks_events_state *state_for(ks_sock *s, int *err,
     return c;
 }
 
+/* Puts s in event mode with c, unless another thread did meanwhile (two
+ * ks_*_events calls on one descriptor both pass the early check): then c
+ * is freed, the caller's reference to s dropped, and FALSE returned. */
+static BOOLEAN claim_events(ks_sock *s, struct ks_events_state *c)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    BOOLEAN first = s->ev == NULL;
+    if (first)
+        s->ev = c;
+    KeReleaseSpinLock(&s->lock, irql);
+    if (!first) {
+        ks_free(c, KS_TAG_MISC);
+        ks_sock_put(s);
+    }
+    return first;
+}
+
 /* Enables event callbacks on s->wsk, in state (SO_WSK_EVENT_CALLBACK: no
  * IRP, it completes at once). */
 static NTSTATUS enable_events(ks_sock *s, ULONG mask, enum ks_sock_state state)
@@ -633,7 +651,8 @@ int ks_listen_events(int fd, int backlog, const struct ks_event_handlers *handle
     le->fd = fd;
     le->announced = TRUE;
     /* Before the listen: accept events may come as soon as it is enabled. */
-    s->ev = le;
+    if (!claim_events(s, le))
+        return -EINVAL;
     s->wsk_dispatch = &ev_listen_dispatch;
     err = ks_listen(fd, backlog);
     if (err == 0) {
@@ -691,10 +710,9 @@ int ks_recv_events(int fd, const struct ks_event_handlers *handlers, void *conn_
      * data, come through it; then the provider's indications if it has
      * event callbacks (its pending WskReceive is served before them). */
     c->flow_stopped = TRUE;
+    if (!claim_events(s, c))
+        return -EINVAL;
     KIRQL irql;
-    KeAcquireSpinLock(&s->lock, &irql);
-    s->ev = c;
-    KeReleaseSpinLock(&s->lock, irql);
     /* Every connection socket has our connection dispatch (ks_wsk_create,
      * WskAccept), so only the provider can say no (Wine: not implemented). */
     c->native =

@@ -71,10 +71,10 @@ static int stream_enter(int fd, const void *buf, size_t len, int flags, int allo
         err = -EFAULT;
     else if (len > KS_MAX_IO_SIZE)
         err = -EINVAL;
-    else if (s->state == KS_SS_LISTENING)
-        err = -ENOTCONN; /* its receive side holds connections, not bytes */
     else if (!send && s->ev != NULL && (flags & KS_MSG_EVENTS) == 0)
         err = -EINVAL; /* its data goes to the event handlers */
+    else if (s->state == KS_SS_LISTENING)
+        err = -ENOTCONN; /* its receive side holds connections, not bytes */
     else if (send && s->shut_wr)
         err = -EPIPE; /* ks_shutdown(SD_SEND) */
     else if (!send && s->shut_rd)
