@@ -133,7 +133,7 @@ static int run_seed(unsigned seed, long long *ops)
     char name[64];
     LONG failures_before = ch_failures;
     LONGLONG t0 = ht_now_ms();
-    ht_thread *threads[CH_MAX_THREADS], *cyc = NULL;
+    ht_thread *threads[CH_MAX_THREADS] = {0}, *cyc = NULL;
 
     memset(&ch, 0, sizeof(ch));
     memset(thread_ops, 0, sizeof(thread_ops));

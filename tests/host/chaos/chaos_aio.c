@@ -23,6 +23,9 @@ static const enum ch_call cb_call[K_N] = {CB_RECV,     CB_SEND,   CB_ACCEPT, CB_
 #define CELL_BUF (128 * 1024)
 
 struct cell {
+    size_t len;
+    ptrdiff_t result;
+    SOCKADDR_STORAGE addr;
     struct ks_aio req;
     volatile LONG state;
     volatile LONG hold;       /* cancellers looking at the cell */
@@ -35,9 +38,6 @@ struct cell {
     volatile LONG verified;
     enum kind kind;
     int fd;
-    size_t len;
-    ptrdiff_t result;
-    SOCKADDR_STORAGE addr;
     int addrlen;
 };
 

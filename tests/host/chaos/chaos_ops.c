@@ -97,7 +97,7 @@ int ch_publish(struct ch_rng *r, int fd, int port, int at, const char *from)
             }
         return 0;
     }
-    int i = at >= 0 ? at : (int)ch_rand(r, CH_SLOTS);
+    int i = at >= 0 || r == NULL ? (at >= 0 ? at : 0) : (int)ch_rand(r, CH_SLOTS);
     InterlockedExchange(&ch.ports[i], port);
     LONG old = InterlockedExchange(&ch.slots[i], fd);
     if (old != 0)
@@ -531,6 +531,7 @@ static void op_names(struct ch_rng *r)
 {
     int fd = ch_pick_fd(r);
     SOCKADDR_STORAGE ss;
+    memset(&ss, 0, sizeof(ss));
     int peer = (int)ch_rand(r, 2);
     static const int lens[] = {(int)sizeof(SOCKADDR_STORAGE), (int)sizeof(SOCKADDR_IN6), 4, 0, -1};
     int len = lens[ch_rand(r, 5)], in = len;
