@@ -509,10 +509,8 @@ void ks_ready_close_begin(ks_sock *s, const ks_deadline *d)
      * orderly disconnect is) unless the close is abortive anyway. */
     if (r->tx == KS_ASYNC_BUSY && r->tx_kind == KS_TX_SEND && !s->send_broken &&
         !(s->linger_on && s->linger_secs == 0)) {
-        ks_deadline fallback = ks_deadline_in(KS_CLOSE_DISCONNECT_MS);
         LARGE_INTEGER t;
-        KeWaitForSingleObject(&r->tx_idle, Executive, KernelMode, FALSE,
-                              ks_deadline_left(d != NULL && d->bounded ? d : &fallback, &t));
+        KeWaitForSingleObject(&r->tx_idle, Executive, KernelMode, FALSE, ks_deadline_left(d, &t));
     }
 }
 

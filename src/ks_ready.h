@@ -116,9 +116,8 @@ void ks_ready_init(struct ks_sock *s);
 /* Frees the engine's buffers (last reference). */
 void ks_ready_free(struct ks_sock *s);
 /* ks_sock_close, once closing is set: wakes ks_poll callers, and gives an
- * asynchronous send in flight until d (NULL or unbounded: the default
- * KS_CLOSE_DISCONNECT_MS) to complete so an orderly close delivers it.
- * PASSIVE_LEVEL. */
+ * asynchronous send in flight until d (the close's deadline, always
+ * bounded) to complete so an orderly close delivers it. PASSIVE_LEVEL. */
 void ks_ready_close_begin(struct ks_sock *s, const ks_deadline *d);
 /* ks_sock_close, after WskCloseSocket: waits until every asynchronous
  * request completed (they were cancelled), reaps them (dropping their

@@ -235,7 +235,6 @@ void ks_sock_close_finish(ks_sock *s, const ks_deadline *d)
     if (s->close_disc_issued) {
         LARGE_INTEGER t;
         ks_op_wait(&s->ctl, s->close_disc_status, ks_deadline_left(close_deadline(s, d), &t), NULL);
-        s->close_disc_issued = FALSE;
     }
     ks_wsk_close(s);
     ks_sock_unlock(&s->ctl_lock);
