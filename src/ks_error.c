@@ -51,6 +51,8 @@ int ks_status_to_errno(NTSTATUS status)
     case STATUS_INVALID_ADDRESS:
     case STATUS_INVALID_ADDRESS_COMPONENT:
         return -EADDRNOTAVAIL;
+    case STATUS_CONNECTION_ACTIVE: /* WSAEISCONN: a connect met one in progress or done */
+        return -EISCONN;
     case STATUS_NETWORK_UNREACHABLE:
         return -ENETUNREACH;
     case STATUS_HOST_UNREACHABLE:
@@ -66,6 +68,7 @@ int ks_status_to_errno(NTSTATUS status)
         return -ENOMEM;
     case STATUS_BUFFER_OVERFLOW:
     case STATUS_BUFFER_TOO_SMALL:
+    case STATUS_INVALID_BUFFER_SIZE: /* WSAEMSGSIZE */
         return -EMSGSIZE;
     case STATUS_INVALID_PARAMETER:
         return -EINVAL;
