@@ -9,6 +9,9 @@
 
 #include <wsksock/wsk.h> /* LINGER */
 
+/* White box, for the one interleaving a black-box race cannot force. */
+#include "ks_fdtable.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +201,29 @@ static void t_shutdown_close_race(void)
         HT_CHECK(r.shut == 0 || r.shut == -EBADF, "ks_shutdown: 0 or -EBADF", r.shut);
         hp_close(native);
     }
+}
+
+/* Issue 11's item 3 made deterministic: a thread looked the socket up (and
+ * holds its reference), the close ran to its end (s->wsk gone), and only
+ * then does the thread take the control lock and start a disconnect, as
+ * ks_shutdown does. Before the fix the free lock was taken and the
+ * disconnect dereferenced the NULL provider socket. */
+static void t_lock_after_close(void)
+{
+    int native;
+    int fd = ht_pair(&native);
+    ks_sock *s = ks_fd_get(fd);
+    HT_CHECK(s != NULL, "socket looked up", fd);
+    if (s == NULL)
+        return;
+    HT_EQ(ks_close(fd), 0, "ks_close while a reference is held");
+    HT_EQ(ks_sock_lock(s, &s->ctl_lock), -EBADF, "control lock after the close");
+    HT_EQ(ks_sock_lock(s, &s->rx_lock), -EBADF, "receive lock after the close");
+    PWSK_SOCKET wsk = NULL;
+    HT_EQ(ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk), -EBADF, "WSK call after the close");
+    HT_EQ(ks_wsk_shutdown_send(s, 1000), STATUS_CANCELLED, "disconnect after the close");
+    ks_sock_put(s);
+    hp_close(native);
 }
 
 /* ---- descriptor values are not reused ---- */
@@ -404,6 +430,7 @@ const struct ht_test reliability_tests[] = {
     {"rel-aio-cancel-close-race", t_aio_cancel_close_race},
     {"rel-cleanup-lookup-race", t_cleanup_lookup_race},
     {"rel-shutdown-close-race", t_shutdown_close_race},
+    {"rel-lock-after-close", t_lock_after_close},
     {"rel-fd-reuse", t_fd_reuse},
     {"rel-flags", t_flags},
     {"rel-cleanup-bounded", t_cleanup_bounded},
