@@ -53,6 +53,7 @@ extern "C" {
 
 struct ks_aio;
 struct addrinfo;
+struct sockaddr; /* <wsksock/sockaddr.h>; declared here so the header stands alone */
 
 /* result: what the blocking call would return (bytes, a descriptor, 0), or
  * a negative errno; -ECANCELED after ks_aio_cancel. */

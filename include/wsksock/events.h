@@ -35,6 +35,8 @@
 extern "C" {
 #endif
 
+struct sockaddr; /* <wsksock/sockaddr.h>; declared here so the header stands alone */
+
 struct ks_event_handlers {
     /* A connection arrived on listen_fd. fd is a connected socket owned by
      * the caller (blocking mode, options of the listener); remote is the

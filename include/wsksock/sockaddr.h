@@ -19,8 +19,25 @@
 #endif
 
 #ifdef WSKSOCK_USE_WDK_HEADERS
+/* The kernel's <ws2def.h> needs the NT base types first: this header must
+ * stand alone whatever the includer included before it. */
+#include <ntddk.h>
 #include <ws2def.h>
 #include <ws2ipdef.h>
+/* The kernel-mode <ws2def.h> lacks the recv/send flags (they are in the
+ * user-mode <winsock2.h>): Winsock's values. */
+#ifndef MSG_OOB
+#define MSG_OOB 0x1
+#endif
+#ifndef MSG_PEEK
+#define MSG_PEEK 0x2
+#endif
+#ifndef MSG_DONTROUTE
+#define MSG_DONTROUTE 0x4
+#endif
+#ifndef MSG_WAITALL
+#define MSG_WAITALL 0x8
+#endif
 #else
 
 typedef uint16_t ADDRESS_FAMILY;
@@ -197,5 +214,17 @@ typedef char
     ks_assert_sin6_scope_offset[offsetof(struct sockaddr_in6, sin6_scope_id) == 24 ? 1 : -1];
 
 #endif /* WSKSOCK_USE_WDK_HEADERS */
+
+/*
+ * SO_LINGER argument ("linger structure", winsock.h), on every branch: the
+ * WDK declares it only in the user-mode winsock headers, not in the kernel's
+ * <ws2def.h>. Define WSKSOCK_NO_LINGER if another header of yours has it.
+ */
+#ifndef WSKSOCK_NO_LINGER
+typedef struct linger {
+    unsigned short l_onoff;  /* u_short */
+    unsigned short l_linger; /* u_short, seconds */
+} LINGER, *PLINGER, *LPLINGER;
+#endif
 
 #endif /* WSKSOCK_SOCKADDR_H */

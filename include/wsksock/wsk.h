@@ -140,17 +140,7 @@ typedef struct addrinfoexW {
 #define NS_DNS 12
 #endif
 
-/*
- * SO_LINGER argument ("linger structure", winsock.h). NOTE: the WDK declares
- * this only in the user-mode winsock headers, not in kernel-mode ws2def.h,
- * so a WDK build does not get LINGER from <wsk.h>.
- */
-#ifndef WSKSOCK_NO_LINGER
-typedef struct linger {
-    USHORT l_onoff;  /* u_short */
-    USHORT l_linger; /* u_short, seconds */
-} LINGER, *PLINGER, *LPLINGER;
-#endif
+/* LINGER (the SO_LINGER argument): wsksock/sockaddr.h, on every branch. */
 
 /* ------------------------------------------------------------------------
  * wsk.h proper.
