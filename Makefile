@@ -21,6 +21,12 @@
 #                on both beds (make check runs 1,000 x 64 KiB and 200 x 256 KiB)
 #   make bench-instr  host bed: instructions per operation (callgrind) and pool
 #                per idle socket, wsksock against raw WSK (bench/instr-results.json)
+#   make msvc-check WDK_KM=<kit>/Include/<version>/km WDK_SHARED=<kit>/Include/<version>/shared
+#                the WDK build: library, examples and test drivers compiled by
+#                clang-cl in MSVC mode against those WDK headers, linked by
+#                lld-link, and the Wine suite and the demo run on them; ends
+#                with "msvc-check: F files compiled, D drivers linked, P passed,
+#                N failed". Without the folders: one "skipped" line, exit 0
 #   make clean   remove build trees
 
 BUILD   ?= build
@@ -31,7 +37,7 @@ INSTRDIR := $(BUILD)/instr
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check faults chaos coverage bench bench-quick bench-http bench-instr bench-echo clean
+.PHONY: all deps build demo check msvc-check faults chaos coverage bench bench-quick bench-http bench-instr bench-echo clean
 
 all: build
 
@@ -50,6 +56,14 @@ demo: build
 
 check: build
 	cd $(HOSTDIR) && ctest --output-on-failure --timeout 600 $(CTEST_ARGS)
+
+WDK_KM ?=
+WDK_SHARED ?=
+msvc-check: deps
+	@if tools/msvc-check --probe --km "$(WDK_KM)" --shared "$(WDK_SHARED)"; then \
+	    $(MAKE) --no-print-directory build && \
+	    tools/msvc-check --km "$(WDK_KM)" --shared "$(WDK_SHARED)"; \
+	fi
 
 faults: deps
 	cmake -S . -B $(HOSTDIR) -DWSKSOCK_DRIVERS_DIR=$(CURDIR)/$(WINDIR) -DCMAKE_BUILD_TYPE=Debug

@@ -131,12 +131,19 @@ NTSTATUS ks_op_lock_buffer(ks_op *op, void *buf, ULONG len, LOCK_OPERATION acces
     if (mdl == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
 #ifdef _MSC_VER
+#ifdef __clang__ /* structured exception handling is an MSVC extension, wanted here */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wlanguage-extension-token"
+#endif
     __try {
         MmProbeAndLockPages(mdl, KernelMode, access);
     } __except (EXCEPTION_EXECUTE_HANDLER) {
         IoFreeMdl(mdl);
         return STATUS_ACCESS_VIOLATION;
     }
+#ifdef __clang__
+#pragma clang diagnostic pop
+#endif
 #else
     /* gcc has no structured exception handling: a kernel-mode probe of a
      * valid kernel buffer does not raise; an invalid pointer would bugcheck

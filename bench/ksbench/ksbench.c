@@ -50,7 +50,9 @@
 #define KSB_STREAM_SEED 7002
 #define KSB_EDATA (-10000) /* echoed bytes differ from those sent */
 
-#define LOG(fmt, ...) DbgPrint("ksbench: " fmt "\n", ##__VA_ARGS__)
+/* The format is the first argument and ends with \n (C11 allows no
+ * empty __VA_ARGS__, so the macro cannot append it). */
+#define LOG(...) DbgPrint("ksbench: " __VA_ARGS__)
 
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_UNLOAD ksb_unload;
@@ -100,7 +102,7 @@ static VOID NTAPI conn_thread(PVOID ctx)
             if (r <= 0)
                 break;
             if (first && r == 8 && RtlCompareMemory(buf, "BENCHEND", 8) == 8) {
-                LOG("stop requested (connections=%ld)", g_accepted);
+                LOG("stop requested (connections=%ld)\n", g_accepted);
                 break;
             }
             first = 0;
@@ -150,17 +152,17 @@ static VOID NTAPI listener_thread(PVOID ctx)
     loopback(&a);
     l = ks_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
     if (l < 0) {
-        LOG("ks_socket failed: %d (%s)", l, ks_strerror(l));
+        LOG("ks_socket failed: %d (%s)\n", l, ks_strerror(l));
         goto out;
     }
     r = ks_bind(l, (struct sockaddr *)&a, sizeof(a));
     if (r == 0)
         r = ks_listen(l, 64);
     if (r != 0) {
-        LOG("bind/listen on port %d failed: %d (%s)", g_port, r, ks_strerror(r));
+        LOG("bind/listen on port %d failed: %d (%s)\n", g_port, r, ks_strerror(r));
         goto out;
     }
-    LOG("listening on port %d", g_port);
+    LOG("listening on port %d\n", g_port);
 
     while (!g_stopping) {
         struct conn *c;
@@ -169,7 +171,7 @@ static VOID NTAPI listener_thread(PVOID ctx)
         if (fd < 0) {
             if (g_stopping || fd == -EBADF || fd == -ENETDOWN || fd == -EINVAL)
                 break;
-            LOG("ks_accept failed: %d (%s)", fd, ks_strerror(fd));
+            LOG("ks_accept failed: %d (%s)\n", fd, ks_strerror(fd));
             continue; /* transient: -ECONNABORTED, -ENOMEM, -EMFILE */
         }
         reap(0);
@@ -353,12 +355,12 @@ static VOID NTAPI client_thread(PVOID ctx)
         }
     }
     if (err) {
-        LOG("FAIL %s: %d (%s)", what, err,
+        LOG("FAIL %s: %d (%s)\n", what, err,
             err == KSB_EDATA ? "echoed bytes differ from those sent" : ks_strerror(err));
     } else {
-        LOG("result rt1=%lu rt1_us=%lu rt64k=%lu rt64k_us=%lu stream_bytes=%lu stream_us=%lu", rt1,
-            rt1_us, rt64, rt64_us, cl.bytes, st_us);
-        LOG("done ok");
+        LOG("result rt1=%lu rt1_us=%lu rt64k=%lu rt64k_us=%lu stream_bytes=%lu stream_us=%lu\n",
+            rt1, rt1_us, rt64, rt64_us, cl.bytes, st_us);
+        LOG("done ok\n");
     }
     if (cl.ring)
         ExFreePoolWithTag(cl.ring, KSB_TAG);
@@ -379,7 +381,7 @@ static VOID ksb_unload(PDRIVER_OBJECT driver)
         kd_thread_join_forever(g_main_thread, "ksbench",
                                g_client ? "the client thread" : "the listener");
     reap(1); /* the list is final: the listener thread has ended */
-    LOG("unloaded (connections=%ld)", g_accepted);
+    LOG("unloaded (connections=%ld)\n", g_accepted);
 }
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
@@ -396,20 +398,20 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     bytes = ks_param_get_int(registry_path, "Bytes", 200 << 20);
     g_rt_ms = ks_param_get_int(registry_path, "RtMs", 2000);
     if (g_port <= 0 || g_port > 65535 || bytes <= 0 || g_rt_ms <= 0) {
-        LOG("bad Port, Bytes or RtMs parameter");
+        LOG("bad Port, Bytes or RtMs parameter\n");
         return STATUS_INVALID_PARAMETER;
     }
     g_bytes = (ULONG)bytes;
     r = ks_startup();
     if (r != 0) {
-        LOG("ks_startup failed: %d (%s)", r, ks_strerror(r));
+        LOG("ks_startup failed: %d (%s)\n", r, ks_strerror(r));
         return STATUS_UNSUCCESSFUL;
     }
     g_started = 1;
     driver->DriverUnload = ksb_unload;
     st = kd_thread_start(g_client ? client_thread : listener_thread, NULL, &g_main_thread);
     if (!NT_SUCCESS(st)) {
-        LOG("cannot start a thread: 0x%08lx", (ULONG)st);
+        LOG("cannot start a thread: 0x%08lx\n", (ULONG)st);
         g_main_thread = NULL;
         ks_cleanup();
         return st;

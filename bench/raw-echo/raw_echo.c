@@ -50,7 +50,9 @@
 #define RAW_DEFAULT_PORT 7777
 #define RAW_CAPTURE_WAIT_MS 5000 /* bounded wait for the provider (never infinite) */
 
-#define LOG(fmt, ...) DbgPrint("raw-echo: " fmt "\n", ##__VA_ARGS__)
+/* The format is the first argument; callers end it with \n (C11 has no
+ * empty __VA_ARGS__). */
+#define LOG(...) DbgPrint("raw-echo: " __VA_ARGS__)
 
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_UNLOAD raw_unload;
@@ -260,7 +262,7 @@ static VOID NTAPI conn_thread(PVOID ctx)
         if (!NT_SUCCESS(st) || got == 0)
             break; /* error, cancelled by the unload, or orderly close */
         if (first && got == 8 && RtlCompareMemory(c->buf, "BENCHEND", 8) == 8) {
-            LOG("stop requested (connections=%ld)", g_accepted);
+            LOG("stop requested (connections=%ld)\n", g_accepted);
             break;
         }
         first = FALSE;
@@ -361,16 +363,16 @@ static VOID NTAPI listener_thread(PVOID ctx)
     UNREFERENCED_PARAMETER(ctx);
     st = WskCaptureProviderNPI(&g_registration, RAW_CAPTURE_WAIT_MS, &g_npi);
     if (!NT_SUCCESS(st)) {
-        LOG("WskCaptureProviderNPI failed: 0x%08lx", (ULONG)st);
+        LOG("WskCaptureProviderNPI failed: 0x%08lx\n", (ULONG)st);
         goto out;
     }
     g_captured = TRUE;
     st = listen_socket();
     if (!NT_SUCCESS(st)) {
-        LOG("listen on port %d failed: 0x%08lx", g_port, (ULONG)st);
+        LOG("listen on port %d failed: 0x%08lx\n", g_port, (ULONG)st);
         goto out;
     }
-    LOG("listening on port %d", g_port);
+    LOG("listening on port %d\n", g_port);
 
     while (!g_stopping) {
         const WSK_PROVIDER_LISTEN_DISPATCH *d;
@@ -385,7 +387,7 @@ static VOID NTAPI listener_thread(PVOID ctx)
         if (!NT_SUCCESS(st) || info == 0) {
             if (g_stopping)
                 break;
-            LOG("WskAccept failed: 0x%08lx", (ULONG)st);
+            LOG("WskAccept failed: 0x%08lx\n", (ULONG)st);
             if (st == STATUS_CANCELLED || st == STATUS_INVALID_DEVICE_STATE)
                 break;
             continue;
@@ -394,7 +396,7 @@ static VOID NTAPI listener_thread(PVOID ctx)
         InterlockedIncrement(&g_accepted);
         st = conn_start((PWSK_SOCKET)info);
         if (!NT_SUCCESS(st))
-            LOG("cannot serve a connection: 0x%08lx", (ULONG)st);
+            LOG("cannot serve a connection: 0x%08lx\n", (ULONG)st);
     }
 out:
     /* Covers an unload that came while the socket was being created (its
@@ -427,7 +429,7 @@ static VOID raw_unload(PDRIVER_OBJECT driver)
     reap(TRUE);
     ep_free(&g_listener);
     deregister();
-    LOG("unloaded (connections=%ld)", g_accepted);
+    LOG("unloaded (connections=%ld)\n", g_accepted);
 }
 
 /* Reads the REG_SZ (or REG_DWORD) value Port of <registry_path>\Parameters. */
@@ -481,7 +483,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     InitializeListHead(&g_conns);
     g_port = read_port(registry_path, RAW_DEFAULT_PORT);
     if (g_port <= 0 || g_port > 65535) {
-        LOG("bad Port parameter");
+        LOG("bad Port parameter\n");
         return STATUS_INVALID_PARAMETER;
     }
     st = ep_init(&g_listener);
@@ -491,7 +493,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     }
     st = WskRegister(&g_client, &g_registration);
     if (!NT_SUCCESS(st)) {
-        LOG("WskRegister failed: 0x%08lx", (ULONG)st);
+        LOG("WskRegister failed: 0x%08lx\n", (ULONG)st);
         ep_free(&g_listener);
         return st;
     }
@@ -501,7 +503,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
      * waiting in DriverEntry. */
     st = kd_thread_start(listener_thread, NULL, &g_listener_thread);
     if (!NT_SUCCESS(st)) {
-        LOG("cannot start the listener thread: 0x%08lx", (ULONG)st);
+        LOG("cannot start the listener thread: 0x%08lx\n", (ULONG)st);
         g_listener_thread = NULL;
         deregister();
         ep_free(&g_listener);

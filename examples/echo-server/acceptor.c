@@ -32,12 +32,12 @@ static BOOLEAN accept_all(struct es_server *s, int l)
         if (fd < 0) {
             if (s->stopping || fd == -EBADF || fd == -ENETDOWN || fd == -EINVAL)
                 return FALSE;
-            ES_LOG("ks_accept failed: %d (%s)", fd, ks_strerror(fd));
+            ES_LOG("ks_accept failed: %d (%s)\n", fd, ks_strerror(fd));
             return TRUE; /* transient: -ECONNABORTED, -ENOMEM, -EMFILE */
         }
         c = es_conn_new(fd);
         if (!c || ks_ioctl(fd, FIONBIO, &on) != 0) {
-            ES_LOG("cannot set up a connection: dropped");
+            ES_LOG("cannot set up a connection: dropped\n");
             if (c) {
                 c->fd = -1;
                 ExFreePoolWithTag(c->buf, ES_TAG);
@@ -48,7 +48,7 @@ static BOOLEAN accept_all(struct es_server *s, int l)
         }
         k = InterlockedIncrement(&s->accepted);
         if (k == 1 || k % s->log_every == 0)
-            ES_LOG("accepted %ld connections", (long)k);
+            ES_LOG("accepted %ld connections\n", (long)k);
         es_worker_give(least_loaded(s), c);
     }
 }
@@ -70,7 +70,7 @@ VOID NTAPI es_acceptor_main(PVOID ctx)
             break;
         if (r < 0) {
             LARGE_INTEGER t;
-            ES_LOG("acceptor: ks_poll failed: %d (%s)", r, ks_strerror(r));
+            ES_LOG("acceptor: ks_poll failed: %d (%s)\n", r, ks_strerror(r));
             t.QuadPart = -10 * 1000 * 10; /* 10 ms: -ENOMEM passes */
             KeDelayExecutionThread(KernelMode, FALSE, &t);
             continue;

@@ -114,7 +114,7 @@ void es_conn_close(struct es_conn *c, int result)
         InterlockedIncrement(&s->errors);
     k = InterlockedIncrement(&s->ended);
     if (result < 0 || k == 1 || k % s->log_every == 0)
-        ES_LOG("ended #%ld result=%d bytes=%llu (eof=%ld errors=%ld)", (long)k, result, c->bytes,
+        ES_LOG("ended #%ld result=%d bytes=%llu (eof=%ld errors=%ld)\n", (long)k, result, c->bytes,
                (long)s->eof, (long)s->errors);
     ExFreePoolWithTag(c->buf, ES_TAG);
     ExFreePoolWithTag(c, ES_TAG);

@@ -64,7 +64,7 @@ static void join_thread(PVOID *obj, const char *what)
         return;
     t.QuadPart = -5000LL * 10000;
     while (KeWaitForSingleObject(*obj, Executive, KernelMode, FALSE, &t) != STATUS_SUCCESS)
-        ES_LOG("unload: still waiting for %s", what);
+        ES_LOG("unload: still waiting for %s\n", what);
     ObDereferenceObject(*obj);
     *obj = NULL;
 }
@@ -94,10 +94,10 @@ static VOID es_unload(PDRIVER_OBJECT driver)
 
     (void)driver;
     es_stop(s);
-    ES_LOG("summary connections=%ld ended=%ld eof=%ld errors=%ld open_at_unload=%ld bytes=%llu",
+    ES_LOG("summary connections=%ld ended=%ld eof=%ld errors=%ld open_at_unload=%ld bytes=%llu\n",
            (long)s->accepted, (long)s->ended, (long)s->eof, (long)s->errors, (long)open,
            (unsigned long long)s->bytes);
-    ES_LOG("unloaded in %ld ms (connections=%ld)", (long)(now_ms() - t0), (long)s->accepted);
+    ES_LOG("unloaded in %ld ms (connections=%ld)\n", (long)(now_ms() - t0), (long)s->accepted);
     ExFreePoolWithTag(s, ES_TAG);
     g_es = NULL;
 }
@@ -156,7 +156,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     s->log_every = ks_param_get_int(registry_path, "LogEvery", 100);
     if (s->port <= 0 || s->port > 65535 || s->nthreads < 1 || s->nthreads > ES_MAX_THREADS ||
         s->log_every < 1) {
-        ES_LOG("bad parameters: Port=%d Threads=%d (1..%d) LogEvery=%d", s->port, s->nthreads,
+        ES_LOG("bad parameters: Port=%d Threads=%d (1..%d) LogEvery=%d\n", s->port, s->nthreads,
                ES_MAX_THREADS, s->log_every);
         ExFreePoolWithTag(s, ES_TAG);
         return STATUS_INVALID_PARAMETER;
@@ -170,24 +170,24 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     }
     r = ks_startup();
     if (r != 0) {
-        ES_LOG("ks_startup failed: %d (%s)", r, ks_strerror(r));
+        ES_LOG("ks_startup failed: %d (%s)\n", r, ks_strerror(r));
         ExFreePoolWithTag(s, ES_TAG);
         return STATUS_UNSUCCESSFUL;
     }
     g_es = s;
     r = listen_on(s->port);
     if (r < 0) {
-        ES_LOG("cannot listen on port %d: %d (%s)", s->port, r, ks_strerror(r));
+        ES_LOG("cannot listen on port %d: %d (%s)\n", s->port, r, ks_strerror(r));
         ks_cleanup();
         ExFreePoolWithTag(s, ES_TAG);
         g_es = NULL;
         return STATUS_UNSUCCESSFUL;
     }
     s->listener = r;
-    ES_LOG("listening on port %d (threads=%d)", s->port, s->nthreads);
+    ES_LOG("listening on port %d (threads=%d)\n", s->port, s->nthreads);
     st = start_threads(s);
     if (!NT_SUCCESS(st)) {
-        ES_LOG("cannot start the threads: 0x%08lx", (ULONG)st);
+        ES_LOG("cannot start the threads: 0x%08lx\n", (ULONG)st);
         es_stop(s);
         ExFreePoolWithTag(s, ES_TAG);
         g_es = NULL;

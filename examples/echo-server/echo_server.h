@@ -17,7 +17,9 @@
 #define ES_MAX_THREADS 16
 #define ES_POLL_MS 10 /* bounds a worker's wait: new connections, stop flag */
 
-#define ES_LOG(fmt, ...) DbgPrint("echo-server: " fmt "\n", ##__VA_ARGS__)
+/* The format is the first argument and ends with \n (C11 allows no
+ * empty __VA_ARGS__, so the macro cannot append it). */
+#define ES_LOG(...) DbgPrint("echo-server: " __VA_ARGS__)
 
 /* One connection, owned by one worker (through its inbox first). */
 struct es_conn {

@@ -93,7 +93,7 @@ static void serve_round(struct es_worker *w)
     r = ks_poll(w->pfds, w->n, ES_POLL_MS);
     if (r < 0) {
         LARGE_INTEGER t;
-        ES_LOG("worker %d: ks_poll failed: %d (%s)", w->index, r, ks_strerror(r));
+        ES_LOG("worker %d: ks_poll failed: %d (%s)\n", w->index, r, ks_strerror(r));
         t.QuadPart = -10 * 1000 * 10; /* 10 ms: -ENOMEM passes */
         KeDelayExecutionThread(KernelMode, FALSE, &t);
         return;

@@ -41,7 +41,9 @@
 /* Bytes received and not yet echoed on one connection: see on_receive. */
 #define EE_PAUSE_AT (1024 * 1024)
 #define EE_RESUME_AT (256 * 1024)
-#define EE_LOG(fmt, ...) DbgPrint("event-echo: " fmt "\n", ##__VA_ARGS__)
+/* The format is the first argument and ends with \n (C11 allows no
+ * empty __VA_ARGS__, so the macro cannot append it). */
+#define EE_LOG(...) DbgPrint("event-echo: " __VA_ARGS__)
 
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_UNLOAD ee_unload;
@@ -152,7 +154,7 @@ static void end_connection(struct ee_conn *c, int result)
         InterlockedIncrement(&g_ee.errors);
     k = InterlockedIncrement(&g_ee.ended);
     if (result < 0 || k == 1 || k % g_ee.log_every == 0)
-        EE_LOG("ended #%ld result=%d", (long)k, result);
+        EE_LOG("ended #%ld result=%d\n", (long)k, result);
     conn_put(c); /* its life */
 }
 
@@ -203,11 +205,11 @@ static int on_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *re
     *conn_ctx = c; /* what its receive and disconnect callbacks get */
     if (k == 1 || k % g_ee.log_every == 0) {
         if (remotelen >= (int)sizeof(*sin) && sin->sin_family == AF_INET)
-            EE_LOG("accepted #%ld from %s:%u", (long)k,
+            EE_LOG("accepted #%ld from %s:%u\n", (long)k,
                    ks_inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)),
                    (unsigned)ks_ntohs(sin->sin_port));
         else
-            EE_LOG("accepted #%ld", (long)k);
+            EE_LOG("accepted #%ld\n", (long)k);
     }
     return 0; /* keep it: its receive and disconnect callbacks follow */
 }
@@ -322,7 +324,7 @@ static VOID ee_unload(PDRIVER_OBJECT driver)
         struct ee_conn *c = CONTAINING_RECORD(g_ee.conns.Flink, struct ee_conn, entry);
         if (c->refs != 1) {
             /* Cannot happen (every node was freed); leave it, visibly. */
-            EE_LOG("connection %d still has %ld references", c->fd, (long)c->refs);
+            EE_LOG("connection %d still has %ld references\n", c->fd, (long)c->refs);
             RemoveEntryList(&c->entry);
             continue;
         }
@@ -330,11 +332,11 @@ static VOID ee_unload(PDRIVER_OBJECT driver)
     }
     /* Every node was freed by its callback; nodes_left shows it. */
     EE_LOG("summary connections=%ld ended=%ld errors=%ld open_at_unload=%ld bytes=%lld"
-           " nodes_left=%ld",
+           " nodes_left=%ld\n",
            (long)g_ee.accepted, (long)g_ee.ended, (long)g_ee.errors, (long)open,
            (long long)g_ee.bytes, (long)g_ee.nodes);
-    EE_LOG("flow pauses=%ld max_queued=%lld", (long)g_ee.pauses, (long long)g_ee.max_queued);
-    EE_LOG("unloaded in %ld ms", (long)(now_ms() - t0));
+    EE_LOG("flow pauses=%ld max_queued=%lld\n", (long)g_ee.pauses, (long long)g_ee.max_queued);
+    EE_LOG("unloaded in %ld ms\n", (long)(now_ms() - t0));
 }
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
@@ -346,17 +348,17 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     port = ks_param_get_int(registry_path, "Port", 7777);
     g_ee.log_every = ks_param_get_int(registry_path, "LogEvery", 100);
     if (port <= 0 || port > 65535 || g_ee.log_every < 1) {
-        EE_LOG("bad parameters: Port=%d LogEvery=%d", port, g_ee.log_every);
+        EE_LOG("bad parameters: Port=%d LogEvery=%d\n", port, g_ee.log_every);
         return STATUS_INVALID_PARAMETER;
     }
     r = ks_startup();
     if (r != 0) {
-        EE_LOG("ks_startup failed: %d (%s)", r, ks_strerror(r));
+        EE_LOG("ks_startup failed: %d (%s)\n", r, ks_strerror(r));
         return STATUS_UNSUCCESSFUL;
     }
     r = listen_on(port);
     if (r < 0) {
-        EE_LOG("cannot listen on port %d: %d (%s)", port, r, ks_strerror(r));
+        EE_LOG("cannot listen on port %d: %d (%s)\n", port, r, ks_strerror(r));
         ks_cleanup();
         return STATUS_UNSUCCESSFUL;
     }
@@ -364,7 +366,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
      * event callbacks (Windows); fallback: the library's own accept and
      * receive requests (providers without them, e.g. Wine's). */
     native = ks_events_native(r);
-    EE_LOG("listening on port %d (events: %s)", port,
+    EE_LOG("listening on port %d (events: %s)\n", port,
            native > 0    ? "native"
            : native == 0 ? "fallback"
                          : ks_strerror(native));

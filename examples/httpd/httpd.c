@@ -48,7 +48,9 @@
 #define HTTPD_BODY_MAX (64 * 1024) /* request bodies are read and dropped */
 #define HTTPD_LOG_TARGET 64
 
-#define LOG(fmt, ...) DbgPrint("httpd: " fmt "\n", ##__VA_ARGS__)
+/* The format is the first argument and ends with \n (C11 allows no
+ * empty __VA_ARGS__, so the macro cannot append it). */
+#define LOG(...) DbgPrint("httpd: " __VA_ARGS__)
 
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_UNLOAD httpd_unload;
@@ -107,7 +109,7 @@ static int join_thread(PVOID obj, ULONG ms)
 static void join_thread_forever(PVOID obj, const char *what)
 {
     while (!join_thread(obj, 5000))
-        LOG("unload: still waiting for %s", what);
+        LOG("unload: still waiting for %s\n", what);
     ObDereferenceObject(obj);
 }
 
@@ -149,7 +151,7 @@ static void log_error(struct conn *c, const struct httpd_request *req, int statu
     size_t n = req->target_len < sizeof(c->target) - 1 ? req->target_len : sizeof(c->target) - 1;
     RtlCopyMemory(c->target, req->target, n);
     c->target[n] = '\0';
-    LOG("#%d %d %s %s", c->number, status,
+    LOG("#%d %d %s %s\n", c->number, status,
         req->method == HTTPD_GET    ? "GET"
         : req->method == HTTPD_HEAD ? "HEAD"
                                     : "other",
@@ -222,10 +224,10 @@ static VOID NTAPI conn_thread(PVOID ctx)
      * bound, so it is logged and the connection served anyway. */
     if (ks_setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &ms, sizeof(ms)) != 0 ||
         ks_setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &ms, sizeof(ms)) != 0)
-        LOG("#%d: cannot set the idle timeout", c->number);
+        LOG("#%d: cannot set the idle timeout\n", c->number);
     r = serve(c, &requests);
     ks_close(c->fd); /* -EBADF if the unload closed it: harmless */
-    LOG("connection #%d done requests=%lu result=%ld", c->number, requests, (long)r);
+    LOG("connection #%d done requests=%lu result=%ld\n", c->number, requests, (long)r);
     InterlockedDecrement(&g_active);
     InterlockedExchange(&c->finished, 1);
     PsTerminateSystemThread(STATUS_SUCCESS);
@@ -258,7 +260,7 @@ static void start_conn(int fd)
 
     if (InterlockedIncrement(&g_active) > g_max_conns) {
         InterlockedDecrement(&g_active);
-        LOG("refused a connection: %d busy (MaxConns)", g_max_conns);
+        LOG("refused a connection: %d busy (MaxConns)\n", g_max_conns);
         ks_close(fd);
         return;
     }
@@ -273,7 +275,7 @@ static void start_conn(int fd)
     c->number = (int)InterlockedIncrement(&g_accepted);
     st = start_thread(conn_thread, c, &c->thread);
     if (!NT_SUCCESS(st)) {
-        LOG("cannot start a connection thread: 0x%08lx", (ULONG)st);
+        LOG("cannot start a connection thread: 0x%08lx\n", (ULONG)st);
         InterlockedDecrement(&g_active);
         ks_close(fd);
         ExFreePoolWithTag(c, HTTPD_TAG);
@@ -310,7 +312,7 @@ static VOID NTAPI listener_thread(PVOID ctx)
 
     (void)ctx;
     if (l < 0) {
-        LOG("cannot listen on port %d: %d (%s)", g_port, l, ks_strerror(l));
+        LOG("cannot listen on port %d: %d (%s)\n", g_port, l, ks_strerror(l));
         PsTerminateSystemThread(STATUS_SUCCESS);
         return;
     }
@@ -318,14 +320,14 @@ static VOID NTAPI listener_thread(PVOID ctx)
     if (g_stopping) /* the unload may have missed it */
         ks_close(l);
     else
-        LOG("listening on port %d", g_port);
+        LOG("listening on port %d\n", g_port);
     while (!g_stopping) {
         int fd = ks_accept(l, NULL, NULL);
 
         if (fd < 0) {
             if (g_stopping || fd == -EBADF || fd == -ENETDOWN || fd == -EINVAL)
                 break;
-            LOG("ks_accept failed: %d (%s)", fd, ks_strerror(fd));
+            LOG("ks_accept failed: %d (%s)\n", fd, ks_strerror(fd));
             continue; /* transient: -ECONNABORTED, -ENOMEM, -EMFILE */
         }
         reap(0);
@@ -355,7 +357,7 @@ static VOID httpd_unload(PDRIVER_OBJECT driver)
     reap(1);
     if (g_started)
         ks_cleanup();
-    LOG("unloaded in %ld ms (connections=%ld requests=%ld)", (long)(now_ms() - t0),
+    LOG("unloaded in %ld ms (connections=%ld requests=%ld)\n", (long)(now_ms() - t0),
         (long)g_accepted, (long)g_requests);
 }
 
@@ -369,19 +371,19 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     g_max_conns = ks_param_get_int(registry_path, "MaxConns", 256);
     g_idle_ms = ks_param_get_int(registry_path, "IdleMs", 10000);
     if (g_port <= 0 || g_port > 65535 || g_max_conns <= 0 || g_max_conns > 4096 || g_idle_ms <= 0) {
-        LOG("bad parameters: Port=%d MaxConns=%d IdleMs=%d", g_port, g_max_conns, g_idle_ms);
+        LOG("bad parameters: Port=%d MaxConns=%d IdleMs=%d\n", g_port, g_max_conns, g_idle_ms);
         return STATUS_INVALID_PARAMETER;
     }
     r = ks_startup();
     if (r != 0) {
-        LOG("ks_startup failed: %d (%s)", r, ks_strerror(r));
+        LOG("ks_startup failed: %d (%s)\n", r, ks_strerror(r));
         return STATUS_UNSUCCESSFUL;
     }
     g_started = 1;
     driver->DriverUnload = httpd_unload;
     st = start_thread(listener_thread, NULL, &g_listener_thread);
     if (!NT_SUCCESS(st)) {
-        LOG("cannot start the listener thread: 0x%08lx", (ULONG)st);
+        LOG("cannot start the listener thread: 0x%08lx\n", (ULONG)st);
         g_listener_thread = NULL;
         ks_cleanup();
         return st;

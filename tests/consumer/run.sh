@@ -1,14 +1,29 @@
 #!/bin/sh
-# Builds tests/consumer (add_subdirectory + wsksock_add_driver, with the
-# mingw-w64 toolchain file) in a scratch tree, runs the driver under wskrun
-# against a native listener, and checks the bytes arrived.
-# Usage: run.sh WSKSOCK_DIR
+# Builds tests/consumer (add_subdirectory + wsksock_add_driver) in a scratch
+# tree, runs the driver under wskrun against a native listener, and checks the
+# bytes arrived.
+# Usage: run.sh WSKSOCK_DIR                     mingw-w64 toolchain file
+#        run.sh WSKSOCK_DIR WDK_KM WDK_SHARED   cmake/clang-cl-wdk.cmake against
+#                                               those WDK folders; empty: exit 77
+#                                               (ctest: skipped)
 set -u
 src=$1
+if [ $# -ge 3 ]; then
+    if [ ! -f "$2/wdm.h" ] || [ ! -f "$3/ws2def.h" ]; then
+        echo "consumer: skipped: no WDK headers (set WDK_KM and WDK_SHARED)"
+        exit 77
+    fi
+    toolchain="-DCMAKE_TOOLCHAIN_FILE=$src/cmake/clang-cl-wdk.cmake"
+    set -- "-DWDK_KM=$2" "-DWDK_SHARED=$3"
+else
+    toolchain="-DCMAKE_TOOLCHAIN_FILE=$src/cmake/mingw-w64.cmake"
+    set --
+fi
 work=$(mktemp -d)
+listener=""
 trap 'kill $listener 2>/dev/null; rm -rf "$work"' EXIT
-cmake -S "$src/tests/consumer" -B "$work/build" -DWSKSOCK_DIR="$src" \
-    -DCMAKE_TOOLCHAIN_FILE="$src/cmake/mingw-w64.cmake" >"$work/configure.log" 2>&1 ||
+cmake -S "$src/tests/consumer" -B "$work/build" -DWSKSOCK_DIR="$src" "$toolchain" "$@" \
+    >"$work/configure.log" 2>&1 ||
     { cat "$work/configure.log"; echo "FAIL: configure"; exit 1; }
 cmake --build "$work/build" >"$work/build.log" 2>&1 ||
     { cat "$work/build.log"; echo "FAIL: build"; exit 1; }
@@ -38,4 +53,4 @@ cat "$work/log"
 wait $listener
 grep -q 'consumer: result sent' "$work/log" || { echo "FAIL: driver did not send"; exit 1; }
 [ "$(cat "$work/got")" = "hello from consumer" ] || { echo "FAIL: listener got '$(cat "$work/got")'"; exit 1; }
-echo "PASS: consumer project built with two lines of CMake and talked to a native peer"
+echo "PASS: consumer project built with two lines of CMake (${toolchain##*/}) and talked to a native peer"

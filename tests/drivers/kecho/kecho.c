@@ -30,7 +30,9 @@
 #define KECHO_TAG ((ULONG)'k' | ((ULONG)'e' << 8) | ((ULONG)'c' << 16) | ((ULONG)'o' << 24))
 #define KECHO_BUF (64 * 1024)
 
-#define LOG(fmt, ...) DbgPrint("kecho: " fmt "\n", ##__VA_ARGS__)
+/* The format is the first argument and ends with \n (C11 allows no
+ * empty __VA_ARGS__, so the macro cannot append it). */
+#define LOG(...) DbgPrint("kecho: " __VA_ARGS__)
 
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_UNLOAD kecho_unload;
@@ -79,7 +81,8 @@ static VOID NTAPI conn_thread(PVOID ctx)
         ExFreePoolWithTag(buf, KECHO_TAG);
     }
     ks_close(c->fd); /* -EBADF after ks_cleanup: harmless */
-    LOG("connection done #%ld bytes=%lu result=%ld", InterlockedIncrement(&g_done), bytes, (long)r);
+    LOG("connection done #%ld bytes=%lu result=%ld\n", InterlockedIncrement(&g_done), bytes,
+        (long)r);
     InterlockedExchange(&c->finished, 1);
     PsTerminateSystemThread(STATUS_SUCCESS);
 }
@@ -116,17 +119,17 @@ static VOID NTAPI listener_thread(PVOID ctx)
 
     l = ks_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
     if (l < 0) {
-        LOG("ks_socket failed: %d (%s)", l, ks_strerror(l));
+        LOG("ks_socket failed: %d (%s)\n", l, ks_strerror(l));
         goto out;
     }
     r = ks_bind(l, (struct sockaddr *)&a, sizeof(a));
     if (r == 0)
         r = ks_listen(l, 64);
     if (r != 0) {
-        LOG("bind/listen on port %d failed: %d (%s)", g_port, r, ks_strerror(r));
+        LOG("bind/listen on port %d failed: %d (%s)\n", g_port, r, ks_strerror(r));
         goto out;
     }
-    LOG("listening on port %d", g_port);
+    LOG("listening on port %d\n", g_port);
 
     while (!g_stopping) {
         struct conn *c;
@@ -136,7 +139,7 @@ static VOID NTAPI listener_thread(PVOID ctx)
         if (fd < 0) {
             if (g_stopping)
                 break;
-            LOG("ks_accept failed: %d (%s)", fd, ks_strerror(fd));
+            LOG("ks_accept failed: %d (%s)\n", fd, ks_strerror(fd));
             if (fd == -EBADF || fd == -ENETDOWN || fd == -EINVAL)
                 break;
             continue; /* transient: -ECONNABORTED, -ENOMEM, -EMFILE */
@@ -150,10 +153,10 @@ static VOID NTAPI listener_thread(PVOID ctx)
         RtlZeroMemory(c, sizeof(*c));
         c->fd = fd;
         c->number = (int)InterlockedIncrement(&g_accepted);
-        LOG("accepted #%d", c->number);
+        LOG("accepted #%d\n", c->number);
         st = kd_thread_start(conn_thread, c, &c->thread);
         if (!NT_SUCCESS(st)) {
-            LOG("cannot start a connection thread: 0x%08lx", (ULONG)st);
+            LOG("cannot start a connection thread: 0x%08lx\n", (ULONG)st);
             ks_close(fd);
             ExFreePoolWithTag(c, KECHO_TAG);
             continue;
@@ -177,7 +180,7 @@ static VOID kecho_unload(PDRIVER_OBJECT driver)
     if (g_listener_thread)
         kd_thread_join_forever(g_listener_thread, "kecho", "the listener thread");
     reap(1); /* the list is final: the listener thread has ended */
-    LOG("unloaded in %ld ms (connections=%ld)", (long)(now_ms() - t0), (long)g_accepted);
+    LOG("unloaded in %ld ms (connections=%ld)\n", (long)(now_ms() - t0), (long)g_accepted);
 }
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
@@ -188,19 +191,19 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     InitializeListHead(&g_conns);
     g_port = ks_param_get_int(registry_path, "Port", 7777);
     if (g_port <= 0 || g_port > 65535) {
-        LOG("bad Port parameter %d", g_port);
+        LOG("bad Port parameter %d\n", g_port);
         return STATUS_INVALID_PARAMETER;
     }
     r = ks_startup();
     if (r != 0) {
-        LOG("ks_startup failed: %d (%s)", r, ks_strerror(r));
+        LOG("ks_startup failed: %d (%s)\n", r, ks_strerror(r));
         return STATUS_UNSUCCESSFUL;
     }
     g_started = 1;
     driver->DriverUnload = kecho_unload;
     st = kd_thread_start(listener_thread, NULL, &g_listener_thread);
     if (!NT_SUCCESS(st)) {
-        LOG("cannot start the listener thread: 0x%08lx", (ULONG)st);
+        LOG("cannot start the listener thread: 0x%08lx\n", (ULONG)st);
         g_listener_thread = NULL;
         ks_cleanup();
         return st;

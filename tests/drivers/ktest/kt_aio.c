@@ -130,7 +130,7 @@ static void echo_part(UCHAR *out, UCHAR *in)
     EXPECT("aio: cancelled receive", kop_wait(&x), -ECANCELED);
     LONGLONG ms = kt_now_ms() - t0;
     CHECK("aio: cancellation within 2 s", ms < 2000, (long)ms);
-    KT_LOG("aio: cancel took %ld ms", (long)ms);
+    KT_LOG("aio: cancel took %ld ms\n", (long)ms);
     EXPECT("aio: 5 bytes sent after the cancel", ks_send(s, "after", 5, 0), 5);
     EXPECT("aio: their echo comes to the next call", ks_recv(s, (char *)in, 5, MSG_WAITALL), 5);
     CHECK("aio: nothing lost", RtlCompareMemory(in, "after", 5) == 5, 0);
@@ -162,7 +162,7 @@ static void events_part(UCHAR *out)
     EXPECT("aio: ks_recv_events", ks_recv_events((int)fd, &ev_handlers, &seen), 0);
     int native = ks_events_native((int)fd);
     EXPECT("aio: events native unless under Wine", native, kt_param.wine ? 0 : 1);
-    KT_LOG("aio: events: %s", native == 1 ? "native" : "fallback");
+    KT_LOG("aio: events: %s\n", native == 1 ? "native" : "fallback");
     ksp_fill(AIO_SEED + 1, 0, out, AIO_EVENTS);
     kt_send_all(c, out, AIO_EVENTS);
     ks_shutdown(c, SD_SEND); /* Wine: -EOPNOTSUPP; the close below ends it then */

@@ -39,7 +39,7 @@ static void irql_checks(void)
     if (now < DISPATCH_LEVEL) {
         KT_LOG("SKIP badinput: IRQL checks: KeGetCurrentIrql() = %d after "
                "KeRaiseIrql(DISPATCH_LEVEL): this platform does not model IRQL (Wine emulates "
-               "CR8 reads as 0), so the -EPERM rule cannot be exercised here",
+               "CR8 reads as 0), so the -EPERM rule cannot be exercised here\n",
                (int)now);
         if (r_socket > 0)
             ks_close((int)r_socket);
@@ -81,7 +81,7 @@ static void bad_fd_checks(void)
     fds[5] = closed;
     for (i = 0; i < 6; i++) {
         int fd = fds[i];
-        KT_LOG("badinput: descriptor %d%s", fd, i == 5 ? " (closed)" : "");
+        KT_LOG("badinput: descriptor %d%s\n", fd, i == 5 ? " (closed)" : "");
         EXPECT("badinput:   ks_bind", ks_bind(fd, (struct sockaddr *)&a, sizeof(a)), -EBADF);
         EXPECT("badinput:   ks_listen", ks_listen(fd, 1), -EBADF);
         EXPECT("badinput:   ks_accept", ks_accept(fd, NULL, NULL), -EBADF);
@@ -204,7 +204,7 @@ static void address_checks(void)
         EXPECT("badinput: ks_listen on a datagram socket", ks_listen(s, 1), -EOPNOTSUPP);
         EXPECT("badinput: ks_close(datagram socket)", ks_close(s), 0);
     } else {
-        KT_LOG("SKIP badinput: datagram checks: ks_socket(AF_INET, SOCK_DGRAM, 0) = %d (%s)", s,
+        KT_LOG("SKIP badinput: datagram checks: ks_socket(AF_INET, SOCK_DGRAM, 0) = %d (%s)\n", s,
                kt_errname(s));
     }
 }
@@ -245,7 +245,7 @@ static int accept_with(int l, struct sockaddr *addr, int *addrlen, int connect_n
         *client = kt_connect_loopback(kt_param.port);
     if (!kt_join(slot, 5000)) {
         /* Still blocked: a connection wakes it, so the run can go on. */
-        KT_LOG("FAIL ks_accept did not return within 5 s");
+        KT_LOG("FAIL ks_accept did not return within 5 s\n");
         InterlockedIncrement(&kt_failures);
         if (!connect_now)
             *client = kt_connect_loopback(kt_param.port);
@@ -409,7 +409,7 @@ static void pton_checks(void)
            ks_inet_pton(AF_INET, "255.255.255.255", d), 1);
     EXPECT("badinput: ks_inet_pton(AF_INET, \"0.0.0.0\")", ks_inet_pton(AF_INET, "0.0.0.0", d), 1);
     for (i = 0; i < sizeof(bad4) / sizeof(bad4[0]); i++) {
-        KT_LOG("badinput: ks_inet_pton(AF_INET, \"%s\")", bad4[i]);
+        KT_LOG("badinput: ks_inet_pton(AF_INET, \"%s\")\n", bad4[i]);
         EXPECT("badinput:   invalid IPv4 text", ks_inet_pton(AF_INET, bad4[i], d), 0);
     }
     EXPECT("badinput: ks_inet_pton(AF_INET6, \"::1\")", ks_inet_pton(AF_INET6, "::1", d), 1);
@@ -424,7 +424,7 @@ static void pton_checks(void)
     EXPECT("badinput: ks_inet_pton(AF_INET6, \"1:2:3:4:5:6:7:8\")",
            ks_inet_pton(AF_INET6, "1:2:3:4:5:6:7:8", d), 1);
     for (i = 0; i < sizeof(bad6) / sizeof(bad6[0]); i++) {
-        KT_LOG("badinput: ks_inet_pton(AF_INET6, \"%s\")", bad6[i]);
+        KT_LOG("badinput: ks_inet_pton(AF_INET6, \"%s\")\n", bad6[i]);
         EXPECT("badinput:   invalid IPv6 text", ks_inet_pton(AF_INET6, bad6[i], d), 0);
     }
     EXPECT("badinput: ks_inet_pton(99, ...)", ks_inet_pton(99, "1.2.3.4", d), -EAFNOSUPPORT);
@@ -488,7 +488,7 @@ static void pton_checks(void)
             if (ks_inet_ntop(AF_INET6, a, t, sizeof(t)) != t ||
                 ks_inet_pton(AF_INET6, t, back) != 1 || !bytes_are(back, a, 16)) {
                 if (failures++ == 0)
-                    KT_LOG("badinput: round trip failed for \"%s\"", t);
+                    KT_LOG("badinput: round trip failed for \"%s\"\n", t);
             }
         }
         EXPECT("badinput: ks_inet_ntop -> ks_inet_pton round trips (512 addresses)", failures, 0);
@@ -504,7 +504,7 @@ static void pton_checks(void)
         CHECK("badinput: ks_strerror(INT_MIN) not NULL", e4 != NULL, 0);
         CHECK("badinput: ks_strerror(0) not NULL", e5 != NULL, 0);
         if (e1)
-            KT_LOG("badinput: ks_strerror(-EBADF) = \"%s\"", e1);
+            KT_LOG("badinput: ks_strerror(-EBADF) = \"%s\"\n", e1);
     }
 }
 
@@ -537,7 +537,7 @@ void kt_badinput_params(const UNICODE_STRING *rp)
     char buf[64];
     int r;
 
-    KT_LOG("badinput: ks_param_get / ks_param_get_int");
+    KT_LOG("badinput: ks_param_get / ks_param_get_int\n");
     r = ks_param_get(rp, "PText", buf, sizeof(buf));
     EXPECT("badinput: ks_param_get(PText) length of the UTF-8 text", r, len);
     CHECK("badinput: ks_param_get(PText) is the UTF-8 text (2-, 3- and 4-byte sequences)",

@@ -127,7 +127,7 @@ enum kt_outcome kt_close_blocked(void)
         CHECK("close-blocked: setup", 0, a < 0 ? a : b < 0 ? b : l);
         return KT_DONE; /* sbuf leaked on purpose: nothing uses it, but keep it simple */
     }
-    KT_LOG("close-blocked: recv fd %d, send fd %d, listener fd %d", a, b, l);
+    KT_LOG("close-blocked: recv fd %d, send fd %d, listener fd %d\n", a, b, l);
 
     if (!op_start(&rcv, OP_RECV, "ks_recv", a, rbuf, sizeof(rbuf)) ||
         !op_start(&acc, OP_ACCEPT, "ks_accept", l, NULL, 0) ||
@@ -135,12 +135,13 @@ enum kt_outcome kt_close_blocked(void)
         return KT_DONE;
 
     STEP("close-blocked: wait until the threads are blocked");
-    CHECK("close-blocked: all three threads entered their call",
-          WAIT_UNTIL(rcv.entered && acc.entered && snd.entered, 10000), 0);
+    int entered;
+    WAIT_UNTIL(entered, rcv.entered && acc.entered && snd.entered, 10000);
+    CHECK("close-blocked: all three threads entered their call", entered, 0);
     CHECK("close-blocked: the send loop filled the buffers and blocked", wait_send_blocked(&snd),
           (long)snd.bytes);
     kt_sleep_ms(500);
-    KT_LOG("close-blocked: send thread blocked after %lu bytes", (ULONG)snd.bytes);
+    KT_LOG("close-blocked: send thread blocked after %lu bytes\n", (ULONG)snd.bytes);
     CHECK("close-blocked: ks_recv still blocked before the close", !rcv.returned, rcv.result);
     CHECK("close-blocked: ks_accept still blocked before the close", !acc.returned, acc.result);
     CHECK("close-blocked: ks_send still blocked before the close", !snd.returned, snd.result);
@@ -160,16 +161,18 @@ enum kt_outcome kt_close_blocked(void)
           snd.result);
     if (rcv.returned) {
         EXPECT("close-blocked: blocked ks_recv returns", rcv.result, -EBADF);
-        KT_LOG("close-blocked: ks_recv woke %ld ms after ks_close", (long)(rcv.t_return - t_close));
+        KT_LOG("close-blocked: ks_recv woke %ld ms after ks_close\n",
+               (long)(rcv.t_return - t_close));
     }
     if (acc.returned) {
         EXPECT("close-blocked: blocked ks_accept returns", acc.result, -EBADF);
-        KT_LOG("close-blocked: ks_accept woke %ld ms after ks_close",
+        KT_LOG("close-blocked: ks_accept woke %ld ms after ks_close\n",
                (long)(acc.t_return - t_close));
     }
     if (snd.returned) {
         EXPECT("close-blocked: blocked ks_send returns", snd.result, -EBADF);
-        KT_LOG("close-blocked: ks_send woke %ld ms after ks_close", (long)(snd.t_return - t_close));
+        KT_LOG("close-blocked: ks_send woke %ld ms after ks_close\n",
+               (long)(snd.t_return - t_close));
     }
 
     STEP("close-blocked: calls on the closed descriptors");
@@ -191,7 +194,8 @@ enum kt_outcome kt_close_blocked(void)
         EXPECT("close-blocked: ks_bind to the closed listener's port",
                ks_bind(l2, (struct sockaddr *)&a2, sizeof(a2)), 0);
         if (EXPECT("close-blocked: ks_listen on it", ks_listen(l2, 4), 0)) {
-            KT_LOG("close-blocked: waiting for the peer's confirmation on port %d", kt_param.port2);
+            KT_LOG("close-blocked: waiting for the peer's confirmation on port %d\n",
+                   kt_param.port2);
             STEP("close-blocked: waiting for the peer's confirmation");
             n = ks_accept(l2, NULL, NULL);
             if (CHECK("close-blocked: the peer connected to the new listener", n > 0, n)) {
@@ -255,8 +259,9 @@ enum kt_outcome kt_unload_busy(void)
         return KT_DONE;
     ub_keep(c1);
     ub_keep(c2);
-    if (!CHECK("unload-busy: 2 loopback connections accepted",
-               WAIT_UNTIL(ub_acc.naccepted == 2, 10000), ub_acc.naccepted))
+    int accepted;
+    WAIT_UNTIL(accepted, ub_acc.naccepted == 2, 10000);
+    if (!CHECK("unload-busy: 2 loopback connections accepted", accepted, ub_acc.naccepted))
         return KT_DONE;
     ub_keep(ub_acc.accepted[0]);
     ub_keep(ub_acc.accepted[1]);
@@ -290,8 +295,9 @@ enum kt_outcome kt_unload_busy(void)
     ub_keep(s);
 
     STEP("unload-busy: wait until the threads are blocked");
-    CHECK("unload-busy: receivers entered ks_recv",
-          WAIT_UNTIL(ub_rcv1.entered && ub_rcv2.entered && ub_nrcv.entered, 10000), 0);
+    int entered;
+    WAIT_UNTIL(entered, ub_rcv1.entered && ub_rcv2.entered && ub_nrcv.entered, 10000);
+    CHECK("unload-busy: receivers entered ks_recv", entered, 0);
     CHECK("unload-busy: the send loop blocked", wait_send_blocked(&ub_nsnd), (long)ub_nsnd.bytes);
     kt_sleep_ms(300);
     CHECK("unload-busy: accept loop blocked", !ub_acc.returned, ub_acc.result);
@@ -299,7 +305,7 @@ enum kt_outcome kt_unload_busy(void)
           !ub_rcv1.returned && !ub_rcv2.returned && !ub_nrcv.returned, 0);
     CHECK("unload-busy: sender blocked", !ub_nsnd.returned, ub_nsnd.result);
     KT_LOG("unload-busy ready: %d sockets open, 5 threads blocked (ks_accept, ks_recv x3, "
-           "ks_send)",
+           "ks_send)\n",
            ub_nfds);
     STEP("unload-busy: waiting for DriverUnload");
     return KT_DEFERRED;
@@ -311,7 +317,7 @@ void kt_unload_busy_finish(LONGLONG cleanup_start_ms, int joined)
     uint8_t c;
     int i, s;
 
-    KT_LOG("unload-busy unloaded in %ld ms (threads %s)", (long)ms,
+    KT_LOG("unload-busy unloaded in %ld ms (threads %s)\n", (long)ms,
            joined ? "all ended" : "NOT all ended");
     CHECK("unload-busy: every thread ended after ks_cleanup", joined, 0);
     CHECK("unload-busy: ks_cleanup and the joins took less than 10 s (ms)", ms < 10000, (long)ms);
@@ -337,7 +343,7 @@ void kt_unload_busy_finish(LONGLONG cleanup_start_ms, int joined)
         }
     }
     if (i == ub_nfds)
-        KT_LOG("PASS unload-busy: all %d descriptors stale (-EBADF) after ks_cleanup", ub_nfds);
+        KT_LOG("PASS unload-busy: all %d descriptors stale (-EBADF) after ks_cleanup\n", ub_nfds);
     EXPECT("unload-busy: ks_socket after the last ks_cleanup", ks_socket(AF_INET, SOCK_STREAM, 0),
            -ENETDOWN);
     /* The library can be started again after a full cleanup. */

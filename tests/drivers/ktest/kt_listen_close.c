@@ -106,7 +106,7 @@ static void blocking_part(void)
         if (a[i] > 0 && c[i] > 0 &&
             lc_exchange("listen-close: accepted connection works after the listener's close", a[i],
                         c[i], (char)('0' + i)))
-            KT_LOG("listen-close: connection %d works", i);
+            KT_LOG("listen-close: connection %d works\n", i);
     }
     if (c4 > 0) {
         /* Ended by the close (Wine: a receive on a reset socket gives 0). */
@@ -235,8 +235,9 @@ static void events_part(void)
         return;
     for (i = 0; i < LC_N; i++)
         c[i] = kt_connect_loopback(kt_param.port2);
-    CHECK("listen-close: 3 connections announced", WAIT_UNTIL(lc_naccepted == LC_N, 5000),
-          lc_naccepted);
+    int ok;
+    WAIT_UNTIL(ok, lc_naccepted == LC_N, 5000);
+    CHECK("listen-close: 3 connections announced", ok, lc_naccepted);
     CHECK("listen-close: the last accept callback closed the listener", lc_listener_closed == -1,
           lc_listener_closed);
     EXPECT("listen-close: ks_close(event listener) in the accept callback", lc_listen_result, 0);
@@ -245,16 +246,18 @@ static void events_part(void)
         if (c[i] > 0)
             kt_send_all(c[i], "after-close", 11);
     for (i = 0; i < LC_N; i++) {
-        CHECK("listen-close: event connection receives after the listener's close",
-              WAIT_UNTIL(lc_conns[i].bytes == 11 || lc_conns[i].ended, 5000), lc_conns[i].bytes);
+        WAIT_UNTIL(ok, lc_conns[i].bytes == 11 || lc_conns[i].ended, 5000);
+        CHECK("listen-close: event connection receives after the listener's close", ok,
+              lc_conns[i].bytes);
         if (lc_conns[i].ended)
-            KT_LOG("listen-close: event connection %d ended early: err %d (%s)", i, lc_conns[i].err,
-                   kt_errname(lc_conns[i].err));
+            KT_LOG("listen-close: event connection %d ended early: err %d (%s)\n", i,
+                   lc_conns[i].err, kt_errname(lc_conns[i].err));
     }
     for (i = 0; i < LC_N; i++)
         EXPECT("listen-close: ks_close(event client)", ks_close(c[i]), 0);
     for (i = 0; i < LC_N; i++) {
-        CHECK("listen-close: event connection ended", WAIT_UNTIL(lc_conns[i].ended, 5000), 0);
+        WAIT_UNTIL(ok, lc_conns[i].ended, 5000);
+        CHECK("listen-close: event connection ended", ok, 0);
         EXPECT("listen-close: disconnect(err) after the client's orderly close", lc_conns[i].err,
                0);
     }

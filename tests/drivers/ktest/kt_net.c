@@ -10,7 +10,7 @@ static void log_fnv(const char *scenario, uint64_t bytes, uint64_t fnv, LONGLONG
 {
     LONGLONG rate10 = ms > 0 ? (LONGLONG)bytes * 10000 / ms / 1048576 : 0;
 
-    KT_LOG("%s bytes=%lu fnv=%08lx%08lx ms=%ld MiB/s=%ld.%ld", scenario, (ULONG)bytes,
+    KT_LOG("%s bytes=%lu fnv=%08lx%08lx ms=%ld MiB/s=%ld.%ld\n", scenario, (ULONG)bytes,
            (ULONG)(fnv >> 32), (ULONG)fnv, (long)ms, (long)(rate10 / 10), (long)(rate10 % 10));
 }
 
@@ -79,7 +79,7 @@ static int sender_finish(struct kt_sender *t, int *s, int failed)
         *s = -1;
     }
     if (!kt_join(t->slot, 30000)) {
-        KT_LOG("FAIL sender thread still in ks_send 30 s after the echo was received");
+        KT_LOG("FAIL sender thread still in ks_send 30 s after the echo was received\n");
         InterlockedIncrement(&kt_failures);
         if (*s >= 0) {
             ks_close(*s);
@@ -87,7 +87,7 @@ static int sender_finish(struct kt_sender *t, int *s, int failed)
         }
         if (!kt_join(t->slot, 10000)) {
             /* Its buffers must stay valid: wait until DriverUnload. */
-            KT_LOG("FAIL sender thread not woken by ks_close within 10 s");
+            KT_LOG("FAIL sender thread not woken by ks_close within 10 s\n");
             InterlockedIncrement(&kt_failures);
             return -1;
         }
@@ -95,7 +95,7 @@ static int sender_finish(struct kt_sender *t, int *s, int failed)
     if (failed)
         return 0;
     if (t->result != 0 || t->sent != t->len) {
-        KT_LOG("FAIL sender: ks_send = %ld (%s) after %lu of %lu bytes", t->result,
+        KT_LOG("FAIL sender: ks_send = %ld (%s) after %lu of %lu bytes\n", t->result,
                kt_errname(t->result), (ULONG)t->sent, (ULONG)t->len);
         InterlockedIncrement(&kt_failures);
         return 0;
@@ -112,7 +112,7 @@ static int recv_exact(int s, uint8_t *buf, size_t len, size_t piece, int flags)
         size_t want = len - got < piece ? len - got : piece;
         ks_ssize_t r = ks_recv(s, buf + got, want, flags);
         if (flags & MSG_WAITALL ? r != (ks_ssize_t)want : r <= 0 || r > (ks_ssize_t)want) {
-            KT_LOG("FAIL ks_recv(%lu bytes%s) = %ld (%s) after %lu of %lu bytes", (ULONG)want,
+            KT_LOG("FAIL ks_recv(%lu bytes%s) = %ld (%s) after %lu of %lu bytes\n", (ULONG)want,
                    flags & MSG_WAITALL ? ", MSG_WAITALL" : "", (long)r, kt_errname((long)r),
                    (ULONG)got, (ULONG)len);
             InterlockedIncrement(&kt_failures);
@@ -145,7 +145,7 @@ enum kt_outcome kt_client(void)
     s = kt_connect_loopback(kt_param.port);
     if (s < 0)
         goto out;
-    KT_LOG("PASS client connected to 127.0.0.1:%d (fd %d)", kt_param.port, s);
+    KT_LOG("PASS client connected to 127.0.0.1:%d (fd %d)\n", kt_param.port, s);
 
     RtlZeroMemory(&snd, sizeof(snd));
     snd.s = s;
@@ -162,7 +162,7 @@ enum kt_outcome kt_client(void)
         size_t want = bytes - off < KT_CHUNK ? (size_t)(bytes - off) : KT_CHUNK, bad;
         ks_ssize_t r = ks_recv(s, rbuf, want, MSG_WAITALL);
         if (r != (ks_ssize_t)want) {
-            KT_LOG("FAIL client: ks_recv(%lu, MSG_WAITALL) = %ld (%s) at offset %lu", (ULONG)want,
+            KT_LOG("FAIL client: ks_recv(%lu, MSG_WAITALL) = %ld (%s) at offset %lu\n", (ULONG)want,
                    (long)r, kt_errname((long)r), (ULONG)off);
             InterlockedIncrement(&kt_failures);
             ok = 0;
@@ -170,7 +170,7 @@ enum kt_outcome kt_client(void)
         }
         bad = ksp_check(seed, off, rbuf, want);
         if (bad != want) {
-            KT_LOG("FAIL client: echoed byte %lu is 0x%02x, expected 0x%02x", (ULONG)(off + bad),
+            KT_LOG("FAIL client: echoed byte %lu is 0x%02x, expected 0x%02x\n", (ULONG)(off + bad),
                    rbuf[bad], ksp_byte(seed, off + bad));
             InterlockedIncrement(&kt_failures);
             ok = 0;
@@ -186,7 +186,7 @@ enum kt_outcome kt_client(void)
         sbuf = NULL;
     }
     if (ok) {
-        KT_LOG("PASS client: %lu bytes echoed and verified", (ULONG)off);
+        KT_LOG("PASS client: %lu bytes echoed and verified\n", (ULONG)off);
         log_fnv("client", off, fnv, ms);
         STEP("client: close");
         EXPECT("client: ks_close", ks_close(s), 0);
@@ -214,18 +214,18 @@ static int sp_lockstep(struct sp_state *st, const char *what, uint8_t *sbuf, uin
     ksp_fill(st->seed, st->off, sbuf, n);
     RtlFillMemory(rbuf, n, 0x5a);
     if (!kt_send_all(st->s, sbuf, n) || !recv_exact(st->s, rbuf, n, piece, flags)) {
-        KT_LOG("FAIL stack-paged: %s (%lu bytes)", what, (ULONG)n);
+        KT_LOG("FAIL stack-paged: %s (%lu bytes)\n", what, (ULONG)n);
         return 0;
     }
     bad = ksp_check(st->seed, st->off, rbuf, n);
     if (bad != n) {
-        KT_LOG("FAIL stack-paged: %s: byte %lu of %lu differs", what, (ULONG)bad, (ULONG)n);
+        KT_LOG("FAIL stack-paged: %s: byte %lu of %lu differs\n", what, (ULONG)bad, (ULONG)n);
         InterlockedIncrement(&kt_failures);
         return 0;
     }
     st->fnv = ksp_fnv(st->fnv, sbuf, n);
     st->off += n;
-    KT_LOG("PASS stack-paged: %s (%lu bytes)", what, (ULONG)n);
+    KT_LOG("PASS stack-paged: %s (%lu bytes)\n", what, (ULONG)n);
     return 1;
 }
 
@@ -254,7 +254,7 @@ static int sp_pool_to_stack(struct sp_state *st, uint8_t *pool, size_t n)
             return 0;
         bad = ksp_check(st->seed, st->off + got, rbuf, want);
         if (bad != want) {
-            KT_LOG("FAIL stack-paged: pool -> stack: byte %lu differs", (ULONG)(got + bad));
+            KT_LOG("FAIL stack-paged: pool -> stack: byte %lu differs\n", (ULONG)(got + bad));
             InterlockedIncrement(&kt_failures);
             return 0;
         }
@@ -262,7 +262,7 @@ static int sp_pool_to_stack(struct sp_state *st, uint8_t *pool, size_t n)
     }
     st->fnv = ksp_fnv(st->fnv, pool, n);
     st->off += n;
-    KT_LOG("PASS stack-paged: pool -> stack (%lu bytes)", (ULONG)n);
+    KT_LOG("PASS stack-paged: pool -> stack (%lu bytes)\n", (ULONG)n);
     return 1;
 }
 
@@ -285,13 +285,13 @@ static int sp_stack_to_pool(struct sp_state *st, uint8_t *pool, size_t n)
         return 0;
     bad = ksp_check(st->seed, st->off, pool, n);
     if (bad != n) {
-        KT_LOG("FAIL stack-paged: stack -> pool: byte %lu differs", (ULONG)bad);
+        KT_LOG("FAIL stack-paged: stack -> pool: byte %lu differs\n", (ULONG)bad);
         InterlockedIncrement(&kt_failures);
         return 0;
     }
     st->fnv = fnv;
     st->off += n;
-    KT_LOG("PASS stack-paged: stack -> pool (%lu bytes)", (ULONG)n);
+    KT_LOG("PASS stack-paged: stack -> pool (%lu bytes)\n", (ULONG)n);
     return 1;
 }
 
@@ -321,18 +321,18 @@ static int sp_big(struct sp_state *st, const char *what, uint8_t *sbuf, uint8_t 
         ok = 0;
     }
     if (!ok) {
-        KT_LOG("FAIL stack-paged: %s (%lu bytes)", what, (ULONG)n);
+        KT_LOG("FAIL stack-paged: %s (%lu bytes)\n", what, (ULONG)n);
         return 0;
     }
     bad = ksp_check(st->seed, st->off, rbuf, n);
     if (bad != n) {
-        KT_LOG("FAIL stack-paged: %s: byte %lu of %lu differs", what, (ULONG)bad, (ULONG)n);
+        KT_LOG("FAIL stack-paged: %s: byte %lu of %lu differs\n", what, (ULONG)bad, (ULONG)n);
         InterlockedIncrement(&kt_failures);
         return 0;
     }
     st->fnv = ksp_fnv(st->fnv, sbuf, n);
     st->off += n;
-    KT_LOG("PASS stack-paged: %s (%lu bytes)", what, (ULONG)n);
+    KT_LOG("PASS stack-paged: %s (%lu bytes)\n", what, (ULONG)n);
     return 1;
 }
 
@@ -420,12 +420,12 @@ static void reset_recv_result(const char *what, const char *who, ks_ssize_t r)
 {
     if (r == 0 && kt_param.wine) {
         KT_LOG("WINE %s = 0: Wine's WSK provider completes a receive on a reset connection "
-               "as an orderly close",
+               "as an orderly close\n",
                what);
         return;
     }
     if (EXPECT_IN(what, r, -ECONNRESET, -ECONNABORTED))
-        KT_LOG("reset: %s saw %s", who, kt_errname((long)r));
+        KT_LOG("reset: %s saw %s\n", who, kt_errname((long)r));
 }
 
 enum kt_outcome kt_reset(void)
@@ -478,9 +478,9 @@ enum kt_outcome kt_reset(void)
         if (sent >= (256u << 20))
             break;
     }
-    KT_LOG("reset: ks_send failed after %lu bytes", (ULONG)sent);
+    KT_LOG("reset: ks_send failed after %lu bytes\n", (ULONG)sent);
     if (EXPECT_IN("reset: ks_send when the peer resets", r, -ECONNRESET, -ECONNABORTED))
-        KT_LOG("reset: sender saw %s", kt_errname((long)r));
+        KT_LOG("reset: sender saw %s\n", kt_errname((long)r));
     CHECK("reset: the 1 MiB the peer read went out before the failure",
           sent + 65536 >= RESET_PEER_READS, (long)sent);
     r = ks_send(s, buf, 100, 0);
@@ -550,7 +550,7 @@ enum kt_outcome kt_refused(void)
             text2 = ks_strerror(-r);
             if (CHECK("refused: ks_strerror(-ECONNREFUSED) is a non-empty text",
                       text != NULL && text[0] != '\0', 0))
-                KT_LOG("refused: ks_strerror(%d) = \"%s\"", r, text);
+                KT_LOG("refused: ks_strerror(%d) = \"%s\"\n", r, text);
             CHECK("refused: ks_strerror(ECONNREFUSED) has the same text",
                   text2 != NULL && text != NULL && strcmp(text, text2) == 0, 0);
             text2 = ks_strerror(-ECONNRESET);

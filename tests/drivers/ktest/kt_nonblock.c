@@ -194,7 +194,7 @@ static void echo_paths(void)
         if (CHECK("nonblock: 4 MiB echoed through non-blocking calls and ks_poll", mibs >= 0,
                   mibs) &&
             rtt > 0)
-            KT_LOG("nonblock: nonblocking echo MiB/s=%ld.%ld round-trips/s=%ld", mibs / 10,
+            KT_LOG("nonblock: nonblocking echo MiB/s=%ld.%ld round-trips/s=%ld\n", mibs / 10,
                    mibs % 10, rtt);
         ks_close(s);
     }
@@ -204,8 +204,8 @@ static void echo_paths(void)
         mibs = echo_stream(s, 0, out, in);
         rtt = mibs >= 0 ? round_trips(s, 0) : -1;
         if (CHECK("nonblock: 4 MiB echoed through blocking calls", mibs >= 0, mibs) && rtt > 0)
-            KT_LOG("nonblock: blocking echo MiB/s=%ld.%ld round-trips/s=%ld", mibs / 10, mibs % 10,
-                   rtt);
+            KT_LOG("nonblock: blocking echo MiB/s=%ld.%ld round-trips/s=%ld\n", mibs / 10,
+                   mibs % 10, rtt);
         ks_close(s);
     }
 done:
@@ -275,7 +275,7 @@ static void wake_latency(int l)
     EXPECT("nonblock: ks_poll woke for every byte", n, NB_WAKES);
     kt_join(slot, 10000);
     if (n > 0)
-        KT_LOG("nonblock: poll wake-up latency avg_us=%ld max_us=%ld (n=%d)", (long)(total / n),
+        KT_LOG("nonblock: poll wake-up latency avg_us=%ld max_us=%ld (n=%d)\n", (long)(total / n),
                (long)worst, n);
     ks_close(a);
     ks_close(c);
@@ -416,7 +416,7 @@ enum kt_outcome kt_timeouts(void)
     EXPECT("timeouts: ks_recv from a silent peer", ks_recv(s, b, sizeof(b), 0), -ETIMEDOUT);
     ms = kt_now_ms() - t0;
     CHECK("timeouts: after about 300 ms", ms >= 200 && ms < 10000, (long)ms);
-    KT_LOG("timeouts: recv timed out after %ld ms (SO_RCVTIMEO 300)", (long)ms);
+    KT_LOG("timeouts: recv timed out after %ld ms (SO_RCVTIMEO 300)\n", (long)ms);
     EXPECT("timeouts: the socket still sends", ks_send(s, "x", 1, 0), 1);
     EXPECT("timeouts: and times out again", ks_recv(s, b, sizeof(b), 0), -ETIMEDOUT);
 
@@ -428,7 +428,7 @@ enum kt_outcome kt_timeouts(void)
         EXPECT("timeouts: ks_accept without a connection", ks_accept(l, NULL, NULL), -ETIMEDOUT);
         ms = kt_now_ms() - t0;
         CHECK("timeouts: after about 300 ms", ms >= 200 && ms < 10000, (long)ms);
-        KT_LOG("timeouts: accept timed out after %ld ms (SO_RCVTIMEO 300)", (long)ms);
+        KT_LOG("timeouts: accept timed out after %ld ms (SO_RCVTIMEO 300)\n", (long)ms);
         c = kt_connect_loopback(kt_param.port2);
         a = ks_accept(l, NULL, NULL);
         CHECK("timeouts: ks_accept after the timeout", a > 0, a);
@@ -455,7 +455,7 @@ enum kt_outcome kt_timeouts(void)
             r = ks_send(s2, big, 1u << 20, 0);
         ms = kt_now_ms() - t0;
         EXPECT("timeouts: ks_send to a peer that does not read", (long)r, -ETIMEDOUT);
-        KT_LOG("timeouts: send timed out after %ld ms (SO_SNDTIMEO 500)", (long)ms);
+        KT_LOG("timeouts: send timed out after %ld ms (SO_SNDTIMEO 500)\n", (long)ms);
         EXPECT("timeouts: later sends", ks_send(s2, "x", 1, 0), -EPIPE);
     }
     if (s2 >= 0)

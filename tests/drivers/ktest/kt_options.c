@@ -48,7 +48,7 @@ static int set_int(int s, int level, int name, int value)
 static int provider_call(const char *what, long got, long want)
 {
     if (kt_param.wine && got == -EOPNOTSUPP) {
-        KT_LOG("WINE %s = -EOPNOTSUPP (the provider lacks the call)", what);
+        KT_LOG("WINE %s = -EOPNOTSUPP (the provider lacks the call)\n", what);
         return 0;
     }
     return EXPECT(what, got, want) && got == want;
@@ -124,7 +124,7 @@ static void stored_option_checks(void)
     EXPECT("options: getsockname after bind to port 0",
            ks_getsockname(s, (struct sockaddr *)&me, &len), 0);
     if (kt_param.wine && me.sin_port == 0)
-        KT_LOG("WINE getsockname after a bind to port 0 gives port 0 (no WskGetLocalAddress)");
+        KT_LOG("WINE getsockname after a bind to port 0 gives port 0 (no WskGetLocalAddress)\n");
     else
         CHECK("options: getsockname gives the port chosen", me.sin_port != 0, me.sin_port);
     ks_close(s);
@@ -154,7 +154,7 @@ static void address_checks(int l, int c, int a, const struct opt_acc *acc)
     len = sizeof(x);
     EXPECT("options: getsockname client", ks_getsockname(c, (struct sockaddr *)&x, &len), 0);
     if (kt_param.wine && x.sin_port == 0)
-        KT_LOG("WINE getsockname of an implicitly bound socket gives the recorded 0.0.0.0:0");
+        KT_LOG("WINE getsockname of an implicitly bound socket gives the recorded 0.0.0.0:0\n");
     else
         EXPECT("options: client's port = accepted peer's port", x.sin_port, y.sin_port);
 }
@@ -195,7 +195,7 @@ enum kt_outcome kt_options(void)
     if (slot >= 0)
         c = kt_connect_loopback(kt_param.port);
     if (slot < 0 || !kt_join(slot, 5000)) {
-        KT_LOG("FAIL options: no connection accepted within 5 s");
+        KT_LOG("FAIL options: no connection accepted within 5 s\n");
         InterlockedIncrement(&kt_failures);
         ks_close(l); /* wakes the accept */
         if (slot >= 0)

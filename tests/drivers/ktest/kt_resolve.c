@@ -23,11 +23,11 @@ static const char *eai_text(long r)
 static int expect_gai(int line, const char *what, long got, long want)
 {
     if (got == want) {
-        KT_LOG("PASS %s = %ld (%s)", what, got, eai_text(got));
+        KT_LOG("PASS %s = %ld (%s)\n", what, got, eai_text(got));
         return 1;
     }
     InterlockedIncrement(&kt_failures);
-    KT_LOG("FAIL line %d: %s: got %ld (%s), expected %ld (%s)", line, what, got, eai_text(got),
+    KT_LOG("FAIL line %d: %s: got %ld (%s), expected %ld (%s)\n", line, what, got, eai_text(got),
            want, eai_text(want));
     return 0;
 }
@@ -100,7 +100,7 @@ static void lookups(void)
         CHECK("resolve: ai_canonname on the first entry",
               res != NULL && res->ai_canonname != NULL && res->ai_canonname[0] != '\0', 0);
         if (res != NULL && res->ai_canonname != NULL)
-            KT_LOG("resolve: canonical name of localhost: %s", res->ai_canonname);
+            KT_LOG("resolve: canonical name of localhost: %s\n", res->ai_canonname);
         CHECK("resolve: http is port 80", port_of(res) == 80, (long)port_of(res));
     }
     ks_freeaddrinfo(res);
@@ -176,11 +176,11 @@ static void names(void)
     r = ks_getnameinfo((struct sockaddr *)&a, sizeof(a), host, sizeof(host), serv, sizeof(serv), 0);
     if (r == -EAI_FAIL && kt_param.wine) {
         KT_LOG("WINE ks_getnameinfo(127.0.0.1:80) = -EAI_FAIL: Wine's WskGetNameInfo is not "
-               "implemented (STATUS_NOT_IMPLEMENTED, the IRP is never completed)");
+               "implemented (STATUS_NOT_IMPLEMENTED, the IRP is never completed)\n");
         return;
     }
     if (EXPECT_GAI("resolve: ks_getnameinfo(127.0.0.1:80)", r, 0)) {
-        KT_LOG("resolve: 127.0.0.1:80 is %s:%s", host, serv);
+        KT_LOG("resolve: 127.0.0.1:80 is %s:%s\n", host, serv);
         CHECK("resolve: 127.0.0.1 is localhost, 80 is http",
               strcmp(host, "localhost") == 0 && strcmp(serv, "http") == 0, 0);
     }
@@ -229,7 +229,7 @@ static void connect_through_result(void)
         CHECK("resolve: echoed data",
               ksp_check(RESOLVE_SEED, 0, in, RESOLVE_BYTES) == RESOLVE_BYTES, 0)) {
         uint64_t fnv = ksp_fnv(KSP_FNV_INIT, out, RESOLVE_BYTES);
-        KT_LOG("resolve bytes=%lu fnv=%08lx%08lx", (ULONG)RESOLVE_BYTES, (ULONG)(fnv >> 32),
+        KT_LOG("resolve bytes=%lu fnv=%08lx%08lx\n", (ULONG)RESOLVE_BYTES, (ULONG)(fnv >> 32),
                (ULONG)fnv);
     }
     EXPECT("resolve: ks_close", ks_close(s), 0);

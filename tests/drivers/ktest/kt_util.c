@@ -66,12 +66,12 @@ const char *kt_errname(long err)
 void kt_fail(int line, const char *what, long got)
 {
     InterlockedIncrement(&kt_failures);
-    KT_LOG("FAIL line %d: %s: got %ld (%s)", line, what, got, kt_errname(got));
+    KT_LOG("FAIL line %d: %s: got %ld (%s)\n", line, what, got, kt_errname(got));
 }
 
 void kt_pass(const char *what, long got)
 {
-    KT_LOG("PASS %s = %ld (%s)", what, got, kt_errname(got));
+    KT_LOG("PASS %s = %ld (%s)\n", what, got, kt_errname(got));
 }
 
 int kt_expect(int line, const char *what, long got, long want)
@@ -81,7 +81,7 @@ int kt_expect(int line, const char *what, long got, long want)
         return 1;
     }
     InterlockedIncrement(&kt_failures);
-    KT_LOG("FAIL line %d: %s: got %ld (%s), expected %ld (%s)", line, what, got, kt_errname(got),
+    KT_LOG("FAIL line %d: %s: got %ld (%s), expected %ld (%s)\n", line, what, got, kt_errname(got),
            want, kt_errname(want));
     return 0;
 }
@@ -97,7 +97,7 @@ int kt_expect_in(int line, const char *what, long got, const long *want, int n)
         }
     }
     InterlockedIncrement(&kt_failures);
-    KT_LOG("FAIL line %d: %s: got %ld (%s), expected one of %d documented values (first %ld %s)",
+    KT_LOG("FAIL line %d: %s: got %ld (%s), expected one of %d documented values (first %ld %s)\n",
            line, what, got, kt_errname(got), n, want[0], kt_errname(want[0]));
     return 0;
 }
@@ -105,11 +105,11 @@ int kt_expect_in(int line, const char *what, long got, const long *want, int n)
 int kt_check(int line, const char *what, int ok, long value)
 {
     if (ok) {
-        KT_LOG("PASS %s (%ld)", what, value);
+        KT_LOG("PASS %s (%ld)\n", what, value);
         return 1;
     }
     InterlockedIncrement(&kt_failures);
-    KT_LOG("FAIL line %d: %s (value %ld %s)", line, what, value, kt_errname(value));
+    KT_LOG("FAIL line %d: %s (value %ld %s)\n", line, what, value, kt_errname(value));
     return 0;
 }
 
@@ -139,7 +139,7 @@ void *kt_alloc(POOL_TYPE type, SIZE_T size)
 {
     void *p = ExAllocatePoolWithTag(type, size, KT_TAG);
     if (!p)
-        KT_LOG("FAIL cannot allocate %lu bytes", (ULONG)size);
+        KT_LOG("FAIL cannot allocate %lu bytes\n", (ULONG)size);
     return p;
 }
 
@@ -186,15 +186,15 @@ int kt_spawn(PKSTART_ROUTINE fn, void *ctx)
 
     threads_lock();
     if (kt_no_more_threads) {
-        KT_LOG("FAIL thread not started: the driver is unloading");
+        KT_LOG("FAIL thread not started: the driver is unloading\n");
         InterlockedIncrement(&kt_failures);
     } else if (kt_nthreads >= KT_MAX_THREADS) {
-        KT_LOG("FAIL too many threads");
+        KT_LOG("FAIL too many threads\n");
         InterlockedIncrement(&kt_failures);
     } else {
         st = PsCreateSystemThread(&h, THREAD_ALL_ACCESS, NULL, NULL, NULL, fn, ctx);
         if (!NT_SUCCESS(st)) {
-            KT_LOG("FAIL PsCreateSystemThread: 0x%08lx", (ULONG)st);
+            KT_LOG("FAIL PsCreateSystemThread: 0x%08lx\n", (ULONG)st);
             InterlockedIncrement(&kt_failures);
         } else {
             /* NULL object type: mingw's PsThreadType is a dllimport'ed pointer. */
@@ -202,7 +202,7 @@ int kt_spawn(PKSTART_ROUTINE fn, void *ctx)
             ZwClose(h);
             if (!NT_SUCCESS(st)) {
                 /* Cannot happen for a handle just made; the thread could then not be joined. */
-                KT_LOG("FAIL ObReferenceObjectByHandle(thread): 0x%08lx", (ULONG)st);
+                KT_LOG("FAIL ObReferenceObjectByHandle(thread): 0x%08lx\n", (ULONG)st);
                 InterlockedIncrement(&kt_failures);
             } else {
                 slot = kt_nthreads++;
@@ -279,7 +279,7 @@ int kt_connect_loopback(int port)
     }
     r = ks_connect(s, (struct sockaddr *)&a, sizeof(a));
     if (r != 0) {
-        KT_LOG("FAIL ks_connect(127.0.0.1:%d) = %d (%s)", port, r, kt_errname(r));
+        KT_LOG("FAIL ks_connect(127.0.0.1:%d) = %d (%s)\n", port, r, kt_errname(r));
         InterlockedIncrement(&kt_failures);
         ks_close(s);
         return r;
@@ -300,7 +300,7 @@ int kt_listen_loopback(int port)
     if (r == 0)
         r = ks_listen(s, 16);
     if (r != 0) {
-        KT_LOG("FAIL listen on 127.0.0.1:%d: %d (%s)", port, r, kt_errname(r));
+        KT_LOG("FAIL listen on 127.0.0.1:%d: %d (%s)\n", port, r, kt_errname(r));
         InterlockedIncrement(&kt_failures);
         ks_close(s);
         return r;
@@ -313,7 +313,7 @@ int kt_send_all(int s, const void *buf, size_t len)
     ks_ssize_t r = ks_send(s, buf, len, 0);
 
     if (r != (ks_ssize_t)len) {
-        KT_LOG("FAIL ks_send(%lu bytes) = %ld (%s)", (ULONG)len, (long)r, kt_errname((long)r));
+        KT_LOG("FAIL ks_send(%lu bytes) = %ld (%s)\n", (ULONG)len, (long)r, kt_errname((long)r));
         InterlockedIncrement(&kt_failures);
         return 0;
     }

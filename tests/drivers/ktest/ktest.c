@@ -54,7 +54,7 @@ static KEVENT kt_scenario_done;
 static void report(int pass)
 {
     if (InterlockedExchange(&kt_reported, 1) == 0)
-        KT_LOG("%s RESULT %s", kt_param.test, pass ? "pass" : "fail");
+        KT_LOG("%s RESULT %s\n", kt_param.test, pass ? "pass" : "fail");
 }
 
 static VOID NTAPI scenario_thread(PVOID ctx)
@@ -78,12 +78,12 @@ static VOID NTAPI supervisor_thread(PVOID ctx)
         st = KeWaitForSingleObject(&kt_scenario_done, Executive, KernelMode, FALSE, &t);
     }
     if (st != STATUS_SUCCESS) {
-        KT_LOG("FAIL %s: scenario did not finish within %d s (stuck at: %s)", kt_param.test,
+        KT_LOG("FAIL %s: scenario did not finish within %d s (stuck at: %s)\n", kt_param.test,
                kt_param.timeout, kt_step);
         report(0);
     } else if (!kt_deferred) {
-        KT_LOG("%s finished in %ld ms, %ld failed checks", kt_param.test, (long)(kt_now_ms() - t0),
-               (long)kt_failures);
+        KT_LOG("%s finished in %ld ms, %ld failed checks\n", kt_param.test,
+               (long)(kt_now_ms() - t0), (long)kt_failures);
         report(kt_failures == 0);
     }
     kt_thread_exit();
@@ -95,11 +95,11 @@ static VOID ktest_unload(PDRIVER_OBJECT driver)
     int joined;
 
     (void)driver;
-    KT_LOG("unload: start");
+    KT_LOG("unload: start\n");
     if (kt_started)
         ks_cleanup();
     cleanup_ms = kt_now_ms() - t0;
-    KT_LOG("unload: ks_cleanup returned after %ld ms", (long)cleanup_ms);
+    KT_LOG("unload: ks_cleanup returned after %ld ms\n", (long)cleanup_ms);
     joined = kt_join_all(15000);
     if (kt_deferred && kt_scenario_fn == kt_unload_busy) {
         kt_unload_busy_finish(t0, joined);
@@ -110,17 +110,17 @@ static VOID ktest_unload(PDRIVER_OBJECT driver)
         report(joined && kt_failures == 0);
     }
     if (!joined) {
-        KT_LOG("FAIL unload: threads still running 15 s after ks_cleanup");
+        KT_LOG("FAIL unload: threads still running 15 s after ks_cleanup\n");
         report(0);
         /* Returning now would unmap code that threads still run. */
         while (!kt_join_all(5000))
-            KT_LOG("unload: still waiting for threads");
+            KT_LOG("unload: still waiting for threads\n");
     }
     if (!kt_reported) {
-        KT_LOG("FAIL unload before the scenario reported (stuck at: %s)", kt_step);
+        KT_LOG("FAIL unload before the scenario reported (stuck at: %s)\n", kt_step);
         report(0);
     }
-    KT_LOG("unload: done in %ld ms", (long)(kt_now_ms() - t0));
+    KT_LOG("unload: done in %ld ms\n", (long)(kt_now_ms() - t0));
 }
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
@@ -134,7 +134,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 
     r = ks_param_get(registry_path, "Test", kt_param.test, sizeof(kt_param.test));
     if (r < 0) {
-        KT_LOG("FAIL parameter Test: %d (%s)", r, kt_errname(r));
+        KT_LOG("FAIL parameter Test: %d (%s)\n", r, kt_errname(r));
         RtlCopyMemory(kt_param.test, "none", 5);
     }
     kt_param.port = ks_param_get_int(registry_path, "Port", 0);
@@ -145,7 +145,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     kt_param.wine = ks_param_get_int(registry_path, "Wine", 0);
     if (kt_param.timeout <= 0)
         kt_param.timeout = 60;
-    KT_LOG("test=%s port=%d port2=%d bytes=%ld seed=%d timeout=%d wine=%d", kt_param.test,
+    KT_LOG("test=%s port=%d port2=%d bytes=%ld seed=%d timeout=%d wine=%d\n", kt_param.test,
            kt_param.port, kt_param.port2, kt_param.bytes, kt_param.seed, kt_param.timeout,
            kt_param.wine);
 
@@ -157,7 +157,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
             kt_scenario_fn = kt_scenarios[i].fn;
     }
     if (!kt_scenario_fn) {
-        KT_LOG("FAIL unknown scenario '%s'", kt_param.test);
+        KT_LOG("FAIL unknown scenario '%s'\n", kt_param.test);
         report(0);
         return STATUS_SUCCESS; /* stays loaded so the run ends normally */
     }
@@ -167,7 +167,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 
     r = ks_startup();
     if (r != 0) {
-        KT_LOG("FAIL ks_startup() = %d (%s)", r, kt_errname(r));
+        KT_LOG("FAIL ks_startup() = %d (%s)\n", r, kt_errname(r));
         report(0);
         return STATUS_SUCCESS;
     }

@@ -26,7 +26,9 @@
 #define KT_TAG ((ULONG)'k' | ((ULONG)'t' << 8) | ((ULONG)'s' << 16) | ((ULONG)'t' << 24))
 
 /* Every line ktest logs starts with "ktest: " and ends with a newline. */
-#define KT_LOG(fmt, ...) DbgPrint("ktest: " fmt "\n", ##__VA_ARGS__)
+/* The format is the first argument and ends with \n (C11 allows no
+ * empty __VA_ARGS__, so the macro cannot append it). */
+#define KT_LOG(...) DbgPrint("ktest: " __VA_ARGS__)
 
 /* Scenario parameters, read in DriverEntry. */
 struct kt_params {
@@ -71,14 +73,15 @@ extern const char *volatile kt_step;
 /* ---- time ---- */
 LONGLONG kt_now_ms(void);
 void kt_sleep_ms(ULONG ms);
-/* Waits (bounded, polling every 10 ms) until cond holds; 1 if it did. */
-#define WAIT_UNTIL(cond, ms)                                                                       \
-    ({                                                                                             \
+/* Waits (bounded, polling every 10 ms) until cond holds; sets ok to 1 if it
+ * did, else 0. A statement: C11 has no statement expressions. */
+#define WAIT_UNTIL(ok, cond, ms)                                                                   \
+    do {                                                                                           \
         LONGLONG until_ = kt_now_ms() + (ms);                                                      \
         while (!(cond) && kt_now_ms() < until_)                                                    \
             kt_sleep_ms(10);                                                                       \
-        (cond) ? 1 : 0;                                                                            \
-    })
+        (ok) = (cond) ? 1 : 0;                                                                     \
+    } while (0)
 
 /* ---- memory ---- */
 void *kt_alloc(POOL_TYPE type, SIZE_T size);
