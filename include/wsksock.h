@@ -22,6 +22,9 @@
  *    hands to the provider and unlocks them before the call returns.
  *  - Closing a socket from one thread while another thread is blocked on it
  *    wakes the blocked call, which returns -EBADF.
+ *  - The SAL annotations (<wsksock/sal.h>) say the same for the WDK's Code
+ *    Analysis: the IRQL, each buffer's size, which pointers may be NULL,
+ *    which results must be checked. Outside /analyze they expand to nothing.
  *
  * The library must be started with ks_startup() and stopped with
  * ks_cleanup(); see their comments for the rules around DriverEntry and
@@ -34,6 +37,7 @@
 
 #include "wsksock/errno.h"
 #include "wsksock/netdb.h"
+#include "wsksock/sal.h"
 #include "wsksock/sockaddr.h"
 
 #ifdef __cplusplus
@@ -59,7 +63,7 @@ typedef ptrdiff_t ks_ssize_t;
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, -EPERM (wrong IRQL), -ENOMEM, or -ENETDOWN (WskRegister failed).
  */
-int ks_startup(void);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_startup(void);
 
 /*
  * ks_cleanup - stop the library: the last call closes every socket still
@@ -78,7 +82,7 @@ int ks_startup(void);
  * ks_socket() returns -ENETDOWN until ks_startup() is called again.
  * IRQL: PASSIVE_LEVEL (does nothing above it).
  */
-void ks_cleanup(void);
+_IRQL_requires_max_(PASSIVE_LEVEL) void ks_cleanup(void);
 
 /*
  * ks_socket - create a socket.
@@ -90,7 +94,8 @@ void ks_cleanup(void);
  * Returns a descriptor, or -EAFNOSUPPORT, -EPROTONOSUPPORT, -EPROTOTYPE,
  * -ENOMEM, -EMFILE (descriptor table full), -ENETDOWN (not started).
  */
-int ks_socket(int domain, int type, int protocol);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_socket(int domain, int type,
+                                                                       int protocol);
 
 /*
  * ks_bind - give a socket its local address (port 0: any port).
@@ -104,7 +109,8 @@ int ks_socket(int domain, int type, int protocol);
  * bound), -EAFNOSUPPORT (family mismatch), -EADDRINUSE, -EADDRNOTAVAIL,
  * -ENOMEM.
  */
-int ks_bind(int s, const struct sockaddr *addr, int addrlen);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_bind(
+    int s, _In_reads_bytes_(addrlen) const struct sockaddr *addr, int addrlen);
 
 /*
  * ks_listen - make a bound (or, if unbound, wildcard-bound) stream socket
@@ -116,7 +122,7 @@ int ks_bind(int s, const struct sockaddr *addr, int addrlen);
  * (connected), -EADDRINUSE, -ENOMEM, or the provider's error when it
  * cannot tell the chosen port (the socket stays bound).
  */
-int ks_listen(int s, int backlog);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_listen(int s, int backlog);
 
 /*
  * ks_accept - wait for and take the next connection on a listening socket.
@@ -132,7 +138,8 @@ int ks_listen(int s, int backlog);
  * listening socket is closed while waiting), -EINVAL (not listening),
  * -EFAULT, -ENOMEM, -EMFILE, -ECONNABORTED, -EWOULDBLOCK, -ETIMEDOUT.
  */
-int ks_accept(int s, struct sockaddr *addr, int *addrlen);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_accept(
+    int s, _Out_writes_bytes_opt_(*addrlen) struct sockaddr *addr, _Inout_opt_ int *addrlen);
 
 /*
  * ks_connect - connect a stream socket to a remote address, waiting until
@@ -150,7 +157,8 @@ int ks_accept(int s, struct sockaddr *addr, int *addrlen);
  * -ECONNABORTED (the peer reset the connection as it was made), -ENOMEM,
  * -EINPROGRESS, -EALREADY.
  */
-int ks_connect(int s, const struct sockaddr *addr, int addrlen);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_connect(
+    int s, _In_reads_bytes_(addrlen) const struct sockaddr *addr, int addrlen);
 
 /*
  * ks_send - send len bytes on a connected stream socket. It sends all of
@@ -174,7 +182,8 @@ int ks_connect(int s, const struct sockaddr *addr, int addrlen);
  * send timeout), -EOPNOTSUPP (a flag other than MSG_DONTWAIT, or not a
  * stream socket), -ENOMEM, -EWOULDBLOCK, -ETIMEDOUT.
  */
-ks_ssize_t ks_send(int s, const void *buf, size_t len, int flags);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) ks_ssize_t
+    ks_send(int s, _In_reads_bytes_(len) const void *buf, size_t len, int flags);
 
 /*
  * ks_recv - receive up to len bytes from a connected stream socket, waiting
@@ -200,7 +209,8 @@ ks_ssize_t ks_send(int s, const void *buf, size_t len, int flags);
  * -ECONNRESET, -ECONNABORTED, -EOPNOTSUPP (any flag bit not listed above,
  * or not a stream socket), -ENOMEM, -EWOULDBLOCK, -ETIMEDOUT.
  */
-ks_ssize_t ks_recv(int s, void *buf, size_t len, int flags);
+_Success_(return >= 0) _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) ks_ssize_t
+    ks_recv(int s, _Out_writes_bytes_(len) void *buf, size_t len, int flags);
 
 /*
  * ks_sendto - send one datagram to an address on a datagram socket (an
@@ -212,8 +222,9 @@ ks_ssize_t ks_recv(int s, void *buf, size_t len, int flags);
  * -EAFNOSUPPORT, -EMSGSIZE, -EOPNOTSUPP (stream socket, other flags),
  * -ENOMEM, -EWOULDBLOCK.
  */
-ks_ssize_t ks_sendto(int s, const void *buf, size_t len, int flags, const struct sockaddr *to,
-                     int tolen);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) ks_ssize_t
+    ks_sendto(int s, _In_reads_bytes_(len) const void *buf, size_t len, int flags,
+              _In_reads_bytes_(tolen) const struct sockaddr *to, int tolen);
 
 /*
  * ks_recvfrom - receive one datagram; from/fromlen (both optional) get the
@@ -227,8 +238,9 @@ ks_ssize_t ks_sendto(int s, const void *buf, size_t len, int flags, const struct
  * -EINVAL (socket not bound), -EMSGSIZE, -EOPNOTSUPP, -ENOMEM,
  * -EWOULDBLOCK, -ETIMEDOUT.
  */
-ks_ssize_t ks_recvfrom(int s, void *buf, size_t len, int flags, struct sockaddr *from,
-                       int *fromlen);
+_Success_(return >= 0) _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) ks_ssize_t
+    ks_recvfrom(int s, _Out_writes_bytes_(len) void *buf, size_t len, int flags,
+                _Out_writes_bytes_opt_(*fromlen) struct sockaddr *from, _Inout_opt_ int *fromlen);
 
 /*
  * ks_close - close a descriptor. Any thread blocked on the socket is woken
@@ -251,7 +263,7 @@ ks_ssize_t ks_recvfrom(int s, void *buf, size_t len, int flags, struct sockaddr 
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, or -EBADF.
  */
-int ks_close(int s);
+_IRQL_requires_max_(PASSIVE_LEVEL) int ks_close(int s);
 
 /*
  * ks_shutdown - end one or both directions of a connected stream socket.
@@ -274,7 +286,7 @@ int ks_close(int s);
  * disconnect), -ETIMEDOUT, -EOPNOTSUPP (the provider lacks WskDisconnect),
  * -ENOMEM.
  */
-int ks_shutdown(int s, int how);
+_IRQL_requires_max_(PASSIVE_LEVEL) int ks_shutdown(int s, int how);
 
 /*
  * ks_setsockopt / ks_getsockopt - socket options, with Winsock's levels,
@@ -322,8 +334,13 @@ int ks_shutdown(int s, int how);
  * an option of another protocol), -EOPNOTSUPP (the provider lacks it),
  * -ENOMEM.
  */
-int ks_setsockopt(int s, int level, int name, const void *val, int len);
-int ks_getsockopt(int s, int level, int name, void *val, int *len);
+_IRQL_requires_max_(PASSIVE_LEVEL) int ks_setsockopt(int s, int level, int name,
+                                                     _In_reads_bytes_(len) const void *val,
+                                                     int len);
+_Success_(return == 0) _Must_inspect_result_
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_getsockopt(int s, int level, int name,
+                                                         _Out_writes_bytes_(*len) void *val,
+                                                         _Inout_ int *len);
 
 /*
  * ks_getsockname / ks_getpeername - the local / remote address, copied as
@@ -341,8 +358,10 @@ int ks_getsockopt(int s, int level, int name, void *val, int *len);
  * Returns 0, or -EBADF, -EFAULT, -EINVAL (not bound: getsockname; *addrlen
  * negative), -ENOTCONN (not connected: getpeername), -ENOMEM.
  */
-int ks_getsockname(int s, struct sockaddr *addr, int *addrlen);
-int ks_getpeername(int s, struct sockaddr *addr, int *addrlen);
+_Success_(return == 0) _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_getsockname(
+    int s, _Out_writes_bytes_(*addrlen) struct sockaddr *addr, _Inout_ int *addrlen);
+_Success_(return == 0) _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_getpeername(
+    int s, _Out_writes_bytes_(*addrlen) struct sockaddr *addr, _Inout_ int *addrlen);
 
 /*
  * ks_ioctl - FIONBIO (*arg != 0: non-blocking mode, 0: blocking) and
@@ -362,7 +381,8 @@ int ks_getpeername(int s, struct sockaddr *addr, int *addrlen);
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, or -EBADF, -EFAULT (arg NULL), -EINVAL (unknown cmd).
  */
-int ks_ioctl(int s, long cmd, unsigned long *arg);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ioctl(int s, long cmd,
+                                                                      _Inout_ unsigned long *arg);
 
 /* One entry of ks_poll (as struct pollfd / WSAPOLLFD). */
 struct ks_pollfd {
@@ -392,7 +412,9 @@ struct ks_pollfd {
  * -EFAULT (fds NULL with nfds > 0), -EINVAL (nfds above 65536), -ENOMEM,
  * -EPERM.
  */
-int ks_poll(struct ks_pollfd *fds, unsigned nfds, int timeout_ms);
+_Must_inspect_result_
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_poll(_Inout_updates_(nfds) struct ks_pollfd *fds,
+                                                   unsigned nfds, int timeout_ms);
 
 /*
  * ks_getaddrinfo - resolve a host name and/or a service into a list of
@@ -433,13 +455,16 @@ int ks_poll(struct ks_pollfd *fds, unsigned nfds, int timeout_ms);
  * (IRQL), -ENETDOWN (a query while the library is not started, no
  * provider, or cancelled by ks_cleanup).
  */
-int ks_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-                   struct addrinfo **res);
+_Success_(return == 0) _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_getaddrinfo(
+    _In_opt_z_ const char *node, _In_opt_z_ const char *service,
+    _In_opt_ const struct addrinfo *hints,
+    _Outptr_ _At_(*res, __drv_allocatesMem(Mem)) struct addrinfo **res);
 
 /* ks_freeaddrinfo - release a whole list from ks_getaddrinfo (NULL is
  * ignored). The list must be the one ks_getaddrinfo returned, unmodified.
  * IRQL: <= DISPATCH_LEVEL. */
-void ks_freeaddrinfo(struct addrinfo *res);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks_freeaddrinfo(
+    _In_opt_ __drv_freesMem(Mem) struct addrinfo *res);
 
 /*
  * ks_getnameinfo - the host and service of a socket address (sockaddr_in
@@ -457,14 +482,16 @@ void ks_freeaddrinfo(struct addrinfo *res);
  * provider failed otherwise, or lacks WskGetNameInfo as Wine's does),
  * -EFAULT (sa NULL), -EPERM (IRQL), -ENETDOWN (as ks_getaddrinfo).
  */
-int ks_getnameinfo(const struct sockaddr *sa, int salen, char *host, size_t hostlen, char *serv,
-                   size_t servlen, int flags);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_getnameinfo(
+    _In_reads_bytes_(salen) const struct sockaddr *sa, int salen,
+    _Out_writes_opt_z_(hostlen) char *host, size_t hostlen, _Out_writes_opt_z_(servlen) char *serv,
+    size_t servlen, int flags);
 
 /* ks_gai_strerror - a constant text for an EAI_* value, negated or not; the
  * other values ks_getaddrinfo/ks_getnameinfo return (-EFAULT, -EPERM,
  * -ENETDOWN) are named as ks_strerror names them. IRQL: any. Never
  * returns NULL. */
-const char *ks_gai_strerror(int err);
+_IRQL_requires_max_(HIGH_LEVEL) _Ret_z_ const char *ks_gai_strerror(int err);
 
 /*
  * ks_inet_pton - parse an IPv4 dotted quad (AF_INET, dst: 4 bytes) or an IPv6
@@ -472,7 +499,11 @@ const char *ks_gai_strerror(int err);
  * network byte order. IRQL: any.
  * Returns 1, 0 if src is not a valid address, -EAFNOSUPPORT, -EFAULT.
  */
-int ks_inet_pton(int af, const char *src, void *dst);
+_Success_(return == 1) _Must_inspect_result_
+    _IRQL_requires_max_(HIGH_LEVEL) int ks_inet_pton(int af, _In_z_ const char *src,
+                                                     _When_(af == AF_INET, _Out_writes_bytes_(4))
+                                                         _When_(af == AF_INET6,
+                                                                _Out_writes_bytes_(16)) void *dst);
 
 /*
  * ks_inet_ntop - format an address (network byte order) as text into dst.
@@ -480,29 +511,34 @@ int ks_inet_pton(int af, const char *src, void *dst);
  * Returns dst, or NULL if af is unknown, a pointer is NULL, or the text and
  * its terminating NUL do not fit in size bytes.
  */
-const char *ks_inet_ntop(int af, const void *src, char *dst, size_t size);
+_Success_(return != NULL) _Must_inspect_result_
+    _IRQL_requires_max_(HIGH_LEVEL) _Ret_maybenull_ const
+    char *ks_inet_ntop(int af,
+                       _When_(af == AF_INET, _In_reads_bytes_(4))
+                           _When_(af == AF_INET6, _In_reads_bytes_(16)) const void *src,
+                       _Out_writes_z_(size) char *dst, size_t size);
 
 /*
  * ks_strerror - a constant English text for an error number, given as
  * positive or negative (ks_strerror(-ECONNREFUSED) works). IRQL: any.
  * Never returns NULL.
  */
-const char *ks_strerror(int err);
+_IRQL_requires_max_(HIGH_LEVEL) _Ret_z_ const char *ks_strerror(int err);
 
 /* Byte order helpers (IRQL: any). */
-static inline uint16_t ks_htons(uint16_t v)
+_IRQL_requires_max_(HIGH_LEVEL) static inline uint16_t ks_htons(uint16_t v)
 {
     return (uint16_t)((v >> 8) | (v << 8));
 }
-static inline uint16_t ks_ntohs(uint16_t v)
+_IRQL_requires_max_(HIGH_LEVEL) static inline uint16_t ks_ntohs(uint16_t v)
 {
     return ks_htons(v);
 }
-static inline uint32_t ks_htonl(uint32_t v)
+_IRQL_requires_max_(HIGH_LEVEL) static inline uint32_t ks_htonl(uint32_t v)
 {
     return ((v & 0xffu) << 24) | ((v & 0xff00u) << 8) | ((v >> 8) & 0xff00u) | (v >> 24);
 }
-static inline uint32_t ks_ntohl(uint32_t v)
+_IRQL_requires_max_(HIGH_LEVEL) static inline uint32_t ks_ntohl(uint32_t v)
 {
     return ks_htonl(v);
 }

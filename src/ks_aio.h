@@ -24,12 +24,12 @@ struct ks_aio_head {
     BOOLEAN blocking_call; /* a ks_aio_call.c request */
 };
 
-static inline struct ks_aio_head *ks_aio_head_of(struct ks_aio *req)
+static inline struct ks_aio_head *ks_aio_head_of(_In_ struct ks_aio *req)
 {
     return (struct ks_aio_head *)(void *)req->ks_private;
 }
 
 /* ks_aio_cancel of a blocking call (ks_aio_call.c). */
-int ks_aio_call_cancel(struct ks_aio *req);
+_IRQL_requires_max_(DISPATCH_LEVEL) int ks_aio_call_cancel(_Inout_ struct ks_aio *req);
 
 #endif /* KS_AIO_H */

@@ -9,12 +9,12 @@
 /* ks_sock_close of a socket in event mode, before anything else: TRUE if
  * the close must be left to the thread running one of its callbacks (it
  * runs ks_sock_close again when the callback returns). Stops callbacks. */
-BOOLEAN ks_events_close_begin(ks_sock *s);
+_Must_inspect_result_ BOOLEAN ks_events_close_begin(_Inout_ ks_sock *s);
 /* Gives every retained indication back (WskRelease), before the provider's
  * close. PASSIVE_LEVEL. */
-void ks_events_release(ks_sock *s);
+_IRQL_requires_max_(PASSIVE_LEVEL) void ks_events_release(_Inout_ ks_sock *s);
 /* Frees the event state (last reference of the socket). */
-void ks_events_free(ks_sock *s);
+void ks_events_free(_Inout_ ks_sock *s);
 
 /* The connection dispatch table every connection socket of the library is
  * created (or accepted) with, its context being the ks_sock: event

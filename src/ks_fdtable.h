@@ -36,12 +36,12 @@ void ks_fdtable_set_open(BOOLEAN open);
 
 /* Inserts s (taking a reference for the table); returns its descriptor, or
  * -EMFILE, -ENOMEM, -ENETDOWN. */
-int ks_fd_insert(ks_sock *s);
+_Must_inspect_result_ int ks_fd_insert(_Inout_ ks_sock *s);
 /* Returns the socket with a reference, or NULL. */
-ks_sock *ks_fd_get(int fd);
+_Must_inspect_result_ _Ret_maybenull_ ks_sock *ks_fd_get(int fd);
 /* Removes fd; returns the table's reference to its socket, or NULL. */
-ks_sock *ks_fd_remove(int fd);
+_Must_inspect_result_ _Ret_maybenull_ ks_sock *ks_fd_remove(int fd);
 /* Removes any one entry (for cleanup); NULL when the table is empty. */
-ks_sock *ks_fd_remove_any(void);
+_Must_inspect_result_ _Ret_maybenull_ ks_sock *ks_fd_remove_any(void);
 
 #endif /* KS_FDTABLE_H */

@@ -25,7 +25,7 @@ typedef struct ks_lock {
     KEVENT wake;           /* SynchronizationEvent, set on release when waiters > 0 */
 } ks_lock;
 
-static inline void ks_lock_init(ks_lock *l)
+static inline void ks_lock_init(_Out_ ks_lock *l)
 {
     l->held = 0;
     l->waiters = 0;
@@ -33,7 +33,9 @@ static inline void ks_lock_init(ks_lock *l)
 }
 
 /* Claims the lock if it is free; TRUE on success. */
-static inline BOOLEAN ks_lock_try_acquire(ks_lock *l)
+_Must_inspect_result_ _IRQL_requires_max_(DISPATCH_LEVEL) static inline BOOLEAN
+    ks_lock_try_acquire(_Inout_ _Requires_lock_not_held_(*_Curr_)
+                            _When_(return != FALSE, _Acquires_lock_(*_Curr_)) ks_lock *l)
 {
     return InterlockedCompareExchange(&l->held, 1, 0) == 0;
 }
@@ -42,7 +44,10 @@ static inline BOOLEAN ks_lock_try_acquire(ks_lock *l)
  * Waits for the lock, or until abort (optional, a notification event) is
  * signalled. Returns TRUE with the lock held, FALSE if aborted.
  */
-static inline BOOLEAN ks_lock_acquire_or(ks_lock *l, KEVENT *abort)
+_Must_inspect_result_ _IRQL_requires_max_(APC_LEVEL) static inline BOOLEAN
+    ks_lock_acquire_or(_Inout_ _Requires_lock_not_held_(*_Curr_)
+                           _When_(return != FALSE, _Acquires_lock_(*_Curr_)) ks_lock *l,
+                       _In_opt_ KEVENT *abort)
 {
     if (ks_lock_try_acquire(l))
         return TRUE;
@@ -67,12 +72,14 @@ static inline BOOLEAN ks_lock_acquire_or(ks_lock *l, KEVENT *abort)
     }
 }
 
-static inline void ks_lock_acquire(ks_lock *l)
+_IRQL_requires_max_(APC_LEVEL) static inline void ks_lock_acquire(
+    _Inout_ _Requires_lock_not_held_(*_Curr_) _Acquires_lock_(*_Curr_) ks_lock *l)
 {
     (void)ks_lock_acquire_or(l, NULL);
 }
 
-static inline void ks_lock_release(ks_lock *l)
+_IRQL_requires_max_(DISPATCH_LEVEL) static inline void ks_lock_release(
+    _Inout_ _Requires_lock_held_(*_Curr_) _Releases_lock_(*_Curr_) ks_lock *l)
 {
     InterlockedExchange(&l->held, 0);
     if (l->waiters > 0)

@@ -32,7 +32,9 @@
 typedef struct ks_op ks_op;
 
 /* Called from the completion routine (IRQL <= DISPATCH_LEVEL, any thread). */
-typedef void ks_op_callback(ks_op *op, NTSTATUS status, ULONG_PTR information, void *context);
+typedef _IRQL_requires_max_(DISPATCH_LEVEL) void ks_op_callback(_Inout_ ks_op *op, NTSTATUS status,
+                                                                ULONG_PTR information,
+                                                                _In_opt_ void *context);
 
 enum ks_op_state {
     KS_OP_IDLE = 0,    /* no request */
@@ -52,13 +54,13 @@ struct ks_op {
 
 /* Allocates the IRP. Returns STATUS_SUCCESS or STATUS_INSUFFICIENT_RESOURCES.
  * op must be in nonpaged memory (its event is waited on). */
-NTSTATUS ks_op_init(ks_op *op);
+_Must_inspect_result_ NTSTATUS ks_op_init(_Out_ ks_op *op);
 
 /* Frees the IRP. The operation must be idle. */
-void ks_op_free(ks_op *op);
+void ks_op_free(_Inout_ ks_op *op);
 
 /* Prepares the IRP for a new request and returns it. */
-PIRP ks_op_begin(ks_op *op);
+PIRP ks_op_begin(_Inout_ ks_op *op);
 
 /*
  * Ends a blocking request: call_status is what the WSK function returned.
@@ -69,9 +71,11 @@ PIRP ks_op_begin(ks_op *op);
  * without completing the IRP (Wine's stubs do) is handled: its status is
  * returned and nothing is waited for. The MDL, if any, is unlocked and freed.
  * *information (optional) receives IoStatus.Information (0 on failure).
+ * IRQL <= APC_LEVEL (it may wait).
  */
-NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout,
-                    ULONG_PTR *information);
+_IRQL_requires_max_(APC_LEVEL) NTSTATUS
+    ks_op_wait(_Inout_ ks_op *op, NTSTATUS call_status, _In_opt_ PLARGE_INTEGER timeout,
+               _Out_opt_ ULONG_PTR *information);
 
 /*
  * Sets (or, with NULL, clears) the completion callback of the next requests.
@@ -80,7 +84,8 @@ NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout,
  * WSK call (inline completion); it must not wait, start WSK calls or free
  * the operation, and the op's state is DONE while it runs.
  */
-static inline void ks_op_set_callback(ks_op *op, ks_op_callback *callback, void *context)
+static inline void ks_op_set_callback(_Inout_ ks_op *op, _In_opt_ ks_op_callback *callback,
+                                      _In_opt_ void *context)
 {
     op->callback = callback;
     op->callback_context = context;
@@ -94,7 +99,8 @@ static inline void ks_op_set_callback(ks_op *op, ks_op_callback *callback, void 
  * stubs): the callback never runs, the op is idle again and its callback
  * cleared. Any IRQL <= DISPATCH_LEVEL.
  */
-NTSTATUS ks_op_async_issued(ks_op *op, NTSTATUS call_status);
+_Must_inspect_result_ _IRQL_requires_max_(DISPATCH_LEVEL)
+NTSTATUS ks_op_async_issued(_Inout_ ks_op *op, NTSTATUS call_status);
 
 /*
  * Collects an asynchronous request whose callback has run: returns the IRP's
@@ -104,14 +110,15 @@ NTSTATUS ks_op_async_issued(ks_op *op, NTSTATUS call_status);
  * DONE while the callback still runs). PASSIVE_LEVEL (MDL unlock: <=
  * DISPATCH_LEVEL would do).
  */
-NTSTATUS ks_op_reap(ks_op *op, ULONG_PTR *information);
+_IRQL_requires_max_(PASSIVE_LEVEL) NTSTATUS
+    ks_op_reap(_Inout_ ks_op *op, _Out_opt_ ULONG_PTR *information);
 
 /* Asks the provider to cancel the request in flight, if any. Safe to call at
  * any time from any thread while the op's memory is alive. */
-void ks_op_cancel(ks_op *op);
+void ks_op_cancel(_Inout_ ks_op *op);
 
 /* TRUE while a request is in flight. */
-static inline BOOLEAN ks_op_busy(const ks_op *op)
+static inline BOOLEAN ks_op_busy(_In_ const ks_op *op)
 {
     LONG s = op->state;
     return s == KS_OP_ISSUED || s == KS_OP_WAITING;
@@ -123,6 +130,10 @@ static inline BOOLEAN ks_op_busy(const ks_op *op)
  * The MDL belongs to the op until ks_op_wait. Returns STATUS_SUCCESS or
  * STATUS_INSUFFICIENT_RESOURCES.
  */
-NTSTATUS ks_op_lock_buffer(ks_op *op, void *buf, ULONG len, LOCK_OPERATION access, WSK_BUF *wbuf);
+_Must_inspect_result_ NTSTATUS
+ks_op_lock_buffer(_Inout_ ks_op *op,
+                  _When_(access == IoReadAccess, _In_reads_bytes_(len))
+                      _When_(access != IoReadAccess, _Out_writes_bytes_(len)) void *buf,
+                  ULONG len, LOCK_OPERATION access, _Out_ WSK_BUF *wbuf);
 
 #endif /* KS_OP_H */

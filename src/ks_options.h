@@ -17,14 +17,16 @@
  * not yet bound (ctl lock held). An option the provider refuses is
  * forgotten, so that a retried bind does not fail the same way: the call
  * that created the socket reports the refusal. */
-NTSTATUS ks_opts_apply(ks_sock *s);
+_Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS ks_opts_apply(_Inout_ ks_sock *s);
 
 /* An accepted socket n takes the options of its listening socket l, as on
  * Windows (the provider's accepted socket inherits its own settings). */
-void ks_opts_inherit(ks_sock *n, const ks_sock *l);
+void ks_opts_inherit(_Inout_ ks_sock *n, _In_ const ks_sock *l);
 
 /* WskControlSocket on s->wsk (ctl lock held). */
-NTSTATUS ks_wsk_control(ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code,
-                        SIZE_T in_size, PVOID in, SIZE_T out_size, PVOID out, SIZE_T *returned);
+_Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
+    ks_wsk_control(_Inout_ ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code,
+                   SIZE_T in_size, _In_reads_bytes_opt_(in_size) PVOID in, SIZE_T out_size,
+                   _Out_writes_bytes_opt_(out_size) PVOID out, _Out_opt_ SIZE_T *returned);
 
 #endif /* KS_OPTIONS_H */

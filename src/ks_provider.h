@@ -17,7 +17,8 @@
 /* The captured provider NPI, capturing it on first use. PASSIVE_LEVEL.
  * Returns STATUS_SUCCESS, or an error when the library is not started or no
  * provider attached in time. */
-NTSTATUS ks_provider(const WSK_PROVIDER_NPI **npi);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
+NTSTATUS ks_provider(_Outptr_ const WSK_PROVIDER_NPI **npi);
 
 /* Live socket objects (allocated, not yet freed), for ks_cleanup's wait. */
 void ks_live_socket_added(void);

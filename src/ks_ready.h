@@ -96,87 +96,108 @@ typedef struct ks_deadline {
 } ks_deadline;
 
 /* Milliseconds of a monotonic clock (KeQueryPerformanceCounter). IRQL: any. */
-LONGLONG ks_now_ms(void);
+_IRQL_requires_max_(HIGH_LEVEL) LONGLONG ks_now_ms(void);
 /* A deadline ms from now (0: no bound). */
 ks_deadline ks_deadline_in(ULONG ms);
 /* The relative timeout left until d, in *buf (0 once passed); NULL if d has
  * no bound (for KeWaitFor*). */
-PLARGE_INTEGER ks_deadline_left(const ks_deadline *d, LARGE_INTEGER *buf);
+_Ret_maybenull_ PLARGE_INTEGER ks_deadline_left(_In_opt_ const ks_deadline *d,
+                                                _Out_ LARGE_INTEGER *buf);
 
 /* Takes a direction lock without waiting: 0, or -EWOULDBLOCK if another
  * thread holds it. */
-static inline int ks_lock_try(ks_lock *lock)
+_Must_inspect_result_ _IRQL_requires_max_(DISPATCH_LEVEL) static inline int ks_lock_try(
+    _Inout_ _Requires_lock_not_held_(*_Curr_) _When_(return == 0, _Acquires_lock_(*_Curr_))
+        ks_lock *lock)
 {
     return ks_lock_try_acquire(lock) ? 0 : -EWOULDBLOCK;
 }
 
 /* ---- lifetime (ks_socket.c) ---- */
 /* Initialises the engine of a new socket. */
-void ks_ready_init(struct ks_sock *s);
+void ks_ready_init(_Inout_ struct ks_sock *s);
 /* Frees the engine's buffers (last reference). */
-void ks_ready_free(struct ks_sock *s);
+void ks_ready_free(_Inout_ struct ks_sock *s);
 /* ks_sock_close, once closing is set: wakes ks_poll callers, and gives an
  * asynchronous send in flight until d (the close's deadline, always
  * bounded) to complete so an orderly close delivers it. PASSIVE_LEVEL. */
-void ks_ready_close_begin(struct ks_sock *s, const ks_deadline *d);
+_IRQL_requires_max_(PASSIVE_LEVEL) void ks_ready_close_begin(_Inout_ struct ks_sock *s,
+                                                             _In_ const ks_deadline *d);
 /* ks_sock_close, after WskCloseSocket: waits until every asynchronous
  * request completed (they were cancelled), reaps them (dropping their
  * references) and closes a queued accepted connection. PASSIVE_LEVEL. */
-void ks_ready_close_end(struct ks_sock *s);
+_IRQL_requires_max_(PASSIVE_LEVEL) void ks_ready_close_end(_Inout_ struct ks_sock *s);
 
 /* ---- receive side: s->rx_lock held, PASSIVE_LEVEL ---- */
 /* Issues the receive-side request of s's kind (read-ahead, accept,
  * receive-from) unless one is in flight or its result is pending. Returns 0
  * (issued; it may have completed already) or a negative errno. */
-int ks_ready_rx_arm(struct ks_sock *s);
+_Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_rx_arm(_Inout_ struct ks_sock *s);
 /* Folds a completed receive-side request into the socket: buffer bytes, end
  * of stream, error, queued connection or datagram. Returns TRUE if one was
  * reaped. */
-BOOLEAN ks_ready_rx_reap(struct ks_sock *s);
+_Requires_lock_held_(s->rx_lock) _IRQL_requires_max_(PASSIVE_LEVEL) BOOLEAN
+    ks_ready_rx_reap(_Inout_ struct ks_sock *s);
 /* TRUE while a receive-side request is in flight (not yet completed). */
-BOOLEAN ks_ready_rx_busy(struct ks_sock *s);
+_Requires_lock_held_(s->rx_lock) _IRQL_requires_max_(PASSIVE_LEVEL) BOOLEAN
+    ks_ready_rx_busy(_In_ struct ks_sock *s);
 /* Waits until the receive-side request completes: 0, -ETIMEDOUT at d, or
  * -EBADF if s is closed meanwhile. */
-int ks_ready_rx_wait(struct ks_sock *s, const ks_deadline *d);
+_Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_rx_wait(_Inout_ struct ks_sock *s,
+                                                            _In_opt_ const ks_deadline *d);
 /* Takes the connection a completed async accept queued: TRUE with *n (the
  * caller owns its reference; n->wsk set) and the peer's address. */
-BOOLEAN ks_ready_take_accepted(struct ks_sock *s, struct ks_sock **n, SOCKADDR_STORAGE *remote);
+_Success_(return != FALSE) _Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
+    _IRQL_requires_max_(PASSIVE_LEVEL) BOOLEAN
+    ks_ready_take_accepted(_Inout_ struct ks_sock *s, _Outptr_ struct ks_sock **n,
+                           _Out_ SOCKADDR_STORAGE *remote);
 /* The error of a failed async accept / receive-from, reported once (0: none). */
-int ks_ready_take_error(struct ks_sock *s);
+_Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_take_error(_Inout_ struct ks_sock *s);
 
 /* ---- send side: s->tx_lock held, PASSIVE_LEVEL ---- */
 /* Settles the asynchronous send/connect before a new send: reaps it if it
  * completed (returning its error once, if it failed), else returns
  * -EWOULDBLOCK (nonblocking) or waits for it up to d (-ETIMEDOUT, -EBADF).
  * Returns 0 when the send side is free. */
-int ks_ready_tx_settle(struct ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d);
+_Requires_lock_held_(s->tx_lock)
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_tx_settle(_Inout_ struct ks_sock *s,
+                                                              BOOLEAN nonblocking,
+                                                              _In_opt_ const ks_deadline *d);
 /* Copies up to KS_READY_SEND_MAX bytes of buf and sends them in the
  * background. Returns the count taken, or a negative errno (then nothing was
  * taken). The send side must be settled. */
-ks_ssize_t ks_ready_send(struct ks_sock *s, const void *buf, size_t len);
+_Must_inspect_result_ _Requires_lock_held_(s->tx_lock) _IRQL_requires_max_(PASSIVE_LEVEL) ks_ssize_t
+    ks_ready_send(_Inout_ struct ks_sock *s, _In_reads_bytes_(len) const void *buf, size_t len);
 /* Non-blocking connect of a bound stream socket (ctl lock held): 0 if it
  * completed at once, -EINPROGRESS, or the connect's error. */
-int ks_ready_connect(struct ks_sock *s, const SOCKADDR_STORAGE *to);
+_Must_inspect_result_ _Requires_lock_held_(s->ctl_lock)
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_connect(_Inout_ struct ks_sock *s,
+                                                            _In_ const SOCKADDR_STORAGE *to);
 /* TRUE while a non-blocking connect is in flight. */
-BOOLEAN ks_ready_connecting(struct ks_sock *s);
+BOOLEAN ks_ready_connecting(_In_ struct ks_sock *s);
 
 /* ---- polling (ks_poll.c, ks_ioctl) ---- */
 /* The revents of s for events (POLLNVAL if s is closing); arms the
  * receive-side request when POLLIN is asked and nothing is ready (only if
  * the receive lock is free: a thread blocked in a receive wakes the pollers
  * when it returns). PASSIVE_LEVEL. */
-short ks_ready_poll(struct ks_sock *s, short events);
+_IRQL_requires_max_(PASSIVE_LEVEL) short ks_ready_poll(_Inout_ struct ks_sock *s, short events);
 /* Links / unlinks a poll waiter (IRQL <= DISPATCH_LEVEL). */
-void ks_ready_add_waiter(struct ks_sock *s, struct ks_ready_link *link);
-void ks_ready_remove_waiter(struct ks_sock *s, struct ks_ready_link *link);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks_ready_add_waiter(_Inout_ struct ks_sock *s,
+                                                             _Inout_ struct ks_ready_link *link);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks_ready_remove_waiter(_Inout_ struct ks_sock *s,
+                                                                _Inout_ struct ks_ready_link *link);
 /* Wakes the ks_poll calls and asynchronous calls waiting on s (IRQL <=
  * DISPATCH_LEVEL). */
-void ks_ready_wake(struct ks_sock *s);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks_ready_wake(_Inout_ struct ks_sock *s);
 /* ks_ready_wake, only if someone waits: for callers that release a
  * direction lock a waiter may have found taken. */
-void ks_ready_wake_waiters(struct ks_sock *s);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks_ready_wake_waiters(_Inout_ struct ks_sock *s);
 /* FIONREAD: bytes ks_recv would return at once (stream), or the size of the
  * next datagram; arms the read-ahead if nothing is held. PASSIVE_LEVEL. */
-ULONG ks_ready_nread(struct ks_sock *s);
+_IRQL_requires_max_(PASSIVE_LEVEL) ULONG ks_ready_nread(_Inout_ struct ks_sock *s);
 
 #endif /* KS_READY_H */

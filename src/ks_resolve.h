@@ -33,22 +33,25 @@ typedef struct ks_query {
  * PASSIVE_LEVEL. Returns 0, -EAI_MEMORY, or -ENETDOWN (library not started,
  * stopping, or no provider).
  */
-int ks_query_start(ks_query **q, SIZE_T extra, void **extra_out, const WSK_PROVIDER_NPI **npi);
+_Success_(return == 0) _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
+int ks_query_start(_Outptr_ ks_query **q, SIZE_T extra, _Outptr_ void **extra_out,
+                   _Outptr_ const WSK_PROVIDER_NPI **npi);
 
 /*
  * Ends the request just issued (call_status: what the WSK function
  * returned), waiting for it without bound unless ks_cleanup cancels it.
  * Returns the IRP's final status; *cancelled tells whether ks_cleanup
- * cancelled the query.
+ * cancelled the query. PASSIVE_LEVEL.
  */
-NTSTATUS ks_query_wait(ks_query *q, NTSTATUS call_status, BOOLEAN *cancelled);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
+NTSTATUS ks_query_wait(_Inout_ ks_query *q, NTSTATUS call_status, _Out_ BOOLEAN *cancelled);
 
 /* Unregisters and frees a query (after ks_query_wait, or without a request). */
-void ks_query_end(ks_query *q);
+void ks_query_end(_Inout_ ks_query *q);
 
 /* ks_cleanup: cancels every query in flight (they then end by themselves;
  * ks_cleanup waits for them as for live sockets). IRQL <= DISPATCH_LEVEL. */
-void ks_query_cancel_all(void);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks_query_cancel_all(void);
 
 /* The EAI error of a failed resolution status (negative). */
 int ks_query_status_to_eai(NTSTATUS status);

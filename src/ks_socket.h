@@ -94,17 +94,18 @@ typedef struct ks_sock {
 
 /* Allocates a socket with its operations (not yet in the descriptor table).
  * Returns NULL with *err set (-ENOMEM, -ENETDOWN when stopping). */
-ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *err);
+_Must_inspect_result_ _Ret_maybenull_ ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type,
+                                                           ULONG protocol, int *err);
 
-void ks_sock_get(ks_sock *s);
+void ks_sock_get(_Inout_ ks_sock *s);
 /* Drops a reference; the last one frees the socket. */
-void ks_sock_put(ks_sock *s);
+void ks_sock_put(_Inout_ ks_sock *s);
 
 /* Closes the socket (see the protocol above). Idempotent. PASSIVE_LEVEL.
  * Its orderly waits (a non-blocking send finishing, the graceful
  * disconnect) share one bound: the SO_LINGER time, or
  * KS_CLOSE_DISCONNECT_MS. */
-void ks_sock_close(ks_sock *s);
+_IRQL_requires_max_(PASSIVE_LEVEL) void ks_sock_close(_Inout_ ks_sock *s);
 
 /* The same close in two halves, so that ks_cleanup closes many sockets at
  * once under one deadline (PASSIVE_LEVEL). start marks the socket closing,
@@ -114,15 +115,22 @@ void ks_sock_close(ks_sock *s);
  * nothing to finish (closing already, or deferred to a running event
  * callback). finish waits for the disconnect until the earlier of d (NULL:
  * none) and the socket's own bound, cancels it past that (the close is
- * then abortive), calls WskCloseSocket and reaps. */
-BOOLEAN ks_sock_close_start(ks_sock *s, const ks_deadline *d);
-void ks_sock_close_finish(ks_sock *s, const ks_deadline *d);
+ * then abortive), calls WskCloseSocket, reaps and releases the ctl lock. */
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
+    _When_(return != FALSE, _Acquires_lock_(s->ctl_lock)) BOOLEAN
+    ks_sock_close_start(_Inout_ ks_sock *s, _In_opt_ const ks_deadline *d);
+_IRQL_requires_max_(PASSIVE_LEVEL) _Requires_lock_held_(s->ctl_lock)
+    _Releases_lock_(s->ctl_lock) void ks_sock_close_finish(_Inout_ ks_sock *s,
+                                                           _In_opt_ const ks_deadline *d);
 
 /* Waits for one of the socket's direction locks, or for the socket to close.
  * Returns 0 with the lock held (the socket was not closing when it was
  * taken), or -EBADF. */
-int ks_sock_lock(ks_sock *s, ks_lock *lock);
-void ks_sock_unlock(ks_lock *lock);
+_Must_inspect_result_ _IRQL_requires_max_(APC_LEVEL)
+int ks_sock_lock(_In_ ks_sock *s, _Inout_ _Requires_lock_not_held_(*_Curr_)
+                                      _When_(return == 0, _Acquires_lock_(*_Curr_)) ks_lock *lock);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks_sock_unlock(_Inout_ _Requires_lock_held_(*_Curr_)
+                                                            _Releases_lock_(*_Curr_) ks_lock *lock);
 
 /* Brackets a WSK dispatch call on s: enter fails with -EBADF once closing
  * (or when wsk is asked for and s has no provider socket), or with
@@ -132,23 +140,28 @@ void ks_sock_unlock(ks_lock *lock);
  * end before WskCloseSocket. This is the only way a call reads s->wsk,
  * except the close itself and code that holds the ctl lock with the socket
  * not closing (creation, bind and close write s->wsk only under it). */
-int ks_call_enter(ks_sock *s, int state, int not_state_err, PWSK_SOCKET *wsk);
-void ks_call_leave(ks_sock *s);
+_Must_inspect_result_ int ks_call_enter(_Inout_ ks_sock *s, int state, int not_state_err,
+                                        _Out_opt_ PWSK_SOCKET *wsk);
+void ks_call_leave(_Inout_ ks_sock *s);
 
 /* Creates s->wsk of the given WSK category (ctl lock held). */
-NTSTATUS ks_wsk_create(ks_sock *s, ULONG kind);
+_Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
+    ks_wsk_create(_Inout_ ks_sock *s, ULONG kind);
 /* WskBind of s->wsk to addr (ctl lock held). */
-NTSTATUS ks_wsk_bind(ks_sock *s, const SOCKADDR *addr);
+_Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
+    ks_wsk_bind(_Inout_ ks_sock *s, _In_ const SOCKADDR *addr);
 /* Closes s->wsk if any (ctl lock held, nothing else in flight). */
-void ks_wsk_close(ks_sock *s);
+_Requires_lock_held_(s->ctl_lock) void ks_wsk_close(_Inout_ ks_sock *s);
 /* Asks the provider for s->wsk's local (remote FALSE) or remote address
  * (ctl lock held; ks_address.c). STATUS_NOT_SUPPORTED when the socket's
  * category has no such call; a result of another family is a failure. */
-NTSTATUS ks_wsk_get_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out);
+_Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
+    ks_wsk_get_address(_Inout_ ks_sock *s, BOOLEAN remote, _Out_ SOCKADDR_STORAGE *out);
 /* Graceful WskDisconnect of a connected socket for ks_shutdown (ctl lock
  * held), waiting at most bound_ms (then the request is cancelled:
  * STATUS_CANCELLED, also when the socket is closing). */
-NTSTATUS ks_wsk_shutdown_send(ks_sock *s, ULONG bound_ms);
+_Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
+    ks_wsk_shutdown_send(_Inout_ ks_sock *s, ULONG bound_ms);
 
 /* How long ks_close waits for an orderly disconnect before it gives up and
  * closes abortively (a peer that does not read can hold it back). */
@@ -156,14 +169,18 @@ NTSTATUS ks_wsk_shutdown_send(ks_sock *s, ULONG bound_ms);
 
 /* Error of a failed call on s: -EBADF if s was closed under it, else the
  * status's errno (-EIO if it maps to none). */
-int ks_sock_error(ks_sock *s, NTSTATUS status);
+int ks_sock_error(_In_ ks_sock *s, NTSTATUS status);
 
 /* Common argument checks. */
 int ks_sockaddr_len(ADDRESS_FAMILY family);
-int ks_check_addr(const ks_sock *s, const struct sockaddr *addr, int addrlen);
-void ks_wildcard_addr(ADDRESS_FAMILY family, SOCKADDR_STORAGE *out);
+_Must_inspect_result_ int ks_check_addr(_In_ const ks_sock *s,
+                                        _In_reads_bytes_opt_(addrlen) const struct sockaddr *addr,
+                                        int addrlen);
+void ks_wildcard_addr(ADDRESS_FAMILY family, _Out_ SOCKADDR_STORAGE *out);
 /* Copies a result address to a caller's (addr, addrlen) pair, BSD style. */
-void ks_copy_out_addr(const SOCKADDR_STORAGE *from, struct sockaddr *addr, int *addrlen);
+void ks_copy_out_addr(_In_ const SOCKADDR_STORAGE *from,
+                      _Out_writes_bytes_opt_(*addrlen) struct sockaddr *addr,
+                      _Inout_opt_ int *addrlen);
 
 /* Internal flag of ks_recv/ks_accept_mode: the call is the event layer's
  * own (ks_events.c), allowed on a socket in event mode. */
@@ -172,19 +189,28 @@ void ks_copy_out_addr(const SOCKADDR_STORAGE *from, struct sockaddr *addr, int *
 /* The public calls refuse KS_MSG_EVENTS (and every bit they do not
  * document) with -EOPNOTSUPP; these internal forms accept it.
  * ks_recv_flags: ks_recv (ks_stream_io.c); the asynchronous ones: ks_aio.c. */
-ks_ssize_t ks_recv_flags(int fd, void *buf, size_t len, int flags);
-int ks_recv_async_flags(int s, void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb);
-int ks_accept_async_flags(int s, struct sockaddr *addr, int *addrlen, int flags, struct ks_aio *req,
-                          ks_aio_cb *cb);
+_Success_(return >= 0) _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
+ks_ssize_t ks_recv_flags(int fd, _Out_writes_bytes_(len) void *buf, size_t len, int flags);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
+int ks_recv_async_flags(int s, _Out_writes_bytes_(len) void *buf, size_t len, int flags,
+                        _Inout_ struct ks_aio *req, _In_ ks_aio_cb *cb);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
+int ks_accept_async_flags(int s, _Out_writes_bytes_opt_(*addrlen) struct sockaddr *addr,
+                          _Inout_opt_ int *addrlen, int flags, _Inout_ struct ks_aio *req,
+                          _In_ ks_aio_cb *cb);
 
 /* ks_accept / ks_connect, non-blocking when asked whatever the socket's
  * mode (the asynchronous calls use them). ks_accept_mode's flags:
  * MSG_DONTWAIT, KS_MSG_EVENTS. */
-int ks_accept_mode(int fd, struct sockaddr *addr, int *addrlen, int flags);
-int ks_connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN force_nonblocking);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
+int ks_accept_mode(int fd, _Out_writes_bytes_opt_(*addrlen) struct sockaddr *addr,
+                   _Inout_opt_ int *addrlen, int flags);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
+int ks_connect_mode(int fd, _In_reads_bytes_(addrlen) const struct sockaddr *addr, int addrlen,
+                    BOOLEAN force_nonblocking);
 
 /* Looks up a descriptor, with the IRQL check every blocking call makes.
  * Returns 0 and a referenced socket, or -EPERM/-EBADF. */
-int ks_fd_enter(int fd, ks_sock **out);
+_Success_(return == 0) _Must_inspect_result_ int ks_fd_enter(int fd, _Outptr_ ks_sock **out);
 
 #endif /* KS_SOCKET_H */

@@ -25,7 +25,7 @@
 #define KS_WORK_THREADS 2
 
 typedef struct ks_work ks_work;
-typedef void ks_work_fn(ks_work *work);
+typedef _IRQL_requires_(PASSIVE_LEVEL) void ks_work_fn(_Inout_ ks_work *work);
 
 struct ks_work {
     LIST_ENTRY entry;
@@ -34,15 +34,16 @@ struct ks_work {
 
 /* Starts the threads if they are not running. 0, or -ENOMEM / -ENETDOWN
  * (library stopping). PASSIVE_LEVEL. */
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
 int ks_work_start(void);
 /* Queues work (its fn set; the threads started) for a completion thread,
  * or for a blocking-call thread. IRQL <= DISPATCH_LEVEL. */
-void ks_work_post(ks_work *work);
-void ks_work_post_blocking(ks_work *work);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks_work_post(_Inout_ ks_work *work);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks_work_post_blocking(_Inout_ ks_work *work);
 /* TRUE on one of the library's threads. */
 BOOLEAN ks_work_on_worker(void);
 /* Stops the threads after running what is queued; waits for them.
  * PASSIVE_LEVEL, not on a completion thread. */
-void ks_work_stop(void);
+_IRQL_requires_max_(PASSIVE_LEVEL) void ks_work_stop(void);
 
 #endif /* KS_WORK_H */

@@ -47,6 +47,8 @@
 
 #include <stddef.h>
 
+#include "wsksock/sal.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -57,7 +59,7 @@ struct sockaddr; /* <wsksock/sockaddr.h>; declared here so the header stands alo
 
 /* result: what the blocking call would return (bytes, a descriptor, 0), or
  * a negative errno; -ECANCELED after ks_aio_cancel. */
-typedef void ks_aio_cb(struct ks_aio *req, ptrdiff_t result);
+typedef _IRQL_requires_(PASSIVE_LEVEL) void ks_aio_cb(_Inout_ struct ks_aio *req, ptrdiff_t result);
 
 /* One asynchronous operation. Zero it (or leave it from a completed
  * operation) before submitting; only data is for the caller. */
@@ -71,32 +73,43 @@ struct ks_aio {
  * error ends the stream after some bytes came, as BSD recv). result:
  * bytes received, 0 at end of stream, or an error (-ECONNRESET, -ENOTCONN,
  * -EBADF, ...). */
-int ks_recv_async(int s, void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_recv_async(
+    int s, _Out_writes_bytes_(len) void *buf, size_t len, int flags, _Inout_ struct ks_aio *req,
+    _In_ ks_aio_cb *cb);
 
 /* ks_send_async - send all len bytes (flags: 0). result: len once the
  * provider has completed the sends of every byte, or an error. A send
  * cancelled after some bytes were handed over leaves the stream broken
  * (later sends fail with -EPIPE). */
-int ks_send_async(int s, const void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_send_async(
+    int s, _In_reads_bytes_(len) const void *buf, size_t len, int flags, _Inout_ struct ks_aio *req,
+    _In_ ks_aio_cb *cb);
 
 /* ks_accept_async - accept a connection on a listening stream socket.
  * result: the new descriptor (the caller's; blocking mode). addr/addrlen
  * (optional, as ks_accept) are written before the callback runs and must
  * stay valid until then. */
-int ks_accept_async(int s, struct sockaddr *addr, int *addrlen, struct ks_aio *req, ks_aio_cb *cb);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_accept_async(
+    int s, _Out_writes_bytes_opt_(*addrlen) struct sockaddr *addr, _Inout_opt_ int *addrlen,
+    _Inout_ struct ks_aio *req, _In_ ks_aio_cb *cb);
 
 /* ks_connect_async - connect a stream socket (addr is copied). result: 0,
  * or -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, -EISCONN, ... */
-int ks_connect_async(int s, const struct sockaddr *addr, int addrlen, struct ks_aio *req,
-                     ks_aio_cb *cb);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_connect_async(
+    int s, _In_reads_bytes_(addrlen) const struct sockaddr *addr, int addrlen,
+    _Inout_ struct ks_aio *req, _In_ ks_aio_cb *cb);
 
 /* ks_recvfrom_async / ks_sendto_async - datagrams (flags: 0). from/fromlen
  * (optional) are written before the callback runs; to is copied. result:
  * the datagram's size (truncated to len: see ks_recvfrom), or len. */
-int ks_recvfrom_async(int s, void *buf, size_t len, int flags, struct sockaddr *from, int *fromlen,
-                      struct ks_aio *req, ks_aio_cb *cb);
-int ks_sendto_async(int s, const void *buf, size_t len, int flags, const struct sockaddr *to,
-                    int tolen, struct ks_aio *req, ks_aio_cb *cb);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_recvfrom_async(
+    int s, _Out_writes_bytes_(len) void *buf, size_t len, int flags,
+    _Out_writes_bytes_opt_(*fromlen) struct sockaddr *from, _Inout_opt_ int *fromlen,
+    _Inout_ struct ks_aio *req, _In_ ks_aio_cb *cb);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_sendto_async(
+    int s, _In_reads_bytes_(len) const void *buf, size_t len, int flags,
+    _In_reads_bytes_(tolen) const struct sockaddr *to, int tolen, _Inout_ struct ks_aio *req,
+    _In_ ks_aio_cb *cb);
 
 /*
  * Calls that the provider only offers as waits (a name resolution is a
@@ -120,17 +133,24 @@ int ks_sendto_async(int s, const void *buf, size_t len, int flags, const struct 
  * ks_shutdown_async - ks_shutdown in the background; result: as
  * ks_shutdown's. Cancellable before it started.
  */
-int ks_getaddrinfo_async(const char *node, const char *service, const struct addrinfo *hints,
-                         struct addrinfo **res, struct ks_aio *req, ks_aio_cb *cb);
-int ks_close_async(int s, struct ks_aio *req, ks_aio_cb *cb);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_getaddrinfo_async(
+    _In_opt_z_ const char *node, _In_opt_z_ const char *service,
+    _In_opt_ const struct addrinfo *hints, _Out_ struct addrinfo **res, _Inout_ struct ks_aio *req,
+    _In_ ks_aio_cb *cb);
+_Must_inspect_result_
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_close_async(int s, _Inout_ struct ks_aio *req,
+                                                          _In_ ks_aio_cb *cb);
 /* ks_getnameinfo_async - ks_getnameinfo in the background (sa is copied;
  * host and serv are the caller's buffers, written before the callback and
  * to keep until then). result: 0 or -EAI_*. At once: -EFAULT for sa NULL,
  * -EAI_FAMILY for salen too short to hold a family. Cancellable before it
  * started. */
-int ks_getnameinfo_async(const struct sockaddr *sa, int salen, char *host, size_t hostlen,
-                         char *serv, size_t servlen, int flags, struct ks_aio *req, ks_aio_cb *cb);
-int ks_shutdown_async(int s, int how, struct ks_aio *req, ks_aio_cb *cb);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_getnameinfo_async(
+    _In_reads_bytes_(salen) const struct sockaddr *sa, int salen,
+    _Out_writes_opt_(hostlen) char *host, size_t hostlen, _Out_writes_opt_(servlen) char *serv,
+    size_t servlen, int flags, _Inout_ struct ks_aio *req, _In_ ks_aio_cb *cb);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_shutdown_async(
+    int s, int how, _Inout_ struct ks_aio *req, _In_ ks_aio_cb *cb);
 
 /*
  * ks_aio_cancel - ask an operation in flight to end with -ECANCELED.
@@ -144,7 +164,7 @@ int ks_shutdown_async(int s, int how, struct ks_aio *req, ks_aio_cb *cb);
  * completing with its result; the callback still runs once), -EINVAL (req
  * is not in flight), -EFAULT (req NULL).
  */
-int ks_aio_cancel(struct ks_aio *req);
+_IRQL_requires_max_(DISPATCH_LEVEL) int ks_aio_cancel(_Inout_ struct ks_aio *req);
 
 #ifdef __cplusplus
 }

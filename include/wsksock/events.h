@@ -31,6 +31,8 @@
 
 #include <stddef.h>
 
+#include "wsksock/sal.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -45,18 +47,20 @@ struct ks_event_handlers {
      * callbacks get (a per-connection object, typically). Return 0 to keep
      * the connection, or a negative errno to have the library close it
      * (then no other callback runs for it). Required. */
-    int (*accept)(void *ctx, int listen_fd, int fd, const struct sockaddr *remote, int remotelen,
-                  void **conn_ctx);
+    int (*accept)(_In_opt_ void *ctx, int listen_fd, int fd,
+                  _In_reads_bytes_(remotelen) const struct sockaddr *remote, int remotelen,
+                  _Inout_ void **conn_ctx);
     /* len > 0 bytes arrived on fd. data is valid during the call only (it
      * may be the provider's buffer); pieces come in stream order, of any
      * size. To stop the flow, call ks_events_pause(fd). Required. */
-    void (*receive)(void *conn_ctx, int fd, const void *data, size_t len);
+    void (*receive)(_In_opt_ void *conn_ctx, int fd, _In_reads_bytes_(len) const void *data,
+                    size_t len);
     /* The stream ended: err 0 if the peer closed it in order, else a
      * negative errno: -ECONNRESET, -ECONNABORTED, -EPIPE (the connection
      * broke on this side), -ETIMEDOUT, -ENOMEM. The last callback for fd; fd stays
      * open until the caller closes it (it may still send on an orderly
      * end). Optional (NULL: fd is closed by the library instead). */
-    void (*disconnect)(void *conn_ctx, int fd, int err);
+    void (*disconnect)(_In_opt_ void *conn_ctx, int fd, int err);
 };
 
 /*
@@ -71,7 +75,8 @@ struct ks_event_handlers {
  * NULL), -EOPNOTSUPP (not a stream socket), -EINVAL (already listening,
  * connected or in event mode), -EADDRINUSE, -ENOMEM, -ENETDOWN.
  */
-int ks_listen_events(int s, int backlog, const struct ks_event_handlers *handlers, void *ctx);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_listen_events(
+    int s, int backlog, _In_ const struct ks_event_handlers *handlers, _In_opt_ void *ctx);
 
 /*
  * ks_recv_events - the same delivery for one connected stream socket (a
@@ -86,7 +91,8 @@ int ks_listen_events(int s, int backlog, const struct ks_event_handlers *handler
  * -EOPNOTSUPP (not a stream socket), -EINVAL (listening, or in event mode
  * already), -ENOTCONN, -ENOMEM, -ENETDOWN.
  */
-int ks_recv_events(int s, const struct ks_event_handlers *handlers, void *conn_ctx);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_recv_events(
+    int s, _In_ const struct ks_event_handlers *handlers, _In_opt_ void *conn_ctx);
 
 /*
  * ks_events_pause / ks_events_resume - flow control of one connection of
@@ -103,15 +109,15 @@ int ks_recv_events(int s, const struct ks_event_handlers *handlers, void *conn_c
  * Returns 0, or -EPERM, -EBADF, -EINVAL (fd is not a connection in event
  * mode).
  */
-int ks_events_pause(int s);
-int ks_events_resume(int s);
+_IRQL_requires_max_(PASSIVE_LEVEL) int ks_events_pause(int s);
+_IRQL_requires_max_(PASSIVE_LEVEL) int ks_events_resume(int s);
 
 /* ks_events_native - 1 if s (a socket of ks_listen_events, one of its
  * connections, or a socket of ks_recv_events) gets its events from WSK
  * event callbacks, 0 if from the library's fallback, or -EPERM, -EBADF,
  * -EINVAL (not in event mode).
  * IRQL: PASSIVE_LEVEL. */
-int ks_events_native(int s);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_events_native(int s);
 
 #ifdef __cplusplus
 }

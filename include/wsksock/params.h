@@ -22,6 +22,7 @@
 #include <ntddk.h>
 
 #include "errno.h"
+#include "sal.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,7 +56,11 @@ extern "C" {
  *   -ENOMEM   a temporary buffer could not be allocated;
  *   -EIO      any other registry failure.
  */
-int ks_param_get(const UNICODE_STRING *registry_path, const char *name, char *buf, size_t size);
+_Success_(return >= 0) _Must_inspect_result_
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_param_get(_In_ const UNICODE_STRING *registry_path,
+                                                        _In_z_ const char *name,
+                                                        _Out_writes_z_(size) char *buf,
+                                                        size_t size);
 
 /*
  * ks_param_get_int - read the value `name` of <registry_path>\Parameters
@@ -68,7 +73,8 @@ int ks_param_get(const UNICODE_STRING *registry_path, const char *name, char *bu
  * number, does not fit in an int, or cannot be read (any error of
  * ks_param_get). Same arguments and IRQL as ks_param_get.
  */
-int ks_param_get_int(const UNICODE_STRING *registry_path, const char *name, int default_value);
+_IRQL_requires_max_(PASSIVE_LEVEL) int ks_param_get_int(_In_ const UNICODE_STRING *registry_path,
+                                                        _In_z_ const char *name, int default_value);
 
 #ifdef __cplusplus
 }
