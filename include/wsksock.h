@@ -37,6 +37,7 @@
 
 #include "wsksock/errno.h"
 #include "wsksock/netdb.h"
+#include "wsksock/pool.h"
 #include "wsksock/sal.h"
 #include "wsksock/sockaddr.h"
 

@@ -1,21 +1,16 @@
-/* ks_error.c - NTSTATUS to errno mapping, error texts, and tagged pool. */
+/* ks_error.c - NTSTATUS to errno mapping, error texts, and ks_alloc/ks_free. */
 #include "ks_kernel.h"
 
 #include <limits.h>
 
 void *ks_alloc(SIZE_T size, ULONG tag)
 {
-    /* ExAllocatePool2 exists neither in mingw's import library nor in Wine. */
-    void *p = ExAllocatePoolWithTag(NonPagedPool, size, tag);
-    if (p != NULL)
-        RtlZeroMemory(p, size);
-    return p;
+    return ks_pool_alloc(size, tag);
 }
 
 void ks_free(void *p, ULONG tag)
 {
-    if (p != NULL)
-        ExFreePoolWithTag(p, tag);
+    ks_pool_free(p, tag);
 }
 
 int ks_status_to_errno(NTSTATUS status)

@@ -278,7 +278,8 @@ static enum list_result deliver_list(struct ks_events_state *c, PWSK_DATA_INDICA
             if (skip >= n) {
                 skip -= n; /* delivered before a pause */
             } else {
-                UCHAR *va = (UCHAR *)MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+                UCHAR *va =
+                    (UCHAR *)MmGetSystemAddressForMdlSafe(m, ks_mdl_priority(NormalPagePriority));
                 if (va == NULL)
                     return LIST_UNMAPPED;
                 if (paused_now(c))

@@ -3,8 +3,10 @@
  *
  * Everything the library takes from the kernel comes through this header:
  * <ntddk.h> (the WDK's, mingw-w64's, or the host test bed's user-space shim)
- * and the WSK ABI. Pool allocations go through ks_alloc/ks_free so that each
- * carries a pool tag and the host test bed can account for and fail them.
+ * and the WSK ABI. Pool allocations go through ks_alloc/ks_free, that is
+ * ks_pool_alloc/ks_pool_free (wsksock/pool.h, ks_pool.c), so that each
+ * carries a pool tag, is nonexecutable where the system allows it, and the
+ * host test bed can account for and fail them.
  */
 #ifndef KS_KERNEL_H
 #define KS_KERNEL_H
@@ -24,9 +26,18 @@
 /* name resolution: queries in flight, ks_getaddrinfo's result lists */
 #define KS_TAG_RESOLVE KS_TAG('k', 's', 'R', 's')
 
-/* Nonpaged, tagged allocation; NULL on failure. Zeroed. */
+/* Nonpaged, nonexecutable, tagged allocation (ks_pool_alloc); NULL on
+ * failure or for size 0. Zeroed. */
 void *ks_alloc(SIZE_T size, ULONG tag);
 void ks_free(void *p, ULONG tag);
+
+/* Chooses the pool allocation path and the MDL mapping flags for the
+ * running system (ks_pool.c). PASSIVE_LEVEL: called by ks_startup. */
+void ks_pool_choose(void);
+/* MmGetSystemAddressForMdlSafe's Priority argument: priority, with
+ * MdlMappingNoExecute on Windows 8 and later (Windows 7 does not accept the
+ * flag), as ks_pool_choose found. IRQL: <= DISPATCH_LEVEL. */
+ULONG ks_mdl_priority(ULONG priority);
 
 /* TRUE if the caller may block (PASSIVE_LEVEL). */
 static inline BOOLEAN ks_can_block(void)

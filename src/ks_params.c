@@ -2,10 +2,6 @@
  * ks_params.c - read REG_SZ / REG_DWORD driver parameters from
  * <RegistryPath>\Parameters (see include/wsksock/params.h).
  */
-#ifndef POOL_TAGGING
-#define POOL_TAGGING 1 /* real ExAllocatePoolWithTag, not the untagged alias */
-#endif
-
 #include "ks_kernel.h"
 #include "wsksock/params.h"
 
@@ -16,15 +12,15 @@
 /* Largest value data read: 64 KiB is far above any sensible parameter. */
 #define KS_PARAMS_MAX_DATA (64u * 1024u)
 
+/* Nonpaged (the one kind ks_pool_alloc gives): short-lived and small. */
 static void *params_alloc(size_t size)
 {
-    return ExAllocatePoolWithTag(PagedPool, size, KS_PARAMS_POOL_TAG);
+    return ks_pool_alloc(size, KS_PARAMS_POOL_TAG);
 }
 
 static void params_free(void *p)
 {
-    if (p)
-        ExFreePoolWithTag(p, KS_PARAMS_POOL_TAG);
+    ks_pool_free(p, KS_PARAMS_POOL_TAG);
 }
 
 static int status_to_errno(NTSTATUS st)

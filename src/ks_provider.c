@@ -57,6 +57,8 @@ int ks_startup(void)
         api_unlock();
         return 0;
     }
+    /* First: what the library allocates from here on follows it. */
+    ks_pool_choose();
     g_lib.client.ClientContext = NULL;
     g_lib.client.Dispatch = &ks_client_dispatch;
     NTSTATUS status = WskRegister(&g_lib.client, &g_lib.registration);

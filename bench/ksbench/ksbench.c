@@ -26,10 +26,6 @@
  *   ksbench: result rt1=N rt1_us=T rt64k=N rt64k_us=T stream_bytes=B stream_us=T
  * then "ksbench: done ok", or "ksbench: FAIL <why>".
  */
-#ifndef POOL_TAGGING
-#define POOL_TAGGING 1
-#endif
-
 #include <ntddk.h>
 
 #include "../../tests/drivers/kthread.h"
@@ -93,7 +89,7 @@ static void sleep_ms(ULONG ms)
 static VOID NTAPI conn_thread(PVOID ctx)
 {
     struct conn *c = ctx;
-    unsigned char *buf = ExAllocatePoolWithTag(NonPagedPoolNx, KSB_BUF, KSB_TAG);
+    unsigned char *buf = ks_pool_alloc(KSB_BUF, KSB_TAG);
     int first = 1;
 
     if (buf) {
@@ -109,7 +105,7 @@ static VOID NTAPI conn_thread(PVOID ctx)
             if (ks_send(c->fd, buf, (size_t)r, 0) != r)
                 break;
         }
-        ExFreePoolWithTag(buf, KSB_TAG);
+        ks_pool_free(buf, KSB_TAG);
     }
     ks_close(c->fd); /* -EBADF after ks_cleanup: harmless */
     InterlockedExchange(&c->finished, 1);
@@ -131,7 +127,7 @@ static void reap(int wait)
         else
             continue;
         RemoveEntryList(&c->link);
-        ExFreePoolWithTag(c, KSB_TAG);
+        ks_pool_free(c, KSB_TAG);
     }
 }
 
@@ -176,7 +172,7 @@ static VOID NTAPI listener_thread(PVOID ctx)
         }
         reap(0);
         InterlockedIncrement(&g_accepted);
-        c = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*c), KSB_TAG);
+        c = ks_pool_alloc(sizeof(*c), KSB_TAG);
         if (!c) {
             ks_close(fd);
             continue;
@@ -185,7 +181,7 @@ static VOID NTAPI listener_thread(PVOID ctx)
         c->fd = fd;
         if (!NT_SUCCESS(kd_thread_start(conn_thread, c, &c->thread))) {
             ks_close(fd);
-            ExFreePoolWithTag(c, KSB_TAG);
+            ks_pool_free(c, KSB_TAG);
             continue;
         }
         InsertTailList(&g_conns, &c->link);
@@ -338,8 +334,8 @@ static VOID NTAPI client_thread(PVOID ctx)
     (void)ctx;
     RtlZeroMemory(&cl, sizeof(cl));
     cl.bytes = g_bytes;
-    cl.ring = ExAllocatePoolWithTag(NonPagedPoolNx, BP_RING_SIZE, KSB_TAG);
-    cl.rbuf = ExAllocatePoolWithTag(NonPagedPoolNx, KSB_BUF, KSB_TAG);
+    cl.ring = ks_pool_alloc(BP_RING_SIZE, KSB_TAG);
+    cl.rbuf = ks_pool_alloc(KSB_BUF, KSB_TAG);
     if (cl.ring && cl.rbuf) {
         bp_ring_fill(KSB_RT_SEED, cl.ring);
         what = "1-byte round trips";
@@ -363,9 +359,9 @@ static VOID NTAPI client_thread(PVOID ctx)
         LOG("done ok\n");
     }
     if (cl.ring)
-        ExFreePoolWithTag(cl.ring, KSB_TAG);
+        ks_pool_free(cl.ring, KSB_TAG);
     if (cl.rbuf)
-        ExFreePoolWithTag(cl.rbuf, KSB_TAG);
+        ks_pool_free(cl.rbuf, KSB_TAG);
     PsTerminateSystemThread(STATUS_SUCCESS);
 }
 

@@ -40,8 +40,8 @@ static BOOLEAN accept_all(struct es_server *s, int l)
             ES_LOG("cannot set up a connection: dropped\n");
             if (c) {
                 c->fd = -1;
-                ExFreePoolWithTag(c->buf, ES_TAG);
-                ExFreePoolWithTag(c, ES_TAG);
+                ks_pool_free(c->buf, ES_TAG);
+                ks_pool_free(c, ES_TAG);
             }
             ks_close(fd);
             continue;

@@ -12,14 +12,14 @@
 
 struct es_conn *es_conn_new(int fd)
 {
-    struct es_conn *c = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*c), ES_TAG);
+    struct es_conn *c = ks_pool_alloc(sizeof(*c), ES_TAG);
 
     if (!c)
         return NULL;
     RtlZeroMemory(c, sizeof(*c));
-    c->buf = ExAllocatePoolWithTag(NonPagedPoolNx, ES_BUF, ES_TAG);
+    c->buf = ks_pool_alloc(ES_BUF, ES_TAG);
     if (!c->buf) {
-        ExFreePoolWithTag(c, ES_TAG);
+        ks_pool_free(c, ES_TAG);
         return NULL;
     }
     c->fd = fd;
@@ -116,6 +116,6 @@ void es_conn_close(struct es_conn *c, int result)
     if (result < 0 || k == 1 || k % s->log_every == 0)
         ES_LOG("ended #%ld result=%d bytes=%llu (eof=%ld errors=%ld)\n", (long)k, result, c->bytes,
                (long)s->eof, (long)s->errors);
-    ExFreePoolWithTag(c->buf, ES_TAG);
-    ExFreePoolWithTag(c, ES_TAG);
+    ks_pool_free(c->buf, ES_TAG);
+    ks_pool_free(c, ES_TAG);
 }

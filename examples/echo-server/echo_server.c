@@ -23,10 +23,6 @@
  *     echo-server: summary connections=M ended=N eof=E errors=X open_at_unload=O bytes=B
  *     echo-server: unloaded in N ms (connections=M)
  */
-#ifndef POOL_TAGGING
-#define POOL_TAGGING 1
-#endif
-
 #include "echo_server.h"
 
 #include "wsksock/params.h"
@@ -98,7 +94,7 @@ static VOID es_unload(PDRIVER_OBJECT driver)
            (long)s->accepted, (long)s->ended, (long)s->eof, (long)s->errors, (long)open,
            (unsigned long long)s->bytes);
     ES_LOG("unloaded in %ld ms (connections=%ld)\n", (long)(now_ms() - t0), (long)s->accepted);
-    ExFreePoolWithTag(s, ES_TAG);
+    ks_pool_free(s, ES_TAG);
     g_es = NULL;
 }
 
@@ -146,7 +142,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     NTSTATUS st;
     int i, r;
 
-    s = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*s), ES_TAG);
+    s = ks_pool_alloc(sizeof(*s), ES_TAG);
     if (!s)
         return STATUS_INSUFFICIENT_RESOURCES;
     RtlZeroMemory(s, sizeof(*s));
@@ -158,7 +154,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
         s->log_every < 1) {
         ES_LOG("bad parameters: Port=%d Threads=%d (1..%d) LogEvery=%d\n", s->port, s->nthreads,
                ES_MAX_THREADS, s->log_every);
-        ExFreePoolWithTag(s, ES_TAG);
+        ks_pool_free(s, ES_TAG);
         return STATUS_INVALID_PARAMETER;
     }
     for (i = 0; i < s->nthreads; i++) {
@@ -171,7 +167,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     r = ks_startup();
     if (r != 0) {
         ES_LOG("ks_startup failed: %d (%s)\n", r, ks_strerror(r));
-        ExFreePoolWithTag(s, ES_TAG);
+        ks_pool_free(s, ES_TAG);
         return STATUS_UNSUCCESSFUL;
     }
     g_es = s;
@@ -179,7 +175,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     if (r < 0) {
         ES_LOG("cannot listen on port %d: %d (%s)\n", s->port, r, ks_strerror(r));
         ks_cleanup();
-        ExFreePoolWithTag(s, ES_TAG);
+        ks_pool_free(s, ES_TAG);
         g_es = NULL;
         return STATUS_UNSUCCESSFUL;
     }
@@ -189,7 +185,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     if (!NT_SUCCESS(st)) {
         ES_LOG("cannot start the threads: 0x%08lx\n", (ULONG)st);
         es_stop(s);
-        ExFreePoolWithTag(s, ES_TAG);
+        ks_pool_free(s, ES_TAG);
         g_es = NULL;
         return st;
     }

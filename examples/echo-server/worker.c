@@ -30,20 +30,20 @@ static BOOLEAN grow(struct es_worker *w, unsigned want)
         return TRUE;
     while (cap < want)
         cap *= 2;
-    conns = ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(struct es_conn *), ES_TAG);
-    pfds = ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(*pfds), ES_TAG);
+    conns = ks_pool_alloc(cap * sizeof(struct es_conn *), ES_TAG);
+    pfds = ks_pool_alloc(cap * sizeof(*pfds), ES_TAG);
     if (!conns || !pfds) {
         if (conns)
-            ExFreePoolWithTag(conns, ES_TAG);
+            ks_pool_free(conns, ES_TAG);
         if (pfds)
-            ExFreePoolWithTag(pfds, ES_TAG);
+            ks_pool_free(pfds, ES_TAG);
         return FALSE;
     }
     if (w->n)
         RtlCopyMemory(conns, w->conns, w->n * sizeof(struct es_conn *));
     if (w->conns) {
-        ExFreePoolWithTag(w->conns, ES_TAG);
-        ExFreePoolWithTag(w->pfds, ES_TAG);
+        ks_pool_free(w->conns, ES_TAG);
+        ks_pool_free(w->pfds, ES_TAG);
     }
     w->conns = conns;
     w->pfds = pfds;
@@ -143,8 +143,8 @@ VOID NTAPI es_worker_main(PVOID ctx)
         InterlockedDecrement(&w->owned);
     }
     if (w->conns) {
-        ExFreePoolWithTag(w->conns, ES_TAG);
-        ExFreePoolWithTag(w->pfds, ES_TAG);
+        ks_pool_free(w->conns, ES_TAG);
+        ks_pool_free(w->pfds, ES_TAG);
     }
     PsTerminateSystemThread(STATUS_SUCCESS);
 }

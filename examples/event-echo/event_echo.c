@@ -28,10 +28,6 @@
  *     event-echo: flow pauses=P max_queued=Q
  *     event-echo: unloaded in T ms
  */
-#ifndef POOL_TAGGING
-#define POOL_TAGGING 1
-#endif
-
 #include <ntddk.h>
 
 #include "wsksock.h"
@@ -106,12 +102,12 @@ static void conn_put(struct ee_conn *c)
     KeAcquireSpinLock(&g_ee.conns_lock, &irql);
     RemoveEntryList(&c->entry);
     KeReleaseSpinLock(&g_ee.conns_lock, irql);
-    ExFreePoolWithTag(c, EE_TAG);
+    ks_pool_free(c, EE_TAG);
 }
 
 static struct ee_node *node_new(struct ee_conn *c, const void *data, size_t len)
 {
-    struct ee_node *n = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*n) + len, EE_TAG);
+    struct ee_node *n = ks_pool_alloc(sizeof(*n) + len, EE_TAG);
 
     if (!n)
         return NULL;
@@ -131,7 +127,7 @@ static void node_free(struct ee_node *n)
     struct ee_conn *c = n->conn;
 
     InterlockedDecrement(&g_ee.nodes);
-    ExFreePoolWithTag(n, EE_TAG);
+    ks_pool_free(n, EE_TAG);
     conn_put(c);
 }
 
@@ -186,7 +182,7 @@ static int on_accept(void *ctx, int listen_fd, int fd, const struct sockaddr *re
                      void **conn_ctx)
 {
     const struct sockaddr_in *sin = (const struct sockaddr_in *)remote;
-    struct ee_conn *c = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*c), EE_TAG);
+    struct ee_conn *c = ks_pool_alloc(sizeof(*c), EE_TAG);
     LONG k = InterlockedIncrement(&g_ee.accepted);
     KIRQL irql;
     char ip[16];

@@ -312,8 +312,8 @@ static void free_hg(void)
 {
     if (g_hg != NULL) {
         if (g_hg->buf != NULL)
-            ExFreePoolWithTag(g_hg->buf, HG_TAG);
-        ExFreePoolWithTag(g_hg, HG_TAG);
+            ks_pool_free(g_hg->buf, HG_TAG);
+        ks_pool_free(g_hg, HG_TAG);
         g_hg = NULL;
     }
 }
@@ -350,11 +350,11 @@ static void hg_unload(PDRIVER_OBJECT driver)
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
-    g_hg = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*g_hg), HG_TAG);
+    g_hg = ks_pool_alloc(sizeof(*g_hg), HG_TAG);
     if (g_hg == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
     RtlZeroMemory(g_hg, sizeof(*g_hg));
-    g_hg->buf = ExAllocatePoolWithTag(NonPagedPoolNx, HG_RECV_BUF, HG_TAG);
+    g_hg->buf = ks_pool_alloc(HG_RECV_BUF, HG_TAG);
     if (g_hg->buf == NULL) {
         free_hg();
         return STATUS_INSUFFICIENT_RESOURCES;

@@ -31,10 +31,6 @@
  * the listener, closes every connection's socket (their blocked ks_recv
  * or ks_send return -EBADF), joins their threads and calls ks_cleanup.
  */
-#ifndef POOL_TAGGING
-#define POOL_TAGGING 1
-#endif
-
 #include <ntddk.h>
 
 #include <wsksock.h>
@@ -248,7 +244,7 @@ static void reap(int wait)
         else
             continue;
         RemoveEntryList(&c->link);
-        ExFreePoolWithTag(c, HTTPD_TAG);
+        ks_pool_free(c, HTTPD_TAG);
     }
 }
 
@@ -264,7 +260,7 @@ static void start_conn(int fd)
         ks_close(fd);
         return;
     }
-    c = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*c), HTTPD_TAG);
+    c = ks_pool_alloc(sizeof(*c), HTTPD_TAG);
     if (!c) {
         InterlockedDecrement(&g_active);
         ks_close(fd);
@@ -278,7 +274,7 @@ static void start_conn(int fd)
         LOG("cannot start a connection thread: 0x%08lx\n", (ULONG)st);
         InterlockedDecrement(&g_active);
         ks_close(fd);
-        ExFreePoolWithTag(c, HTTPD_TAG);
+        ks_pool_free(c, HTTPD_TAG);
         return;
     }
     InsertTailList(&g_conns, &c->link);

@@ -107,6 +107,31 @@ void kshim_registry_clear(void);
 /* ---- pool ---- */
 /* TRUE: untagged ExAllocatePool is a violation (default FALSE). */
 void kshim_strict_tags(BOOLEAN on);
+/* How a block was allocated: the API and the kind of pool it asked for. */
+enum kshim_pool_kind {
+    KSHIM_POOL_WITH_TAG_NX,      /* ExAllocatePoolWithTag(NonPagedPoolNx...) */
+    KSHIM_POOL_WITH_TAG_EXECUTE, /* ExAllocatePoolWithTag(NonPagedPool...): executable */
+    KSHIM_POOL_WITH_TAG_PAGED,   /* ExAllocatePoolWithTag(PagedPool...) */
+    KSHIM_POOL_POOL2_NON_PAGED,  /* ExAllocatePool2(POOL_FLAG_NON_PAGED): nonexecutable */
+    KSHIM_POOL_POOL2_EXECUTE,    /* ExAllocatePool2(POOL_FLAG_NON_PAGED_EXECUTE) */
+    KSHIM_POOL_POOL2_PAGED,      /* ExAllocatePool2(POOL_FLAG_PAGED) */
+    KSHIM_POOL_UNTAGGED,         /* ExAllocatePool */
+    KSHIM_POOL_KINDS
+};
+/* Allocations of that kind with that tag (0: every tag) since the start or
+ * the last kshim_pool_kinds_reset; failed ones (faults) are not counted. */
+LONG kshim_pool_kind_count(ULONG tag, enum kshim_pool_kind kind);
+void kshim_pool_kinds_reset(void);
+/* The kind of the live block p, or -1 if p is not a live pool block. */
+int kshim_pool_kind_of(const void *p);
+
+/* ---- the system played (ntddk.h: RtlGetVersion, MmGetSystemRoutineAddress) ---- */
+/* The version RtlGetVersion reports; default 10.0.22621, or the environment's
+ * KSHIM_WINDOWS=major.minor.build (e.g. 6.1.7601: Windows 7). */
+void kshim_set_windows_version(ULONG major, ULONG minor, ULONG build);
+/* FALSE hides ExAllocatePool2 (as Wine does) even where the version has it;
+ * default TRUE, or FALSE with the environment's KSHIM_NO_POOL2=1. */
+void kshim_set_pool2_exported(BOOLEAN exported);
 
 /* ---- IRPs and MDLs (for the provider) ---- */
 /* The driver below takes an IRP it received (the provider calls this first,
@@ -120,6 +145,14 @@ void kshim_irp_take(PIRP irp);
  * MDL of the chain is locked (MmProbeAndLockPages) or built for nonpaged
  * pool; for the provider to check a client's buffers, e.g. at completion. */
 void kshim_mdl_check_locked(PMDL mdl, const char *who);
+/* The system address of a locked or nonpaged MDL as the system itself maps
+ * it (the provider's copies): not counted by kshim_mdl_mappings. */
+PVOID kshim_mdl_system_address(PMDL mdl);
+/* Drivers' MmGetSystemAddressForMdlSafe / MmMapLockedPagesSpecifyCache
+ * calls whose priority had MdlMappingNoExecute (no_execute TRUE) or not,
+ * since the start or the last kshim_mdl_mappings_reset. */
+LONG kshim_mdl_mappings(BOOLEAN no_execute);
+void kshim_mdl_mappings_reset(void);
 
 /* ---- threads ---- */
 /* Waits up to ms for every system thread to end; TRUE if none is left. */

@@ -76,6 +76,15 @@ typedef ULONG_PTR KSPIN_LOCK, *PKSPIN_LOCK;
 typedef ULONG_PTR KAFFINITY, *PKAFFINITY;
 typedef LONG KPRIORITY;
 
+/* Versions (sdkddkver.h); code is compiled for Windows 10, as mingw-w64's
+ * headers default to. */
+#define NTDDI_WIN7 0x06010000
+#define NTDDI_WIN8 0x06020000
+#define NTDDI_WIN10 0x0A000000
+#ifndef NTDDI_VERSION
+#define NTDDI_VERSION NTDDI_WIN10
+#endif
+
 _Static_assert(sizeof(WCHAR) == 2, "the host test bed needs -fshort-wchar");
 _Static_assert(sizeof(LONG) == 4 && sizeof(ULONG_PTR) == 8, "LLP64 widths on x86_64");
 
@@ -395,6 +404,28 @@ PVOID ExAllocatePool(POOL_TYPE type, SIZE_T size);
  * not a live pool block is a violation (BAD_POOL_CALLER on Windows). */
 void ExFreePoolWithTag(PVOID p, ULONG tag);
 void ExFreePool(PVOID p);
+
+/* ---- the system: its version and exports ---- */
+/* What the shim plays (kshim_set_windows_version, KSHIM_WINDOWS): before
+ * Windows 8 (6.2) NonPagedPoolNx and MdlMappingNoExecute are violations;
+ * ExAllocatePool2 is exported from Windows 10 version 2004 (10.0.19041) on,
+ * unless hidden (kshim_set_pool2_exported, KSHIM_NO_POOL2=1, as on Wine),
+ * and calling it when it is not exported is a violation. */
+typedef struct _OSVERSIONINFOW {
+    ULONG dwOSVersionInfoSize;
+    ULONG dwMajorVersion;
+    ULONG dwMinorVersion;
+    ULONG dwBuildNumber;
+    ULONG dwPlatformId;
+    WCHAR szCSDVersion[128];
+} OSVERSIONINFOW, *POSVERSIONINFOW, RTL_OSVERSIONINFOW, *PRTL_OSVERSIONINFOW;
+/* PASSIVE_LEVEL; dwOSVersionInfoSize must be sizeof(RTL_OSVERSIONINFOW)
+ * (else STATUS_INVALID_PARAMETER). */
+NTSTATUS RtlGetVersion(PRTL_OSVERSIONINFOW version);
+/* PASSIVE_LEVEL; the address of a kernel export, or NULL: the shim knows
+ * ExAllocatePool2 (when exported), ExAllocatePoolWithTag, ExFreePoolWithTag,
+ * RtlGetVersion and MmGetSystemRoutineAddress. */
+PVOID MmGetSystemRoutineAddress(PUNICODE_STRING name);
 
 /* ---- dispatcher objects, waits ---- */
 typedef struct _DISPATCHER_HEADER {

@@ -88,6 +88,12 @@ char *kshim_utf16_to_utf8(const WCHAR *s, size_t n);
  * receives the length without it. NULL on invalid UTF-8 or no memory. */
 WCHAR *kshim_utf8_to_utf16(const char *s, size_t *units);
 
+/* ---- the system played (system.c) ---- */
+/* TRUE if the Windows version played is major.minor.build or later. */
+BOOLEAN kshim_windows_at_least(ULONG major, ULONG minor, ULONG build);
+/* TRUE if the system played exports ExAllocatePool2. */
+BOOLEAN kshim_pool2_exported(void);
+
 /* ---- DbgPrint (dbgprint.c) ---- */
 /* Emits the calling thread's unfinished DbgPrint line, if any. */
 void kshim_dbgprint_flush_thread(void);

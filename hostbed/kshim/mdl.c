@@ -6,6 +6,12 @@
  * allocated and locked MDLs and checks the order of the calls: lock once,
  * unlock before IoFreeMdl, map only locked or nonpaged MDLs.
  *
+ * Mappings (MmGetSystemAddressForMdlSafe, MmMapLockedPagesSpecifyCache)
+ * are counted by whether the caller asked for MdlMappingNoExecute, which
+ * Windows 8 introduced: before it (the system played, system.c) the flag is
+ * a violation. The provider maps through kshim_mdl_system_address, which
+ * is not counted.
+ *
  * Pageable or not cannot be known for arbitrary memory, so probing is
  * allowed up to DISPATCH_LEVEL (the rule for nonpaged buffers). Probing
  * never fails (kernel buffers, and gcc has no SEH to raise into); the
@@ -22,6 +28,7 @@ struct kshim_mdl {
 
 static volatile LONG live_mdls;
 static volatile LONG locked_mdls;
+static volatile LONG mappings_nx, mappings_executable;
 
 void kshim_mdl_counts(LONG *mdls, LONG *locked)
 {
@@ -154,6 +161,40 @@ void kshim_mdl_check_locked(PMDL mdl, const char *who)
         check_usable(mdl, who);
 }
 
+/* Counts a driver's mapping request by its MdlMappingNoExecute flag. */
+static void count_mapping(ULONG priority, const char *who)
+{
+    if ((priority & MdlMappingNoExecute) == 0) {
+        InterlockedIncrement(&mappings_executable);
+        return;
+    }
+    if (!kshim_windows_at_least(6, 2, 0))
+        kshim_violation("%s: MdlMappingNoExecute on a system before Windows 8, which does not "
+                        "accept it",
+                        who);
+    InterlockedIncrement(&mappings_nx);
+}
+
+LONG kshim_mdl_mappings(BOOLEAN no_execute)
+{
+    return __atomic_load_n(no_execute ? &mappings_nx : &mappings_executable, __ATOMIC_SEQ_CST);
+}
+
+void kshim_mdl_mappings_reset(void)
+{
+    InterlockedExchange(&mappings_nx, 0);
+    InterlockedExchange(&mappings_executable, 0);
+}
+
+static PVOID map_locked(PMDL mdl, const char *who)
+{
+    check_irql(who);
+    check_usable(mdl, who);
+    mdl->MappedSystemVa = MmGetMdlVirtualAddress(mdl);
+    mdl->MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA;
+    return mdl->MappedSystemVa;
+}
+
 /* MmMapLockedPagesSpecifyCache (wdm.h): the MDL must describe locked pages
  * (or nonpaged pool); kernel-mode mappings at IRQL <= DISPATCH_LEVEL. */
 PVOID MmMapLockedPagesSpecifyCache(PMDL mdl, KPROCESSOR_MODE mode, int cache_type,
@@ -163,21 +204,28 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL mdl, KPROCESSOR_MODE mode, int cache_typ
     (void)cache_type;
     (void)requested_address;
     (void)bug_check_on_failure;
-    (void)priority;
-    check_irql("MmMapLockedPagesSpecifyCache");
     if (mode != KernelMode)
         kshim_violation("MmMapLockedPagesSpecifyCache: only KernelMode mappings are supported");
-    check_usable(mdl, "MmMapLockedPagesSpecifyCache");
-    mdl->MappedSystemVa = MmGetMdlVirtualAddress(mdl);
-    mdl->MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA;
-    return mdl->MappedSystemVa;
+    count_mapping(priority, "MmMapLockedPagesSpecifyCache");
+    return map_locked(mdl, "MmMapLockedPagesSpecifyCache");
 }
 
-/* MmGetSystemAddressForMdlSafe (wdm.h): IRQL <= DISPATCH_LEVEL. */
+/* MmGetSystemAddressForMdlSafe (wdm.h): IRQL <= DISPATCH_LEVEL. A macro on
+ * Windows that returns an existing mapping without looking at Priority:
+ * the request is counted either way, as the caller wrote it. */
 PVOID MmGetSystemAddressForMdlSafe(PMDL mdl, ULONG priority)
 {
+    count_mapping(priority, "MmGetSystemAddressForMdlSafe");
     check_usable(mdl, "MmGetSystemAddressForMdlSafe");
     if (mdl->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL))
         return mdl->MappedSystemVa;
-    return MmMapLockedPagesSpecifyCache(mdl, KernelMode, 1, NULL, FALSE, priority);
+    return map_locked(mdl, "MmGetSystemAddressForMdlSafe");
+}
+
+PVOID kshim_mdl_system_address(PMDL mdl)
+{
+    check_usable(mdl, "kshim_mdl_system_address");
+    if (mdl->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL))
+        return mdl->MappedSystemVa;
+    return map_locked(mdl, "kshim_mdl_system_address");
 }

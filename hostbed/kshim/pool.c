@@ -9,7 +9,14 @@
  * Fault injection: every allocation asks kshim_fault("pool") and
  * kshim_fault("pool.<tag>") (the tag's four characters in memory order, as
  * pool dumps show them, '.' for unprintable ones); both are counted and the
- * allocation fails (NULL) if either fires.
+ * allocation fails (NULL) if either fires, whichever API made it.
+ *
+ * Each block records how it was asked for (enum kshim_pool_kind: API and
+ * pool type), and each tag counts its allocations per kind, so that tests
+ * can tell ExAllocatePool2 from ExAllocatePoolWithTag and NX pool from
+ * executable pool. The system played (system.c) is checked: NonPagedPoolNx
+ * before Windows 8, or ExAllocatePool2 where it is not exported, is a
+ * violation (a bugcheck, or a driver that does not load, on Windows).
  */
 #include "kshim_internal.h"
 
@@ -21,6 +28,7 @@ struct pool_header {
     ULONG tag;
     SIZE_T size;
     int paged;
+    int kind; /* enum kshim_pool_kind */
     struct pool_header *hash_next;
     LIST_ENTRY links;
 } __attribute__((aligned(16))); /* the block after it is 16-byte aligned, as Windows' */
@@ -30,7 +38,8 @@ struct tag_entry {
     LONG count;
     SIZE_T bytes;
     SIZE_T bytes_nonpaged;
-    char site[16]; /* "pool.XXXX": the interned fault site of this tag */
+    LONG kinds[KSHIM_POOL_KINDS]; /* allocations per kind (kshim_pool_kinds_reset) */
+    char site[16];                /* "pool.XXXX": the interned fault site of this tag */
 };
 
 #define MAX_TAGS 512
@@ -85,7 +94,8 @@ void kshim_strict_tags(BOOLEAN on)
     strict_tags = on;
 }
 
-static PVOID pool_alloc(int paged, SIZE_T size, ULONG tag, BOOLEAN zero, const char *who)
+static PVOID pool_alloc(int paged, enum kshim_pool_kind kind, SIZE_T size, ULONG tag, BOOLEAN zero,
+                        const char *who)
 {
     struct pool_header *h;
     struct tag_entry *t;
@@ -120,6 +130,7 @@ static PVOID pool_alloc(int paged, SIZE_T size, ULONG tag, BOOLEAN zero, const c
     h->tag = tag;
     h->size = size;
     h->paged = paged;
+    h->kind = (int)kind;
     memset(h + 1, zero ? 0 : 0xcd, size);
 
     pthread_mutex_lock(&pool_lock);
@@ -129,6 +140,7 @@ static PVOID pool_alloc(int paged, SIZE_T size, ULONG tag, BOOLEAN zero, const c
     hash[b] = h;
     t = tag_entry_of(tag);
     t->count++;
+    t->kinds[kind]++;
     t->bytes += size;
     if (!paged)
         t->bytes_nonpaged += size;
@@ -136,10 +148,26 @@ static PVOID pool_alloc(int paged, SIZE_T size, ULONG tag, BOOLEAN zero, const c
     return h + 1;
 }
 
+/* The kind of an ExAllocatePool / ExAllocatePoolWithTag pool type; NX pool
+ * only from Windows 8 on (before, BAD_POOL_CALLER). */
+static enum kshim_pool_kind kind_of_type(POOL_TYPE type, const char *who)
+{
+    if (((int)type & 1) != 0)
+        return KSHIM_POOL_WITH_TAG_PAGED;
+    if (((int)type & (int)NonPagedPoolNx) == 0)
+        return KSHIM_POOL_WITH_TAG_EXECUTE;
+    if (!kshim_windows_at_least(6, 2, 0))
+        kshim_violation("%s(NonPagedPoolNx...) on a system before Windows 8, which has no NX pool",
+                        who);
+    return KSHIM_POOL_WITH_TAG_NX;
+}
+
 PVOID ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T size, ULONG tag)
 {
     /* Contents are not initialised: 0xcd makes reads of them visible. */
-    return pool_alloc(((int)type & 1) != 0, size, tag, FALSE, "ExAllocatePoolWithTag");
+    enum kshim_pool_kind kind = kind_of_type(type, "ExAllocatePoolWithTag");
+    return pool_alloc(kind == KSHIM_POOL_WITH_TAG_PAGED, kind, size, tag, FALSE,
+                      "ExAllocatePoolWithTag");
 }
 
 PVOID ExAllocatePool2(POOL_FLAGS flags, SIZE_T size, ULONG tag)
@@ -151,15 +179,23 @@ PVOID ExAllocatePool2(POOL_FLAGS flags, SIZE_T size, ULONG tag)
         kind != POOL_FLAG_PAGED)
         kshim_violation("ExAllocatePool2: flags 0x%llx name no single pool type",
                         (unsigned long long)flags);
-    return pool_alloc(kind == POOL_FLAG_PAGED, size, tag, (flags & POOL_FLAG_UNINITIALIZED) == 0,
-                      "ExAllocatePool2");
+    if (!kshim_pool2_exported())
+        kshim_violation("ExAllocatePool2 called, but the system played does not export it "
+                        "(kshim_set_windows_version, kshim_set_pool2_exported)");
+    return pool_alloc(kind == POOL_FLAG_PAGED,
+                      kind == POOL_FLAG_PAGED               ? KSHIM_POOL_POOL2_PAGED
+                      : kind == POOL_FLAG_NON_PAGED_EXECUTE ? KSHIM_POOL_POOL2_EXECUTE
+                                                            : KSHIM_POOL_POOL2_NON_PAGED,
+                      size, tag, (flags & POOL_FLAG_UNINITIALIZED) == 0, "ExAllocatePool2");
 }
 
 PVOID ExAllocatePool(POOL_TYPE type, SIZE_T size)
 {
     if (strict_tags)
         kshim_violation("ExAllocatePool: untagged allocation (kshim_strict_tags)");
-    return pool_alloc(((int)type & 1) != 0, size, TAG_NONE, FALSE, "ExAllocatePool");
+    enum kshim_pool_kind kind = kind_of_type(type, "ExAllocatePool");
+    return pool_alloc(kind == KSHIM_POOL_WITH_TAG_PAGED, KSHIM_POOL_UNTAGGED, size, TAG_NONE, FALSE,
+                      "ExAllocatePool");
 }
 
 static void pool_free(PVOID p, ULONG tag, BOOLEAN check_tag, const char *who)
@@ -209,6 +245,40 @@ void ExFreePoolWithTag(PVOID p, ULONG tag)
 void ExFreePool(PVOID p)
 {
     pool_free(p, 0, FALSE, "ExFreePool");
+}
+
+LONG kshim_pool_kind_count(ULONG tag, enum kshim_pool_kind kind)
+{
+    LONG n = 0;
+    if ((int)kind < 0 || kind >= KSHIM_POOL_KINDS)
+        return 0;
+    pthread_mutex_lock(&pool_lock);
+    for (int i = 0; i < ntags; i++)
+        if (tag == 0 || tags[i].tag == tag)
+            n += tags[i].kinds[kind];
+    pthread_mutex_unlock(&pool_lock);
+    return n;
+}
+
+void kshim_pool_kinds_reset(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    for (int i = 0; i < ntags; i++)
+        memset(tags[i].kinds, 0, sizeof(tags[i].kinds));
+    pthread_mutex_unlock(&pool_lock);
+}
+
+int kshim_pool_kind_of(const void *p)
+{
+    int kind = -1;
+    pthread_mutex_lock(&pool_lock);
+    for (struct pool_header *h = hash[hash_of(p)]; h != NULL; h = h->hash_next)
+        if ((const void *)(h + 1) == p) {
+            kind = h->kind;
+            break;
+        }
+    pthread_mutex_unlock(&pool_lock);
+    return kind;
 }
 
 SIZE_T kshim_pool_bytes_by_tag(ULONG tag)

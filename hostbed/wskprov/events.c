@@ -157,7 +157,7 @@ static struct wp_ind *ind_new(void)
         return NULL;
     }
     MmProbeAndLockPages(mdl, KernelMode, IoWriteAccess);
-    (void)MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority);
+    (void)kshim_mdl_system_address(mdl);
     ind->mdl = mdl;
     ind->data = data;
     kshim_count("wsk data indications", 1);

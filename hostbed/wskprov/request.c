@@ -231,7 +231,7 @@ int wp_buf_iov(const WSK_BUF *buf, SIZE_T skip, struct pn_iov *iov, int max)
             offset = 0;
             continue;
         }
-        PUCHAR va = (PUCHAR)MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+        PUCHAR va = (PUCHAR)kshim_mdl_system_address(m);
         if (va == NULL)
             return -1;
         iov[n].base = va + offset + skip;

@@ -16,10 +16,6 @@
  * blocked threads, waits for all of them and logs
  *     kecho: unloaded in N ms (connections=K)
  */
-#ifndef POOL_TAGGING
-#define POOL_TAGGING 1
-#endif
-
 #include <ntddk.h>
 
 #include "../kthread.h"
@@ -61,7 +57,7 @@ static LONGLONG now_ms(void)
 static VOID NTAPI conn_thread(PVOID ctx)
 {
     struct conn *c = ctx;
-    unsigned char *buf = ExAllocatePoolWithTag(NonPagedPoolNx, KECHO_BUF, KECHO_TAG);
+    unsigned char *buf = ks_pool_alloc(KECHO_BUF, KECHO_TAG);
     ULONG bytes = 0;
     ks_ssize_t r = -ENOMEM;
 
@@ -78,7 +74,7 @@ static VOID NTAPI conn_thread(PVOID ctx)
             }
             bytes += (ULONG)r;
         }
-        ExFreePoolWithTag(buf, KECHO_TAG);
+        ks_pool_free(buf, KECHO_TAG);
     }
     ks_close(c->fd); /* -EBADF after ks_cleanup: harmless */
     LOG("connection done #%ld bytes=%lu result=%ld\n", InterlockedIncrement(&g_done), bytes,
@@ -102,7 +98,7 @@ static void reap(int wait)
         else
             continue;
         RemoveEntryList(&c->link);
-        ExFreePoolWithTag(c, KECHO_TAG);
+        ks_pool_free(c, KECHO_TAG);
     }
 }
 
@@ -145,7 +141,7 @@ static VOID NTAPI listener_thread(PVOID ctx)
             continue; /* transient: -ECONNABORTED, -ENOMEM, -EMFILE */
         }
         reap(0);
-        c = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*c), KECHO_TAG);
+        c = ks_pool_alloc(sizeof(*c), KECHO_TAG);
         if (!c) {
             ks_close(fd);
             continue;
@@ -158,7 +154,7 @@ static VOID NTAPI listener_thread(PVOID ctx)
         if (!NT_SUCCESS(st)) {
             LOG("cannot start a connection thread: 0x%08lx\n", (ULONG)st);
             ks_close(fd);
-            ExFreePoolWithTag(c, KECHO_TAG);
+            ks_pool_free(c, KECHO_TAG);
             continue;
         }
         InsertTailList(&g_conns, &c->link);

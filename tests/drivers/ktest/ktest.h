@@ -11,10 +11,6 @@
 #ifndef KTEST_H
 #define KTEST_H
 
-#ifndef POOL_TAGGING
-#define POOL_TAGGING 1
-#endif
-
 #include <ntddk.h>
 #include <string.h>
 
@@ -84,6 +80,10 @@ void kt_sleep_ms(ULONG ms);
     } while (0)
 
 /* ---- memory ---- */
+/* Zeroed, tagged KT_TAG, from ks_pool_alloc. type says what the caller
+ * would have asked ExAllocatePoolWithTag for (which WDK 10.0.22621
+ * deprecates); the memory is nonpaged for every type, paged requests
+ * included (on Wine and the host bed paged pool behaved the same). */
 void *kt_alloc(POOL_TYPE type, SIZE_T size);
 void kt_free(void *p);
 

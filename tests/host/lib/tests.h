@@ -25,5 +25,7 @@ extern const struct ht_test event_tests[];
 extern const int event_test_count;
 extern const struct ht_test reliability_tests[];
 extern const int reliability_test_count;
+extern const struct ht_test pool_tests[];
+extern const int pool_test_count;
 
 #endif /* TESTS_H */

@@ -1,7 +1,8 @@
 /*
  * shim_test.c - the kernel shim's own test: dispatcher objects and waits,
  * threads and handles, IRP completion and cancellation, MDLs, pool
- * accounting, the registry's buffer rules, DbgPrint's Windows formats,
+ * accounting, the system played (version, exports, what each allocation
+ * and mapping asked for), the registry's buffer rules, DbgPrint's Windows formats,
  * fault injection (in a re-executed child with KSHIM_FAULT set), and the
  * violations, each run in a forked child that must exit with status 86 and
  * print "kshim: VIOLATION". Every wait is bounded. Prints
@@ -544,6 +545,74 @@ static void test_mdl(void)
     CHECK(st.mdls == 0 && st.locked_mdls == 0);
 }
 
+/* ---- the system played: version, exports, pool kinds, mappings ---- */
+
+static PVOID routine(const WCHAR *name)
+{
+    UNICODE_STRING u;
+    RtlInitUnicodeString(&u, name);
+    return MmGetSystemRoutineAddress(&u);
+}
+
+static void test_system(void)
+{
+    const ULONG tag = TAG('t', 's', 't', 'S');
+    RTL_OSVERSIONINFOW v;
+    static char buf[64];
+    PMDL m;
+    PVOID p, q, r;
+
+    memset(&v, 0, sizeof(v));
+    v.dwOSVersionInfoSize = sizeof(v);
+    CHECK(RtlGetVersion(&v) == STATUS_SUCCESS);
+    CHECK(v.dwMajorVersion == 10 && v.dwMinorVersion == 0 && v.dwBuildNumber == 22621);
+    v.dwOSVersionInfoSize = 12;
+    CHECK(RtlGetVersion(&v) == STATUS_INVALID_PARAMETER);
+    CHECK(routine(L"ExAllocatePool2") == (PVOID)(ULONG_PTR)ExAllocatePool2);
+    CHECK(routine(L"RtlGetVersion") == (PVOID)(ULONG_PTR)RtlGetVersion);
+    CHECK(routine(L"exallocatepool2") == NULL && routine(L"NoSuchRoutine") == NULL);
+    kshim_set_pool2_exported(FALSE);
+    CHECK(routine(L"ExAllocatePool2") == NULL);
+    kshim_set_pool2_exported(TRUE);
+    kshim_set_windows_version(10, 0, 18363); /* 1909: before ExAllocatePool2 */
+    CHECK(routine(L"ExAllocatePool2") == NULL);
+    kshim_set_windows_version(6, 1, 7601);
+    v.dwOSVersionInfoSize = sizeof(v);
+    CHECK(RtlGetVersion(&v) == STATUS_SUCCESS);
+    CHECK(v.dwMajorVersion == 6 && v.dwMinorVersion == 1 && v.dwBuildNumber == 7601);
+    kshim_set_windows_version(10, 0, 22621);
+
+    /* Each block records its API and pool type; each tag counts them. */
+    kshim_pool_kinds_reset();
+    p = ExAllocatePoolWithTag(NonPagedPoolNx, 8, tag);
+    q = ExAllocatePoolWithTag(NonPagedPool, 8, tag);
+    r = ExAllocatePool2(POOL_FLAG_NON_PAGED, 8, tag);
+    CHECK(kshim_pool_kind_of(p) == KSHIM_POOL_WITH_TAG_NX);
+    CHECK(kshim_pool_kind_of(q) == KSHIM_POOL_WITH_TAG_EXECUTE);
+    CHECK(kshim_pool_kind_of(r) == KSHIM_POOL_POOL2_NON_PAGED);
+    CHECK(kshim_pool_kind_of(buf) == -1);
+    CHECK(kshim_pool_kind_count(tag, KSHIM_POOL_POOL2_NON_PAGED) == 1);
+    CHECK(kshim_pool_kind_count(0, KSHIM_POOL_WITH_TAG_NX) == 1);
+    ExFreePoolWithTag(p, tag);
+    ExFreePoolWithTag(q, tag);
+    ExFreePoolWithTag(r, tag);
+    CHECK(kshim_pool_kind_count(tag, KSHIM_POOL_WITH_TAG_EXECUTE) == 1); /* made, not live */
+    kshim_pool_kinds_reset();
+    CHECK(kshim_pool_kind_count(tag, KSHIM_POOL_WITH_TAG_EXECUTE) == 0);
+
+    /* Drivers' mapping requests are counted by MdlMappingNoExecute; the
+     * provider's (kshim_mdl_system_address) are not. */
+    kshim_mdl_mappings_reset();
+    m = IoAllocateMdl(buf, sizeof(buf), FALSE, FALSE, NULL);
+    MmProbeAndLockPages(m, KernelMode, IoReadAccess);
+    CHECK(kshim_mdl_system_address(m) == buf);
+    CHECK(MmGetSystemAddressForMdlSafe(m, NormalPagePriority | MdlMappingNoExecute) == buf);
+    CHECK(MmGetSystemAddressForMdlSafe(m, NormalPagePriority) == buf);
+    CHECK(kshim_mdl_mappings(TRUE) == 1 && kshim_mdl_mappings(FALSE) == 1);
+    MmUnlockPages(m);
+    IoFreeMdl(m);
+}
+
 /* ---- pool ---- */
 
 static void test_pool(void)
@@ -874,6 +943,27 @@ static void v_paged_at_dispatch(void)
     ExAllocatePoolWithTag(PagedPool, 8, TAG_TEST);
 }
 
+static void v_nx_pool_on_windows7(void)
+{
+    kshim_set_windows_version(6, 1, 7601);
+    ExAllocatePoolWithTag(NonPagedPoolNx, 8, TAG_TEST);
+}
+
+static void v_pool2_not_exported(void)
+{
+    kshim_set_pool2_exported(FALSE);
+    ExAllocatePool2(POOL_FLAG_NON_PAGED, 8, TAG_TEST);
+}
+
+static void v_nx_mapping_on_windows7(void)
+{
+    static char buf[64];
+    PMDL m = IoAllocateMdl(buf, sizeof(buf), FALSE, FALSE, NULL);
+    MmProbeAndLockPages(m, KernelMode, IoReadAccess);
+    kshim_set_windows_version(6, 1, 7601);
+    MmGetSystemAddressForMdlSafe(m, NormalPagePriority | MdlMappingNoExecute);
+}
+
 static PIRP taken_irp(void)
 {
     PIRP irp = IoAllocateIrp(1, FALSE);
@@ -1028,6 +1118,10 @@ static void test_violations(void)
     expect_violation("ExFreePool(NULL)", v_free_null, "ExFreePool(NULL)");
     expect_violation("tag 0", v_tag_zero, "tag 0");
     expect_violation("paged at DISPATCH", v_paged_at_dispatch, "paged pool at IRQL 2");
+    expect_violation("NX pool on Windows 7", v_nx_pool_on_windows7, "no NX pool");
+    expect_violation("ExAllocatePool2 not exported", v_pool2_not_exported, "does not export it");
+    expect_violation("NX mapping on Windows 7", v_nx_mapping_on_windows7,
+                     "MdlMappingNoExecute on a system before Windows 8");
     expect_violation("IoFreeIrp in flight", v_free_irp_in_flight, "in flight");
     expect_violation("IoReuseIrp in flight", v_reuse_irp_in_flight, "in flight");
     expect_violation("take twice", v_take_twice, "IRP reused while in flight");
@@ -1066,6 +1160,7 @@ int main(int argc, char **argv)
     test_irp_completion();
     test_irp_cancel();
     test_mdl();
+    test_system();
     test_pool();
     test_registry();
     test_dbgprint();
