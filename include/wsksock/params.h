@@ -10,9 +10,8 @@
  *
  * IRQL: PASSIVE_LEVEL (registry access); above it they return -EPERM
  * (ks_param_get) or default_value (ks_param_get_int) and do nothing.
- * Temporary buffers come from paged pool with the tag KS_PARAMS_POOL_TAG
- * ("wskp") and are freed
- * before returning.
+ * Temporary buffers come from ks_pool_alloc (wsksock/pool.h: nonpaged) with
+ * the tag KS_PARAMS_POOL_TAG ("wskp") and are freed before returning.
  */
 #ifndef WSKSOCK_PARAMS_H
 #define WSKSOCK_PARAMS_H

@@ -27,6 +27,8 @@
 
 #include <ntddk.h>
 
+#include "sal.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -38,14 +40,16 @@ extern "C" {
  * Returns the memory, or NULL if size is 0 or the pool is exhausted.
  * The caller owns the memory and frees it with ks_pool_free(p, tag).
  */
-void *ks_pool_alloc(size_t size, ULONG tag);
+_IRQL_requires_max_(DISPATCH_LEVEL) _Must_inspect_result_ _Ret_maybenull_
+    __drv_allocatesMem(Mem) void *ks_pool_alloc(size_t size, ULONG tag);
 
 /*
  * ks_pool_free - free memory from ks_pool_alloc; tag must be the one it was
  * allocated with. p may be NULL (then nothing happens).
  * IRQL: <= DISPATCH_LEVEL.
  */
-void ks_pool_free(void *p, ULONG tag);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks_pool_free(_In_opt_ __drv_freesMem(Mem) void *p,
+                                                      ULONG tag);
 
 #ifdef __cplusplus
 }

@@ -16,3 +16,9 @@ wsksock_add_driver(ktest SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_aio.c
   ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_listen_close.c
   ${CMAKE_CURRENT_LIST_DIR}/ktest/kt_races.c)
+if(MSVC)
+  # kt_util.c's paged allocations use ExAllocatePoolWithTag (ExAllocatePool2
+  # is not in Wine), which WDK 10.0.22621 marks deprecated.
+  set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/ktest/kt_util.c PROPERTIES COMPILE_OPTIONS
+    $<IF:$<C_COMPILER_ID:Clang>,-Wno-deprecated-declarations,/wd4996>)
+endif()

@@ -135,11 +135,22 @@ void kt_sleep_ms(ULONG ms)
 
 /* ---------------------------------------------------------------- memory */
 
+/* Paged pool: ks_pool_alloc has nonpaged only, and the cases that pass
+ * paged buffers to the library (stack-paged, aio) need it. ExAllocatePool2
+ * is not in Wine, so ExAllocatePoolWithTag, which WDK 10.0.22621 deprecates:
+ * tests/drivers/suite_drivers.cmake allows that in this file. Freed by
+ * ExFreePoolWithTag, as ks_pool_free does. */
+static void *kt_alloc_paged(SIZE_T size)
+{
+    void *p = ExAllocatePoolWithTag(PagedPool, size, KT_TAG);
+    if (p)
+        RtlZeroMemory(p, size);
+    return p;
+}
+
 void *kt_alloc(POOL_TYPE type, SIZE_T size)
 {
-    /* ks_pool_alloc: nonpaged whatever the type (see ktest.h). */
-    void *p = ks_pool_alloc(size, KT_TAG);
-    (void)type;
+    void *p = type == PagedPool ? kt_alloc_paged(size) : ks_pool_alloc(size, KT_TAG);
     if (!p)
         KT_LOG("FAIL cannot allocate %lu bytes\n", (ULONG)size);
     return p;

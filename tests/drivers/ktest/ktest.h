@@ -80,10 +80,9 @@ void kt_sleep_ms(ULONG ms);
     } while (0)
 
 /* ---- memory ---- */
-/* Zeroed, tagged KT_TAG, from ks_pool_alloc. type says what the caller
- * would have asked ExAllocatePoolWithTag for (which WDK 10.0.22621
- * deprecates); the memory is nonpaged for every type, paged requests
- * included (on Wine and the host bed paged pool behaved the same). */
+/* Zeroed, tagged KT_TAG: PagedPool gives paged pool (the cases that hand
+ * paged buffers to the library), any other type ks_pool_alloc's nonpaged,
+ * nonexecutable pool. */
 void *kt_alloc(POOL_TYPE type, SIZE_T size);
 void kt_free(void *p);
 
