@@ -21,46 +21,65 @@ foreach(peer echo_load echo_server reset_server silent_server hold_client)
   set_target_properties(${peer} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${WSKSUITE_PEERS_DIR})
 endforeach()
 
+# The suite's cases come from its one list, CASES in wsksuite.py (`--list`:
+# "<case> <timeout> <beds>[ <lock>]" a line): WSKSUITE_CASES_WINE and
+# WSKSUITE_CASES_HOST name the cases of each bed, WSKSUITE_TIMEOUT_<case>
+# is ctest's TIMEOUT and WSKSUITE_LOCK_<case> its RESOURCE_LOCK, if any.
+# Configuring again follows any change of wsksuite.py.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/wsksuite.py)
+execute_process(COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/wsksuite.py --list
+                OUTPUT_VARIABLE wsksuite_list RESULT_VARIABLE wsksuite_rc)
+if(NOT wsksuite_rc EQUAL 0 OR wsksuite_list STREQUAL "")
+  message(FATAL_ERROR "wsksuite.py --list failed (${wsksuite_rc})")
+endif()
+set(WSKSUITE_CASES_WINE "")
+set(WSKSUITE_CASES_HOST "")
+string(REPLACE "\n" ";" wsksuite_list "${wsksuite_list}")
+foreach(line IN LISTS wsksuite_list)
+  if(line STREQUAL "")
+    continue()
+  endif()
+  string(REPLACE " " ";" fields "${line}")
+  list(LENGTH fields n)
+  if(n LESS 3 OR n GREATER 4)
+    message(FATAL_ERROR "wsksuite.py --list: bad line '${line}'")
+  endif()
+  list(GET fields 0 case)
+  list(GET fields 1 WSKSUITE_TIMEOUT_${case})
+  list(GET fields 2 beds)
+  string(REPLACE "," ";" beds "${beds}")
+  if(wine IN_LIST beds)
+    list(APPEND WSKSUITE_CASES_WINE ${case})
+  endif()
+  if(host IN_LIST beds)
+    list(APPEND WSKSUITE_CASES_HOST ${case})
+  endif()
+  set(WSKSUITE_LOCK_${case} "")
+  if(n EQUAL 4)
+    list(GET fields 3 WSKSUITE_LOCK_${case})
+  endif()
+endforeach()
+
 # host_<case>: as wine.<case>, ctest's TIMEOUT is the outer bound and
 # wsksuite.py's --time-limit, 30 s shorter, stops its processes first.
-function(wsksuite_add_host_test case timeout)
-  math(EXPR limit "${timeout} - 30")
+foreach(case IN LISTS WSKSUITE_CASES_HOST)
+  math(EXPR limit "${WSKSUITE_TIMEOUT_${case}} - 30")
   add_test(NAME host_${case}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/wsksuite.py ${case} --bed host
                    --host-drivers ${CMAKE_BINARY_DIR} --peers ${WSKSUITE_PEERS_DIR}
                    --time-limit ${limit})
-  set_tests_properties(host_${case} PROPERTIES TIMEOUT ${timeout} LABELS hostbed)
-endfunction()
+  set_tests_properties(host_${case} PROPERTIES TIMEOUT ${WSKSUITE_TIMEOUT_${case}} LABELS hostbed)
+  if(WSKSUITE_LOCK_${case})
+    set_tests_properties(host_${case} PROPERTIES RESOURCE_LOCK ${WSKSUITE_LOCK_${case}})
+  endif()
+endforeach()
 
-wsksuite_add_host_test(seed 150)
-wsksuite_add_host_test(echo1 240)
-wsksuite_add_host_test(echo50 240)
-wsksuite_add_host_test(kecho-unload 150)
-wsksuite_add_host_test(client 240)
-wsksuite_add_host_test(refused 150)
-wsksuite_add_host_test(reset 150)
-wsksuite_add_host_test(close-blocked 150)
-wsksuite_add_host_test(listen-close 150)
-wsksuite_add_host_test(races 180)
-wsksuite_add_host_test(badinput 150)
-wsksuite_add_host_test(unload-busy 150)
-wsksuite_add_host_test(stack-paged 150)
-wsksuite_add_host_test(options 150)
-wsksuite_add_host_test(resolve 150)
-wsksuite_add_host_test(nonblock 180)
-wsksuite_add_host_test(timeouts 150)
-# ktest aio: the asynchronous and event APIs in a driver.
-wsksuite_add_host_test(aio 150)
-wsksuite_add_host_test(http-get 240)
-wsksuite_add_host_test(echo-server 300)
-wsksuite_add_host_test(httpd 300)
-# examples/event-echo: 200 connections x 256 KiB, unload with 20 open; with WSK
-# event callbacks, then with the library's fallback (KSHIM_WSK_EVENTS=0).
-wsksuite_add_host_test(event-echo 240)
-wsksuite_add_host_test(event-echo-fallback 240)
-# The LySocket article's drivers (wine.compat_seed on Wine); port 8888.
-wsksuite_add_host_test(compat 150)
-set_tests_properties(host_compat PROPERTIES RESOURCE_LOCK port8888)
+# The lists cannot drift: ktest's scenario table (tests/drivers/ktest/ktest.c)
+# against the scenarios the cases run (wsksuite.py --check-ktest).
+add_test(NAME suite_lists
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/wsksuite.py
+                 --check-ktest ${WSKSOCK_SOURCE_DIR}/tests/drivers/ktest/ktest.c)
+set_tests_properties(suite_lists PROPERTIES TIMEOUT 60)
 
 # The runner itself (hostbed/hostrun), with wskrun's probe driver built for
 # the host bed: hostrun.<case> of hostbed/hostrun/hostrun_cases.py.

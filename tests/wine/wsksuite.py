@@ -3,6 +3,8 @@
 
 Usage: wsksuite.py CASE [--bed wine] --wskrun PATH --drivers DIR --peers DIR [--time-limit SEC]
        wsksuite.py CASE --bed host --host-drivers DIR --peers DIR [--time-limit SEC]
+       wsksuite.py --list
+       wsksuite.py --check-ktest tests/drivers/ktest/ktest.c
 
 The same cases run on two beds:
   wine  the mingw-w64 .sys drivers under tools/wskrun (one Wine prefix per
@@ -24,6 +26,10 @@ on every exit path.
 
 Exit status 0 when every check passed; 1 otherwise ("wsksuite: FAIL ..."
 lines say what).
+
+CASES (at the end) is the one list of the cases: --list prints it (name,
+ctest timeout, beds, resource lock) for ctest and tools/msvc-check;
+--check-ktest compares ktest's scenario table with the cases' ktest runs.
 """
 
 import argparse
@@ -1430,46 +1436,131 @@ def case_event_echo_fallback(c):
         raise Failure("event-echo-fallback is a host-bed case (under Wine, event-echo is it)")
     case_event_echo(c, fallback=True)
 
+# --------------------------------------------------------------- the cases
+
+class Entry:
+    """A case of CASES: its function, ctest's TIMEOUT for it (s; the case's
+    own --time-limit is 30 s less), the beds ctest runs it on, and the ctest
+    RESOURCE_LOCK it needs, if any."""
+
+    def __init__(self, fn, timeout, beds=("wine", "host"), lock=None):
+        self.fn, self.timeout, self.beds, self.lock = fn, timeout, beds, lock
+
+
+HOST_ONLY = ("host",)
+
+# The suite's one list of cases (issue 13). ctest registers wine.<case> for
+# each case with the Wine bed (tests/wine/suite.cmake) and host_<case> for
+# each with the host bed (suite_host.cmake), both from `wsksuite.py --list`;
+# tools/msvc-check runs the Wine ones from it too. ktest's scenarios
+# (tests/drivers/ktest/ktest.c) are checked against it by --check-ktest
+# (ctest suite_lists).
 CASES = {
-    "seed": case_seed,
-    "compat": case_compat,
-    "echo1": case_echo1,
-    "echo50": case_echo50,
-    "kecho-unload": case_kecho_unload,
-    "aio": case_aio,
-    "client": case_client,
-    "refused": case_refused,
-    "reset": case_reset,
-    "close-blocked": case_close_blocked,
-    "listen-close": case_listen_close,
-    "races": case_races,
-    "badinput": case_badinput,
-    "unload-busy": case_unload_busy,
-    "stack-paged": case_stack_paged,
-    "options": case_options,
-    "resolve": case_resolve,
-    "nonblock": case_nonblock,
-    "timeouts": case_timeouts,
-    "http-get": case_http_get,
-    "echo-server": case_echo_server,
-    "httpd": case_httpd,
-    "event-echo": case_event_echo,
-    "event-echo-fallback": case_event_echo_fallback,
+    "seed": Entry(case_seed, 150),
+    "echo1": Entry(case_echo1, 240),
+    "echo50": Entry(case_echo50, 240),
+    "kecho-unload": Entry(case_kecho_unload, 150),
+    "client": Entry(case_client, 240),
+    "refused": Entry(case_refused, 150),
+    "reset": Entry(case_reset, 150),
+    "close-blocked": Entry(case_close_blocked, 150),
+    # Closing a listener keeps its accepted connections (issue 11, item 8).
+    "listen-close": Entry(case_listen_close, 150),
+    # close/shutdown/cleanup racing calls in flight, 100 times each.
+    "races": Entry(case_races, 180),
+    "badinput": Entry(case_badinput, 150),
+    "unload-busy": Entry(case_unload_busy, 150),
+    "stack-paged": Entry(case_stack_paged, 150),
+    "options": Entry(case_options, 150),
+    "resolve": Entry(case_resolve, 150),
+    "nonblock": Entry(case_nonblock, 180),
+    "timeouts": Entry(case_timeouts, 150),
+    # The asynchronous and event APIs in a driver.
+    "aio": Entry(case_aio, 150),
+    # examples/http-get against nginx (50 MiB), redirects, chunked bodies.
+    "http-get": Entry(case_http_get, 240),
+    # examples/echo-server: 1,000 connections with 3 threads; unload with 1,000 open.
+    "echo-server": Entry(case_echo_server, 300),
+    # examples/httpd: http.client checks, wrk -c100 for 3 s, unload with connections open.
+    "httpd": Entry(case_httpd, 300),
+    # examples/event-echo: 200 connections x 256 KiB, unload with 20 open; with
+    # WSK event callbacks on the host bed, with the library's fallback under
+    # Wine (which has no event callbacks) and in event-echo-fallback.
+    "event-echo": Entry(case_event_echo, 240),
+    "event-echo-fallback": Entry(case_event_echo_fallback, 240, HOST_ONLY),
+    # The LySocket article's drivers (wine.compat_seed on Wine: compat.cmake);
+    # their fixed port 8888 is shared with make demo's.
+    "compat": Entry(case_compat, 150, HOST_ONLY, lock="port8888"),
 }
+
+
+def print_list():
+    """--list: one line per case, "<name> <timeout> <beds>[ <lock>]", beds
+    joined by commas (what suite.cmake, suite_host.cmake and msvc-check read)."""
+    for name, e in CASES.items():
+        print(" ".join([name, str(e.timeout), ",".join(e.beds)] + ([e.lock] if e.lock else [])))
+
+
+def check_ktest(ktest_c):
+    """--check-ktest: ktest's scenario table (ktest.c's kt_scenarios) and the
+    scenarios the cases of CASES run (their c.ktest("<scenario>", ...)
+    calls) must name the same scenarios: a scenario no case runs, or a case
+    running a scenario ktest does not have, is a failure. Returns the exit
+    status."""
+    import inspect
+    with open(ktest_c) as f:
+        text = f.read()
+    m = re.search(r"kt_scenarios\[\]\s*=\s*\{(.*?)\};", text, re.S)
+    if not m:
+        log("FAIL no kt_scenarios[] table in %s" % ktest_c)
+        return 1
+    table = re.findall(r'\{\s*"([^"]+)"\s*,\s*\w+\s*\}', m.group(1))
+    run = {}
+    for name, e in CASES.items():
+        for scenario in re.findall(r'\bc\.ktest\(\s*"([^"]+)"', inspect.getsource(e.fn)):
+            run.setdefault(scenario, []).append(name)
+    failures = 0
+    for scenario in table:
+        if scenario not in run:
+            failures += 1
+            log("FAIL ktest scenario '%s' (%s) is run by no case of CASES" % (scenario, ktest_c))
+    for scenario, names in sorted(run.items()):
+        if scenario not in table:
+            failures += 1
+            log("FAIL case %s runs ktest scenario '%s', which %s does not have"
+                % (",".join(names), scenario, ktest_c))
+    for scenario in sorted(set(s for s in table if table.count(s) > 1)):
+        failures += 1
+        log("FAIL ktest scenario '%s' twice in %s" % (scenario, ktest_c))
+    log("%d ktest scenarios, %d cases, %d run ktest: %s"
+        % (len(table), len(CASES), sum(len(n) for n in run.values()),
+           "RESULT pass" if failures == 0 else "RESULT fail"))
+    return 1 if failures else 0
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("case", choices=sorted(CASES))
+    ap.add_argument("case", nargs="?", choices=sorted(CASES))
+    ap.add_argument("--list", action="store_true",
+                    help="print the cases, one a line: name, ctest timeout, beds[, lock]")
+    ap.add_argument("--check-ktest", metavar="KTEST_C",
+                    help="check ktest.c's scenario table against the cases' ktest runs")
     ap.add_argument("--bed", choices=("wine", "host"), default="wine",
                     help="wine: .sys drivers under tools/wskrun; host: <name>-host executables")
     ap.add_argument("--wskrun", help="tools/wskrun (Wine bed)")
     ap.add_argument("--drivers", help="mingw-w64 build tree (WSKSOCK_DRIVERS_DIR; Wine bed)")
     ap.add_argument("--host-drivers", help="host build tree with the <name>-host executables"
                     " (host bed)")
-    ap.add_argument("--peers", required=True, help="directory of the native peers")
+    ap.add_argument("--peers", help="directory of the native peers")
     ap.add_argument("--time-limit", type=float, default=150.0)
     args = ap.parse_args()
+    if args.list:
+        print_list()
+        return 0
+    if args.check_ktest:
+        return check_ktest(args.check_ktest)
+    if not args.case or not args.peers:
+        ap.error("a case and --peers are needed")
     if args.bed == "wine" and not (args.wskrun and args.drivers):
         ap.error("the Wine bed needs --wskrun and --drivers")
     if args.bed == "host" and not args.host_drivers:
@@ -1491,7 +1582,7 @@ def main():
     for attempt in (1, 2):
         c = Case(args)
         try:
-            CASES[args.case](c)
+            CASES[args.case].fn(c)
         except WineStartFailure as e:
             stop_all()
             if attempt == 1:

@@ -3,9 +3,8 @@
  *
  * Registry parameters (REG_SZ under the service key's Parameters subkey,
  * read with ks_param_get/ks_param_get_int):
- *   Test     scenario: client, refused, reset, close-blocked, badinput,
- *            unload-busy, stack-paged, options, resolve, nonblock, timeouts,
- *            aio, listen-close, races
+ *   Test     scenario: a name of kt_scenarios[] below (each is run by a
+ *            case of tests/wine/wsksuite.py; ctest suite_lists checks that)
  *   Port     the native peer's port (client, reset, close-blocked, resolve,
  *            stack-paged, nonblock, timeouts, aio, races), a port without
  *            listener (refused) or a free port for ktest's own listener

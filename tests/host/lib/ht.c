@@ -11,6 +11,26 @@
 
 volatile LONG ht_failures, ht_checks;
 
+/* The mixed mode's seed is printed by the shim ("kshim: seed N"). */
+const struct ht_run ht_runs_modes[] = {
+    {"_async", "KSHIM_COMPLETION=async"},
+    {"_inline", "KSHIM_COMPLETION=inline"},
+    {"_mixed", "KSHIM_COMPLETION=mixed"},
+    {NULL, NULL},
+};
+/* The library's fallback: the provider without event callbacks, as on Wine. */
+const struct ht_run ht_runs_events[] = {
+    {"_async", "KSHIM_COMPLETION=async"},
+    {"_inline", "KSHIM_COMPLETION=inline"},
+    {"_mixed", "KSHIM_COMPLETION=mixed"},
+    {"_fallback", "KSHIM_COMPLETION=mixed;KSHIM_WSK_EVENTS=0"},
+    {NULL, NULL},
+};
+const struct ht_run ht_runs_once[] = {
+    {"", NULL},
+    {NULL, NULL},
+};
+
 /* Seconds a single test may take before the watchdog ends the program. */
 #define HT_TEST_LIMIT_S 120
 

@@ -19,9 +19,29 @@
 #include "hpeer.h"
 
 typedef void ht_test_fn(void);
+
+/*
+ * How ctest runs a test: one ctest test per run, named
+ * host_lib_<test name><suffix>, with env (ctest ENVIRONMENT entries, ';'
+ * between them; NULL for none). A run list ends with a NULL suffix.
+ * `lib_test --runs` prints them all and tests/host/lib/CMakeLists.txt
+ * registers them from its output, so the tables of t_*.c are the only list.
+ */
+struct ht_run {
+    const char *suffix;
+    const char *env;
+};
+/* _async, _inline, _mixed: each of the provider's completion modes. */
+extern const struct ht_run ht_runs_modes[];
+/* ht_runs_modes and _fallback: mixed, without WSK event callbacks. */
+extern const struct ht_run ht_runs_events[];
+/* Once, with no suffix and no environment. */
+extern const struct ht_run ht_runs_once[];
+
 struct ht_test {
     const char *name;
     ht_test_fn *fn;
+    const struct ht_run *runs;
 };
 
 extern volatile LONG ht_failures, ht_checks;

@@ -446,12 +446,12 @@ static void t_aio_blocking_calls(void)
 }
 
 const struct ht_test aio_tests[] = {
-    {"aio-echo", t_aio_echo},
-    {"aio-order", t_aio_order},
-    {"aio-cancel", t_aio_cancel},
-    {"aio-close", t_aio_close},
-    {"aio-args", t_aio_args},
-    {"aio-connect-udp", t_aio_connect_udp},
-    {"aio-blocking-calls", t_aio_blocking_calls},
+    {"aio-echo", t_aio_echo, ht_runs_modes},
+    {"aio-order", t_aio_order, ht_runs_modes},
+    {"aio-cancel", t_aio_cancel, ht_runs_modes},
+    {"aio-close", t_aio_close, ht_runs_modes},
+    {"aio-args", t_aio_args, ht_runs_modes},
+    {"aio-connect-udp", t_aio_connect_udp, ht_runs_modes},
+    {"aio-blocking-calls", t_aio_blocking_calls, ht_runs_modes},
 };
 const int aio_test_count = (int)(sizeof(aio_tests) / sizeof(aio_tests[0]));

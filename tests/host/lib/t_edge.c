@@ -313,14 +313,14 @@ static void t_many_threads(void)
 }
 
 const struct ht_test edge_tests[] = {
-    {"partial-send-reset", t_partial_send_reset},
-    {"accept-cancelled-by-close", t_accept_cancelled_by_close},
-    {"recv-cancelled-by-close", t_recv_cancelled_by_close},
-    {"send-cancelled-by-close", t_send_cancelled_by_close},
-    {"cleanup-races-io", t_cleanup_races_io},
-    {"irql", t_irql},
-    {"after-cleanup", t_after_cleanup},
-    {"many-sockets", t_many_sockets},
-    {"many-threads", t_many_threads},
+    {"partial-send-reset", t_partial_send_reset, ht_runs_modes},
+    {"accept-cancelled-by-close", t_accept_cancelled_by_close, ht_runs_modes},
+    {"recv-cancelled-by-close", t_recv_cancelled_by_close, ht_runs_modes},
+    {"send-cancelled-by-close", t_send_cancelled_by_close, ht_runs_modes},
+    {"cleanup-races-io", t_cleanup_races_io, ht_runs_modes},
+    {"irql", t_irql, ht_runs_modes},
+    {"after-cleanup", t_after_cleanup, ht_runs_modes},
+    {"many-sockets", t_many_sockets, ht_runs_modes},
+    {"many-threads", t_many_threads, ht_runs_modes},
 };
 const int edge_test_count = (int)(sizeof(edge_tests) / sizeof(edge_tests[0]));

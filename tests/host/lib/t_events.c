@@ -532,13 +532,13 @@ static void t_ev_cleanup(void)
 }
 
 const struct ht_test event_tests[] = {
-    {"events-echo", t_ev_echo},
-    {"events-slow-consumer", t_ev_slow},
-    {"events-flood", t_ev_flood},
-    {"events-pause", t_ev_pause},
-    {"events-client", t_ev_client},
-    {"events-close-in-callback", t_ev_close_in_callback},
-    {"events-reset-reject-args", t_ev_reset_reject_args},
-    {"events-cleanup", t_ev_cleanup},
+    {"events-echo", t_ev_echo, ht_runs_events},
+    {"events-slow-consumer", t_ev_slow, ht_runs_events},
+    {"events-flood", t_ev_flood, ht_runs_events},
+    {"events-pause", t_ev_pause, ht_runs_events},
+    {"events-client", t_ev_client, ht_runs_events},
+    {"events-close-in-callback", t_ev_close_in_callback, ht_runs_events},
+    {"events-reset-reject-args", t_ev_reset_reject_args, ht_runs_events},
+    {"events-cleanup", t_ev_cleanup, ht_runs_events},
 };
 const int event_test_count = (int)(sizeof(event_tests) / sizeof(event_tests[0]));

@@ -181,9 +181,9 @@ static void t_error_mapping(void)
 }
 
 const struct ht_test more_tests[] = {
-    {"compat-v6-udp", t_compat_v6_and_udp},
-    {"provider-late", t_provider_late},
-    {"provider-never", t_provider_never},
-    {"error-mapping", t_error_mapping},
+    {"compat-v6-udp", t_compat_v6_and_udp, ht_runs_modes},
+    {"provider-late", t_provider_late, ht_runs_modes},
+    {"provider-never", t_provider_never, ht_runs_modes},
+    {"error-mapping", t_error_mapping, ht_runs_modes},
 };
 const int more_test_count = (int)(sizeof(more_tests) / sizeof(more_tests[0]));

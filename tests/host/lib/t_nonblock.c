@@ -645,17 +645,17 @@ static void t_ioctl_args(void)
 }
 
 const struct ht_test nonblock_tests[] = {
-    {"nonblock-recv", t_nb_recv},
-    {"nonblock-dontwait-fionread", t_dontwait_fionread},
-    {"nonblock-accept", t_nb_accept},
-    {"nonblock-connect", t_nb_connect},
-    {"nonblock-send-big", t_nb_send_big},
-    {"nonblock-poll-many", t_poll_many},
-    {"nonblock-poll-blocked-recv", t_poll_blocked_recv},
-    {"nonblock-udp", t_nb_udp},
-    {"nonblock-ioctl-args", t_ioctl_args},
-    {"nonblock-close-inflight", t_close_inflight},
-    {"timeouts-rcvtimeo", t_rcvtimeo},
-    {"timeouts-sndtimeo", t_sndtimeo},
+    {"nonblock-recv", t_nb_recv, ht_runs_modes},
+    {"nonblock-dontwait-fionread", t_dontwait_fionread, ht_runs_modes},
+    {"nonblock-accept", t_nb_accept, ht_runs_modes},
+    {"nonblock-connect", t_nb_connect, ht_runs_modes},
+    {"nonblock-send-big", t_nb_send_big, ht_runs_modes},
+    {"nonblock-poll-many", t_poll_many, ht_runs_modes},
+    {"nonblock-poll-blocked-recv", t_poll_blocked_recv, ht_runs_modes},
+    {"nonblock-udp", t_nb_udp, ht_runs_modes},
+    {"nonblock-ioctl-args", t_ioctl_args, ht_runs_modes},
+    {"nonblock-close-inflight", t_close_inflight, ht_runs_modes},
+    {"timeouts-rcvtimeo", t_rcvtimeo, ht_runs_modes},
+    {"timeouts-sndtimeo", t_sndtimeo, ht_runs_modes},
 };
 const int nonblock_test_count = (int)(sizeof(nonblock_tests) / sizeof(nonblock_tests[0]));

@@ -472,12 +472,12 @@ static void test_names(void)
 }
 
 const struct ht_test option_tests[] = {
-    {"opt-roundtrip", test_roundtrip},
-    {"opt-validation", test_validation},
-    {"opt-dual-stack", test_dual_stack},
-    {"opt-address-reuse", test_address_reuse},
-    {"opt-close-modes", test_close_modes},
-    {"opt-shutdown", test_shutdown},
-    {"opt-names", test_names},
+    {"opt-roundtrip", test_roundtrip, ht_runs_modes},
+    {"opt-validation", test_validation, ht_runs_modes},
+    {"opt-dual-stack", test_dual_stack, ht_runs_modes},
+    {"opt-address-reuse", test_address_reuse, ht_runs_modes},
+    {"opt-close-modes", test_close_modes, ht_runs_modes},
+    {"opt-shutdown", test_shutdown, ht_runs_modes},
+    {"opt-names", test_names, ht_runs_modes},
 };
 const int option_test_count = (int)(sizeof(option_tests) / sizeof(option_tests[0]));

@@ -7,8 +7,8 @@
  * library on it (ks_cleanup, the shim's knobs, ks_startup: the choice is
  * made by ks_startup) and restores the default system at its end.
  *
- * pool-fault needs KSHIM_FAULT=pool.ksPt:1 (the ctest entries set it, once
- * with ExAllocatePool2 and once without: KSHIM_NO_POOL2=1).
+ * pool-fault needs KSHIM_FAULT=pool.ksPt:1 (its runs, fault_runs, set it,
+ * once with ExAllocatePool2 and once without: KSHIM_NO_POOL2=1).
  */
 #include "tests.h"
 
@@ -249,11 +249,18 @@ static void t_pool_fault(void)
     ks_pool_free(p, T_TAG);
 }
 
+/* ctest's host_lib_pool-fault_pool2 and host_lib_pool-fault_with_tag. */
+static const struct ht_run fault_runs[] = {
+    {"_pool2", "KSHIM_FAULT=" T_SITE ":1"},
+    {"_with_tag", "KSHIM_FAULT=" T_SITE ":1;KSHIM_NO_POOL2=1"},
+    {NULL, NULL},
+};
+
 const struct ht_test pool_tests[] = {
-    {"pool-pool2", t_pool_pool2},
-    {"pool-no-pool2", t_pool_no_pool2},
-    {"pool-windows10-1909", t_pool_windows10_1909},
-    {"pool-windows7", t_pool_windows7},
-    {"pool-fault", t_pool_fault},
+    {"pool-pool2", t_pool_pool2, ht_runs_once},
+    {"pool-no-pool2", t_pool_no_pool2, ht_runs_once},
+    {"pool-windows10-1909", t_pool_windows10_1909, ht_runs_once},
+    {"pool-windows7", t_pool_windows7, ht_runs_once},
+    {"pool-fault", t_pool_fault, fault_runs},
 };
 const int pool_test_count = (int)(sizeof(pool_tests) / sizeof(pool_tests[0]));

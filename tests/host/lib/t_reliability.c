@@ -427,13 +427,13 @@ static void t_close_linger(void)
 }
 
 const struct ht_test reliability_tests[] = {
-    {"rel-aio-cancel-close-race", t_aio_cancel_close_race},
-    {"rel-cleanup-lookup-race", t_cleanup_lookup_race},
-    {"rel-shutdown-close-race", t_shutdown_close_race},
-    {"rel-lock-after-close", t_lock_after_close},
-    {"rel-fd-reuse", t_fd_reuse},
-    {"rel-flags", t_flags},
-    {"rel-cleanup-bounded", t_cleanup_bounded},
-    {"rel-close-linger", t_close_linger},
+    {"rel-aio-cancel-close-race", t_aio_cancel_close_race, ht_runs_modes},
+    {"rel-cleanup-lookup-race", t_cleanup_lookup_race, ht_runs_modes},
+    {"rel-shutdown-close-race", t_shutdown_close_race, ht_runs_modes},
+    {"rel-lock-after-close", t_lock_after_close, ht_runs_modes},
+    {"rel-fd-reuse", t_fd_reuse, ht_runs_modes},
+    {"rel-flags", t_flags, ht_runs_modes},
+    {"rel-cleanup-bounded", t_cleanup_bounded, ht_runs_modes},
+    {"rel-close-linger", t_close_linger, ht_runs_modes},
 };
 const int reliability_test_count = sizeof(reliability_tests) / sizeof(reliability_tests[0]);

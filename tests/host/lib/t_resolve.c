@@ -558,12 +558,12 @@ static void t_cleanup_race(void)
 }
 
 const struct ht_test resolve_tests[] = {
-    {"resolve-localhost", t_localhost},
-    {"resolve-numeric", t_numeric},
-    {"resolve-services-hints", t_services_and_hints},
-    {"resolve-nameinfo", t_nameinfo},
-    {"resolve-utf", t_utf},
-    {"resolve-connect", t_connect},
-    {"resolve-cleanup-race", t_cleanup_race},
+    {"resolve-localhost", t_localhost, ht_runs_modes},
+    {"resolve-numeric", t_numeric, ht_runs_modes},
+    {"resolve-services-hints", t_services_and_hints, ht_runs_modes},
+    {"resolve-nameinfo", t_nameinfo, ht_runs_modes},
+    {"resolve-utf", t_utf, ht_runs_modes},
+    {"resolve-connect", t_connect, ht_runs_modes},
+    {"resolve-cleanup-race", t_cleanup_race, ht_runs_modes},
 };
 const int resolve_test_count = (int)(sizeof(resolve_tests) / sizeof(resolve_tests[0]));

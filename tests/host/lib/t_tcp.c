@@ -229,9 +229,13 @@ static void t_peek(void)
 }
 
 const struct ht_test tcp_tests[] = {
-    {"tcp4-lib-to-lib", t_tcp4_lib_to_lib},       {"tcp6-lib-to-lib", t_tcp6_lib_to_lib},
-    {"tcp4-native-server", t_tcp4_native_server}, {"tcp6-native-server", t_tcp6_native_server},
-    {"tcp6-native-client", t_tcp6_native_client}, {"tcp-refused", t_refused},
-    {"tcp-family-rules", t_family_rules},         {"tcp-peek", t_peek},
+    {"tcp4-lib-to-lib", t_tcp4_lib_to_lib, ht_runs_modes},
+    {"tcp6-lib-to-lib", t_tcp6_lib_to_lib, ht_runs_modes},
+    {"tcp4-native-server", t_tcp4_native_server, ht_runs_modes},
+    {"tcp6-native-server", t_tcp6_native_server, ht_runs_modes},
+    {"tcp6-native-client", t_tcp6_native_client, ht_runs_modes},
+    {"tcp-refused", t_refused, ht_runs_modes},
+    {"tcp-family-rules", t_family_rules, ht_runs_modes},
+    {"tcp-peek", t_peek, ht_runs_modes},
 };
 const int tcp_test_count = (int)(sizeof(tcp_tests) / sizeof(tcp_tests[0]));

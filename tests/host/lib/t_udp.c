@@ -143,8 +143,10 @@ static void t_udp_misuse(void)
 }
 
 const struct ht_test udp_tests[] = {
-    {"udp4-lib-to-lib", t_udp4_lib_to_lib}, {"udp6-lib-to-lib", t_udp6_lib_to_lib},
-    {"udp4-native", t_udp4_native},         {"udp6-native", t_udp6_native},
-    {"udp-misuse", t_udp_misuse},
+    {"udp4-lib-to-lib", t_udp4_lib_to_lib, ht_runs_modes},
+    {"udp6-lib-to-lib", t_udp6_lib_to_lib, ht_runs_modes},
+    {"udp4-native", t_udp4_native, ht_runs_modes},
+    {"udp6-native", t_udp6_native, ht_runs_modes},
+    {"udp-misuse", t_udp_misuse, ht_runs_modes},
 };
 const int udp_test_count = (int)(sizeof(udp_tests) / sizeof(udp_tests[0]));
