@@ -9,38 +9,19 @@
  * it is exact (a peer's address always is).
  */
 #include "ks_socket.h"
+#include "ks_wsk.h"
 
-NTSTATUS ks_wsk_get_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out)
+NTSTATUS ks_sock_wsk_get_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out)
 {
-    PFN_WSK_GET_LOCAL_ADDRESS get_local = NULL;
-    PFN_WSK_GET_REMOTE_ADDRESS get_remote = NULL;
     PWSK_SOCKET wsk;
     if (ks_call_enter(s, -1, 0, &wsk) != 0)
         return STATUS_CANCELLED;
-    const void *dispatch = wsk->Dispatch;
-    /* The function's place differs between the dispatch tables. */
-    switch (s->wsk_kind) {
-    case WSK_FLAG_LISTEN_SOCKET:
-        get_local = ((const WSK_PROVIDER_LISTEN_DISPATCH *)dispatch)->WskGetLocalAddress;
-        break;
-    case WSK_FLAG_DATAGRAM_SOCKET:
-        get_local = ((const WSK_PROVIDER_DATAGRAM_DISPATCH *)dispatch)->WskGetLocalAddress;
-        break;
-    case WSK_FLAG_CONNECTION_SOCKET:
-        get_local = ((const WSK_PROVIDER_CONNECTION_DISPATCH *)dispatch)->WskGetLocalAddress;
-        get_remote = ((const WSK_PROVIDER_CONNECTION_DISPATCH *)dispatch)->WskGetRemoteAddress;
-        break;
-    default:
-        break;
-    }
-    if (remote ? get_remote == NULL : get_local == NULL) {
-        ks_call_leave(s);
-        return STATUS_NOT_SUPPORTED;
-    }
     RtlZeroMemory(out, sizeof(*out));
+    /* The layer answers STATUS_NOT_SUPPORTED for a category without the
+     * call, without touching the IRP: ks_op_wait then returns it as is. */
     PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status =
-        remote ? get_remote(wsk, (PSOCKADDR)out, irp) : get_local(wsk, (PSOCKADDR)out, irp);
+    NTSTATUS status = remote ? ks_wsk_get_remote_address(wsk, s->wsk_kind, (PSOCKADDR)out, irp)
+                             : ks_wsk_get_local_address(wsk, s->wsk_kind, (PSOCKADDR)out, irp);
     ks_call_leave(s);
     status = ks_op_wait(&s->ctl, status, NULL, NULL);
     if (NT_SUCCESS(status) && out->ss_family != s->family)
@@ -78,7 +59,7 @@ static int get_address(int fd, BOOLEAN remote, struct sockaddr *addr, int *addrl
     } else {
         const SOCKADDR_STORAGE *record = remote ? &s->remote : &s->local;
         NTSTATUS status =
-            s->wsk != NULL ? ks_wsk_get_address(s, remote, &result) : STATUS_NOT_SUPPORTED;
+            s->wsk != NULL ? ks_sock_wsk_get_address(s, remote, &result) : STATUS_NOT_SUPPORTED;
         if (s->closing) {
             err = -EBADF;
         } else if (!NT_SUCCESS(status)) {

@@ -1,6 +1,7 @@
 /* ks_datagram.c - ks_sendto and ks_recvfrom on datagram (UDP) sockets. */
 #include "ks_datagram.h"
 #include "ks_options.h"
+#include "ks_wsk.h"
 
 /* Binds an unbound datagram socket to its family's wildcard address. */
 static int ensure_bound(ks_sock *s)
@@ -13,13 +14,13 @@ static int ensure_bound(ks_sock *s)
     if (s->state == KS_SS_NEW) {
         SOCKADDR_STORAGE any;
         ks_wildcard_addr(s->family, &any);
-        NTSTATUS status = ks_wsk_create(s, WSK_FLAG_DATAGRAM_SOCKET);
+        NTSTATUS status = ks_sock_wsk_create(s, WSK_FLAG_DATAGRAM_SOCKET);
         if (NT_SUCCESS(status)) {
             status = ks_opts_apply(s); /* stored options, before the bind */
             if (NT_SUCCESS(status))
-                status = ks_wsk_bind(s, (const SOCKADDR *)&any);
+                status = ks_sock_wsk_bind(s, (const SOCKADDR *)&any);
             if (!NT_SUCCESS(status))
-                ks_wsk_close(s);
+                ks_sock_wsk_close(s);
         }
         if (NT_SUCCESS(status)) {
             KIRQL irql;
@@ -73,13 +74,11 @@ ks_ssize_t ks_sendto(int fd, const void *buf, size_t len, int flags, const struc
     ks_ssize_t result = -EBADF;
     PWSK_SOCKET wsk;
     if (ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL, &wsk) == 0) {
-        const WSK_PROVIDER_DATAGRAM_DISPATCH *d =
-            (const WSK_PROVIDER_DATAGRAM_DISPATCH *)wsk->Dispatch;
         WSK_BUF wbuf;
         PIRP irp = ks_op_begin(&s->tx);
         NTSTATUS status = ks_op_lock_buffer(&s->tx, (void *)buf, (ULONG)len, IoReadAccess, &wbuf);
         if (NT_SUCCESS(status))
-            status = d->WskSendTo(wsk, &wbuf, 0, (PSOCKADDR)&remote, 0, NULL, irp);
+            status = ks_wsk_send_to(wsk, &wbuf, 0, (const SOCKADDR *)&remote, irp);
         ks_call_leave(s);
         /* A datagram send does not wait for a peer: it is waited for even
          * when non-blocking, and SO_SNDTIMEO does not apply. */
@@ -119,16 +118,14 @@ static ks_ssize_t recvfrom_direct(ks_sock *s, void *buf, size_t len, struct sock
         return -EBADF;
     SOCKADDR_STORAGE remote;
     RtlZeroMemory(&remote, sizeof(remote));
-    const WSK_PROVIDER_DATAGRAM_DISPATCH *dispatch =
-        (const WSK_PROVIDER_DATAGRAM_DISPATCH *)wsk->Dispatch;
     WSK_BUF wbuf;
     ULONG control_len = 0;
     ULONG_PTR info = 0;
     PIRP irp = ks_op_begin(&s->rx);
     NTSTATUS status = ks_op_lock_buffer(&s->rx, buf, (ULONG)len, IoWriteAccess, &wbuf);
     if (NT_SUCCESS(status))
-        status = dispatch->WskReceiveFrom(wsk, &wbuf, 0, (PSOCKADDR)&remote, &control_len, NULL,
-                                          flags_out, irp);
+        status =
+            ks_wsk_receive_from(wsk, &wbuf, 0, (PSOCKADDR)&remote, &control_len, flags_out, irp);
     ks_call_leave(s);
     status = ks_op_wait(&s->rx, status, NULL, &info);
     if (NT_SUCCESS(status)) {

@@ -31,6 +31,7 @@
 #include "ks_fdtable.h"
 #include "ks_options.h"
 #include "ks_work.h"
+#include "ks_wsk.h"
 
 #define KS_EV_RING 32                  /* retained indications per connection */
 #define KS_EV_PULL_NATIVE KS_READY_BUF /* drains the read-ahead in one pull */
@@ -300,9 +301,7 @@ static enum list_result deliver_list(struct ks_events_state *c, PWSK_DATA_INDICA
  * s->wsk stays) and the close itself (ctl lock held, calls drained). */
 static void release_list(ks_sock *s, PWSK_DATA_INDICATION list)
 {
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
-        (const WSK_PROVIDER_CONNECTION_DISPATCH *)s->wsk->Dispatch;
-    d->WskRelease(s->wsk, list);
+    (void)ks_wsk_release(s->wsk, list);
 }
 
 /* The end of the stream: the disconnect callback, or the close. */
@@ -623,10 +622,9 @@ static NTSTATUS enable_events(ks_sock *s, ULONG mask, enum ks_sock_state state)
     PWSK_SOCKET wsk;
     if (ks_call_enter(s, (int)state, -EINVAL, &wsk) != 0)
         return STATUS_CANCELLED;
-    const WSK_PROVIDER_BASIC_DISPATCH *d = (const WSK_PROVIDER_BASIC_DISPATCH *)wsk->Dispatch;
     SIZE_T returned = 0;
-    NTSTATUS status = d->WskControlSocket(wsk, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
-                                          sizeof(control), &control, 0, NULL, &returned, NULL);
+    NTSTATUS status = ks_wsk_control_socket(wsk, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                                            sizeof(control), &control, 0, NULL, &returned, NULL);
     ks_call_leave(s);
     return status;
 }
@@ -714,7 +712,7 @@ int ks_recv_events(int fd, const struct ks_event_handlers *handlers, void *conn_
     if (!claim_events(s, c))
         return -EINVAL;
     KIRQL irql;
-    /* Every connection socket has our connection dispatch (ks_wsk_create,
+    /* Every connection socket has our connection dispatch (ks_sock_wsk_create,
      * WskAccept), so only the provider can say no (Wine: not implemented). */
     c->native =
         NT_SUCCESS(enable_events(s, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT, KS_SS_CONNECTED));

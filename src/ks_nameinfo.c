@@ -5,6 +5,7 @@
  */
 #include "ks_resolve.h"
 #include "ks_utf.h"
+#include "ks_wsk.h"
 
 #define KS_NI_FLAGS (NI_NOFQDN | NI_NUMERICHOST | NI_NAMEREQD | NI_NUMERICSERV | NI_DGRAM)
 
@@ -97,9 +98,9 @@ static int ask_provider(const struct sockaddr *sa, ULONG salen, BOOLEAN want_hos
     req->serv.MaximumLength = (USHORT)sizeof(req->serv_text);
 
     PIRP irp = ks_op_begin(&q->op);
-    NTSTATUS status = npi->Dispatch->WskGetNameInfo(
-        npi->Client, (PSOCKADDR)&req->sa, salen, want_host ? &req->host : NULL,
-        want_serv ? &req->serv : NULL, (ULONG)flags, NULL, NULL, irp);
+    NTSTATUS status =
+        ks_wsk_get_name_info(npi, (PSOCKADDR)&req->sa, salen, want_host ? &req->host : NULL,
+                             want_serv ? &req->serv : NULL, (ULONG)flags, irp);
     status = ks_query_wait(q, status, &cancelled);
     if (NT_SUCCESS(status)) {
         if (want_host)

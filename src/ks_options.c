@@ -1,19 +1,18 @@
 /* ks_options.c - ks_setsockopt, ks_getsockopt; stored options applied to
  * the provider's sockets. */
 #include "ks_options.h"
+#include "ks_wsk.h"
 
-NTSTATUS ks_wsk_control(ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code,
-                        SIZE_T in_size, PVOID in, SIZE_T out_size, PVOID out, SIZE_T *returned)
+NTSTATUS ks_sock_wsk_control(ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code,
+                             SIZE_T in_size, PVOID in, SIZE_T out_size, PVOID out, SIZE_T *returned)
 {
     PWSK_SOCKET wsk;
     if (ks_call_enter(s, -1, 0, &wsk) != 0)
         return STATUS_CANCELLED;
-    /* Every WSK dispatch table starts with Basic (WskControlSocket). */
-    const WSK_PROVIDER_BASIC_DISPATCH *d = (const WSK_PROVIDER_BASIC_DISPATCH *)wsk->Dispatch;
     SIZE_T dummy = 0;
     PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = d->WskControlSocket(wsk, type, code, level, in_size, in, out_size, out,
-                                          returned != NULL ? returned : &dummy, irp);
+    NTSTATUS status = ks_wsk_control_socket(wsk, type, code, level, in_size, in, out_size, out,
+                                            returned != NULL ? returned : &dummy, irp);
     ks_call_leave(s);
     return ks_op_wait(&s->ctl, status, NULL, NULL);
 }
@@ -29,8 +28,8 @@ NTSTATUS ks_opts_apply(ks_sock *s)
 {
     if (s->family == AF_INET6 && !s->v6only) {
         ULONG off = 0;
-        NTSTATUS status = ks_wsk_control(s, WskSetOption, IPPROTO_IPV6, IPV6_V6ONLY, sizeof(off),
-                                         &off, 0, NULL, NULL);
+        NTSTATUS status = ks_sock_wsk_control(s, WskSetOption, IPPROTO_IPV6, IPV6_V6ONLY,
+                                              sizeof(off), &off, 0, NULL, NULL);
         if (!NT_SUCCESS(status)) {
             s->v6only = TRUE;
             return status;
@@ -39,8 +38,8 @@ NTSTATUS ks_opts_apply(ks_sock *s)
     for (ULONG i = 0; i < s->nopts; i++) {
         ULONG value = s->opts[i].value;
         NTSTATUS status =
-            ks_wsk_control(s, WskSetOption, (ULONG)s->opts[i].level, (ULONG)s->opts[i].name,
-                           sizeof(value), &value, 0, NULL, NULL);
+            ks_sock_wsk_control(s, WskSetOption, (ULONG)s->opts[i].level, (ULONG)s->opts[i].name,
+                                sizeof(value), &value, 0, NULL, NULL);
         if (!NT_SUCCESS(status)) {
             forget_opt(s, i);
             return status;
@@ -160,8 +159,8 @@ static int set_provider_opt(ks_sock *s, int level, int name, int value)
     if (o == NULL && s->nopts == KS_MAX_STORED_OPTS)
         return -ENOMEM;
     if (s->wsk != NULL) {
-        NTSTATUS status = ks_wsk_control(s, WskSetOption, (ULONG)level, (ULONG)name, sizeof(v), &v,
-                                         0, NULL, NULL);
+        NTSTATUS status = ks_sock_wsk_control(s, WskSetOption, (ULONG)level, (ULONG)name, sizeof(v),
+                                              &v, 0, NULL, NULL);
         if (!NT_SUCCESS(status))
             return ks_sock_error(s, status);
     }
@@ -236,8 +235,8 @@ static int get_provider_opt(ks_sock *s, int level, int name, ULONG *value)
 {
     if (s->wsk != NULL) {
         SIZE_T returned = 0;
-        NTSTATUS status = ks_wsk_control(s, WskGetOption, (ULONG)level, (ULONG)name, 0, NULL,
-                                         sizeof(*value), value, &returned);
+        NTSTATUS status = ks_sock_wsk_control(s, WskGetOption, (ULONG)level, (ULONG)name, 0, NULL,
+                                              sizeof(*value), value, &returned);
         if (NT_SUCCESS(status) && returned < sizeof(*value))
             status = STATUS_INVALID_NETWORK_RESPONSE;
         if (!NT_SUCCESS(status))

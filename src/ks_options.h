@@ -23,10 +23,11 @@ _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS ks_opts_apply(_
  * Windows (the provider's accepted socket inherits its own settings). */
 void ks_opts_inherit(_Inout_ ks_sock *n, _In_ const ks_sock *l);
 
-/* WskControlSocket on s->wsk (ctl lock held). */
+/* WskControlSocket on s->wsk (ctl lock held; see ks_sock_wsk_* in
+ * ks_socket.h). */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
-    ks_wsk_control(_Inout_ ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code,
-                   SIZE_T in_size, _In_reads_bytes_opt_(in_size) PVOID in, SIZE_T out_size,
-                   _Out_writes_bytes_opt_(out_size) PVOID out, _Out_opt_ SIZE_T *returned);
+    ks_sock_wsk_control(_Inout_ ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code,
+                        SIZE_T in_size, _In_reads_bytes_opt_(in_size) PVOID in, SIZE_T out_size,
+                        _Out_writes_bytes_opt_(out_size) PVOID out, _Out_opt_ SIZE_T *returned);
 
 #endif /* KS_OPTIONS_H */

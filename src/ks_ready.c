@@ -1,6 +1,7 @@
 /* ks_ready.c - the readiness engine: asynchronous requests (see ks_ready.h). */
 #include "ks_events.h"
 #include "ks_socket.h"
+#include "ks_wsk.h"
 
 static ks_op_callback rx_done;
 static ks_op_callback tx_done;
@@ -234,26 +235,21 @@ int ks_ready_rx_arm(ks_sock *s)
     WSK_BUF *wbuf = &r->rx_wbuf;
     NTSTATUS status;
     if (kind == KS_RX_ACCEPT) {
-        const WSK_PROVIDER_LISTEN_DISPATCH *d = (const WSK_PROVIDER_LISTEN_DISPATCH *)wsk->Dispatch;
         RtlZeroMemory(&r->acc_remote, sizeof(r->acc_remote));
-        status = d->WskAccept(wsk, 0, r->acc, ks_events_connection_dispatch(), NULL,
-                              (PSOCKADDR)&r->acc_remote, irp);
+        status = ks_wsk_accept(wsk, 0, r->acc, ks_events_connection_dispatch(),
+                               (PSOCKADDR)&r->acc_remote, irp);
     } else if (kind == KS_RX_RECVFROM) {
-        const WSK_PROVIDER_DATAGRAM_DISPATCH *d =
-            (const WSK_PROVIDER_DATAGRAM_DISPATCH *)wsk->Dispatch;
         RtlZeroMemory(&r->dg_from, sizeof(r->dg_from));
         r->dg_flags = 0;
         r->dg_control_len = 0;
         status = ks_op_lock_buffer(&s->rx, s->peek_buf, KS_READY_BUF, IoWriteAccess, wbuf);
         if (NT_SUCCESS(status))
-            status = d->WskReceiveFrom(wsk, wbuf, 0, (PSOCKADDR)&r->dg_from, &r->dg_control_len,
-                                       NULL, &r->dg_flags, irp);
+            status = ks_wsk_receive_from(wsk, wbuf, 0, (PSOCKADDR)&r->dg_from, &r->dg_control_len,
+                                         &r->dg_flags, irp);
     } else {
-        const WSK_PROVIDER_CONNECTION_DISPATCH *d =
-            (const WSK_PROVIDER_CONNECTION_DISPATCH *)wsk->Dispatch;
         status = ks_op_lock_buffer(&s->rx, s->peek_buf + s->peek_len, room, IoWriteAccess, wbuf);
         if (NT_SUCCESS(status))
-            status = d->WskReceive(wsk, wbuf, 0, irp);
+            status = ks_wsk_receive(wsk, wbuf, 0, irp);
     }
     ks_call_leave(s);
     status = ks_op_async_issued(&s->rx, status);
@@ -415,19 +411,15 @@ static int tx_start(ks_sock *s, enum ks_tx_kind kind, int state, int not_state_e
 
 static NTSTATUS issue_send(ks_sock *s, PWSK_SOCKET wsk, PIRP irp)
 {
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
-        (const WSK_PROVIDER_CONNECTION_DISPATCH *)wsk->Dispatch;
     WSK_BUF *wbuf = &s->ready.tx_wbuf; /* in the socket, as rx_wbuf */
     NTSTATUS status =
         ks_op_lock_buffer(&s->tx, s->ready.tx_buf, s->ready.tx_len, IoReadAccess, wbuf);
-    return NT_SUCCESS(status) ? d->WskSend(wsk, wbuf, 0, irp) : status;
+    return NT_SUCCESS(status) ? ks_wsk_send(wsk, wbuf, 0, irp) : status;
 }
 
 static NTSTATUS issue_connect(ks_sock *s, PWSK_SOCKET wsk, PIRP irp)
 {
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
-        (const WSK_PROVIDER_CONNECTION_DISPATCH *)wsk->Dispatch;
-    return d->WskConnect(wsk, (PSOCKADDR)&s->ready.conn_to, 0, irp);
+    return ks_wsk_connect(wsk, (const SOCKADDR *)&s->ready.conn_to, 0, irp);
 }
 
 ks_ssize_t ks_ready_send(ks_sock *s, const void *buf, size_t len)

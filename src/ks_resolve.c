@@ -15,6 +15,7 @@
 #include "ks_provider.h"
 #include "ks_resolve.h"
 #include "ks_utf.h"
+#include "ks_wsk.h"
 
 #include <limits.h>
 
@@ -193,17 +194,16 @@ static int gai_ask(const char *node, const char *service, int flags, int family,
 
     ks_query *q = answer->q;
     PIRP irp = ks_op_begin(&q->op);
-    NTSTATUS status = answer->npi->Dispatch->WskGetAddressInfo(
-        answer->npi->Client, node != NULL ? &req->node : NULL,
-        service != NULL ? &req->service : NULL, NS_ALL, NULL, &req->hints, &req->result, NULL, NULL,
-        irp);
+    NTSTATUS status = ks_wsk_get_address_info(answer->npi, node != NULL ? &req->node : NULL,
+                                              service != NULL ? &req->service : NULL, NS_ALL,
+                                              &req->hints, &req->result, irp);
     status = ks_query_wait(q, status, &cancelled);
     answer->list = req->result;
     if (NT_SUCCESS(status) && answer->list != NULL)
         return 0;
     /* A provider that failed yet gave a list still gets it back. */
     if (answer->list != NULL)
-        answer->npi->Dispatch->WskFreeAddressInfo(answer->npi->Client, answer->list);
+        ks_wsk_free_address_info(answer->npi, answer->list);
     ks_query_end(q);
     answer->q = NULL;
     answer->list = NULL;
@@ -219,7 +219,7 @@ static void gai_release(struct gai_answer *answer)
 {
     if (answer->q == NULL)
         return;
-    answer->npi->Dispatch->WskFreeAddressInfo(answer->npi->Client, answer->list);
+    ks_wsk_free_address_info(answer->npi, answer->list);
     ks_query_end(answer->q);
     answer->q = NULL;
 }

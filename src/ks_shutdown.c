@@ -34,7 +34,7 @@ int ks_shutdown(int fd, int how)
         err = -ENOTCONN;
     } else if (how != SD_RECEIVE && !s->shut_wr) {
         /* Graceful, bounded as at close. */
-        NTSTATUS status = ks_wsk_shutdown_send(s, KS_CLOSE_DISCONNECT_MS);
+        NTSTATUS status = ks_sock_wsk_shutdown_send(s, KS_CLOSE_DISCONNECT_MS);
         if (NT_SUCCESS(status)) {
             set_flag(s, &s->shut_wr);
         } else if (s->closing) {

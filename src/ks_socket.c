@@ -3,6 +3,7 @@
 #include "ks_events.h"
 #include "ks_fdtable.h"
 #include "ks_provider.h"
+#include "ks_wsk.h"
 
 static void disconnect_start(ks_sock *s);
 static NTSTATUS disconnect_issue(ks_sock *s, PWSK_SOCKET wsk, ULONG flags);
@@ -114,7 +115,7 @@ void ks_call_leave(ks_sock *s)
     KeReleaseSpinLock(&s->lock, irql);
 }
 
-NTSTATUS ks_wsk_create(ks_sock *s, ULONG kind)
+NTSTATUS ks_sock_wsk_create(ks_sock *s, ULONG kind)
 {
     const WSK_PROVIDER_NPI *npi;
     NTSTATUS status = ks_provider(&npi);
@@ -129,8 +130,7 @@ NTSTATUS ks_wsk_create(ks_sock *s, ULONG kind)
     const void *dispatch = kind == WSK_FLAG_CONNECTION_SOCKET
                                ? (const void *)ks_events_connection_dispatch()
                                : s->wsk_dispatch;
-    status = npi->Dispatch->WskSocket(npi->Client, s->family, s->type, s->protocol, kind, s,
-                                      dispatch, NULL, NULL, NULL, irp);
+    status = ks_wsk_socket(npi, s->family, s->type, s->protocol, kind, s, dispatch, irp);
     ks_call_leave(s);
     ULONG_PTR info;
     status = ks_op_wait(&s->ctl, status, NULL, &info);
@@ -144,27 +144,24 @@ NTSTATUS ks_wsk_create(ks_sock *s, ULONG kind)
     return status;
 }
 
-NTSTATUS ks_wsk_bind(ks_sock *s, const SOCKADDR *addr)
+NTSTATUS ks_sock_wsk_bind(ks_sock *s, const SOCKADDR *addr)
 {
     PWSK_SOCKET wsk;
     if (ks_call_enter(s, -1, 0, &wsk) != 0)
         return STATUS_CANCELLED;
-    /* Every WSK dispatch table starts with Basic, then WskBind. */
-    const WSK_PROVIDER_LISTEN_DISPATCH *d = (const WSK_PROVIDER_LISTEN_DISPATCH *)wsk->Dispatch;
     PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = d->WskBind(wsk, (PSOCKADDR)addr, 0, irp);
+    NTSTATUS status = ks_wsk_bind(wsk, addr, 0, irp);
     ks_call_leave(s);
     return ks_op_wait(&s->ctl, status, NULL, NULL);
 }
 
-void ks_wsk_close(ks_sock *s)
+void ks_sock_wsk_close(ks_sock *s)
 {
     PWSK_SOCKET wsk = s->wsk;
     if (wsk == NULL)
         return;
-    const WSK_PROVIDER_BASIC_DISPATCH *d = (const WSK_PROVIDER_BASIC_DISPATCH *)wsk->Dispatch;
     PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = d->WskCloseSocket(wsk, irp);
+    NTSTATUS status = ks_wsk_close_socket(wsk, irp);
     ks_op_wait(&s->ctl, status, NULL, NULL);
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
@@ -236,7 +233,7 @@ void ks_sock_close_finish(ks_sock *s, const ks_deadline *d)
         LARGE_INTEGER t;
         ks_op_wait(&s->ctl, s->close_disc_status, ks_deadline_left(close_deadline(s, d), &t), NULL);
     }
-    ks_wsk_close(s);
+    ks_sock_wsk_close(s);
     ks_sock_unlock(&s->ctl_lock);
     /* Asynchronous requests (cancelled above) complete and are reaped. */
     ks_ready_close_end(s);
@@ -284,13 +281,11 @@ static void disconnect_start(ks_sock *s)
  * ks_op_wait. */
 static NTSTATUS disconnect_issue(ks_sock *s, PWSK_SOCKET wsk, ULONG flags)
 {
-    const WSK_PROVIDER_CONNECTION_DISPATCH *d =
-        (const WSK_PROVIDER_CONNECTION_DISPATCH *)wsk->Dispatch;
     PIRP irp = ks_op_begin(&s->ctl);
-    return d->WskDisconnect(wsk, NULL, flags, irp);
+    return ks_wsk_disconnect(wsk, NULL, flags, irp);
 }
 
-NTSTATUS ks_wsk_shutdown_send(ks_sock *s, ULONG bound_ms)
+NTSTATUS ks_sock_wsk_shutdown_send(ks_sock *s, ULONG bound_ms)
 {
     PWSK_SOCKET wsk;
     if (ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk) != 0)

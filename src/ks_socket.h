@@ -144,24 +144,30 @@ _Must_inspect_result_ int ks_call_enter(_Inout_ ks_sock *s, int state, int not_s
                                         _Out_opt_ PWSK_SOCKET *wsk);
 void ks_call_leave(_Inout_ ks_sock *s);
 
-/* Creates s->wsk of the given WSK category (ctl lock held). */
+/*
+ * Requests on s->wsk, each issued and waited for on the ctl operation
+ * (ctl lock held), through the WSK call layer (ks_wsk.h: its ks_wsk_*
+ * functions are single WSK calls on a PWSK_SOCKET; these ks_sock_wsk_*
+ * are whole requests on a socket object). PASSIVE_LEVEL.
+ */
+/* Creates s->wsk of the given WSK category. */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
-    ks_wsk_create(_Inout_ ks_sock *s, ULONG kind);
-/* WskBind of s->wsk to addr (ctl lock held). */
+    ks_sock_wsk_create(_Inout_ ks_sock *s, ULONG kind);
+/* WskBind of s->wsk to addr. */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
-    ks_wsk_bind(_Inout_ ks_sock *s, _In_ const SOCKADDR *addr);
-/* Closes s->wsk if any (ctl lock held, nothing else in flight). */
-_Requires_lock_held_(s->ctl_lock) void ks_wsk_close(_Inout_ ks_sock *s);
+    ks_sock_wsk_bind(_Inout_ ks_sock *s, _In_ const SOCKADDR *addr);
+/* Closes s->wsk if any (nothing else in flight). */
+_Requires_lock_held_(s->ctl_lock) void ks_sock_wsk_close(_Inout_ ks_sock *s);
 /* Asks the provider for s->wsk's local (remote FALSE) or remote address
- * (ctl lock held; ks_address.c). STATUS_NOT_SUPPORTED when the socket's
- * category has no such call; a result of another family is a failure. */
+ * (ks_address.c). STATUS_NOT_SUPPORTED when the socket's category has no
+ * such call; a result of another family is a failure. */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
-    ks_wsk_get_address(_Inout_ ks_sock *s, BOOLEAN remote, _Out_ SOCKADDR_STORAGE *out);
-/* Graceful WskDisconnect of a connected socket for ks_shutdown (ctl lock
- * held), waiting at most bound_ms (then the request is cancelled:
- * STATUS_CANCELLED, also when the socket is closing). */
+    ks_sock_wsk_get_address(_Inout_ ks_sock *s, BOOLEAN remote, _Out_ SOCKADDR_STORAGE *out);
+/* Graceful WskDisconnect of a connected socket for ks_shutdown, waiting at
+ * most bound_ms (then the request is cancelled: STATUS_CANCELLED, also
+ * when the socket is closing). */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
-    ks_wsk_shutdown_send(_Inout_ ks_sock *s, ULONG bound_ms);
+    ks_sock_wsk_shutdown_send(_Inout_ ks_sock *s, ULONG bound_ms);
 
 /* How long ks_close waits for an orderly disconnect before it gives up and
  * closes abortively (a peer that does not read can hold it back). */

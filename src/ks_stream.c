@@ -15,6 +15,7 @@
 #include "ks_socket.h"
 #include "ks_fdtable.h"
 #include "ks_options.h"
+#include "ks_wsk.h"
 
 static void set_state(ks_sock *s, enum ks_sock_state state)
 {
@@ -28,14 +29,14 @@ static void set_state(ks_sock *s, enum ks_sock_state state)
  * on failure nothing is left open. ctl lock held. */
 static NTSTATUS create_bound(ks_sock *s, ULONG kind, const SOCKADDR_STORAGE *addr)
 {
-    NTSTATUS status = ks_wsk_create(s, kind);
+    NTSTATUS status = ks_sock_wsk_create(s, kind);
     if (!NT_SUCCESS(status))
         return status;
     status = ks_opts_apply(s); /* before the bind: address reuse, V6ONLY */
     if (NT_SUCCESS(status))
-        status = ks_wsk_bind(s, (const SOCKADDR *)addr);
+        status = ks_sock_wsk_bind(s, (const SOCKADDR *)addr);
     if (!NT_SUCCESS(status))
-        ks_wsk_close(s);
+        ks_sock_wsk_close(s);
     return status;
 }
 
@@ -88,13 +89,13 @@ static int listen_address(ks_sock *s, SOCKADDR_STORAGE *local)
     *local = s->local;
     if (((SOCKADDR_IN *)local)->sin_port == 0) {
         SOCKADDR_STORAGE actual;
-        NTSTATUS st = ks_wsk_get_address(s, FALSE, &actual);
+        NTSTATUS st = ks_sock_wsk_get_address(s, FALSE, &actual);
         if (NT_SUCCESS(st))
             *local = actual;
         else if (st != STATUS_NOT_IMPLEMENTED && st != STATUS_NOT_SUPPORTED)
             return ks_sock_error(s, st);
     }
-    ks_wsk_close(s); /* the bound connection socket gives way */
+    ks_sock_wsk_close(s); /* the bound connection socket gives way */
     return 0;
 }
 
@@ -197,11 +198,9 @@ static int accept_direct(ks_sock *l, struct sockaddr *addr, int *addrlen)
     }
     SOCKADDR_STORAGE remote;
     RtlZeroMemory(&remote, sizeof(remote));
-    const WSK_PROVIDER_LISTEN_DISPATCH *dispatch =
-        (const WSK_PROVIDER_LISTEN_DISPATCH *)wsk->Dispatch;
     PIRP irp = ks_op_begin(&l->rx);
-    NTSTATUS status = dispatch->WskAccept(wsk, 0, n, ks_events_connection_dispatch(), NULL,
-                                          (PSOCKADDR)&remote, irp);
+    NTSTATUS status =
+        ks_wsk_accept(wsk, 0, n, ks_events_connection_dispatch(), (PSOCKADDR)&remote, irp);
     ks_call_leave(l);
     ULONG_PTR info;
     status = ks_op_wait(&l->rx, status, NULL, &info);
@@ -333,10 +332,8 @@ int ks_connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN fo
             if (ks_call_enter(s, -1, 0, &wsk) != 0) {
                 status = STATUS_CANCELLED;
             } else {
-                const WSK_PROVIDER_CONNECTION_DISPATCH *d =
-                    (const WSK_PROVIDER_CONNECTION_DISPATCH *)wsk->Dispatch;
                 PIRP irp = ks_op_begin(&s->ctl);
-                status = d->WskConnect(wsk, (PSOCKADDR)&remote, 0, irp);
+                status = ks_wsk_connect(wsk, (const SOCKADDR *)&remote, 0, irp);
                 ks_call_leave(s);
                 status = ks_op_wait(&s->ctl, status, NULL, NULL);
             }

@@ -22,6 +22,7 @@
  * a receive timeout loses no data: what arrives later is read next.
  */
 #include "ks_socket.h"
+#include "ks_wsk.h"
 
 /* Largest piece handed to the provider in one request (an MDL describes at
  * most 4 GiB; smaller pieces bound the pages locked at once). */
@@ -36,14 +37,12 @@ static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf,
     int err = ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk);
     if (err != 0)
         return err;
-    const WSK_PROVIDER_CONNECTION_DISPATCH *dispatch =
-        (const WSK_PROVIDER_CONNECTION_DISPATCH *)wsk->Dispatch;
     WSK_BUF wbuf;
     PIRP irp = ks_op_begin(op);
     NTSTATUS status = ks_op_lock_buffer(op, buf, len, send ? IoReadAccess : IoWriteAccess, &wbuf);
     if (NT_SUCCESS(status))
-        status = send ? dispatch->WskSend(wsk, &wbuf, flags, irp)
-                      : dispatch->WskReceive(wsk, &wbuf, flags, irp);
+        status =
+            send ? ks_wsk_send(wsk, &wbuf, flags, irp) : ks_wsk_receive(wsk, &wbuf, flags, irp);
     ks_call_leave(s);
     ULONG_PTR info;
     status = ks_op_wait(op, status, NULL, &info);

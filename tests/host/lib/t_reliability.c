@@ -221,7 +221,7 @@ static void t_lock_after_close(void)
     HT_EQ(ks_sock_lock(s, &s->rx_lock), -EBADF, "receive lock after the close");
     PWSK_SOCKET wsk = NULL;
     HT_EQ(ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk), -EBADF, "WSK call after the close");
-    HT_EQ(ks_wsk_shutdown_send(s, 1000), STATUS_CANCELLED, "disconnect after the close");
+    HT_EQ(ks_sock_wsk_shutdown_send(s, 1000), STATUS_CANCELLED, "disconnect after the close");
     ks_sock_put(s);
     hp_close(native);
 }
