@@ -14,8 +14,9 @@
 NTSTATUS ks_sock_wsk_get_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out)
 {
     PWSK_SOCKET wsk;
-    if (ks_call_enter(s, -1, 0, &wsk) != 0)
-        return STATUS_CANCELLED;
+    int err = ks_call_enter(s, -1, 0, &wsk);
+    if (err != 0)
+        return ks_errno_status(err);
     RtlZeroMemory(out, sizeof(*out));
     /* The layer answers STATUS_NOT_SUPPORTED for a category without the
      * call, without touching the IRP: ks_op_wait then returns it as is. */

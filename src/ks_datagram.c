@@ -71,9 +71,10 @@ ks_ssize_t ks_sendto(int fd, const void *buf, size_t len, int flags, const struc
     SOCKADDR_STORAGE remote;
     RtlZeroMemory(&remote, sizeof(remote));
     RtlCopyMemory(&remote, to, (SIZE_T)ks_sockaddr_len(s->family));
-    ks_ssize_t result = -EBADF;
     PWSK_SOCKET wsk;
-    if (ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL, &wsk) == 0) {
+    err = ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL, &wsk);
+    ks_ssize_t result = err; /* the bracket's refusal, or the send's result below */
+    if (err == 0) {
         WSK_BUF wbuf;
         PIRP irp = ks_op_begin(&s->tx);
         NTSTATUS status = ks_op_lock_buffer(&s->tx, (void *)buf, (ULONG)len, IoReadAccess, &wbuf);
@@ -114,8 +115,9 @@ static ks_ssize_t recvfrom_direct(ks_sock *s, void *buf, size_t len, struct sock
                                   int *fromlen, ULONG *flags_out)
 {
     PWSK_SOCKET wsk;
-    if (ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL, &wsk) != 0)
-        return -EBADF;
+    int err = ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL, &wsk);
+    if (err != 0)
+        return err;
     SOCKADDR_STORAGE remote;
     RtlZeroMemory(&remote, sizeof(remote));
     WSK_BUF wbuf;

@@ -15,6 +15,9 @@ void ks_free(void *p, ULONG tag)
 
 int ks_status_to_errno(NTSTATUS status)
 {
+    /* A ks_errno_status: the errno it carries. */
+    if (((ULONG)status & 0xFFFF0000u) == 0xE0000000u && ((ULONG)status & 0xFFFFu) != 0)
+        return -(int)((ULONG)status & 0xFFFFu);
     switch (status) {
     case STATUS_SUCCESS:
         return 0;

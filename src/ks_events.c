@@ -620,8 +620,9 @@ static NTSTATUS enable_events(ks_sock *s, ULONG mask, enum ks_sock_state state)
     control.NpiId = (PNPIID)&NPI_WSK_INTERFACE_ID; /* the WDK's member is not const */
     control.EventMask = mask;
     PWSK_SOCKET wsk;
-    if (ks_call_enter(s, (int)state, -EINVAL, &wsk) != 0)
-        return STATUS_CANCELLED;
+    int err = ks_call_enter(s, (int)state, -EINVAL, &wsk);
+    if (err != 0)
+        return ks_errno_status(err); /* the callers only look at NT_SUCCESS */
     SIZE_T returned = 0;
     NTSTATUS status = ks_wsk_control_socket(wsk, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
                                             sizeof(control), &control, 0, NULL, &returned, NULL);

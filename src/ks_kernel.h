@@ -75,7 +75,19 @@ static inline size_t ks_text_length(const char *s)
     return n;
 }
 
-/* Map an NTSTATUS from WSK or the kernel to a negative errno value. */
+/* Map an NTSTATUS from WSK or the kernel to a negative errno value (and
+ * a ks_errno_status back to its errno). */
 int ks_status_to_errno(NTSTATUS status);
+
+/* The library's own negative errno err (not 0) as an NTSTATUS, for code
+ * that returns NTSTATUS: the ks_sock_wsk_* requests pass on so the errno
+ * their in-call bracket (ks_call_enter) refused with. An error status with
+ * the customer bit set (0xE0000000 | -err), which Windows and WSK never
+ * return; ks_status_to_errno (so ks_sock_error) gives err back. It never
+ * leaves the library. IRQL: any. */
+static inline NTSTATUS ks_errno_status(int err)
+{
+    return (NTSTATUS)(0xE0000000u | ((ULONG)-err & 0xFFFFu));
+}
 
 #endif /* KS_KERNEL_H */

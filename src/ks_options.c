@@ -7,8 +7,9 @@ NTSTATUS ks_sock_wsk_control(ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG lev
                              SIZE_T in_size, PVOID in, SIZE_T out_size, PVOID out, SIZE_T *returned)
 {
     PWSK_SOCKET wsk;
-    if (ks_call_enter(s, -1, 0, &wsk) != 0)
-        return STATUS_CANCELLED;
+    int err = ks_call_enter(s, -1, 0, &wsk);
+    if (err != 0)
+        return ks_errno_status(err);
     SIZE_T dummy = 0;
     PIRP irp = ks_op_begin(&s->ctl);
     NTSTATUS status = ks_wsk_control_socket(wsk, type, code, level, in_size, in, out_size, out,

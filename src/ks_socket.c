@@ -121,8 +121,9 @@ NTSTATUS ks_sock_wsk_create(ks_sock *s, ULONG kind)
     NTSTATUS status = ks_provider(&npi);
     if (!NT_SUCCESS(status))
         return status;
-    if (ks_call_enter(s, -1, 0, NULL) != 0)
-        return STATUS_CANCELLED;
+    int err = ks_call_enter(s, -1, 0, NULL);
+    if (err != 0)
+        return ks_errno_status(err);
     PIRP irp = ks_op_begin(&s->ctl);
     /* Connection sockets get the library's connection dispatch (events
      * disabled until asked for); listening sockets their event dispatch
@@ -147,8 +148,9 @@ NTSTATUS ks_sock_wsk_create(ks_sock *s, ULONG kind)
 NTSTATUS ks_sock_wsk_bind(ks_sock *s, const SOCKADDR *addr)
 {
     PWSK_SOCKET wsk;
-    if (ks_call_enter(s, -1, 0, &wsk) != 0)
-        return STATUS_CANCELLED;
+    int err = ks_call_enter(s, -1, 0, &wsk);
+    if (err != 0)
+        return ks_errno_status(err);
     PIRP irp = ks_op_begin(&s->ctl);
     NTSTATUS status = ks_wsk_bind(wsk, addr, 0, irp);
     ks_call_leave(s);
@@ -288,8 +290,15 @@ static NTSTATUS disconnect_issue(ks_sock *s, PWSK_SOCKET wsk, ULONG flags)
 NTSTATUS ks_sock_wsk_shutdown_send(ks_sock *s, ULONG bound_ms)
 {
     PWSK_SOCKET wsk;
-    if (ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk) != 0)
+    int err = ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk);
+    /* Closing (-EBADF): STATUS_CANCELLED, as documented (the close cancels
+     * the disconnect it would have waited for), which ks_shutdown reads
+     * after its s->closing check. Any other refusal (-ENOTCONN: not
+     * connected) is passed on, never taken for the bound's expiry. */
+    if (err == -EBADF)
         return STATUS_CANCELLED;
+    if (err != 0)
+        return ks_errno_status(err);
     NTSTATUS status = disconnect_issue(s, wsk, 0);
     ks_call_leave(s);
     LARGE_INTEGER timeout = ks_relative_ms(bound_ms);

@@ -148,7 +148,9 @@ void ks_call_leave(_Inout_ ks_sock *s);
  * Requests on s->wsk, each issued and waited for on the ctl operation
  * (ctl lock held), through the WSK call layer (ks_wsk.h: its ks_wsk_*
  * functions are single WSK calls on a PWSK_SOCKET; these ks_sock_wsk_*
- * are whole requests on a socket object). PASSIVE_LEVEL.
+ * are whole requests on a socket object). PASSIVE_LEVEL. Each is one
+ * ks_call_enter bracket; when the bracket refuses, the result is its errno
+ * as a ks_errno_status (ks_sock_error gives it back), unless said below.
  */
 /* Creates s->wsk of the given WSK category. */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
@@ -165,7 +167,7 @@ _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
     ks_sock_wsk_get_address(_Inout_ ks_sock *s, BOOLEAN remote, _Out_ SOCKADDR_STORAGE *out);
 /* Graceful WskDisconnect of a connected socket for ks_shutdown, waiting at
  * most bound_ms (then the request is cancelled: STATUS_CANCELLED, also
- * when the socket is closing). */
+ * when the socket is closing, its bracket's -EBADF). */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
     ks_sock_wsk_shutdown_send(_Inout_ ks_sock *s, ULONG bound_ms);
 
@@ -174,7 +176,7 @@ _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
 #define KS_CLOSE_DISCONNECT_MS 5000
 
 /* Error of a failed call on s: -EBADF if s was closed under it, else the
- * status's errno (-EIO if it maps to none). */
+ * status's errno (-EIO if it maps to none; a ks_errno_status: its errno). */
 int ks_sock_error(_In_ ks_sock *s, NTSTATUS status);
 
 /* Common argument checks. */

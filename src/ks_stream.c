@@ -329,8 +329,9 @@ int ks_connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN fo
             err = ks_ready_connect(s, &remote);
         } else if (NT_SUCCESS(status)) {
             PWSK_SOCKET wsk;
-            if (ks_call_enter(s, -1, 0, &wsk) != 0) {
-                status = STATUS_CANCELLED;
+            int enter_err = ks_call_enter(s, -1, 0, &wsk);
+            if (enter_err != 0) {
+                status = ks_errno_status(enter_err); /* ks_sock_error below gives it back */
             } else {
                 PIRP irp = ks_op_begin(&s->ctl);
                 status = ks_wsk_connect(wsk, (const SOCKADDR *)&remote, 0, irp);

@@ -226,6 +226,33 @@ static void t_lock_after_close(void)
     hp_close(native);
 }
 
+/* Issue 13: a refused in-call bracket reaches the caller as the errno
+ * ks_call_enter gave, also through the ks_sock_wsk_* requests, which return
+ * NTSTATUS (ks_errno_status, read back by ks_sock_error). A bound stream
+ * socket that is not connected refuses a disconnect with -ENOTCONN: before,
+ * STATUS_CANCELLED, the status ks_shutdown takes for its bound's expiry. */
+static void t_bracket_errno(void)
+{
+    SOCKADDR_STORAGE a;
+    int len;
+    ht_loopback(0, 0, &a, &len);
+    int fd = ks_socket(AF_INET, SOCK_STREAM, 0);
+    HT_CHECK(fd > 0, "ks_socket", fd);
+    HT_EQ(ks_bind(fd, (struct sockaddr *)&a, len), 0, "ks_bind");
+    ks_sock *s = ks_fd_get(fd);
+    HT_CHECK(s != NULL, "socket looked up", fd);
+    if (s == NULL)
+        return;
+    HT_EQ(ks_sock_lock(s, &s->ctl_lock), 0, "control lock");
+    NTSTATUS st = ks_sock_wsk_shutdown_send(s, 1000);
+    HT_CHECK(st != STATUS_CANCELLED, "not the bound's expiry", st);
+    HT_EQ(ks_sock_error(s, st), -ENOTCONN, "disconnect of a socket not connected");
+    ks_sock_unlock(&s->ctl_lock);
+    HT_EQ(ks_status_to_errno(ks_errno_status(-EBADF)), -EBADF, "errno through an NTSTATUS");
+    ks_sock_put(s);
+    HT_EQ(ks_close(fd), 0, "ks_close");
+}
+
 /* ---- descriptor values are not reused ---- */
 
 static int cmp_int(const void *a, const void *b)
@@ -435,5 +462,6 @@ const struct ht_test reliability_tests[] = {
     {"rel-flags", t_flags, ht_runs_modes},
     {"rel-cleanup-bounded", t_cleanup_bounded, ht_runs_modes},
     {"rel-close-linger", t_close_linger, ht_runs_modes},
+    {"rel-bracket-errno", t_bracket_errno, ht_runs_once},
 };
 const int reliability_test_count = sizeof(reliability_tests) / sizeof(reliability_tests[0]);
