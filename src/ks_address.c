@@ -13,6 +13,7 @@
 
 NTSTATUS ks_sock_wsk_get_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out)
 {
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, -1, 0, &wsk);
     if (err != 0)

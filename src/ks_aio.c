@@ -91,6 +91,7 @@ static PKSPIN_LOCK pin_lock(const struct aio *a)
 /* Sets a->s (at any IRQL <= DISPATCH_LEVEL; see the rule above). */
 static void set_sock(struct aio *a, ks_sock *s)
 {
+    KS_ASSERT_IRQL_MAX(DISPATCH_LEVEL);
     KIRQL irql;
     KeAcquireSpinLock(pin_lock(a), &irql);
     a->s = s;
@@ -103,7 +104,9 @@ static ks_work_fn aio_run;
 static void aio_notify(ks_sock *s, struct ks_ready_link *link)
 {
     struct aio *a = CONTAINING_RECORD(link, struct aio, link);
-    UNREFERENCED_PARAMETER(s);
+    UNREFERENCED_PARAMETER(s); /* only asserted */
+    KS_ASSERT_SPIN_HELD(&s->lock);
+    KS_ASSERT(a->s == s && a->linked);
     if (a->head.state == AIO_PARKED) {
         RemoveEntryList(&a->link.entry);
         a->linked = FALSE;
@@ -213,6 +216,7 @@ static ptrdiff_t try_once(struct aio *a)
 /* TRUE if a cancellation can still end a (socket lock held). */
 static BOOLEAN cancellable(const struct aio *a)
 {
+    KS_ASSERT_SPIN_HELD(&a->s->lock);
     return !a->flushing;
 }
 
@@ -221,6 +225,8 @@ static void aio_complete(struct aio *a, ptrdiff_t result)
 {
     ks_sock *s = a->s;
     KIRQL irql;
+    KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL); /* the callback's IRQL */
+    KS_ASSERT(s != NULL && a->head.state != AIO_FREE && result != AIO_AGAIN);
     KeAcquireSpinLock(&s->lock, &irql);
     if (a->linked) {
         RemoveEntryList(&a->link.entry);
@@ -253,7 +259,9 @@ static void aio_run(ks_work *w)
     ks_sock *s = a->s;
     KIRQL irql;
 
+    KS_ASSERT(s != NULL); /* in flight: its socket referenced */
     KeAcquireSpinLock(&s->lock, &irql);
+    KS_ASSERT(a->head.state == AIO_POSTED);
     if (a->cancel && cancellable(a)) {
         KeReleaseSpinLock(&s->lock, irql);
         aio_complete(a, -ECANCELED);
@@ -460,6 +468,7 @@ int ks_sendto_async(int s, const void *buf, size_t len, int flags, const struct 
 
 int ks_aio_cancel(struct ks_aio *req)
 {
+    KS_ASSERT_IRQL_MAX(DISPATCH_LEVEL);
     if (req == NULL)
         return -EFAULT;
     if (ks_aio_head_of(req)->blocking_call)

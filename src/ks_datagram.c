@@ -97,6 +97,7 @@ static ks_ssize_t take_datagram(ks_sock *s, void *buf, size_t len, struct sockad
                                 int *fromlen, ULONG *flags_out)
 {
     struct ks_ready *r = &s->ready;
+    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock) && r->dg_held);
     size_t n = len < r->dg_len ? len : r->dg_len;
     if (n > 0)
         RtlCopyMemory(buf, s->peek_buf, n);
@@ -114,6 +115,8 @@ static ks_ssize_t take_datagram(ks_sock *s, void *buf, size_t len, struct sockad
 static ks_ssize_t recvfrom_direct(ks_sock *s, void *buf, size_t len, struct sockaddr *from,
                                   int *fromlen, ULONG *flags_out)
 {
+    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
+    KS_ASSERT(s->ready.rx == KS_ASYNC_IDLE && !ks_op_busy(&s->rx)); /* nothing in flight */
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL, &wsk);
     if (err != 0)
@@ -145,6 +148,7 @@ static ks_ssize_t recvfrom_locked(ks_sock *s, void *buf, size_t len, struct sock
                                   int *fromlen, ULONG *flags_out, BOOLEAN nonblocking,
                                   const ks_deadline *d)
 {
+    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
     for (;;) {
         ks_ready_rx_reap(s);
         if (s->ready.dg_held)

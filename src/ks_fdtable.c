@@ -31,6 +31,7 @@ void ks_fdtable_destroy(void)
 {
     KIRQL irql;
     KeAcquireSpinLock(&g_fd.lock, &irql);
+    KS_ASSERT(g_fd.used == 0 && !g_fd.open); /* emptied by ks_cleanup, closed to inserts */
     ks_slot *slots = g_fd.slots;
     g_fd.slots = NULL;
     g_fd.capacity = 0;
@@ -51,6 +52,7 @@ void ks_fdtable_set_open(BOOLEAN open)
 /* Slot of a descriptor, or NULL if it does not name a live entry (lock held). */
 static ks_slot *lookup(int fd)
 {
+    KS_ASSERT_SPIN_HELD(&g_fd.lock);
     if (fd <= 0 || g_fd.capacity == 0)
         return NULL;
     ks_slot *slot = &g_fd.slots[(ULONG)fd & (g_fd.capacity - 1)];
@@ -90,6 +92,7 @@ static int grow(ULONG seen_capacity)
 
 int ks_fd_insert(ks_sock *s)
 {
+    KS_ASSERT(s->refs > 0 && s->fd == 0); /* inserted once */
     for (;;) {
         KIRQL irql;
         KeAcquireSpinLock(&g_fd.lock, &irql);
@@ -98,6 +101,7 @@ int ks_fd_insert(ks_sock *s)
             return -ENETDOWN;
         }
         ULONG capacity = g_fd.capacity;
+        KS_ASSERT((capacity & (capacity - 1)) == 0 && 2 * g_fd.used <= capacity);
         if (2 * (g_fd.used + 1) <= capacity) {
             /* At most half full: a free slot is found within capacity tries. */
             ULONG v = g_fd.last;
@@ -137,6 +141,8 @@ ks_sock *ks_fd_get(int fd)
 /* Frees a slot (lock held) and returns the table's reference. */
 static ks_sock *release_slot(ks_slot *slot)
 {
+    KS_ASSERT_SPIN_HELD(&g_fd.lock);
+    KS_ASSERT(slot->sock != NULL && slot->fd > 0 && g_fd.used > 0);
     ks_sock *s = slot->sock;
     slot->sock = NULL;
     slot->fd = 0;

@@ -39,6 +39,42 @@ void ks_pool_choose(void);
  * flag), as ks_pool_choose found. IRQL: <= DISPATCH_LEVEL. */
 ULONG ks_mdl_priority(ULONG priority);
 
+/*
+ * KS_ASSERT(cond): a precondition or invariant the comments state (a lock
+ * held, nothing in flight, a reference count above 0, a state in range).
+ *  - Host test bed: always on. A failure is a shim violation
+ *    (kshim_assert_failed: "kshim: VIOLATION: assertion failed: <cond>
+ *    (<file>:<line>)", exit status 86), so every test run checks them.
+ *  - Windows (WDK or mingw-w64): NT_ASSERT, which both kits define: a
+ *    DBG=1 build raises an assertion failure (int 2c, the debugger's
+ *    "Assertion failure"; without a debugger a bugcheck); otherwise it
+ *    expands to nothing and cond is not evaluated.
+ * cond must have no side effects. KS_ASSERTS_ON is 1 where KS_ASSERT
+ * checks: what exists only to be asserted (a lock's owner) exists only then.
+ */
+#if defined(KSHIM_ASSERT_FAILED)
+#define KS_ASSERTS_ON 1
+#define KS_ASSERT(cond) ((cond) ? (void)0 : kshim_assert_failed(__FILE__, __LINE__, #cond))
+#else
+#if defined(DBG) && DBG
+#define KS_ASSERTS_ON 1
+#else
+#define KS_ASSERTS_ON 0
+#endif
+#define KS_ASSERT(cond) ((void)NT_ASSERT(cond))
+#endif
+
+/* The caller runs at IRQL <= level. */
+#define KS_ASSERT_IRQL_MAX(level) KS_ASSERT(KeGetCurrentIrql() <= (level))
+/* The calling thread holds the spin lock: on the host bed exactly (the
+ * shim knows each lock's owner); on Windows, which keeps none, that some
+ * thread holds it. */
+#if defined(KSHIM_ASSERT_FAILED)
+#define KS_ASSERT_SPIN_HELD(lock) KS_ASSERT(kshim_spin_lock_held(lock))
+#else
+#define KS_ASSERT_SPIN_HELD(lock) KS_ASSERT(*(lock) != 0)
+#endif
+
 /* TRUE if the caller may block (PASSIVE_LEVEL). */
 static inline BOOLEAN ks_can_block(void)
 {

@@ -13,6 +13,11 @@
  *
  * Memory: nonpaged (the event is waited on). IRQL: acquire at
  * PASSIVE_LEVEL (or APC_LEVEL); try and release at <= DISPATCH_LEVEL.
+ *
+ * Where KS_ASSERT checks (KS_ASSERTS_ON: the host bed, DBG builds) the
+ * lock also records its holder's thread id, so that "lock held" can be
+ * asserted (ks_lock_held_by_me) and a release by another thread, or of a
+ * free lock, is caught. A lock is released by the thread that took it.
  */
 #ifndef KS_LOCK_H
 #define KS_LOCK_H
@@ -23,6 +28,9 @@ typedef struct ks_lock {
     volatile LONG held;    /* 1 while owned */
     volatile LONG waiters; /* threads in the slow path of an acquire */
     KEVENT wake;           /* SynchronizationEvent, set on release when waiters > 0 */
+#if KS_ASSERTS_ON
+    HANDLE owner; /* the holder's thread id while held, else NULL */
+#endif
 } ks_lock;
 
 static inline void ks_lock_init(_Out_ ks_lock *l)
@@ -30,6 +38,20 @@ static inline void ks_lock_init(_Out_ ks_lock *l)
     l->held = 0;
     l->waiters = 0;
     KeInitializeEvent(&l->wake, SynchronizationEvent, FALSE);
+#if KS_ASSERTS_ON
+    l->owner = NULL;
+#endif
+}
+
+/* TRUE if the calling thread holds l (for KS_ASSERT: only evaluated where
+ * KS_ASSERTS_ON; elsewhere it would only say that someone holds it). */
+static inline BOOLEAN ks_lock_held_by_me(_In_ const ks_lock *l)
+{
+#if KS_ASSERTS_ON
+    return l->held != 0 && l->owner == PsGetCurrentThreadId();
+#else
+    return l->held != 0;
+#endif
 }
 
 /* Claims the lock if it is free; TRUE on success. */
@@ -37,7 +59,12 @@ _Must_inspect_result_ _IRQL_requires_max_(DISPATCH_LEVEL) static inline BOOLEAN
     ks_lock_try_acquire(_Inout_ _Requires_lock_not_held_(*_Curr_)
                             _When_(return != FALSE, _Acquires_lock_(*_Curr_)) ks_lock *l)
 {
-    return InterlockedCompareExchange(&l->held, 1, 0) == 0;
+    if (InterlockedCompareExchange(&l->held, 1, 0) != 0)
+        return FALSE;
+#if KS_ASSERTS_ON
+    l->owner = PsGetCurrentThreadId();
+#endif
+    return TRUE;
 }
 
 /*
@@ -49,6 +76,7 @@ _Must_inspect_result_ _IRQL_requires_max_(APC_LEVEL) static inline BOOLEAN
                            _When_(return != FALSE, _Acquires_lock_(*_Curr_)) ks_lock *l,
                        _In_opt_ KEVENT *abort)
 {
+    KS_ASSERT(!ks_lock_held_by_me(l)); /* waiting for it would never end */
     if (ks_lock_try_acquire(l))
         return TRUE;
     /* Announce ourselves before the last try, so that a release that
@@ -81,6 +109,10 @@ _IRQL_requires_max_(APC_LEVEL) static inline void ks_lock_acquire(
 _IRQL_requires_max_(DISPATCH_LEVEL) static inline void ks_lock_release(
     _Inout_ _Requires_lock_held_(*_Curr_) _Releases_lock_(*_Curr_) ks_lock *l)
 {
+    KS_ASSERT(ks_lock_held_by_me(l));
+#if KS_ASSERTS_ON
+    l->owner = NULL;
+#endif
     InterlockedExchange(&l->held, 0);
     if (l->waiters > 0)
         KeSetEvent(&l->wake, IO_NO_INCREMENT, FALSE);

@@ -11,6 +11,9 @@ static NTSTATUS ks_op_completion(PDEVICE_OBJECT device, PIRP irp, PVOID context)
 {
     ks_op *op = (ks_op *)context;
     UNREFERENCED_PARAMETER(device);
+    /* A request of this op is in flight: issued (a waiter may sleep). */
+    KS_ASSERT(op->state == KS_OP_ISSUED || op->state == KS_OP_WAITING);
+    KS_ASSERT(irp == op->irp);
 
     if (op->callback != NULL) {
         /* The callback may let the op be reaped (and its socket freed) as
@@ -35,6 +38,7 @@ NTSTATUS ks_op_init(ks_op *op)
 
 void ks_op_free(ks_op *op)
 {
+    KS_ASSERT(op->state == KS_OP_IDLE && op->mdl == NULL);
     if (op->irp != NULL) {
         IoFreeIrp(op->irp);
         op->irp = NULL;
@@ -43,6 +47,9 @@ void ks_op_free(ks_op *op)
 
 PIRP ks_op_begin(ks_op *op)
 {
+    /* One request at a time, the previous one ended (waited for, reaped,
+     * or failed without completing). */
+    KS_ASSERT(op->irp != NULL && op->state == KS_OP_IDLE && op->mdl == NULL);
     IoReuseIrp(op->irp, STATUS_UNSUCCESSFUL);
     IoSetCompletionRoutine(op->irp, ks_op_completion, op, TRUE, TRUE, TRUE);
     op->mdl = NULL;
@@ -64,6 +71,9 @@ NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout, ULO
     NTSTATUS status;
     ULONG_PTR info = 0;
 
+    KS_ASSERT_IRQL_MAX(APC_LEVEL);
+    KS_ASSERT(op->callback == NULL); /* a blocking request: no callback */
+    KS_ASSERT(op->state != KS_OP_IDLE && op->state != KS_OP_WAITING); /* begun, not waited for */
     if (call_status == STATUS_PENDING) {
         if (InterlockedCompareExchange(&op->state, KS_OP_WAITING, KS_OP_ISSUED) == KS_OP_ISSUED) {
             NTSTATUS w = KeWaitForSingleObject(&op->done, Executive, KernelMode, FALSE, timeout);
@@ -94,6 +104,8 @@ NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout, ULO
 
 NTSTATUS ks_op_async_issued(ks_op *op, NTSTATUS call_status)
 {
+    KS_ASSERT_IRQL_MAX(DISPATCH_LEVEL);
+    KS_ASSERT(op->callback != NULL); /* set before ks_op_begin */
     if (call_status == STATUS_PENDING || op->state != KS_OP_ISSUED)
         return STATUS_PENDING;
     /* Returned without completing the IRP: no callback will come. */
@@ -105,6 +117,8 @@ NTSTATUS ks_op_async_issued(ks_op *op, NTSTATUS call_status)
 
 NTSTATUS ks_op_reap(ks_op *op, ULONG_PTR *information)
 {
+    KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
+    KS_ASSERT(op->state == KS_OP_DONE); /* its callback ran */
     NTSTATUS status = op->irp->IoStatus.Status;
     if (information != NULL)
         *information = op->irp->IoStatus.Information;
@@ -122,6 +136,8 @@ void ks_op_cancel(ks_op *op)
 
 NTSTATUS ks_op_lock_buffer(ks_op *op, void *buf, ULONG len, LOCK_OPERATION access, WSK_BUF *wbuf)
 {
+    /* Between ks_op_begin and the WSK call; one buffer per request. */
+    KS_ASSERT(op->state == KS_OP_ISSUED && op->mdl == NULL);
     wbuf->Mdl = NULL;
     wbuf->Offset = 0;
     wbuf->Length = len;

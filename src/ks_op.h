@@ -87,6 +87,7 @@ _IRQL_requires_max_(APC_LEVEL) NTSTATUS
 static inline void ks_op_set_callback(_Inout_ ks_op *op, _In_opt_ ks_op_callback *callback,
                                       _In_opt_ void *context)
 {
+    KS_ASSERT(op->state == KS_OP_IDLE); /* before ks_op_begin */
     op->callback = callback;
     op->callback_context = context;
 }

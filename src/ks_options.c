@@ -6,6 +6,7 @@
 NTSTATUS ks_sock_wsk_control(ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code,
                              SIZE_T in_size, PVOID in, SIZE_T out_size, PVOID out, SIZE_T *returned)
 {
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, -1, 0, &wsk);
     if (err != 0)
@@ -27,6 +28,7 @@ static void forget_opt(ks_sock *s, ULONG i)
 
 NTSTATUS ks_opts_apply(ks_sock *s)
 {
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock) && s->wsk != NULL); /* just created */
     if (s->family == AF_INET6 && !s->v6only) {
         ULONG off = 0;
         NTSTATUS status = ks_sock_wsk_control(s, WskSetOption, IPPROTO_IPV6, IPV6_V6ONLY,
@@ -140,6 +142,7 @@ static BOOLEAN stored_true(ks_sock *s, int level, int name)
  * the WSK sockets created later (ctl lock held). */
 static int set_provider_opt(ks_sock *s, int level, int name, int value)
 {
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
     if ((name == SO_RCVBUF || name == SO_SNDBUF) && value < 0)
         return -EINVAL;
     ULONG v = (ULONG)value;
@@ -234,6 +237,7 @@ int ks_setsockopt(int fd, int level, int name, const void *val, int len)
  * held), else the stored one or the default. */
 static int get_provider_opt(ks_sock *s, int level, int name, ULONG *value)
 {
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
     if (s->wsk != NULL) {
         SIZE_T returned = 0;
         NTSTATUS status = ks_sock_wsk_control(s, WskGetOption, (ULONG)level, (ULONG)name, 0, NULL,

@@ -29,6 +29,7 @@ static void api_lock(void)
 
 static void api_unlock(void)
 {
+    KS_ASSERT(g_lib.api_lock == 1);
     InterlockedExchange(&g_lib.api_lock, 0);
 }
 
@@ -44,6 +45,7 @@ void ks_live_socket_added(void)
 
 void ks_live_socket_removed(void)
 {
+    KS_ASSERT(g_lib.live_sockets > 0); /* each removal follows its addition */
     InterlockedDecrement(&g_lib.live_sockets);
 }
 
@@ -52,6 +54,7 @@ int ks_startup(void)
     if (!ks_can_block())
         return -EPERM;
     api_lock();
+    KS_ASSERT(g_lib.startups >= 0);
     if (g_lib.startups > 0) {
         g_lib.startups++;
         api_unlock();
@@ -84,6 +87,7 @@ int ks_startup(void)
 
 NTSTATUS ks_provider(const WSK_PROVIDER_NPI **npi)
 {
+    KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
     for (;;) {
         if (!ks_library_running())
             return STATUS_DEVICE_NOT_READY;
@@ -156,6 +160,7 @@ void ks_cleanup(void)
     }
     /* Every asynchronous request and event delivery held a socket: none is
      * left, and nothing can post work any more. */
+    KS_ASSERT(g_lib.live_sockets == 0);
     ks_work_stop();
     /* A capture in progress on another thread ends within KS_CAPTURE_WAIT_MS. */
     while (g_lib.npi_state == 1) {

@@ -42,6 +42,7 @@ void ks_ready_init(ks_sock *s)
 
 void ks_ready_free(ks_sock *s)
 {
+    KS_ASSERT(s->refs == 0); /* the last reference went */
     ks_free(s->ready.tx_buf, KS_TAG_BUFFER);
     s->ready.tx_buf = NULL;
     /* A connection socket prepared for an accept after the close had reaped
@@ -57,6 +58,7 @@ void ks_ready_free(ks_sock *s)
 
 static void wake_locked(ks_sock *s)
 {
+    KS_ASSERT_SPIN_HELD(&s->lock);
     PLIST_ENTRY e = s->ready.waiters.Flink;
     while (e != &s->ready.waiters) {
         struct ks_ready_link *link = CONTAINING_RECORD(e, struct ks_ready_link, entry);
@@ -86,6 +88,7 @@ void ks_ready_wake_waiters(ks_sock *s)
 
 void ks_ready_add_waiter(ks_sock *s, struct ks_ready_link *link)
 {
+    KS_ASSERT_IRQL_MAX(DISPATCH_LEVEL);
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
     InsertTailList(&s->ready.waiters, &link->entry);
@@ -110,7 +113,9 @@ static void rx_done(ks_op *op, NTSTATUS status, ULONG_PTR information, void *con
     ks_sock *s = (ks_sock *)context;
     KIRQL irql;
     UNREFERENCED_PARAMETER(op);
+    KS_ASSERT_IRQL_MAX(DISPATCH_LEVEL);
     KeAcquireSpinLock(&s->lock, &irql);
+    KS_ASSERT(s->ready.rx == KS_ASYNC_BUSY); /* issued by ks_ready_rx_arm */
     s->ready.rx_status = status;
     s->ready.rx_info = information;
     s->ready.rx = KS_ASYNC_DONE;
@@ -125,7 +130,9 @@ static void tx_done(ks_op *op, NTSTATUS status, ULONG_PTR information, void *con
     struct ks_ready *r = &s->ready;
     KIRQL irql;
     UNREFERENCED_PARAMETER(op);
+    KS_ASSERT_IRQL_MAX(DISPATCH_LEVEL);
     KeAcquireSpinLock(&s->lock, &irql);
+    KS_ASSERT(r->tx == KS_ASYNC_BUSY); /* issued by tx_start */
     r->tx_status = status;
     r->tx_info = information;
     r->tx = KS_ASYNC_DONE;
@@ -153,6 +160,7 @@ static void set_busy(ks_sock *s, LONG *state, KEVENT *idle)
 {
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
+    KS_ASSERT(*state == KS_ASYNC_IDLE); /* one request per direction */
     *state = KS_ASYNC_BUSY;
     KeClearEvent(idle);
     KeReleaseSpinLock(&s->lock, irql);
@@ -162,6 +170,7 @@ static void set_idle(ks_sock *s, LONG *state, KEVENT *idle)
 {
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
+    KS_ASSERT(*state != KS_ASYNC_IDLE);
     *state = KS_ASYNC_IDLE;
     KeSetEvent(idle, IO_NO_INCREMENT, FALSE);
     KeReleaseSpinLock(&s->lock, irql);
@@ -177,6 +186,7 @@ BOOLEAN ks_ready_rx_busy(ks_sock *s)
 /* Moves held stream bytes to the start of the buffer (nothing in flight). */
 static void compact(ks_sock *s)
 {
+    KS_ASSERT(s->ready.rx != KS_ASYNC_BUSY);
     if (s->peek_off > 0 && s->peek_len > 0)
         RtlMoveMemory(s->peek_buf, s->peek_buf + s->peek_off, s->peek_len);
     s->peek_off = 0;
@@ -189,6 +199,8 @@ int ks_ready_rx_arm(ks_sock *s)
     int state;
     ULONG room = KS_READY_BUF;
 
+    KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
+    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
     if (s->type == SOCK_DGRAM) {
         kind = KS_RX_RECVFROM;
         state = KS_SS_DATAGRAM;
@@ -266,6 +278,7 @@ BOOLEAN ks_ready_rx_reap(ks_sock *s)
     struct ks_ready *r = &s->ready;
     KIRQL irql;
 
+    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
     KeAcquireSpinLock(&s->lock, &irql);
     if (r->rx != KS_ASYNC_DONE) {
         KeReleaseSpinLock(&s->lock, irql);
@@ -310,6 +323,7 @@ BOOLEAN ks_ready_rx_reap(ks_sock *s)
 
 int ks_ready_rx_wait(ks_sock *s, const ks_deadline *d)
 {
+    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
     PVOID objects[2] = {&s->ready.rx_idle, &s->closed};
     LARGE_INTEGER t;
     NTSTATUS st = KeWaitForMultipleObjects(2, objects, WaitAny, Executive, KernelMode, FALSE,
@@ -322,6 +336,7 @@ int ks_ready_rx_wait(ks_sock *s, const ks_deadline *d)
 BOOLEAN ks_ready_take_accepted(ks_sock *s, ks_sock **n, SOCKADDR_STORAGE *remote)
 {
     struct ks_ready *r = &s->ready;
+    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
     if (!r->acc_queued)
         return FALSE;
     *n = r->acc;
@@ -333,6 +348,7 @@ BOOLEAN ks_ready_take_accepted(ks_sock *s, ks_sock **n, SOCKADDR_STORAGE *remote
 
 int ks_ready_take_error(ks_sock *s)
 {
+    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
     int err = s->ready.rx_once_err;
@@ -346,6 +362,7 @@ int ks_ready_take_error(ks_sock *s)
 int ks_ready_tx_settle(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
 {
     struct ks_ready *r = &s->ready;
+    KS_ASSERT(ks_lock_held_by_me(&s->tx_lock));
     for (;;) {
         KIRQL irql;
         KeAcquireSpinLock(&s->lock, &irql);
@@ -389,6 +406,7 @@ static int tx_start(ks_sock *s, enum ks_tx_kind kind, int state, int not_state_e
                     NTSTATUS (*issue)(ks_sock *s, PWSK_SOCKET wsk, PIRP irp), BOOLEAN *pended)
 {
     struct ks_ready *r = &s->ready;
+    KS_ASSERT(ks_lock_held_by_me(&s->tx_lock) && r->tx == KS_ASYNC_IDLE); /* settled */
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, state, not_state_err, &wsk);
     if (err != 0)
@@ -426,6 +444,7 @@ ks_ssize_t ks_ready_send(ks_sock *s, const void *buf, size_t len)
 {
     struct ks_ready *r = &s->ready;
     ULONG n = len > KS_READY_SEND_MAX ? KS_READY_SEND_MAX : (ULONG)len;
+    KS_ASSERT(ks_lock_held_by_me(&s->tx_lock) && r->tx == KS_ASYNC_IDLE); /* settled */
     if (r->tx_buf == NULL) {
         r->tx_buf = (UCHAR *)ks_alloc(KS_READY_SEND_MAX, KS_TAG_BUFFER);
         if (r->tx_buf == NULL)
@@ -451,6 +470,7 @@ int ks_ready_connect(ks_sock *s, const SOCKADDR_STORAGE *to)
 {
     struct ks_ready *r = &s->ready;
     BOOLEAN pended = FALSE;
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
     int err = ks_sock_lock(s, &s->tx_lock);
     if (err != 0)
         return err;
@@ -495,6 +515,8 @@ BOOLEAN ks_ready_connecting(ks_sock *s)
 void ks_ready_close_begin(ks_sock *s, const ks_deadline *d)
 {
     struct ks_ready *r = &s->ready;
+    KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
+    KS_ASSERT(s->closing && d != NULL && d->bounded);
     ks_ready_wake(s); /* pollers report POLLNVAL */
     /* Bytes a non-blocking send took are the caller's data: an orderly
      * close delivers them, so let their request finish (bounded as the
@@ -513,6 +535,7 @@ void ks_ready_close_end(ks_sock *s)
      * complete now, if they have not already. */
     KeWaitForSingleObject(&r->rx_idle, Executive, KernelMode, FALSE, NULL);
     KeWaitForSingleObject(&r->tx_idle, Executive, KernelMode, FALSE, NULL);
+    KS_ASSERT(s->closing && r->rx != KS_ASYNC_BUSY && r->tx != KS_ASYNC_BUSY);
     /* Threads holding a direction lock are returning (woken by the close):
      * the reaps below run after them. */
     ks_lock_acquire(&s->rx_lock);

@@ -50,14 +50,21 @@ ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *er
 
 void ks_sock_get(ks_sock *s)
 {
+    KS_ASSERT(s->refs > 0); /* only a holder of a reference takes another */
     InterlockedIncrement(&s->refs);
 }
 
 void ks_sock_put(ks_sock *s)
 {
+    KS_ASSERT(s->refs > 0);
     if (InterlockedDecrement(&s->refs) != 0)
         return;
-    /* Last reference: no thread uses the socket, nothing is in flight. */
+    /* Last reference: no thread uses the socket, nothing is in flight, the
+     * provider's socket is closed. */
+    KS_ASSERT(s->in_call == 0 && s->wsk == NULL);
+    KS_ASSERT(s->ready.rx != KS_ASYNC_BUSY && s->ready.tx != KS_ASYNC_BUSY);
+    KS_ASSERT(IsListEmpty(&s->ready.waiters));
+    KS_ASSERT(IsListEmpty(&s->aio_q[0]) && IsListEmpty(&s->aio_q[1]));
     ks_op_free(&s->ctl);
     ks_op_free(&s->rx);
     ks_op_free(&s->tx);
@@ -70,6 +77,7 @@ void ks_sock_put(ks_sock *s)
 
 int ks_sock_lock(ks_sock *s, ks_lock *lock)
 {
+    KS_ASSERT_IRQL_MAX(APC_LEVEL);
     if (!ks_lock_acquire_or(lock, &s->closed))
         return -EBADF;
     /* A free lock is taken without looking at the event: a thread that
@@ -91,6 +99,7 @@ int ks_call_enter(ks_sock *s, int state, int not_state_err, PWSK_SOCKET *wsk)
 {
     int err = 0;
     KIRQL irql;
+    KS_ASSERT(s->refs > 0); /* the caller holds a reference */
     KeAcquireSpinLock(&s->lock, &irql);
     if (s->closing)
         err = -EBADF;
@@ -110,6 +119,7 @@ void ks_call_leave(ks_sock *s)
 {
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
+    KS_ASSERT(s->in_call > 0); /* after a successful ks_call_enter */
     if (--s->in_call == 0 && s->closing)
         KeSetEvent(&s->calls_drained, IO_NO_INCREMENT, FALSE);
     KeReleaseSpinLock(&s->lock, irql);
@@ -117,6 +127,8 @@ void ks_call_leave(ks_sock *s)
 
 NTSTATUS ks_sock_wsk_create(ks_sock *s, ULONG kind)
 {
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    KS_ASSERT(s->wsk == NULL); /* the previous one was closed */
     const WSK_PROVIDER_NPI *npi;
     NTSTATUS status = ks_provider(&npi);
     if (!NT_SUCCESS(status))
@@ -147,6 +159,7 @@ NTSTATUS ks_sock_wsk_create(ks_sock *s, ULONG kind)
 
 NTSTATUS ks_sock_wsk_bind(ks_sock *s, const SOCKADDR *addr)
 {
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, -1, 0, &wsk);
     if (err != 0)
@@ -159,6 +172,9 @@ NTSTATUS ks_sock_wsk_bind(ks_sock *s, const SOCKADDR *addr)
 
 void ks_sock_wsk_close(ks_sock *s)
 {
+    /* Nothing else in flight on the ctl op, no thread inside a WSK call. */
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    KS_ASSERT(!ks_op_busy(&s->ctl) && s->in_call == 0);
     PWSK_SOCKET wsk = s->wsk;
     if (wsk == NULL)
         return;
@@ -182,6 +198,8 @@ static const ks_deadline *close_deadline(const ks_sock *s, const ks_deadline *d)
 
 BOOLEAN ks_sock_close_start(ks_sock *s, const ks_deadline *d)
 {
+    KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
+    KS_ASSERT(s->refs > 0);
     /* Event mode: no callback may hold a retained indication at the
      * provider's close; one running now closes the socket when it returns. */
     if (s->ev != NULL && ks_events_close_begin(s))
@@ -231,6 +249,9 @@ BOOLEAN ks_sock_close_start(ks_sock *s, const ks_deadline *d)
 
 void ks_sock_close_finish(ks_sock *s, const ks_deadline *d)
 {
+    /* After ks_sock_close_start returned TRUE, on the same thread. */
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    KS_ASSERT(s->closing && s->in_call == 0);
     if (s->close_disc_issued) {
         LARGE_INTEGER t;
         ks_op_wait(&s->ctl, s->close_disc_status, ks_deadline_left(close_deadline(s, d), &t), NULL);
@@ -268,6 +289,8 @@ static void disconnect_start(ks_sock *s)
      * sending was already disconnected gracefully by ks_shutdown. Providers
      * without WskDisconnect (Wine's returns STATUS_NOT_IMPLEMENTED) close
      * gracefully themselves. */
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    KS_ASSERT(s->closing && s->in_call == 0);
     s->close_disc_issued = FALSE;
     if (s->wsk == NULL || s->wsk_kind != WSK_FLAG_CONNECTION_SOCKET ||
         s->state != KS_SS_CONNECTED || s->shut_wr)
@@ -289,6 +312,9 @@ static NTSTATUS disconnect_issue(ks_sock *s, PWSK_SOCKET wsk, ULONG flags)
 
 NTSTATUS ks_sock_wsk_shutdown_send(ks_sock *s, ULONG bound_ms)
 {
+    /* Or closing: then the bracket refuses (STATUS_CANCELLED), also for a
+     * thread that never got the lock (host_lib_rel-lock-after-close). */
+    KS_ASSERT(s->closing || ks_lock_held_by_me(&s->ctl_lock));
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk);
     /* Closing (-EBADF): STATUS_CANCELLED, as documented (the close cancels

@@ -167,7 +167,8 @@ _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
     ks_sock_wsk_get_address(_Inout_ ks_sock *s, BOOLEAN remote, _Out_ SOCKADDR_STORAGE *out);
 /* Graceful WskDisconnect of a connected socket for ks_shutdown, waiting at
  * most bound_ms (then the request is cancelled: STATUS_CANCELLED, also
- * when the socket is closing, its bracket's -EBADF). */
+ * when the socket is closing, its bracket's -EBADF: then even without the
+ * ctl lock). */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
     ks_sock_wsk_shutdown_send(_Inout_ ks_sock *s, ULONG bound_ms);
 

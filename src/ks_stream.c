@@ -19,6 +19,8 @@
 
 static void set_state(ks_sock *s, enum ks_sock_state state)
 {
+    KS_ASSERT(state >= KS_SS_NEW && state <= KS_SS_DATAGRAM);
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock)); /* creation, bind, listen, connect */
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
     s->state = state;
@@ -29,6 +31,7 @@ static void set_state(ks_sock *s, enum ks_sock_state state)
  * on failure nothing is left open. ctl lock held. */
 static NTSTATUS create_bound(ks_sock *s, ULONG kind, const SOCKADDR_STORAGE *addr)
 {
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
     NTSTATUS status = ks_sock_wsk_create(s, kind);
     if (!NT_SUCCESS(status))
         return status;
@@ -82,6 +85,7 @@ int ks_bind(int fd, const struct sockaddr *addr, int addrlen)
  */
 static int listen_address(ks_sock *s, SOCKADDR_STORAGE *local)
 {
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
     if (s->state != KS_SS_BOUND) {
         ks_wildcard_addr(s->family, local);
         return 0;
@@ -157,6 +161,7 @@ int ks_listen(int fd, int backlog)
  */
 static void keep_accept_pending(ks_sock *l)
 {
+    KS_ASSERT(ks_lock_held_by_me(&l->rx_lock));
     if (l->state == KS_SS_LISTENING)
         (void)ks_ready_rx_arm(l);
 }
@@ -166,6 +171,7 @@ static void keep_accept_pending(ks_sock *l)
 static int accepted(ks_sock *l, ks_sock *n, const SOCKADDR_STORAGE *remote, struct sockaddr *addr,
                     int *addrlen)
 {
+    KS_ASSERT(n->wsk != NULL && n->refs > 0);
     keep_accept_pending(l);
     n->wsk_kind = WSK_FLAG_CONNECTION_SOCKET;
     n->state = KS_SS_CONNECTED;
@@ -184,6 +190,8 @@ static int accepted(ks_sock *l, ks_sock *n, const SOCKADDR_STORAGE *remote, stru
 /* Blocking WskAccept (rx lock held, nothing in flight). */
 static int accept_direct(ks_sock *l, struct sockaddr *addr, int *addrlen)
 {
+    KS_ASSERT(ks_lock_held_by_me(&l->rx_lock));
+    KS_ASSERT(l->ready.rx == KS_ASYNC_IDLE && !ks_op_busy(&l->rx)); /* nothing in flight */
     /* The new socket exists before the provider hands us the connection, so
      * nothing can fail between accepting and owning it. */
     int err;
@@ -220,6 +228,7 @@ static int accept_direct(ks_sock *l, struct sockaddr *addr, int *addrlen)
 static int accept_locked(ks_sock *l, BOOLEAN nonblocking, const ks_deadline *d,
                          struct sockaddr *addr, int *addrlen)
 {
+    KS_ASSERT(ks_lock_held_by_me(&l->rx_lock));
     for (;;) {
         /* Closed while we waited for the engine's accept (which the close
          * ended): -EBADF, never a new accept (ks_cleanup: -ENETDOWN). */

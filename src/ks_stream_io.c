@@ -33,6 +33,8 @@
 static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf, ULONG len,
                                  ULONG flags)
 {
+    KS_ASSERT(ks_lock_held_by_me(send ? &s->tx_lock : &s->rx_lock));
+    KS_ASSERT(op == (send ? &s->tx : &s->rx) && !ks_op_busy(op));
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk);
     if (err != 0)
@@ -160,6 +162,7 @@ ks_ssize_t ks_send(int fd, const void *buf, size_t len, int flags)
  * flight). */
 static ks_ssize_t fill_buffer(ks_sock *s)
 {
+    KS_ASSERT(s->ready.rx == KS_ASYNC_IDLE); /* nothing in flight */
     if (s->peek_buf == NULL) {
         s->peek_buf = (UCHAR *)ks_alloc(KS_READY_BUF, KS_TAG_BUFFER);
         if (s->peek_buf == NULL)
@@ -233,6 +236,7 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOO
     BOOLEAN peek = (flags & MSG_PEEK) != 0;
     ULONG want = 1; /* bytes a peek waits for */
     size_t got = 0;
+    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
     if (peek && waitall)
         want = (ULONG)(len < KS_READY_BUF ? len : KS_READY_BUF);
     for (;;) {

@@ -107,6 +107,7 @@ static BOOLEAN start_pool(int index)
 
 int ks_work_start(void)
 {
+    KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
     for (;;) {
         LONG state = InterlockedCompareExchange(&g_work.state, 1, 0);
         if (state == 2)
@@ -137,7 +138,12 @@ int ks_work_start(void)
 static void post(struct pool *p, ks_work *work)
 {
     KIRQL irql;
+    KS_ASSERT_IRQL_MAX(DISPATCH_LEVEL);
+    KS_ASSERT(work->fn != NULL);
     KeAcquireSpinLock(&p->lock, &irql);
+    /* The threads started (ks_work_start) and not told to stop: ks_cleanup
+     * stops them only once every socket, so every poster, is gone. */
+    KS_ASSERT(g_work.state != 0 && !p->stopping);
     InsertTailList(&p->queue, &work->entry);
     KeReleaseSpinLock(&p->lock, irql);
     KeReleaseSemaphore(&p->items, IO_NO_INCREMENT, 1, FALSE);
@@ -167,6 +173,8 @@ BOOLEAN ks_work_on_worker(void)
 
 void ks_work_stop(void)
 {
+    KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
+    KS_ASSERT(!ks_work_on_worker()); /* it joins the threads */
     if (InterlockedCompareExchange(&g_work.state, 1, 2) != 2)
         return;
     /* Blocking calls first: they post their completions, which the

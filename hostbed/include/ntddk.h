@@ -374,6 +374,15 @@ __attribute__((noreturn)) void KeBugCheckEx(ULONG code, ULONG_PTR p1, ULONG_PTR 
                                             ULONG_PTR p4);
 #define ASSERT(e) ((e) ? (void)0 : KeBugCheckEx(0x2c0de, (ULONG_PTR)__LINE__, 0, 0, 0))
 #define NT_ASSERT(e) ASSERT(e)
+/* Not Windows: what the code under test asserts with (wsksock's KS_ASSERT,
+ * src/ks_kernel.h), always compiled in on the host bed; KSHIM_ASSERT_FAILED
+ * says that they exist. kshim_assert_failed ends the run as a violation,
+ * "kshim: VIOLATION: assertion failed: <expr> (<file>:<line>)", exit
+ * status 86. kshim_spin_lock_held: TRUE if the calling thread holds lock
+ * (the shim records each spin lock's owner; Windows does not). */
+#define KSHIM_ASSERT_FAILED 1
+__attribute__((noreturn)) void kshim_assert_failed(const char *file, int line, const char *expr);
+BOOLEAN kshim_spin_lock_held(const KSPIN_LOCK *lock);
 
 /* ---- pool ---- */
 typedef enum _POOL_TYPE {

@@ -46,6 +46,11 @@ static void spin_release(PKSPIN_LOCK lock, const char *who)
     __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
 }
 
+BOOLEAN kshim_spin_lock_held(const KSPIN_LOCK *lock)
+{
+    return __atomic_load_n(lock, __ATOMIC_RELAXED) == kshim_thread_id();
+}
+
 void KeAcquireSpinLock(PKSPIN_LOCK lock, PKIRQL old_irql)
 {
     *old_irql = KeAcquireSpinLockRaiseToDpc(lock);

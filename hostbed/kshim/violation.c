@@ -40,6 +40,11 @@ void kshim_violation(const char *fmt, ...)
     die();
 }
 
+void kshim_assert_failed(const char *file, int line, const char *expr)
+{
+    kshim_violation("assertion failed: %s (%s:%d)", expr, file, line);
+}
+
 /* KeBugCheckEx (wdm.h): "brings down the system in a controlled manner". */
 void KeBugCheckEx(ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4)
 {

@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../child.h"
+
 static int checks, failures;
 
 #define CHECK(c)                                                                                   \
@@ -47,32 +49,8 @@ static LONGLONG now_ms(void)
 /* Runs fn in a child; it must exit with status 86 and print marker and text. */
 static void expect_exit86(const char *name, void (*fn)(void), const char *marker, const char *text)
 {
-    int fds[2], status = 0;
     char buf[8192];
-    size_t len = 0;
-    ssize_t n;
-    pid_t pid;
-
-    fflush(stdout);
-    fflush(stderr);
-    if (pipe(fds) != 0) {
-        perror("pipe");
-        exit(2);
-    }
-    pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], STDERR_FILENO);
-        alarm(20); /* a hang fails the check instead of the whole suite */
-        fn();
-        _exit(0);
-    }
-    close(fds[1]);
-    while (len < sizeof(buf) - 1 && (n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-        len += (size_t)n;
-    buf[len] = '\0';
-    close(fds[0]);
-    waitpid(pid, &status, 0);
+    int status = child_run(fn, buf, sizeof(buf));
     checks++;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != KSHIM_EXIT_VIOLATION ||
         strstr(buf, marker) == NULL || (text != NULL && strstr(buf, text) == NULL)) {
@@ -131,11 +109,13 @@ static void test_irql_spinlock(void)
     CHECK(KeGetCurrentIrql() == PASSIVE_LEVEL);
 
     KeInitializeSpinLock(&shared_lock);
+    CHECK(!kshim_spin_lock_held(&shared_lock));
     KeAcquireSpinLock(&shared_lock, &old);
     CHECK(old == PASSIVE_LEVEL && KeGetCurrentIrql() == DISPATCH_LEVEL);
-    CHECK(shared_lock != 0);
+    CHECK(shared_lock != 0 && kshim_spin_lock_held(&shared_lock));
     KeReleaseSpinLock(&shared_lock, old);
     CHECK(KeGetCurrentIrql() == PASSIVE_LEVEL && shared_lock == 0);
+    CHECK(!kshim_spin_lock_held(&shared_lock));
     old = KeAcquireSpinLockRaiseToDpc(&shared_lock);
     KeReleaseSpinLockFromDpcLevel(&shared_lock);
     KeAcquireSpinLockAtDpcLevel(&shared_lock);
@@ -1107,6 +1087,12 @@ static void v_bugcheck(void)
     ASSERT(1 == 2);
 }
 
+/* The end of a failed KS_ASSERT of the library (src/ks_kernel.h). */
+static void v_assert_failed(void)
+{
+    kshim_assert_failed("ks_example.c", 42, "s->refs > 0");
+}
+
 static void test_violations(void)
 {
     expect_violation("wait at DISPATCH", v_wait_at_dispatch, "IRQL 2 > APC_LEVEL");
@@ -1143,6 +1129,8 @@ static void test_violations(void)
     expect_violation("semaphore limit", v_semaphore_limit, "limit");
     expect_violation("thread ends at DISPATCH", v_thread_ends_at_dispatch, "ended at IRQL 2");
     expect_violation("ZwClose bad handle", v_close_bad_handle, "not an open handle");
+    expect_violation("kshim_assert_failed", v_assert_failed,
+                     "assertion failed: s->refs > 0 (ks_example.c:42)");
 
     /* A bugcheck (ASSERT) also ends with status 86, with its own text. */
     expect_exit86("ASSERT", v_bugcheck, "kshim: BUGCHECK 0x", NULL);
