@@ -457,7 +457,12 @@ static void conn_run(ks_work *work)
             }
             continue;
         }
-        if (c->flow_stopped && !c->pulling && !c->disc_done) {
+        /* A pull only once the ring is delivered (its data is older) and
+         * no WskReceiveEvent is running: one that refused data returns
+         * first, so the provider has recorded the refusal that our
+         * WskReceive lifts (it calls schedule_locked once it is done). */
+        if (c->flow_stopped && !c->pulling && !c->disc_done && c->ring_count == 0 &&
+            c->indicating == 0) {
             c->pulling = TRUE;
             KeReleaseSpinLock(&s->lock, irql);
             start_pull(c);
@@ -521,34 +526,27 @@ static void accept_done(struct ks_aio *req, ptrdiff_t result)
 
 /* ---- the socket's side (ks_socket.c) ---- */
 
-BOOLEAN ks_events_close_begin(ks_sock *s)
+BOOLEAN ks_events_close_begin_locked(ks_sock *s)
 {
     struct ks_events_state *c = s->ev;
-    KS_ASSERT(c != NULL);
-    KIRQL irql;
-    KeAcquireSpinLock(&s->lock, &irql);
-    BOOLEAN defer = FALSE;
-    if (!s->closing) {
-        c->closed = TRUE;
-        if (c->delivering) {
-            c->close_deferred = TRUE;
-            defer = TRUE;
-        }
-    }
-    KeReleaseSpinLock(&s->lock, irql);
-    return defer;
+    KS_ASSERT(c != NULL && !s->closing);
+    KS_ASSERT_SPIN_HELD(&s->lock);
+    c->closed = TRUE;
+    if (!c->delivering)
+        return FALSE;
+    c->close_deferred = TRUE;
+    return TRUE;
 }
 
 void ks_events_release(ks_sock *s)
 {
     struct ks_events_state *c = s->ev;
     KIRQL irql;
-    /* The close, between its start and WskCloseSocket. (c->closed is not
-     * asserted: ks_recv_events/ks_listen_events can claim event mode after
-     * ks_sock_close_start found s->ev NULL, so ks_events_close_begin never
-     * ran for c; the chaos test meets it.) */
+    /* The close, between its start and WskCloseSocket. c->closed: event
+     * mode is claimed under s->lock and never once s->closing is set, and
+     * ks_sock_close_start sets both under that lock. */
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
-    KS_ASSERT(c != NULL && s->closing && ks_lock_held_by_me(&s->ctl_lock));
+    KS_ASSERT(c != NULL && c->closed && s->closing && ks_lock_held_by_me(&s->ctl_lock));
     if (c->cur != NULL && s->wsk != NULL) {
         /* Paused in the middle of it (nothing delivers now: closed). */
         release_list(s, c->cur);
@@ -608,22 +606,24 @@ static struct ks_events_state *state_for(ks_sock *s, int *err,
     return c;
 }
 
-/* Puts s in event mode with c, unless another thread did meanwhile (two
- * ks_*_events calls on one descriptor both pass the early check): then c
- * is freed, the caller's reference to s dropped, and FALSE returned. */
-static BOOLEAN claim_events(ks_sock *s, struct ks_events_state *c)
+/* Puts s in event mode with c: 0, or (c freed, the caller's reference to s
+ * dropped) -EINVAL if another thread did meanwhile (two ks_*_events calls
+ * on one descriptor both pass the early check) or -EBADF if a close
+ * started (its ks_sock_close_start saw no event state, so nothing would
+ * stop c's callbacks or release its indications). */
+static int claim_events(ks_sock *s, struct ks_events_state *c)
 {
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
-    BOOLEAN first = s->ev == NULL;
-    if (first)
+    int err = s->closing ? -EBADF : s->ev != NULL ? -EINVAL : 0;
+    if (err == 0)
         s->ev = c;
     KeReleaseSpinLock(&s->lock, irql);
-    if (!first) {
+    if (err != 0) {
         ks_free(c, KS_TAG_MISC);
         ks_sock_put(s);
     }
-    return first;
+    return err;
 }
 
 /* Enables event callbacks on s->wsk, in state (SO_WSK_EVENT_CALLBACK: no
@@ -665,8 +665,9 @@ int ks_listen_events(int fd, int backlog, const struct ks_event_handlers *handle
     le->fd = fd;
     le->announced = TRUE;
     /* Before the listen: accept events may come as soon as it is enabled. */
-    if (!claim_events(s, le))
-        return -EINVAL;
+    err = claim_events(s, le);
+    if (err != 0)
+        return err;
     s->wsk_dispatch = &ev_listen_dispatch;
     err = ks_listen(fd, backlog);
     if (err == 0) {
@@ -690,10 +691,16 @@ int ks_listen_events(int fd, int backlog, const struct ks_event_handlers *handle
          * by the caller). */
         KIRQL irql;
         KeAcquireSpinLock(&s->lock, &irql);
-        s->ev = NULL;
+        /* A close that started meanwhile owns le (closed, released, and
+         * freed with the socket). */
+        BOOLEAN detach = !s->closing;
+        if (detach)
+            s->ev = NULL;
         KeReleaseSpinLock(&s->lock, irql);
-        s->wsk_dispatch = NULL;
-        ks_free(le, KS_TAG_MISC);
+        if (detach) {
+            s->wsk_dispatch = NULL;
+            ks_free(le, KS_TAG_MISC);
+        }
     }
     ks_sock_put(s);
     return err;
@@ -724,8 +731,9 @@ int ks_recv_events(int fd, const struct ks_event_handlers *handlers, void *conn_
      * data, come through it; then the provider's indications if it has
      * event callbacks (its pending WskReceive is served before them). */
     c->flow_stopped = TRUE;
-    if (!claim_events(s, c))
-        return -EINVAL;
+    err = claim_events(s, c);
+    if (err != 0)
+        return err;
     KIRQL irql;
     /* Every connection socket has our connection dispatch (ks_sock_wsk_create,
      * WskAccept), so only the provider can say no (Wine: not implemented). */

@@ -6,10 +6,12 @@
 
 #include "ks_socket.h"
 
-/* ks_sock_close of a socket in event mode, before anything else: TRUE if
- * the close must be left to the thread running one of its callbacks (it
- * runs ks_sock_close again when the callback returns). Stops callbacks. */
-_Must_inspect_result_ BOOLEAN ks_events_close_begin(_Inout_ ks_sock *s);
+/* ks_sock_close of a socket in event mode, before anything else (s->lock
+ * held, s->closing not yet set): TRUE if the close must be left to the
+ * thread running one of its callbacks (it runs ks_sock_close again when
+ * the callback returns). Stops callbacks. */
+_Must_inspect_result_ _Requires_lock_held_(s->lock) BOOLEAN
+    ks_events_close_begin_locked(_Inout_ ks_sock *s);
 /* Gives every retained indication back (WskRelease), before the provider's
  * close. PASSIVE_LEVEL. */
 _IRQL_requires_max_(PASSIVE_LEVEL) void ks_events_release(_Inout_ ks_sock *s);

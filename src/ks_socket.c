@@ -200,18 +200,23 @@ BOOLEAN ks_sock_close_start(ks_sock *s, const ks_deadline *d)
 {
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
     KS_ASSERT(s->refs > 0);
-    /* Event mode: no callback may hold a retained indication at the
-     * provider's close; one running now closes the socket when it returns. */
-    if (s->ev != NULL && ks_events_close_begin(s))
-        return FALSE;
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
-    BOOLEAN already = s->closing;
+    if (s->closing) {
+        KeReleaseSpinLock(&s->lock, irql);
+        return FALSE;
+    }
+    /* Event mode: no callback may hold a retained indication at the
+     * provider's close; one running now closes the socket when it returns.
+     * Under the lock that claims event mode, so a socket enters it before
+     * this point or never (claim_events refuses a closing socket). */
+    if (s->ev != NULL && ks_events_close_begin_locked(s)) {
+        KeReleaseSpinLock(&s->lock, irql);
+        return FALSE;
+    }
     s->closing = TRUE;
     BOOLEAN drained = s->in_call == 0;
     KeReleaseSpinLock(&s->lock, irql);
-    if (already)
-        return FALSE;
     /* The orderly part of the close (a send in flight finishing, then the
      * graceful disconnect) has one bound in all: the SO_LINGER time, or
      * KS_CLOSE_DISCONNECT_MS. */

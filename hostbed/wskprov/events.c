@@ -214,6 +214,12 @@ BOOLEAN wp_events_receive_called(struct wp_sock *s)
 {
     BOOLEAN was = s->ev_held;
     s->ev_held = FALSE;
+    /* A WskReceive made while WskReceiveEvent runs (from the callback, or
+     * from another thread the callback woke) is served after it, data
+     * included (recv_step waits for ev_running): so it also lifts a
+     * refusal that callback is about to return. */
+    if (s->ev_running & WSK_EVENT_RECEIVE)
+        s->ev_rx_during = TRUE;
     return was;
 }
 
@@ -276,6 +282,7 @@ NTSTATUS WSKAPI wp_WskReleaseData(PWSK_SOCKET Socket, PWSK_DATA_INDICATION DataI
 static void event_begin(struct wp_sock *s, ULONG bit)
 {
     s->ev_running = bit;
+    s->ev_rx_during = FALSE;
     s->outstanding++;
 }
 
@@ -527,6 +534,8 @@ static void indicate(struct wp_sock *s, const WSK_CLIENT_CONNECTION_DISPATCH *d,
     struct wp_ind *free_now = NULL;
     pn_mutex_lock(&s->lock);
     ind->in_callback = FALSE;
+    BOOLEAN rx_during = s->ev_rx_during;
+    s->ev_rx_during = FALSE;
     if (ind->released_early) {
         pn_mutex_unlock(&s->lock);
         if (st != STATUS_PENDING)
@@ -557,7 +566,7 @@ static void indicate(struct wp_sock *s, const WSK_CLIENT_CONNECTION_DISPATCH *d,
         /* Kept for the next WskReceive (or indication after it). */
         if (st == STATUS_SUCCESS)
             ind->off += accepted;
-        s->ev_held = TRUE;
+        s->ev_held = !rx_during;
         if (closing)
             free_now = ind;
         else

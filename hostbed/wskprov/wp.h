@@ -99,6 +99,7 @@ struct wp_sock {
     ULONG ev_running;           /* (lock) the WSK_EVENT_* bit whose callback runs now, or 0 */
     LIST_ENTRY ev_disable_irps; /* (lock) disables waiting for ev_running to end */
     BOOLEAN ev_held;            /* (lock) no receive indication until a WskReceive */
+    BOOLEAN ev_rx_during;       /* (lock) a WskReceive came while WskReceiveEvent ran */
     BOOLEAN ev_eof_told;        /* (lock) WskDisconnectEvent for the peer's FIN made */
     BOOLEAN ev_error_told;      /* (lock) WskDisconnectEvent(WSK_FLAG_ABORTIVE) made */
     BOOLEAN ev_dead_told;       /* (lock) WskReceiveEvent(NULL) made: no longer functional */

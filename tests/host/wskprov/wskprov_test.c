@@ -1094,7 +1094,7 @@ static void test_mode(void)
     sleep_ms(2)
 
 /* What a receive indication is answered with. */
-enum ev_mode { EV_ALL, EV_PARTIAL, EV_RETAIN, EV_DECLINE, EV_DISABLE };
+enum ev_mode { EV_ALL, EV_PARTIAL, EV_RETAIN, EV_DECLINE, EV_DECLINE_RECV, EV_DISABLE };
 
 #define EV_BYTES (2u << 20)
 #define EV_RETAINED 16
@@ -1114,6 +1114,9 @@ struct evsock {
     volatile ULONG disc_flags;
     volatile enum ev_mode mode;
     volatile LONG nretained;
+    /* EV_DECLINE_RECV: the WskReceive started inside the callback. */
+    struct op *decline_op;
+    struct buf *decline_buf;
     /* EV_DISABLE: what disabling from inside WskReceiveEvent returned. */
     NTSTATUS disable_other, disable_self;
     LONG disable_done_in_callback;
@@ -1214,6 +1217,15 @@ static NTSTATUS WSKAPI ev_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATI
         }
         break;
     case EV_DECLINE:
+        st = STATUS_DATA_NOT_ACCEPTED;
+        break;
+    case EV_DECLINE_RECV:
+        /* A WskReceive before the refusal returns (a client whose other
+         * thread pulls as soon as it hears of the refusal): it is served
+         * after the callback and lifts the refusal. */
+        e->mode = EV_ALL;
+        START(e->decline_op, conn_d(e->sock)->WskReceive(e->sock, &e->decline_buf->wb, 0,
+                                                         op_begin(e->decline_op)));
         st = STATUS_DATA_NOT_ACCEPTED;
         break;
     case EV_DISABLE: {
@@ -1596,6 +1608,31 @@ static void test_receive_event(ADDRESS_FAMILY family)
     CHECK(st == STATUS_SUCCESS && info == 8 && memcmp(in, "declined", 8) == 0,
           "WskReceive after STATUS_DATA_NOT_ACCEPTED gets the data: 0x%lx %lu", HX(st),
           (unsigned long)info);
+    e.mode = EV_ALL;
+    /* A WskReceive made while the refusing callback runs counts as after
+     * it: it gets the declined data, and indications resume. */
+    e.got = 0;
+    e.receives = 0;
+    {
+        struct op dop;
+        struct buf dbuf;
+        op_init(&dop);
+        buf_lock(&dbuf, in, 64);
+        e.decline_op = &dop;
+        e.decline_buf = &dbuf;
+        e.mode = EV_DECLINE_RECV;
+        CHECK(send_all(s, "refused!", 8, 0, &info) == STATUS_SUCCESS, "send 8");
+        st = op_wait(&dop, &info);
+        CHECK(st == STATUS_SUCCESS && info == 8 && memcmp(in, "refused!", 8) == 0,
+              "WskReceive made inside the refusing WskReceiveEvent gets its data: 0x%lx %lu",
+              HX(st), (unsigned long)info);
+        CHECK(send_all(s, "resumed", 7, 0, &info) == STATUS_SUCCESS, "send 7");
+        WAIT_UNTIL(e.got == 7);
+        CHECK(e.got == 7 && memcmp(e.data, "resumed", 7) == 0,
+              "indications resume after that WskReceive: %zu bytes", (size_t)e.got);
+        buf_unlock(&dbuf);
+        op_free(&dop);
+    }
     e.mode = EV_ALL;
 
     /* STATUS_PENDING: the lists stay valid until WskRelease. */
