@@ -75,10 +75,24 @@ ULONG ks_mdl_priority(ULONG priority);
 #define KS_ASSERT_SPIN_HELD(lock) KS_ASSERT(*(lock) != 0)
 #endif
 
-/* TRUE if the caller may block (PASSIVE_LEVEL). */
+/*
+ * Nonzero when the kernel is Wine's ntoskrnl.exe (ks_irql.c, at
+ * ks_startup): there driver code always runs at PASSIVE_LEVEL (the IRQL
+ * Wine emulates always reads 0), while reading it is expensive:
+ * KeGetCurrentIrql is `mov %cr8`, a privileged instruction that faults in
+ * user mode and is emulated by Wine's exception handler (about 15 us, two
+ * per round trip; bench/PERF-NOTES.md). Written only by ks_startup with an
+ * interlocked exchange, read with one volatile load; its value never
+ * changes on a given system, so a reader needs no lock.
+ */
+extern volatile LONG ks_irql_always_passive;
+/* Looks the system up (PASSIVE_LEVEL; ks_startup). */
+void ks_irql_choose(void);
+
+/* TRUE if the caller may block (PASSIVE_LEVEL). IRQL: any. */
 static inline BOOLEAN ks_can_block(void)
 {
-    return KeGetCurrentIrql() == PASSIVE_LEVEL;
+    return ks_irql_always_passive != 0 || KeGetCurrentIrql() == PASSIVE_LEVEL;
 }
 
 /* Relative timeout in 100 ns units for KeWaitFor*, from milliseconds. */

@@ -62,6 +62,7 @@ int ks_startup(void)
     }
     /* First: what the library allocates from here on follows it. */
     ks_pool_choose();
+    ks_irql_choose();
     g_lib.client.ClientContext = NULL;
     g_lib.client.Dispatch = &ks_client_dispatch;
     NTSTATUS status = WskRegister(&g_lib.client, &g_lib.registration);

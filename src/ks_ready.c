@@ -321,16 +321,24 @@ BOOLEAN ks_ready_rx_reap(ks_sock *s)
     return TRUE;
 }
 
+/* Waits until the direction's request completed; -EBADF once the socket
+ * is closing. One object: a close ends the request anyway (it cancels it,
+ * and WskCloseSocket completes whatever the provider kept), and a wait on
+ * two objects costs twice the system calls under Wine. */
+static int wait_idle(ks_sock *s, KEVENT *idle, const ks_deadline *d)
+{
+    LARGE_INTEGER t;
+    NTSTATUS st =
+        KeWaitForSingleObject(idle, Executive, KernelMode, FALSE, ks_deadline_left(d, &t));
+    if (s->closing)
+        return -EBADF;
+    return st == STATUS_TIMEOUT ? -ETIMEDOUT : 0;
+}
+
 int ks_ready_rx_wait(ks_sock *s, const ks_deadline *d)
 {
     KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
-    PVOID objects[2] = {&s->ready.rx_idle, &s->closed};
-    LARGE_INTEGER t;
-    NTSTATUS st = KeWaitForMultipleObjects(2, objects, WaitAny, Executive, KernelMode, FALSE,
-                                           ks_deadline_left(d, &t), NULL);
-    if (st == STATUS_WAIT_0)
-        return 0;
-    return st == STATUS_TIMEOUT ? -ETIMEDOUT : -EBADF;
+    return wait_idle(s, &s->ready.rx_idle, d);
 }
 
 BOOLEAN ks_ready_take_accepted(ks_sock *s, ks_sock **n, SOCKADDR_STORAGE *remote)
@@ -390,14 +398,9 @@ int ks_ready_tx_settle(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
         }
         if (nonblocking)
             return -EWOULDBLOCK;
-        PVOID objects[2] = {&r->tx_idle, &s->closed};
-        LARGE_INTEGER t;
-        NTSTATUS w = KeWaitForMultipleObjects(2, objects, WaitAny, Executive, KernelMode, FALSE,
-                                              ks_deadline_left(d, &t), NULL);
-        if (w == STATUS_TIMEOUT)
-            return -ETIMEDOUT;
-        if (w != STATUS_WAIT_0)
-            return -EBADF;
+        int err = wait_idle(s, &r->tx_idle, d);
+        if (err != 0)
+            return err;
     }
 }
 
@@ -532,9 +535,20 @@ void ks_ready_close_end(ks_sock *s)
 {
     struct ks_ready *r = &s->ready;
     /* Every request was cancelled and WskCloseSocket has returned: they
-     * complete now, if they have not already. */
-    KeWaitForSingleObject(&r->rx_idle, Executive, KernelMode, FALSE, NULL);
-    KeWaitForSingleObject(&r->tx_idle, Executive, KernelMode, FALSE, NULL);
+     * complete now, if they have not already. Only a direction with a
+     * request in flight is waited for (none can start now: the calls were
+     * drained and ks_call_enter refuses a closing socket; the callback sets
+     * the state and the event under s->lock): a wait costs system calls
+     * under Wine even on a signalled event. */
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    BOOLEAN rx_busy = r->rx == KS_ASYNC_BUSY;
+    BOOLEAN tx_busy = r->tx == KS_ASYNC_BUSY;
+    KeReleaseSpinLock(&s->lock, irql);
+    if (rx_busy)
+        KeWaitForSingleObject(&r->rx_idle, Executive, KernelMode, FALSE, NULL);
+    if (tx_busy)
+        KeWaitForSingleObject(&r->tx_idle, Executive, KernelMode, FALSE, NULL);
     KS_ASSERT(s->closing && r->rx != KS_ASYNC_BUSY && r->tx != KS_ASYNC_BUSY);
     /* Threads holding a direction lock are returning (woken by the close):
      * the reaps below run after them. */

@@ -132,6 +132,10 @@ void kshim_set_windows_version(ULONG major, ULONG minor, ULONG build);
 /* FALSE hides ExAllocatePool2 (as Wine does) even where the version has it;
  * default TRUE, or FALSE with the environment's KSHIM_NO_POOL2=1. */
 void kshim_set_pool2_exported(BOOLEAN exported);
+/* TRUE plays Wine's ntoskrnl.exe as far as a driver can tell: the export
+ * wine_ntoskrnl_main_loop is found (the IRQL stays real). Default FALSE, or
+ * TRUE with the environment's KSHIM_WINE=1. */
+void kshim_set_wine_kernel(BOOLEAN wine);
 
 /* ---- IRPs and MDLs (for the provider) ---- */
 /* The driver below takes an IRP it received (the provider calls this first,

@@ -3,8 +3,9 @@
  * and what MmGetSystemRoutineAddress finds, so that code choosing its path
  * at run time (wsksock's pool: ExAllocatePool2, NonPagedPoolNx, NonPagedPool)
  * can be run down each one. Controls: kshim_set_windows_version and
- * kshim_set_pool2_exported (kshim.h), or the environment's KSHIM_WINDOWS=
- * major.minor.build and KSHIM_NO_POOL2=1, read once.
+ * kshim_set_pool2_exported and kshim_set_wine_kernel (kshim.h), or the
+ * environment's KSHIM_WINDOWS=major.minor.build, KSHIM_NO_POOL2=1 and
+ * KSHIM_WINE=1, read once.
  *
  * The version is one 64-bit word (major, minor, build packed), the export
  * switch one word, both read and written atomically: tests change them
@@ -21,11 +22,13 @@
 static pthread_once_t system_once = PTHREAD_ONCE_INIT;
 static ULONG64 version = PACK(10, 0, 22621); /* Windows 11 22H2 */
 static LONG pool2_hidden;
+static LONG wine_kernel;
 
 static void read_environment(void)
 {
     const char *v = getenv("KSHIM_WINDOWS");
     const char *h = getenv("KSHIM_NO_POOL2");
+    const char *w = getenv("KSHIM_WINE");
     if (v != NULL && *v != '\0') {
         unsigned major, minor, build;
         char end;
@@ -38,6 +41,19 @@ static void read_environment(void)
     }
     if (h != NULL && strcmp(h, "1") == 0)
         pool2_hidden = 1;
+    if (w != NULL && strcmp(w, "1") == 0)
+        wine_kernel = 1;
+}
+
+void kshim_set_wine_kernel(BOOLEAN wine)
+{
+    pthread_once(&system_once, read_environment);
+    __atomic_store_n(&wine_kernel, wine ? 1 : 0, __ATOMIC_SEQ_CST);
+}
+
+/* A routine that stands for Wine's export (never called through it). */
+static void wine_main_loop_stand_in(void)
+{
 }
 
 void kshim_set_windows_version(ULONG major, ULONG minor, ULONG build)
@@ -118,5 +134,12 @@ PVOID MmGetSystemRoutineAddress(PUNICODE_STRING name)
         return (PVOID)(ULONG_PTR)RtlGetVersion;
     if (name_is(name, "MmGetSystemRoutineAddress"))
         return (PVOID)(ULONG_PTR)MmGetSystemRoutineAddress;
+    /* Wine's ntoskrnl.exe exports it, Windows does not. */
+    if (name_is(name, "wine_ntoskrnl_main_loop")) {
+        pthread_once(&system_once, read_environment);
+        return __atomic_load_n(&wine_kernel, __ATOMIC_SEQ_CST)
+                   ? (PVOID)(ULONG_PTR)wine_main_loop_stand_in
+                   : NULL;
+    }
     return NULL;
 }

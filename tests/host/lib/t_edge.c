@@ -201,6 +201,26 @@ static void t_irql(void)
     HT_EQ(ks_close(s), 0, "the socket is still open afterwards");
 }
 
+/* Under Wine (recognised at ks_startup by its ntoskrnl.exe export) the
+ * IRQL, which is always PASSIVE_LEVEL there and costs a trap to read, is
+ * not read: the same call at DISPATCH_LEVEL gets past the check (to the
+ * descriptor lookup: -EBADF) only while the shim plays Wine. */
+static void t_irql_wine(void)
+{
+    KIRQL old;
+    int r[2];
+    for (int wine = 1; wine >= 0; wine--) {
+        ks_cleanup();
+        kshim_set_wine_kernel((BOOLEAN)wine);
+        HT_EQ(ks_startup(), 0, "ks_startup");
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        r[wine] = ks_close(4242);
+        KeLowerIrql(old);
+    }
+    HT_EQ(r[1], -EBADF, "ks_close at DISPATCH_LEVEL, Wine's kernel: the IRQL is not read");
+    HT_EQ(r[0], -EPERM, "ks_close at DISPATCH_LEVEL, Windows: the IRQL is checked");
+}
+
 /* After the last ks_cleanup: stale descriptors, no new sockets. */
 static void t_after_cleanup(void)
 {
@@ -319,6 +339,7 @@ const struct ht_test edge_tests[] = {
     {"send-cancelled-by-close", t_send_cancelled_by_close, ht_runs_modes},
     {"cleanup-races-io", t_cleanup_races_io, ht_runs_modes},
     {"irql", t_irql, ht_runs_modes},
+    {"irql-wine", t_irql_wine, ht_runs_once},
     {"after-cleanup", t_after_cleanup, ht_runs_modes},
     {"many-sockets", t_many_sockets, ht_runs_modes},
     {"many-threads", t_many_threads, ht_runs_modes},
