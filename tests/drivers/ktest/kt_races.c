@@ -27,6 +27,14 @@
 #define RACES_N 100
 #define RACES_SEND_CHUNK (256 * 1024)
 #define RACES_BOUND_MS 5000
+/* ks_cleanup's own bound: its orderly closes share 5 s (KS_CLEANUP_CLOSE_MS,
+ * README), which it may use in full: the sender can be between two of its
+ * ks_send calls when ks_cleanup comes (a peer that does not read still lets
+ * loopback buffers grow for a while), and then nothing is cut and the
+ * graceful disconnect behind its unsent data waits out the bound. The check
+ * is that ks_cleanup ends within that bound, with a margin for a loaded
+ * machine, never that it is fast. */
+#define RACES_CLEANUP_BOUND_MS (5000 + 5000)
 
 enum rc_kind { RC_RECV, RC_ACCEPT, RC_SEND_LOOP, RC_SHUTDOWN, RC_STOP };
 
@@ -352,7 +360,7 @@ static void part_cleanup(void)
         ms = kt_now_ms() - t0;
         if (ms > max_ms)
             max_ms = ms;
-        if (in_flight_ended() && ms < RACES_BOUND_MS)
+        if (in_flight_ended() && ms < RACES_CLEANUP_BOUND_MS)
             ok++;
         else
             CHECK("races: ks_cleanup in time, everything in flight ended with -EBADF", 0, (long)ms);
@@ -406,7 +414,7 @@ void kt_races_finish(LONGLONG cleanup_start_ms, LONGLONG cleanup_ms, int joined)
     KT_LOG("races: unloaded: ks_cleanup %ld ms, threads %s after %ld ms\n", (long)cleanup_ms,
            joined ? "all ended" : "NOT all ended", (long)ms);
     CHECK("races: unload: every thread ended", joined, 0);
-    CHECK("races: unload: ks_cleanup within 5 s (ms)", cleanup_ms < RACES_BOUND_MS,
+    CHECK("races: unload: ks_cleanup within its bound (ms)", cleanup_ms < RACES_CLEANUP_BOUND_MS,
           (long)cleanup_ms);
     CHECK("races: unload: the calls in flight ended with -EBADF", in_flight_ended(), 0);
     if (joined)
