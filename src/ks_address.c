@@ -11,7 +11,7 @@
 #include "ks_socket.h"
 #include "ks_wsk.h"
 
-NTSTATUS ks_sock_wsk_get_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *out)
+NTSTATUS ks_sock_wsk_get_address(ks_sock *s, BOOLEAN remote, ks_addr *out)
 {
     KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
     PWSK_SOCKET wsk;
@@ -26,12 +26,12 @@ NTSTATUS ks_sock_wsk_get_address(ks_sock *s, BOOLEAN remote, SOCKADDR_STORAGE *o
                              : ks_wsk_get_local_address(wsk, s->wsk_kind, (PSOCKADDR)out, irp);
     ks_call_leave(s);
     status = ks_op_wait(&s->ctl, status, NULL, NULL);
-    if (NT_SUCCESS(status) && out->ss_family != s->family)
+    if (NT_SUCCESS(status) && out->sa.sa_family != s->family)
         status = STATUS_INVALID_NETWORK_RESPONSE;
     return status;
 }
 
-static USHORT port_of(const SOCKADDR_STORAGE *a)
+static USHORT port_of(const ks_addr *a)
 {
     /* sin_port and sin6_port share their offset. */
     return ((const SOCKADDR_IN *)a)->sin_port;
@@ -53,13 +53,13 @@ static int get_address(int fd, BOOLEAN remote, struct sockaddr *addr, int *addrl
         ks_sock_put(s);
         return err;
     }
-    SOCKADDR_STORAGE result;
+    ks_addr result;
     if (remote && s->state != KS_SS_CONNECTED) {
         err = -ENOTCONN;
     } else if (!remote && s->state == KS_SS_NEW) {
         err = -EINVAL;
     } else {
-        const SOCKADDR_STORAGE *record = remote ? &s->remote : &s->local;
+        const ks_addr *record = remote ? &s->remote : &s->local;
         NTSTATUS status =
             s->wsk != NULL ? ks_sock_wsk_get_address(s, remote, &result) : STATUS_NOT_SUPPORTED;
         if (s->closing) {

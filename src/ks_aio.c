@@ -46,7 +46,7 @@ struct aio {
     size_t done; /* bytes moved so far (send, MSG_WAITALL receive) */
     struct sockaddr *addr;
     int *addrlen;
-    SOCKADDR_STORAGE to; /* connect / sendto destination (copied) */
+    ks_addr to; /* connect / sendto destination (copied) */
     int tolen;
     int fd;
     int flags;

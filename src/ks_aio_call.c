@@ -34,7 +34,7 @@ struct aio_call {
             const char *node, *service;
         } gai;
         struct {
-            SOCKADDR_STORAGE sa; /* copied */
+            ks_addr sa; /* copied */
             int salen;
             char *host, *serv; /* the caller's buffers */
             size_t hostlen, servlen;

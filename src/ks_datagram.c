@@ -12,7 +12,7 @@ static int ensure_bound(ks_sock *s)
     if (err != 0)
         return err;
     if (s->state == KS_SS_NEW) {
-        SOCKADDR_STORAGE any;
+        ks_addr any;
         ks_wildcard_addr(s->family, &any);
         NTSTATUS status = ks_sock_wsk_create(s, WSK_FLAG_DATAGRAM_SOCKET);
         if (NT_SUCCESS(status)) {
@@ -68,11 +68,12 @@ ks_ssize_t ks_sendto(int fd, const void *buf, size_t len, int flags, const struc
         ks_sock_put(s);
         return err;
     }
-    SOCKADDR_STORAGE remote;
+    ks_addr remote;
     RtlZeroMemory(&remote, sizeof(remote));
     RtlCopyMemory(&remote, to, (SIZE_T)ks_sockaddr_len(s->family));
     PWSK_SOCKET wsk;
-    err = ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL, &wsk);
+    err = NT_SUCCESS(ks_op_prepare(&s->tx)) ? ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL, &wsk)
+                                            : -ENOMEM;
     ks_ssize_t result = err; /* the bracket's refusal, or the send's result below */
     if (err == 0) {
         WSK_BUF wbuf;
@@ -117,11 +118,13 @@ static ks_ssize_t recvfrom_direct(ks_sock *s, void *buf, size_t len, struct sock
 {
     KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
     KS_ASSERT(s->ready.rx == KS_ASYNC_IDLE && !ks_op_busy(&s->rx)); /* nothing in flight */
+    if (!NT_SUCCESS(ks_op_prepare(&s->rx)))
+        return -ENOMEM;
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, KS_SS_DATAGRAM, -EINVAL, &wsk);
     if (err != 0)
         return err;
-    SOCKADDR_STORAGE remote;
+    ks_addr remote;
     RtlZeroMemory(&remote, sizeof(remote));
     WSK_BUF wbuf;
     ULONG control_len = 0;

@@ -328,10 +328,11 @@ static void announce(struct ks_events_state *c)
     KS_ASSERT(l != NULL && !c->announced); /* once, with the listener referenced */
     if (c->fd == 0) {
         /* Native: the socket object still holds its creation reference. */
-        ks_opts_inherit(s, l);
-        int fd = ks_fd_insert(s);
+        int fd = ks_opts_inherit(s, l);
+        if (fd == 0)
+            fd = ks_fd_insert(s);
         if (fd < 0)
-            ks_sock_close(s); /* the library is stopping */
+            ks_sock_close(s); /* no memory, or the library is stopping */
         ks_sock_put(s);       /* the table's now, or nobody's (conn_run holds one) */
         if (fd < 0) {
             c->closed = TRUE;

@@ -26,6 +26,15 @@
 /* name resolution: queries in flight, ks_getaddrinfo's result lists */
 #define KS_TAG_RESOLVE KS_TAG('k', 's', 'R', 's')
 
+/* A socket address of a family the library supports (AF_INET, AF_INET6):
+ * 28 bytes where SOCKADDR_STORAGE takes 128 (five of them per socket).
+ * WSK writes at most the family's size into the ones handed to it. */
+typedef union ks_addr {
+    SOCKADDR sa;
+    SOCKADDR_IN in4;
+    SOCKADDR_IN6 in6;
+} ks_addr;
+
 /* Nonpaged, nonexecutable, tagged allocation (ks_pool_alloc); NULL on
  * failure or for size 0. Zeroed. */
 void *ks_alloc(SIZE_T size, ULONG tag);

@@ -28,12 +28,26 @@ static NTSTATUS ks_op_completion(PDEVICE_OBJECT device, PIRP irp, PVOID context)
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
-NTSTATUS ks_op_init(ks_op *op)
+void ks_op_init_lazy(ks_op *op)
 {
     RtlZeroMemory(op, sizeof(*op));
     KeInitializeEvent(&op->done, SynchronizationEvent, FALSE);
-    op->irp = IoAllocateIrp(1, FALSE);
+}
+
+NTSTATUS ks_op_prepare(ks_op *op)
+{
+    /* Idle: nothing reads op->irp concurrently (ks_op_cancel only reads it
+     * while a request is in flight). */
+    KS_ASSERT(op->state == KS_OP_IDLE);
+    if (op->irp == NULL)
+        op->irp = IoAllocateIrp(1, FALSE);
     return op->irp != NULL ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
+}
+
+NTSTATUS ks_op_init(ks_op *op)
+{
+    ks_op_init_lazy(op);
+    return ks_op_prepare(op);
 }
 
 void ks_op_free(ks_op *op)

@@ -55,6 +55,15 @@ struct ks_op {
 /* Allocates the IRP. Returns STATUS_SUCCESS or STATUS_INSUFFICIENT_RESOURCES.
  * op must be in nonpaged memory (its event is waited on). */
 _Must_inspect_result_ NTSTATUS ks_op_init(_Out_ ks_op *op);
+/* The same without the IRP, which ks_op_prepare allocates at first use (a
+ * socket's receive and send operations: a socket never used in a
+ * direction costs no IRP for it). Cannot fail. */
+void ks_op_init_lazy(_Out_ ks_op *op);
+/* Gives op its IRP if it has none yet: STATUS_SUCCESS, or
+ * STATUS_INSUFFICIENT_RESOURCES. Before ks_op_begin, by the op's only user
+ * (the holder of the lock that serialises it); the IRP then stays until
+ * ks_op_free. IRQL <= DISPATCH_LEVEL. */
+_Must_inspect_result_ NTSTATUS ks_op_prepare(_Inout_ ks_op *op);
 
 /* Frees the IRP. The operation must be idle. */
 void ks_op_free(_Inout_ ks_op *op);

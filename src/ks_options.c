@@ -21,9 +21,10 @@ NTSTATUS ks_sock_wsk_control(ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG lev
 
 static void forget_opt(ks_sock *s, ULONG i)
 {
-    for (; i + 1 < s->nopts; i++)
-        s->opts[i] = s->opts[i + 1];
-    s->nopts--;
+    struct ks_stored_opts *o = s->opts;
+    for (; i + 1 < o->count; i++)
+        o->opt[i] = o->opt[i + 1];
+    o->count--;
 }
 
 NTSTATUS ks_opts_apply(ks_sock *s)
@@ -38,11 +39,11 @@ NTSTATUS ks_opts_apply(ks_sock *s)
             return status;
         }
     }
-    for (ULONG i = 0; i < s->nopts; i++) {
-        ULONG value = s->opts[i].value;
-        NTSTATUS status =
-            ks_sock_wsk_control(s, WskSetOption, (ULONG)s->opts[i].level, (ULONG)s->opts[i].name,
-                                sizeof(value), &value, 0, NULL, NULL);
+    for (ULONG i = 0; s->opts != NULL && i < s->opts->count; i++) {
+        const struct ks_stored_opt *o = &s->opts->opt[i];
+        ULONG value = o->value;
+        NTSTATUS status = ks_sock_wsk_control(s, WskSetOption, (ULONG)o->level, (ULONG)o->name,
+                                              sizeof(value), &value, 0, NULL, NULL);
         if (!NT_SUCCESS(status)) {
             forget_opt(s, i);
             return status;
@@ -51,15 +52,22 @@ NTSTATUS ks_opts_apply(ks_sock *s)
     return STATUS_SUCCESS;
 }
 
-void ks_opts_inherit(ks_sock *n, const ks_sock *l)
+int ks_opts_inherit(ks_sock *n, const ks_sock *l)
 {
-    RtlCopyMemory(n->opts, l->opts, sizeof(n->opts));
-    n->nopts = l->nopts;
+    KS_ASSERT(n->opts == NULL); /* new */
+    const struct ks_stored_opts *from = l->opts;
+    if (from != NULL) {
+        n->opts = (struct ks_stored_opts *)ks_alloc(sizeof(*n->opts), KS_TAG_MISC);
+        if (n->opts == NULL)
+            return -ENOMEM;
+        *n->opts = *from;
+    }
     n->rcvtimeo_ms = l->rcvtimeo_ms;
     n->sndtimeo_ms = l->sndtimeo_ms;
     n->linger_on = l->linger_on;
     n->linger_secs = l->linger_secs;
     n->v6only = l->v6only;
+    return 0;
 }
 
 /* ---- ks_setsockopt / ks_getsockopt ---- */
@@ -126,9 +134,9 @@ static int opt_size(enum opt_kind kind)
 
 static struct ks_stored_opt *find_opt(ks_sock *s, int level, int name)
 {
-    for (ULONG i = 0; i < s->nopts; i++)
-        if (s->opts[i].level == level && s->opts[i].name == name)
-            return &s->opts[i];
+    for (ULONG i = 0; s->opts != NULL && i < s->opts->count; i++)
+        if (s->opts->opt[i].level == level && s->opts->opt[i].name == name)
+            return &s->opts->opt[i];
     return NULL;
 }
 
@@ -160,8 +168,16 @@ static int set_provider_opt(ks_sock *s, int level, int name, int value)
         ((v != 0 && stored_true(s, SOL_SOCKET, SO_REUSEADDR)) || s->state != KS_SS_NEW))
         return -EINVAL;
     struct ks_stored_opt *o = find_opt(s, level, name);
-    if (o == NULL && s->nopts == KS_MAX_STORED_OPTS)
+    if (o == NULL && s->opts != NULL && s->opts->count == KS_MAX_STORED_OPTS)
         return -ENOMEM;
+    if (s->opts == NULL) {
+        /* Published with a barrier: ks_opts_inherit reads it unlocked. */
+        struct ks_stored_opts *block =
+            (struct ks_stored_opts *)ks_alloc(sizeof(*block), KS_TAG_MISC);
+        if (block == NULL)
+            return -ENOMEM;
+        InterlockedExchangePointer((PVOID volatile *)&s->opts, block);
+    }
     if (s->wsk != NULL) {
         NTSTATUS status = ks_sock_wsk_control(s, WskSetOption, (ULONG)level, (ULONG)name, sizeof(v),
                                               &v, 0, NULL, NULL);
@@ -169,7 +185,8 @@ static int set_provider_opt(ks_sock *s, int level, int name, int value)
             return ks_sock_error(s, status);
     }
     if (o == NULL) {
-        o = &s->opts[s->nopts++];
+        o = &s->opts->opt[s->opts->count];
+        s->opts->count++;
         o->level = level;
         o->name = name;
     }

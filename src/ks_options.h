@@ -19,9 +19,20 @@
  * that created the socket reports the refusal. */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS ks_opts_apply(_Inout_ ks_sock *s);
 
-/* An accepted socket n takes the options of its listening socket l, as on
- * Windows (the provider's accepted socket inherits its own settings). */
-void ks_opts_inherit(_Inout_ ks_sock *n, _In_ const ks_sock *l);
+/* One provider option remembered, and a socket's set of them. */
+struct ks_stored_opt {
+    int level, name;
+    ULONG value; /* int/BOOL value; SO_LINGER: onoff | seconds << 16 */
+};
+struct ks_stored_opts {
+    ULONG count;
+    struct ks_stored_opt opt[KS_MAX_STORED_OPTS];
+};
+
+/* An accepted socket n (not yet visible to other threads) takes the options
+ * of its listening socket l, as on Windows (the provider's accepted socket
+ * inherits its own settings). 0, or -ENOMEM (n then has none of them). */
+_Must_inspect_result_ int ks_opts_inherit(_Inout_ ks_sock *n, _In_ const ks_sock *l);
 
 /* WskControlSocket on s->wsk (ctl lock held; see ks_sock_wsk_* in
  * ks_socket.h). */

@@ -233,6 +233,8 @@ int ks_ready_rx_arm(ks_sock *s)
         if (r->acc == NULL)
             return err;
     }
+    if (!NT_SUCCESS(ks_op_prepare(&s->rx)))
+        return -ENOMEM;
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, state, kind == KS_RX_READ ? -ENOTCONN : -EINVAL, &wsk);
     if (err != 0)
@@ -341,7 +343,7 @@ int ks_ready_rx_wait(ks_sock *s, const ks_deadline *d)
     return wait_idle(s, &s->ready.rx_idle, d);
 }
 
-BOOLEAN ks_ready_take_accepted(ks_sock *s, ks_sock **n, SOCKADDR_STORAGE *remote)
+BOOLEAN ks_ready_take_accepted(ks_sock *s, ks_sock **n, ks_addr *remote)
 {
     struct ks_ready *r = &s->ready;
     KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
@@ -410,6 +412,8 @@ static int tx_start(ks_sock *s, enum ks_tx_kind kind, int state, int not_state_e
 {
     struct ks_ready *r = &s->ready;
     KS_ASSERT(ks_lock_held_by_me(&s->tx_lock) && r->tx == KS_ASYNC_IDLE); /* settled */
+    if (!NT_SUCCESS(ks_op_prepare(&s->tx)))
+        return -ENOMEM;
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, state, not_state_err, &wsk);
     if (err != 0)
@@ -469,7 +473,7 @@ ks_ssize_t ks_ready_send(ks_sock *s, const void *buf, size_t len)
     return (ks_ssize_t)n;
 }
 
-int ks_ready_connect(ks_sock *s, const SOCKADDR_STORAGE *to)
+int ks_ready_connect(ks_sock *s, const ks_addr *to)
 {
     struct ks_ready *r = &s->ready;
     BOOLEAN pended = FALSE;

@@ -69,12 +69,12 @@ struct ks_ready {
                         could not issue */
     struct ks_sock *acc; /* (R) socket for the async accept, or NULL */
     BOOLEAN acc_queued;  /* (L) acc holds an accepted connection */
-    SOCKADDR_STORAGE acc_remote;
+    ks_addr acc_remote;
     BOOLEAN dg_held;      /* (L) a datagram is in peek_buf */
     ULONG dg_len;         /* (R) its size (bytes in the buffer) */
     ULONG dg_flags;       /* (R) WSK control flags (MSG_TRUNC ...) */
     ULONG dg_control_len; /* (R) */
-    SOCKADDR_STORAGE dg_from;
+    ks_addr dg_from;
 
     /* ---- send side, on s->tx ---- */
     LONG tx;             /* (L) enum ks_async_state */
@@ -86,7 +86,7 @@ struct ks_ready {
     WSK_BUF tx_wbuf;     /* the request's buffer description */
     UCHAR *tx_buf;       /* KS_READY_SEND_MAX bytes, allocated at first use */
     BOOLEAN conn_failed; /* (L) a non-blocking connect failed */
-    SOCKADDR_STORAGE conn_to;
+    ks_addr conn_to;
 };
 
 /* Deadlines of blocking calls with SO_RCVTIMEO/SO_SNDTIMEO. */
@@ -152,7 +152,7 @@ _Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
 _Success_(return != FALSE) _Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
     _IRQL_requires_max_(PASSIVE_LEVEL) BOOLEAN
     ks_ready_take_accepted(_Inout_ struct ks_sock *s, _Outptr_ struct ks_sock **n,
-                           _Out_ SOCKADDR_STORAGE *remote);
+                           _Out_ ks_addr *remote);
 /* The error of a failed async accept / receive-from, reported once (0: none). */
 _Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
     _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_take_error(_Inout_ struct ks_sock *s);
@@ -175,7 +175,7 @@ _Must_inspect_result_ _Requires_lock_held_(s->tx_lock) _IRQL_requires_max_(PASSI
  * completed at once, -EINPROGRESS, or the connect's error. */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock)
     _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_connect(_Inout_ struct ks_sock *s,
-                                                            _In_ const SOCKADDR_STORAGE *to);
+                                                            _In_ const ks_addr *to);
 /* TRUE while a non-blocking connect is in flight. */
 BOOLEAN ks_ready_connecting(_In_ struct ks_sock *s);
 

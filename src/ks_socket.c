@@ -39,8 +39,11 @@ ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *er
     ks_ready_init(s);
     InitializeListHead(&s->aio_q[0]);
     InitializeListHead(&s->aio_q[1]);
-    if (!NT_SUCCESS(ks_op_init(&s->ctl)) || !NT_SUCCESS(ks_op_init(&s->rx)) ||
-        !NT_SUCCESS(ks_op_init(&s->tx))) {
+    /* The control operation's IRP now, so that the close (WskDisconnect,
+     * WskCloseSocket) never lacks one; each direction's at its first use. */
+    ks_op_init_lazy(&s->rx);
+    ks_op_init_lazy(&s->tx);
+    if (!NT_SUCCESS(ks_op_init(&s->ctl))) {
         ks_sock_put(s);
         *err = -ENOMEM;
         return NULL;
@@ -69,6 +72,7 @@ void ks_sock_put(ks_sock *s)
     ks_op_free(&s->rx);
     ks_op_free(&s->tx);
     ks_free(s->peek_buf, KS_TAG_BUFFER);
+    ks_free(s->opts, KS_TAG_MISC);
     ks_ready_free(s);
     ks_events_free(s);
     ks_free(s, KS_TAG_SOCKET);
@@ -375,17 +379,17 @@ int ks_check_addr(const ks_sock *s, const struct sockaddr *addr, int addrlen)
     return 0;
 }
 
-void ks_wildcard_addr(ADDRESS_FAMILY family, SOCKADDR_STORAGE *out)
+void ks_wildcard_addr(ADDRESS_FAMILY family, ks_addr *out)
 {
     RtlZeroMemory(out, sizeof(*out));
-    out->ss_family = family;
+    out->sa.sa_family = family;
 }
 
-void ks_copy_out_addr(const SOCKADDR_STORAGE *from, struct sockaddr *addr, int *addrlen)
+void ks_copy_out_addr(const ks_addr *from, struct sockaddr *addr, int *addrlen)
 {
     if (addr == NULL || addrlen == NULL)
         return;
-    int full = ks_sockaddr_len(from->ss_family);
+    int full = ks_sockaddr_len(from->sa.sa_family);
     int n = *addrlen < full ? *addrlen : full;
     if (n > 0)
         RtlCopyMemory(addr, from, (SIZE_T)n);

@@ -45,7 +45,7 @@ typedef struct ks_sock {
     PWSK_SOCKET wsk;          /* (L) the provider's socket, or NULL */
     const void *wsk_dispatch; /* client dispatch table for WskSocket (events), or NULL */
     ULONG wsk_kind;           /* WSK_FLAG_*_SOCKET of wsk */
-    SOCKADDR_STORAGE local;   /* bound address (state >= KS_SS_BOUND) */
+    ks_addr local;            /* bound address (state >= KS_SS_BOUND) */
 
     KEVENT closed;        /* notification: set when closing starts */
     KEVENT calls_drained; /* notification: closing and in_call == 0 */
@@ -62,12 +62,10 @@ typedef struct ks_sock {
 
     /* ---- options and shutdown (ks_options.c, ks_shutdown.c) ---- */
     /* Provider options set by ks_setsockopt, applied to every WSK socket
-     * the library creates for s (ctl lock). */
-    struct ks_stored_opt {
-        int level, name;
-        ULONG value; /* int/BOOL value; SO_LINGER: onoff | seconds << 16 */
-    } opts[KS_MAX_STORED_OPTS];
-    ULONG nopts;
+     * the library creates for s (ctl lock). Allocated at the first one
+     * (most sockets set none) and then kept, never moved, until the socket
+     * is freed: ks_opts_inherit reads a listener's without its ctl lock. */
+    struct ks_stored_opts *opts;
     ULONG rcvtimeo_ms, sndtimeo_ms; /* 0: no bound */
     BOOLEAN linger_on;              /* SO_LINGER {1, linger_secs} */
     USHORT linger_secs;
@@ -81,7 +79,7 @@ typedef struct ks_sock {
     BOOLEAN shut_rd, shut_wr;   /* (L) ks_shutdown done */
     BOOLEAN send_broken;        /* (L) a send was cut off: abortive close */
     volatile LONG so_error;     /* pending error for SO_ERROR (negative errno) */
-    SOCKADDR_STORAGE remote;    /* peer (state KS_SS_CONNECTED) */
+    ks_addr remote;             /* peer (state KS_SS_CONNECTED) */
 
     /* ---- non-blocking mode and readiness (ks_ready.c, ks_poll.c) ---- */
     BOOLEAN nonblocking;   /* FIONBIO */
@@ -164,7 +162,7 @@ _Requires_lock_held_(s->ctl_lock) void ks_sock_wsk_close(_Inout_ ks_sock *s);
  * (ks_address.c). STATUS_NOT_SUPPORTED when the socket's category has no
  * such call; a result of another family is a failure. */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
-    ks_sock_wsk_get_address(_Inout_ ks_sock *s, BOOLEAN remote, _Out_ SOCKADDR_STORAGE *out);
+    ks_sock_wsk_get_address(_Inout_ ks_sock *s, BOOLEAN remote, _Out_ ks_addr *out);
 /* Graceful WskDisconnect of a connected socket for ks_shutdown, waiting at
  * most bound_ms (then the request is cancelled: STATUS_CANCELLED, also
  * when the socket is closing, its bracket's -EBADF: then even without the
@@ -185,9 +183,9 @@ int ks_sockaddr_len(ADDRESS_FAMILY family);
 _Must_inspect_result_ int ks_check_addr(_In_ const ks_sock *s,
                                         _In_reads_bytes_opt_(addrlen) const struct sockaddr *addr,
                                         int addrlen);
-void ks_wildcard_addr(ADDRESS_FAMILY family, _Out_ SOCKADDR_STORAGE *out);
+void ks_wildcard_addr(ADDRESS_FAMILY family, _Out_ ks_addr *out);
 /* Copies a result address to a caller's (addr, addrlen) pair, BSD style. */
-void ks_copy_out_addr(_In_ const SOCKADDR_STORAGE *from,
+void ks_copy_out_addr(_In_ const ks_addr *from,
                       _Out_writes_bytes_opt_(*addrlen) struct sockaddr *addr,
                       _Inout_opt_ int *addrlen);
 

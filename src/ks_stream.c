@@ -29,7 +29,7 @@ static void set_state(ks_sock *s, enum ks_sock_state state)
 
 /* Creates s->wsk of the given kind with the stored options, bound to addr;
  * on failure nothing is left open. ctl lock held. */
-static NTSTATUS create_bound(ks_sock *s, ULONG kind, const SOCKADDR_STORAGE *addr)
+static NTSTATUS create_bound(ks_sock *s, ULONG kind, const ks_addr *addr)
 {
     KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
     NTSTATUS status = ks_sock_wsk_create(s, kind);
@@ -59,7 +59,7 @@ int ks_bind(int fd, const struct sockaddr *addr, int addrlen)
     if (s->state != KS_SS_NEW) {
         err = -EINVAL;
     } else {
-        SOCKADDR_STORAGE local;
+        ks_addr local;
         RtlZeroMemory(&local, sizeof(local));
         RtlCopyMemory(&local, addr, (SIZE_T)ks_sockaddr_len(s->family));
         ULONG kind = s->type == SOCK_STREAM ? WSK_FLAG_CONNECTION_SOCKET : WSK_FLAG_DATAGRAM_SOCKET;
@@ -83,7 +83,7 @@ int ks_bind(int fd, const struct sockaddr *addr, int addrlen)
  * any other failure fails the listen (the port would silently change). The
  * bound connection socket is closed on success.
  */
-static int listen_address(ks_sock *s, SOCKADDR_STORAGE *local)
+static int listen_address(ks_sock *s, ks_addr *local)
 {
     KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
     if (s->state != KS_SS_BOUND) {
@@ -92,7 +92,7 @@ static int listen_address(ks_sock *s, SOCKADDR_STORAGE *local)
     }
     *local = s->local;
     if (((SOCKADDR_IN *)local)->sin_port == 0) {
-        SOCKADDR_STORAGE actual;
+        ks_addr actual;
         NTSTATUS st = ks_sock_wsk_get_address(s, FALSE, &actual);
         if (NT_SUCCESS(st))
             *local = actual;
@@ -124,7 +124,7 @@ int ks_listen(int fd, int backlog)
     } else if (ks_ready_connecting(s)) {
         err = -EALREADY; /* a non-blocking connect is in progress */
     } else if (s->state != KS_SS_LISTENING) {
-        SOCKADDR_STORAGE local;
+        ks_addr local;
         err = listen_address(s, &local);
         if (err == 0) {
             NTSTATUS status = create_bound(s, WSK_FLAG_LISTEN_SOCKET, &local);
@@ -168,7 +168,7 @@ static void keep_accept_pending(ks_sock *l)
 
 /* Gives an accepted connection (n->wsk set) its descriptor; consumes the
  * caller's reference to n. Returns the descriptor or a negative errno. */
-static int accepted(ks_sock *l, ks_sock *n, const SOCKADDR_STORAGE *remote, struct sockaddr *addr,
+static int accepted(ks_sock *l, ks_sock *n, const ks_addr *remote, struct sockaddr *addr,
                     int *addrlen)
 {
     KS_ASSERT(n->wsk != NULL && n->refs > 0);
@@ -177,8 +177,10 @@ static int accepted(ks_sock *l, ks_sock *n, const SOCKADDR_STORAGE *remote, stru
     n->state = KS_SS_CONNECTED;
     n->local = l->local;
     n->remote = *remote;
-    ks_opts_inherit(n, l); /* accepted sockets start blocking (nonblocking not inherited) */
-    int nfd = ks_fd_insert(n);
+    /* Accepted sockets start blocking (nonblocking is not inherited). */
+    int nfd = ks_opts_inherit(n, l);
+    if (nfd == 0)
+        nfd = ks_fd_insert(n);
     if (nfd < 0)
         ks_sock_close(n);
     else
@@ -199,12 +201,13 @@ static int accept_direct(ks_sock *l, struct sockaddr *addr, int *addrlen)
     if (n == NULL)
         return err;
     PWSK_SOCKET wsk;
-    err = ks_call_enter(l, KS_SS_LISTENING, -EINVAL, &wsk);
+    err = NT_SUCCESS(ks_op_prepare(&l->rx)) ? ks_call_enter(l, KS_SS_LISTENING, -EINVAL, &wsk)
+                                            : -ENOMEM;
     if (err != 0) {
         ks_sock_put(n);
         return err;
     }
-    SOCKADDR_STORAGE remote;
+    ks_addr remote;
     RtlZeroMemory(&remote, sizeof(remote));
     PIRP irp = ks_op_begin(&l->rx);
     NTSTATUS status =
@@ -238,7 +241,7 @@ static int accept_locked(ks_sock *l, BOOLEAN nonblocking, const ks_deadline *d,
             return -EINVAL;
         ks_ready_rx_reap(l);
         ks_sock *n;
-        SOCKADDR_STORAGE remote;
+        ks_addr remote;
         if (ks_ready_take_accepted(l, &n, &remote))
             return accepted(l, n, &remote, addr, addrlen);
         int err = ks_ready_take_error(l);
@@ -312,7 +315,7 @@ int ks_connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN fo
         ks_sock_put(s);
         return err;
     }
-    SOCKADDR_STORAGE remote;
+    ks_addr remote;
     RtlZeroMemory(&remote, sizeof(remote));
     RtlCopyMemory(&remote, addr, (SIZE_T)ks_sockaddr_len(s->family));
     NTSTATUS status = STATUS_SUCCESS;
@@ -324,7 +327,7 @@ int ks_connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN fo
     } else {
         if (s->state == KS_SS_NEW) {
             /* Implicit bind, to the wildcard address of the socket's family. */
-            SOCKADDR_STORAGE any;
+            ks_addr any;
             ks_wildcard_addr(s->family, &any);
             status = create_bound(s, WSK_FLAG_CONNECTION_SOCKET, &any);
             if (NT_SUCCESS(status)) {

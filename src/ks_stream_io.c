@@ -35,6 +35,8 @@ static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf,
 {
     KS_ASSERT(ks_lock_held_by_me(send ? &s->tx_lock : &s->rx_lock));
     KS_ASSERT(op == (send ? &s->tx : &s->rx) && !ks_op_busy(op));
+    if (!NT_SUCCESS(ks_op_prepare(op)))
+        return -ENOMEM;
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk);
     if (err != 0)

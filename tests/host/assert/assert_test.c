@@ -39,7 +39,7 @@ static void c_correct(void)
     ks_sock *s = start_with_socket(&fd);
     if (ks_sock_lock(s, &s->ctl_lock) != 0)
         _exit(4);
-    SOCKADDR_STORAGE local;
+    ks_addr local;
     NTSTATUS st = ks_sock_wsk_get_address(s, FALSE, &local); /* no WSK socket yet: refused */
     (void)st;
     ks_sock_unlock(&s->ctl_lock);
@@ -63,7 +63,7 @@ static void v_request_without_ctl_lock(void)
 {
     int fd;
     ks_sock *s = start_with_socket(&fd);
-    SOCKADDR_STORAGE local;
+    ks_addr local;
     NTSTATUS st = ks_sock_wsk_get_address(s, FALSE, &local);
     (void)st;
 }
