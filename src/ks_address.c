@@ -14,10 +14,14 @@
 NTSTATUS ks_sock_wsk_get_address(ks_sock *s, BOOLEAN remote, ks_addr *out)
 {
     KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    if (!NT_SUCCESS(ks_op_prepare(&s->ctl)))
+        return STATUS_INSUFFICIENT_RESOURCES;
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, -1, 0, &wsk);
-    if (err != 0)
+    if (err != 0) {
+        ks_op_drop(&s->ctl);
         return ks_errno_status(err);
+    }
     RtlZeroMemory(out, sizeof(*out));
     /* The layer answers STATUS_NOT_SUPPORTED for a category without the
      * call, without touching the IRP: ks_op_wait then returns it as is. */
@@ -26,6 +30,7 @@ NTSTATUS ks_sock_wsk_get_address(ks_sock *s, BOOLEAN remote, ks_addr *out)
                              : ks_wsk_get_local_address(wsk, s->wsk_kind, (PSOCKADDR)out, irp);
     ks_call_leave(s);
     status = ks_op_wait(&s->ctl, status, NULL, NULL);
+    ks_op_drop(&s->ctl);
     if (NT_SUCCESS(status) && out->sa.sa_family != s->family)
         status = STATUS_INVALID_NETWORK_RESPONSE;
     return status;

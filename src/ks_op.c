@@ -1,7 +1,9 @@
 /* ks_op.c - the operation layer: IRP reuse, completion handoff, MDLs. */
 #include "ks_op.h"
+#include "ks_lock.h"
 
 static IO_COMPLETION_ROUTINE ks_op_completion;
+static void ks_op_reserve_return(PIRP irp);
 
 /*
  * Runs when the provider completes the IRP, at IRQL <= DISPATCH_LEVEL. It
@@ -44,6 +46,21 @@ NTSTATUS ks_op_prepare(ks_op *op)
     return op->irp != NULL ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
 }
 
+void ks_op_drop(ks_op *op)
+{
+    KS_ASSERT(op->state == KS_OP_IDLE && op->mdl == NULL);
+    PIRP irp = op->irp;
+    op->irp = NULL;
+    if (irp == NULL)
+        return;
+    if (op->reserved) {
+        op->reserved = FALSE;
+        ks_op_reserve_return(irp);
+    } else {
+        IoFreeIrp(irp);
+    }
+}
+
 NTSTATUS ks_op_init(ks_op *op)
 {
     ks_op_init_lazy(op);
@@ -52,11 +69,7 @@ NTSTATUS ks_op_init(ks_op *op)
 
 void ks_op_free(ks_op *op)
 {
-    KS_ASSERT(op->state == KS_OP_IDLE && op->mdl == NULL);
-    if (op->irp != NULL) {
-        IoFreeIrp(op->irp);
-        op->irp = NULL;
-    }
+    ks_op_drop(op);
 }
 
 PIRP ks_op_begin(ks_op *op)
@@ -183,4 +196,46 @@ NTSTATUS ks_op_lock_buffer(ks_op *op, void *buf, ULONG len, LOCK_OPERATION acces
     op->mdl = mdl;
     wbuf->Mdl = mdl;
     return STATUS_SUCCESS;
+}
+
+/* ---- the reserve IRP ----
+ * g_reserve is written by ks_startup/ks_cleanup only (no socket exists
+ * then); lent under g_reserve_lock, which its borrower holds from the
+ * lending to the return (a sleeping lock: the borrower waits for the IRP's
+ * completion while holding it). */
+static PIRP g_reserve;
+static ks_lock g_reserve_lock;
+
+NTSTATUS ks_op_reserve_init(void)
+{
+    KS_ASSERT(g_reserve == NULL);
+    ks_lock_init(&g_reserve_lock);
+    g_reserve = IoAllocateIrp(1, FALSE);
+    return g_reserve != NULL ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
+}
+
+void ks_op_reserve_free(void)
+{
+    KS_ASSERT(g_reserve_lock.held == 0); /* nothing lent */
+    if (g_reserve != NULL)
+        IoFreeIrp(g_reserve);
+    g_reserve = NULL;
+}
+
+void ks_op_prepare_reserved(ks_op *op)
+{
+    KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
+    if (NT_SUCCESS(ks_op_prepare(op)))
+        return;
+    KS_ASSERT(g_reserve != NULL); /* between ks_startup and ks_cleanup */
+    ks_lock_acquire(&g_reserve_lock);
+    op->irp = g_reserve;
+    op->reserved = TRUE;
+}
+
+static void ks_op_reserve_return(PIRP irp)
+{
+    KS_ASSERT(irp == g_reserve && ks_lock_held_by_me(&g_reserve_lock));
+    UNREFERENCED_PARAMETER(irp);
+    ks_lock_release(&g_reserve_lock);
 }

@@ -47,6 +47,7 @@ struct ks_op {
     PIRP irp;
     KEVENT done;         /* SynchronizationEvent; set only for a parked waiter */
     volatile LONG state; /* enum ks_op_state */
+    BOOLEAN reserved;    /* irp is the library's reserve IRP (ks_op_prepare_reserved) */
     PMDL mdl;            /* locked MDL of the request, or NULL */
     ks_op_callback *callback;
     void *callback_context;
@@ -64,6 +65,26 @@ void ks_op_init_lazy(_Out_ ks_op *op);
  * (the holder of the lock that serialises it); the IRP then stays until
  * ks_op_free. IRQL <= DISPATCH_LEVEL. */
 _Must_inspect_result_ NTSTATUS ks_op_prepare(_Inout_ ks_op *op);
+/* Ends op's IRP after a request (an op that allocates per request, such as
+ * a socket's control operation: a socket at rest holds no IRP): frees its
+ * own, or gives the reserve back. Idle op. IRQL <= DISPATCH_LEVEL. */
+void ks_op_drop(_Inout_ ks_op *op);
+
+/*
+ * The reserve: one IRP for the whole library, allocated by ks_startup, for
+ * the one request that must not fail for lack of memory: WskCloseSocket
+ * (a socket that cannot be closed leaks its provider socket for ever).
+ * ks_op_prepare_reserved gives op its own IRP if one can be allocated, else
+ * lends it the reserve, waiting while another op has it (only when memory
+ * ran out; the borrowers hold it for one request each and never wait for
+ * anything else meanwhile, so the wait ends). PASSIVE_LEVEL. ks_op_drop
+ * gives it back. ks_op_reserve_init: STATUS_SUCCESS or
+ * STATUS_INSUFFICIENT_RESOURCES (ks_startup); ks_op_reserve_free with
+ * nothing lent (ks_cleanup).
+ */
+_Must_inspect_result_ NTSTATUS ks_op_reserve_init(void);
+void ks_op_reserve_free(void);
+_IRQL_requires_max_(PASSIVE_LEVEL) void ks_op_prepare_reserved(_Inout_ ks_op *op);
 
 /* Frees the IRP. The operation must be idle. */
 void ks_op_free(_Inout_ ks_op *op);

@@ -7,16 +7,21 @@ NTSTATUS ks_sock_wsk_control(ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG lev
                              SIZE_T in_size, PVOID in, SIZE_T out_size, PVOID out, SIZE_T *returned)
 {
     KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    if (!NT_SUCCESS(ks_op_prepare(&s->ctl)))
+        return STATUS_INSUFFICIENT_RESOURCES;
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, -1, 0, &wsk);
-    if (err != 0)
-        return ks_errno_status(err);
-    SIZE_T dummy = 0;
-    PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = ks_wsk_control_socket(wsk, type, code, level, in_size, in, out_size, out,
-                                            returned != NULL ? returned : &dummy, irp);
-    ks_call_leave(s);
-    return ks_op_wait(&s->ctl, status, NULL, NULL);
+    NTSTATUS status = ks_errno_status(err);
+    if (err == 0) {
+        SIZE_T dummy = 0;
+        PIRP irp = ks_op_begin(&s->ctl);
+        status = ks_wsk_control_socket(wsk, type, code, level, in_size, in, out_size, out,
+                                       returned != NULL ? returned : &dummy, irp);
+        ks_call_leave(s);
+        status = ks_op_wait(&s->ctl, status, NULL, NULL);
+    }
+    ks_op_drop(&s->ctl);
+    return status;
 }
 
 static void forget_opt(ks_sock *s, ULONG i)

@@ -2,6 +2,7 @@
 #include "ks_provider.h"
 #include "ks_work.h"
 #include "ks_fdtable.h"
+#include "ks_op.h"
 #include "ks_resolve.h"
 
 static const WSK_CLIENT_DISPATCH ks_client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
@@ -63,10 +64,17 @@ int ks_startup(void)
     /* First: what the library allocates from here on follows it. */
     ks_pool_choose();
     ks_irql_choose();
+    /* The IRP every WskCloseSocket can fall back on (ks_op.h). */
+    if (!NT_SUCCESS(ks_op_reserve_init())) {
+        ks_op_reserve_free();
+        api_unlock();
+        return -ENOMEM;
+    }
     g_lib.client.ClientContext = NULL;
     g_lib.client.Dispatch = &ks_client_dispatch;
     NTSTATUS status = WskRegister(&g_lib.client, &g_lib.registration);
     if (!NT_SUCCESS(status)) {
+        ks_op_reserve_free();
         api_unlock();
         return status == STATUS_INSUFFICIENT_RESOURCES || status == STATUS_NO_MEMORY ? -ENOMEM
                                                                                      : -ENETDOWN;
@@ -173,5 +181,6 @@ void ks_cleanup(void)
     g_lib.npi_state = 0;
     WskDeregister(&g_lib.registration);
     ks_fdtable_destroy();
+    ks_op_reserve_free(); /* every socket is gone: nothing has it */
     api_unlock();
 }

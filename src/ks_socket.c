@@ -39,15 +39,12 @@ ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *er
     ks_ready_init(s);
     InitializeListHead(&s->aio_q[0]);
     InitializeListHead(&s->aio_q[1]);
-    /* The control operation's IRP now, so that the close (WskDisconnect,
-     * WskCloseSocket) never lacks one; each direction's at its first use. */
+    /* No IRP yet: each direction gets its own at its first use and keeps
+     * it; the control operation takes one per request (a socket at rest
+     * holds none), and the close falls back on the library's reserve. */
+    ks_op_init_lazy(&s->ctl);
     ks_op_init_lazy(&s->rx);
     ks_op_init_lazy(&s->tx);
-    if (!NT_SUCCESS(ks_op_init(&s->ctl))) {
-        ks_sock_put(s);
-        *err = -ENOMEM;
-        return NULL;
-    }
     return s;
 }
 
@@ -137,9 +134,13 @@ NTSTATUS ks_sock_wsk_create(ks_sock *s, ULONG kind)
     NTSTATUS status = ks_provider(&npi);
     if (!NT_SUCCESS(status))
         return status;
+    if (!NT_SUCCESS(ks_op_prepare(&s->ctl)))
+        return STATUS_INSUFFICIENT_RESOURCES;
     int err = ks_call_enter(s, -1, 0, NULL);
-    if (err != 0)
+    if (err != 0) {
+        ks_op_drop(&s->ctl);
         return ks_errno_status(err);
+    }
     PIRP irp = ks_op_begin(&s->ctl);
     /* Connection sockets get the library's connection dispatch (events
      * disabled until asked for); listening sockets their event dispatch
@@ -151,6 +152,7 @@ NTSTATUS ks_sock_wsk_create(ks_sock *s, ULONG kind)
     ks_call_leave(s);
     ULONG_PTR info;
     status = ks_op_wait(&s->ctl, status, NULL, &info);
+    ks_op_drop(&s->ctl);
     if (NT_SUCCESS(status)) {
         KIRQL irql;
         KeAcquireSpinLock(&s->lock, &irql);
@@ -164,14 +166,19 @@ NTSTATUS ks_sock_wsk_create(ks_sock *s, ULONG kind)
 NTSTATUS ks_sock_wsk_bind(ks_sock *s, const SOCKADDR *addr)
 {
     KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    if (!NT_SUCCESS(ks_op_prepare(&s->ctl)))
+        return STATUS_INSUFFICIENT_RESOURCES;
     PWSK_SOCKET wsk;
     int err = ks_call_enter(s, -1, 0, &wsk);
-    if (err != 0)
-        return ks_errno_status(err);
-    PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = ks_wsk_bind(wsk, addr, 0, irp);
-    ks_call_leave(s);
-    return ks_op_wait(&s->ctl, status, NULL, NULL);
+    NTSTATUS status = ks_errno_status(err);
+    if (err == 0) {
+        PIRP irp = ks_op_begin(&s->ctl);
+        status = ks_wsk_bind(wsk, addr, 0, irp);
+        ks_call_leave(s);
+        status = ks_op_wait(&s->ctl, status, NULL, NULL);
+    }
+    ks_op_drop(&s->ctl);
+    return status;
 }
 
 void ks_sock_wsk_close(ks_sock *s)
@@ -182,9 +189,12 @@ void ks_sock_wsk_close(ks_sock *s)
     PWSK_SOCKET wsk = s->wsk;
     if (wsk == NULL)
         return;
+    /* Never fails for memory: the reserve IRP if need be. */
+    ks_op_prepare_reserved(&s->ctl);
     PIRP irp = ks_op_begin(&s->ctl);
     NTSTATUS status = ks_wsk_close_socket(wsk, irp);
     ks_op_wait(&s->ctl, status, NULL, NULL);
+    ks_op_drop(&s->ctl);
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
     s->wsk = NULL;
@@ -264,6 +274,7 @@ void ks_sock_close_finish(ks_sock *s, const ks_deadline *d)
     if (s->close_disc_issued) {
         LARGE_INTEGER t;
         ks_op_wait(&s->ctl, s->close_disc_status, ks_deadline_left(close_deadline(s, d), &t), NULL);
+        ks_op_drop(&s->ctl);
     }
     ks_sock_wsk_close(s);
     ks_sock_unlock(&s->ctl_lock);
@@ -307,6 +318,10 @@ static void disconnect_start(ks_sock *s)
     /* An abortive disconnect completes at once; the bound is a safeguard. */
     BOOLEAN abortive = s->send_broken || (s->linger_on && s->linger_secs == 0);
     ULONG flags = abortive ? WSK_FLAG_ABORTIVE : 0;
+    /* Without memory for its IRP there is no disconnect: WskCloseSocket
+     * (which has the reserve) then ends the connection, abortively. */
+    if (!NT_SUCCESS(ks_op_prepare(&s->ctl)))
+        return;
     s->close_disc_status = disconnect_issue(s, s->wsk, flags);
     s->close_disc_issued = TRUE;
 }
@@ -334,10 +349,16 @@ NTSTATUS ks_sock_wsk_shutdown_send(ks_sock *s, ULONG bound_ms)
         return STATUS_CANCELLED;
     if (err != 0)
         return ks_errno_status(err);
+    if (!NT_SUCCESS(ks_op_prepare(&s->ctl))) {
+        ks_call_leave(s);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
     NTSTATUS status = disconnect_issue(s, wsk, 0);
     ks_call_leave(s);
     LARGE_INTEGER timeout = ks_relative_ms(bound_ms);
-    return ks_op_wait(&s->ctl, status, &timeout, NULL);
+    status = ks_op_wait(&s->ctl, status, &timeout, NULL);
+    ks_op_drop(&s->ctl);
+    return status;
 }
 
 int ks_sock_error(ks_sock *s, NTSTATUS status)

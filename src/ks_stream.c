@@ -341,7 +341,8 @@ int ks_connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN fo
             err = ks_ready_connect(s, &remote);
         } else if (NT_SUCCESS(status)) {
             PWSK_SOCKET wsk;
-            int enter_err = ks_call_enter(s, -1, 0, &wsk);
+            int enter_err =
+                NT_SUCCESS(ks_op_prepare(&s->ctl)) ? ks_call_enter(s, -1, 0, &wsk) : -ENOMEM;
             if (enter_err != 0) {
                 status = ks_errno_status(enter_err); /* ks_sock_error below gives it back */
             } else {
@@ -350,6 +351,7 @@ int ks_connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN fo
                 ks_call_leave(s);
                 status = ks_op_wait(&s->ctl, status, NULL, NULL);
             }
+            ks_op_drop(&s->ctl);
         }
         if (!NT_SUCCESS(status)) {
             err = ks_sock_error(s, status);

@@ -680,7 +680,8 @@ static void t_op_mdl(void)
 
 /* ---- allocation failures ---- */
 
-/* Run with KSHIM_FAULT=irp.alloc:1 (ks_op_init fails cleanly: no IRP,
+/* Run with KSHIM_FAULT=irp.alloc:2 (the first allocation is ks_startup's
+ * reserve IRP; then ks_op_init fails cleanly: no IRP,
  * ks_op_free harmless, the next init works) or KSHIM_FAULT=mdl.alloc:1
  * (ks_op_lock_buffer fails with no MDL; ks_op_wait with that status, as
  * the library calls it, returns it and leaves the op reusable). */
@@ -691,7 +692,7 @@ static void t_op_fault(void)
     ULONG n = 0;
     const char *site = kshim_fault_site(&n);
     struct kshim_stats a = stats();
-    if (site != NULL && strcmp(site, "irp.alloc") == 0 && n == 1) {
+    if (site != NULL && strcmp(site, "irp.alloc") == 0 && n == 2) {
         HT_EQ(ks_op_init(&op), STATUS_INSUFFICIENT_RESOURCES, "ks_op_init without an IRP");
         HT_CHECK(kshim_fault_fired(), "the fault fired", 0);
         HT_CHECK(op.irp == NULL, "no IRP", 0);
@@ -702,7 +703,7 @@ static void t_op_fault(void)
         return;
     }
     HT_CHECK(site != NULL && strcmp(site, "mdl.alloc") == 0 && n == 1,
-             "run with KSHIM_FAULT=irp.alloc:1 or mdl.alloc:1", 0);
+             "run with KSHIM_FAULT=irp.alloc:2 or mdl.alloc:1", 0);
     struct fake f = {0};
     WSK_BUF wbuf;
     ULONG_PTR info = 1;
@@ -727,8 +728,52 @@ static void t_op_fault(void)
 }
 
 static const struct ht_run fault_runs[] = {
-    {"_irp", "KSHIM_FAULT=irp.alloc:1"},
+    {"_irp", "KSHIM_FAULT=irp.alloc:2"},
     {"_mdl", "KSHIM_FAULT=mdl.alloc:1"},
+    {NULL, NULL},
+};
+
+/* The reserve IRP (run with KSHIM_FAULT=irp.alloc:2: ks_startup took the
+ * reserve with the first allocation, the next one fails): an op that must
+ * not fail (WskCloseSocket) borrows it, a request runs on it, ks_op_drop
+ * gives it back without freeing it, and the op takes its own IRP again
+ * once memory is there. */
+static void t_op_reserve(void)
+{
+    static ks_op op;
+    static unsigned char buf[16];
+    struct fake f = {0};
+    WSK_BUF wbuf;
+    ULONG_PTR info = 0;
+    ULONG n = 0;
+    const char *site = kshim_fault_site(&n);
+    HT_CHECK(site != NULL && strcmp(site, "irp.alloc") == 0 && n == 2,
+             "run with KSHIM_FAULT=irp.alloc:2", 0);
+    ks_op_init_lazy(&op);
+    HT_CHECK(op.irp == NULL, "no IRP before the first request", 0);
+    struct kshim_stats a = stats();
+    ks_op_prepare_reserved(&op);
+    HT_CHECK(kshim_fault_fired(), "the allocation failed", 0);
+    HT_CHECK(op.irp != NULL && op.reserved, "the reserve is lent", 0);
+    HT_EQ(stats().irps, a.irps, "no IRP allocated");
+    PIRP irp = ks_op_begin(&op);
+    HT_EQ(ks_op_lock_buffer(&op, buf, sizeof(buf), IoReadAccess, &wbuf), STATUS_SUCCESS, "lock");
+    NTSTATUS st = fake_call(&f, &op, irp, &wbuf, HOW_ASYNC, STATUS_SUCCESS, sizeof(buf));
+    HT_EQ(ks_op_wait(&op, st, NULL, &info), STATUS_SUCCESS, "a request on the reserve IRP");
+    HT_EQ(info, sizeof(buf), "its result");
+    fake_join(&f);
+    ks_op_drop(&op);
+    HT_CHECK(op.irp == NULL && !op.reserved, "given back", 0);
+    HT_EQ(stats().irps, a.irps, "the reserve is kept, not freed");
+    ks_op_prepare_reserved(&op);
+    HT_CHECK(op.irp != NULL && !op.reserved, "memory again: the op's own IRP", 0);
+    HT_EQ(stats().irps, a.irps + 1, "one IRP allocated");
+    ks_op_drop(&op);
+    HT_EQ(stats().irps, a.irps, "and freed");
+}
+
+static const struct ht_run reserve_runs[] = {
+    {"", "KSHIM_FAULT=irp.alloc:2"},
     {NULL, NULL},
 };
 
@@ -831,6 +876,7 @@ const struct ht_test op_tests[] = {
     {"op-callback", t_op_callback, ht_runs_once},
     {"op-mdl", t_op_mdl, ht_runs_once},
     {"op-fault", t_op_fault, fault_runs},
+    {"op-reserve", t_op_reserve, reserve_runs},
     {"op-reuse", t_op_reuse, ht_runs_modes},
 };
 const int op_test_count = (int)(sizeof(op_tests) / sizeof(op_tests[0]));
