@@ -64,6 +64,9 @@ int ks_status_to_errno(NTSTATUS status)
     case STATUS_INSUFFICIENT_RESOURCES:
     case STATUS_NO_MEMORY:
         return -ENOMEM;
+    case STATUS_OBJECT_NAME_NOT_FOUND: /* the registry (ks_params.c) */
+    case STATUS_OBJECT_PATH_NOT_FOUND:
+        return -ENOENT;
     case STATUS_BUFFER_OVERFLOW:
     case STATUS_BUFFER_TOO_SMALL:
     case STATUS_INVALID_BUFFER_SIZE: /* WSAEMSGSIZE */

@@ -3,6 +3,7 @@
  * <RegistryPath>\Parameters (see include/wsksock/params.h).
  */
 #include "ks_kernel.h"
+#include "ks_utf.h"
 #include "wsksock/params.h"
 
 #include <limits.h>
@@ -12,30 +13,10 @@
 /* Largest value data read: 64 KiB is far above any sensible parameter. */
 #define KS_PARAMS_MAX_DATA (64u * 1024u)
 
-/* Nonpaged (the one kind ks_pool_alloc gives): short-lived and small. */
-static void *params_alloc(size_t size)
-{
-    return ks_pool_alloc(size, KS_PARAMS_POOL_TAG);
-}
-
-static void params_free(void *p)
-{
-    ks_pool_free(p, KS_PARAMS_POOL_TAG);
-}
-
-static int status_to_errno(NTSTATUS st)
-{
-    switch (st) {
-    case STATUS_OBJECT_NAME_NOT_FOUND:
-    case STATUS_OBJECT_PATH_NOT_FOUND:
-        return -ENOENT;
-    case STATUS_INSUFFICIENT_RESOURCES:
-    case STATUS_NO_MEMORY:
-        return -ENOMEM;
-    default:
-        return -EIO;
-    }
-}
+/* The library's allocator (nonpaged, short-lived and small), under the
+ * tag params.h documents. */
+#define params_alloc(size) ks_alloc((size), KS_PARAMS_POOL_TAG)
+#define params_free(p) ks_free((p), KS_PARAMS_POOL_TAG)
 
 /* Opens <registry_path>\Parameters for reading. */
 static int open_params_key(const UNICODE_STRING *registry_path, HANDLE *key)
@@ -63,7 +44,7 @@ static int open_params_key(const UNICODE_STRING *registry_path, HANDLE *key)
     InitializeObjectAttributes(&oa, &path, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, NULL, NULL);
     st = ZwOpenKey(key, KEY_READ, &oa);
     params_free(p);
-    return NT_SUCCESS(st) ? 0 : status_to_errno(st);
+    return NT_SUCCESS(st) ? 0 : ks_status_to_errno(st);
 }
 
 /*
@@ -100,7 +81,7 @@ static int query_value(const UNICODE_STRING *registry_path, const char *name,
     uname.Length = (USHORT)(i * sizeof(WCHAR));
     uname.MaximumLength = (USHORT)((i + 1) * sizeof(WCHAR));
 
-    if (KeGetCurrentIrql() != PASSIVE_LEVEL)
+    if (!ks_can_block())
         return -EPERM;
 
     err = open_params_key(registry_path, &key);
@@ -134,7 +115,7 @@ static int query_value(const UNICODE_STRING *registry_path, const char *name,
         if (st == STATUS_BUFFER_OVERFLOW || st == STATUS_BUFFER_TOO_SMALL)
             err = -EMSGSIZE; /* absurdly large value */
         else
-            err = status_to_errno(st);
+            err = ks_status_to_errno(st);
         break;
     }
     ZwClose(key);
@@ -146,62 +127,24 @@ static int query_value(const UNICODE_STRING *registry_path, const char *name,
     return 0;
 }
 
-/* Bytes needed to encode code point cp in UTF-8. */
-static size_t utf8_len(ULONG cp)
-{
-    return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-}
-
-static void utf8_put(char *dst, ULONG cp)
-{
-    unsigned char *d = (unsigned char *)dst;
-
-    if (cp < 0x80) {
-        d[0] = (unsigned char)cp;
-    } else if (cp < 0x800) {
-        d[0] = (unsigned char)(0xc0 | (cp >> 6));
-        d[1] = (unsigned char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        d[0] = (unsigned char)(0xe0 | (cp >> 12));
-        d[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        d[2] = (unsigned char)(0x80 | (cp & 0x3f));
-    } else {
-        d[0] = (unsigned char)(0xf0 | (cp >> 18));
-        d[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-        d[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        d[3] = (unsigned char)(0x80 | (cp & 0x3f));
-    }
-}
-
 /*
- * Converts UTF-16 text (count units, stops at a NUL) to UTF-8 in buf.
- * Unpaired surrogates become U+FFFD. Returns the length or -EMSGSIZE.
+ * The text of a REG_SZ value (count units; it ends at its first NUL or at
+ * the end of the data) as UTF-8 in buf: its length, -EMSGSIZE if it does
+ * not fit with its NUL (buf then empty), -EINVAL if it is not valid UTF-16
+ * (an unpaired surrogate). The conversion is ks_utf.h's, strict as
+ * everywhere in the library.
  */
-static int utf16_to_utf8(const WCHAR *src, size_t count, char *buf, size_t size)
+static int reg_sz_to_utf8(const WCHAR *src, size_t count, char *buf, size_t size)
 {
-    size_t i, out = 0;
-
-    for (i = 0; i < count && src[i] != 0; i++) {
-        ULONG cp = src[i];
-        size_t n;
-
-        if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < count && src[i + 1] >= 0xdc00 &&
-            src[i + 1] <= 0xdfff) {
-            cp = 0x10000 + ((cp - 0xd800) << 10) + ((ULONG)src[i + 1] - 0xdc00);
-            i++;
-        } else if (cp >= 0xd800 && cp <= 0xdfff) {
-            cp = 0xfffd;
-        }
-        n = utf8_len(cp);
-        if (out + n + 1 > size || out + n > INT_MAX) {
-            buf[0] = '\0';
-            return -EMSGSIZE;
-        }
-        utf8_put(buf + out, cp);
-        out += n;
+    size_t units = 0;
+    while (units < count && src[units] != 0)
+        units++;
+    long n = ks_utf16_to_utf8(src, units, buf, size);
+    if (n == -ENOBUFS || n > INT_MAX) {
+        buf[0] = '\0';
+        return -EMSGSIZE;
     }
-    buf[out] = '\0';
-    return (int)out;
+    return (int)n;
 }
 
 int ks_param_get(const UNICODE_STRING *registry_path, const char *name, char *buf, size_t size)
@@ -219,7 +162,7 @@ int ks_param_get(const UNICODE_STRING *registry_path, const char *name, char *bu
     if (kv->Type != REG_SZ && kv->Type != REG_EXPAND_SZ)
         ret = -EINVAL;
     else
-        ret = utf16_to_utf8((const WCHAR *)kv->Data, kv->DataLength / sizeof(WCHAR), buf, size);
+        ret = reg_sz_to_utf8((const WCHAR *)kv->Data, kv->DataLength / sizeof(WCHAR), buf, size);
     params_free(kv);
     return ret;
 }
@@ -276,8 +219,8 @@ int ks_param_get_int(const UNICODE_STRING *registry_path, const char *name, int 
         RtlCopyMemory(&d, kv->Data, sizeof(d));
         v = (int)(LONG)d;
     } else if (kv->Type == REG_SZ || kv->Type == REG_EXPAND_SZ) {
-        if (utf16_to_utf8((const WCHAR *)kv->Data, kv->DataLength / sizeof(WCHAR), text,
-                          sizeof(text)) < 0 ||
+        if (reg_sz_to_utf8((const WCHAR *)kv->Data, kv->DataLength / sizeof(WCHAR), text,
+                           sizeof(text)) < 0 ||
             parse_int(text, &v) != 0)
             v = default_value;
     }

@@ -100,6 +100,9 @@ void kshim_set_log_hook(kshim_log_hook *hook, void *context);
  * with its terminator), REG_DWORD (data: 4 bytes), or any other (raw). */
 int kshim_registry_set(const char *key_path, const char *value_name, ULONG type, const void *data,
                        ULONG length);
+/* Or'ed into kshim_registry_set's type: the data is stored as given, for
+ * any type (REG_SZ as raw UTF-16LE, which may then be invalid). */
+#define KSHIM_REG_RAW 0x80000000u
 /* Creates an empty key. */
 int kshim_registry_create_key(const char *key_path);
 void kshim_registry_clear(void);

@@ -104,7 +104,9 @@ int kshim_registry_set(const char *key_path, const char *value_name, ULONG type,
     if (key_path == NULL || key_path[0] != '\\' || value_name == NULL ||
         (data == NULL && length > 0))
         return -1;
-    if (type == REG_SZ || type == REG_EXPAND_SZ) {
+    BOOLEAN raw = (type & KSHIM_REG_RAW) != 0;
+    type &= ~KSHIM_REG_RAW;
+    if (!raw && (type == REG_SZ || type == REG_EXPAND_SZ)) {
         size_t units;
         char *text = strndup(data != NULL ? data : "", length);
         WCHAR *w = text != NULL ? kshim_utf8_to_utf16(text, &units) : NULL;

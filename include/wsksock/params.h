@@ -48,8 +48,10 @@ extern "C" {
  *   -ENOENT   the Parameters key or the value does not exist;
  *   -EMSGSIZE the string and its NUL do not fit in size bytes (buf then
  *             holds an empty string if size > 0);
- *   -EINVAL   the value is not a string (REG_DWORD, REG_BINARY, ...), name
- *             is empty or too long, registry_path is empty, or size is 0;
+ *   -EINVAL   the value is not a string (REG_DWORD, REG_BINARY, ...) or not
+ *             valid UTF-16 (an unpaired surrogate: text is never altered),
+ *             name is empty or too long, registry_path is empty, or size
+ *             is 0;
  *   -EFAULT   registry_path, its buffer, name or buf is NULL;
  *   -EPERM    called above PASSIVE_LEVEL;
  *   -ENOMEM   a temporary buffer could not be allocated;

@@ -1,12 +1,13 @@
 /*
  * t_more.c - the LySocket compatibility layer over IPv6 and UDP (the Wine
  * tests run it over IPv4 TCP only), a provider that attaches late or never,
- * and the error mappings (every NTSTATUS the library maps, every errno
- * text).
+ * the error mappings (every NTSTATUS the library maps, every errno text),
+ * and driver parameters (wsksock/params.h) against the shim's registry.
  */
 #include "tests.h"
 
 #include <LySocket.hpp>
+#include <wsksock/params.h>
 #include <string.h>
 #include <wskprov.h>
 
@@ -180,7 +181,49 @@ static void t_error_mapping(void)
     HT_CHECK(ks_strerror(-2147483647 - 1) != NULL, "ks_strerror(INT_MIN)", 0);
 }
 
+/* ks_param_get / ks_param_get_int: UTF-16 registry text to UTF-8 (the
+ * library's strict conversion: an unpaired surrogate is -EINVAL, never
+ * replaced), -EMSGSIZE with an empty buffer, -ENOENT, numbers in decimal
+ * and hexadecimal text and REG_DWORD, the default for anything else. */
+static void t_params(void)
+{
+    static const char key[] =
+        "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\tp\\Parameters";
+    static const WCHAR path[] = L"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\tp";
+    static const char text[] = "h\xc3\xa9llo \xe2\x82\xac\xf0\x9f\x98\x80"; /* héllo €😀 */
+    static const WCHAR lone[] = {'a', 0xd800, 'b', 0};
+    static const WCHAR cut[] = {'o', 'k', 0, 'x', 0};
+    ULONG dword = 0xfffffffeu;
+    UNICODE_STRING reg;
+    char buf[64];
+    RtlInitUnicodeString(&reg, path);
+    HT_EQ(kshim_registry_set(key, "Text", REG_SZ, text, (ULONG)sizeof(text)), 0, "set Text");
+    HT_EQ(kshim_registry_set(key, "Lone", REG_SZ | KSHIM_REG_RAW, lone, (ULONG)sizeof(lone)), 0,
+          "set");
+    HT_EQ(kshim_registry_set(key, "Cut", REG_EXPAND_SZ | KSHIM_REG_RAW, cut, (ULONG)sizeof(cut)), 0,
+          "set Cut");
+    HT_EQ(kshim_registry_set(key, "Hex", REG_SZ, " 0x2A ", 7), 0, "set Hex");
+    HT_EQ(kshim_registry_set(key, "Bad", REG_SZ, "12z", 4), 0, "set Bad");
+    HT_EQ(kshim_registry_set(key, "Dw", REG_DWORD, &dword, 4), 0, "set Dw");
+
+    HT_EQ(ks_param_get(&reg, "Text", buf, sizeof(buf)), (long long)strlen(text), "UTF-8 length");
+    HT_CHECK(strcmp(buf, text) == 0, "the text as UTF-8", 0);
+    HT_EQ(ks_param_get(&reg, "Text", buf, strlen(text)), -EMSGSIZE, "no room for the NUL");
+    HT_EQ(buf[0], 0, "an empty string then");
+    HT_EQ(ks_param_get(&reg, "Lone", buf, sizeof(buf)), -EINVAL, "an unpaired surrogate");
+    HT_EQ(ks_param_get(&reg, "Cut", buf, sizeof(buf)), 2, "the text ends at its first NUL");
+    HT_EQ(ks_param_get(&reg, "Missing", buf, sizeof(buf)), -ENOENT, "no such value");
+    HT_EQ(ks_param_get(&reg, "Dw", buf, sizeof(buf)), -EINVAL, "not a string");
+    HT_EQ(ks_param_get_int(&reg, "Hex", 7), 42, "hexadecimal text");
+    HT_EQ(ks_param_get_int(&reg, "Dw", 7), -2, "REG_DWORD");
+    HT_EQ(ks_param_get_int(&reg, "Bad", 7), 7, "not a number: the default");
+    HT_EQ(ks_param_get_int(&reg, "Lone", 7), 7, "invalid text: the default");
+    HT_EQ(ks_param_get_int(&reg, "Missing", 7), 7, "absent: the default");
+    kshim_registry_clear();
+}
+
 const struct ht_test more_tests[] = {
+    {"params", t_params, ht_runs_once},
     {"compat-v6-udp", t_compat_v6_and_udp, ht_runs_modes},
     {"provider-late", t_provider_late, ht_runs_modes},
     {"provider-never", t_provider_never, ht_runs_modes},
