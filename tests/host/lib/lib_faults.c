@@ -72,7 +72,10 @@ static _Thread_local BOOLEAN fired_before_call;
  * ks_listen_events (without event callbacks it serves the same handlers by
  * its own requests), ks_accept (once it holds a connection it puts the
  * listener's next WskAccept in flight, best effort, for Wine's sake: a
- * fault there is left to the next call; see ks_stream.c). */
+ * fault there is left to the next call; see ks_stream.c), ks_listen of a
+ * bound stream socket (it first closes the WSK connection socket the bind
+ * made, and a WskCloseSocket without memory for its IRP takes the
+ * library's reserve IRP: ks_op.h). */
 #define CALL_RECOVERS(name, expr)                                                                  \
     (BEFORE(), call((name), fired_before_call, (long long)(expr), TRUE))
 
@@ -239,7 +242,7 @@ static int step_options(void)
         if (ok && v != 1)
             corrupt("TCP_NODELAY applied at bind");
     }
-    ok = ok && CALL("ks_listen options", ks_listen(l, 4)) == 0;
+    ok = ok && CALL_RECOVERS("ks_listen options", ks_listen(l, 4)) == 0;
     if (ok)
         c = (int)CALL("connect options", ht_ks_connect(0, port));
     if (c > 0)
