@@ -156,29 +156,11 @@ static ks_ssize_t recvfrom_locked(ks_sock *s, void *buf, size_t len, struct sock
         ks_ready_rx_reap(s);
         if (s->ready.dg_held)
             return take_datagram(s, buf, len, from, fromlen, flags_out);
-        int err = ks_ready_take_error(s);
-        if (err != 0)
-            return err;
-        LONG st = s->ready.rx;
-        if (st == KS_ASYNC_DONE)
-            continue;
-        if (st == KS_ASYNC_BUSY) {
-            if (nonblocking)
-                return -EWOULDBLOCK;
-            err = ks_ready_rx_wait(s, d);
-            if (err != 0)
-                return err;
-            continue;
-        }
-        if (!nonblocking && !d->bounded)
+        int step = ks_ready_rx_next(s, nonblocking, d);
+        if (step == KS_RX_DIRECT)
             return recvfrom_direct(s, buf, len, from, fromlen, flags_out);
-        /* Through the engine; with SO_RCVTIMEO waited for up to the
-         * deadline, then left in flight (no cancellation needed). */
-        err = ks_ready_rx_arm(s);
-        if (err != 0)
-            return err;
-        if (nonblocking && s->ready.rx == KS_ASYNC_BUSY)
-            return -EWOULDBLOCK;
+        if (step != KS_RX_RETRY)
+            return step;
     }
 }
 

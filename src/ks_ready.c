@@ -367,6 +367,29 @@ int ks_ready_take_error(ks_sock *s)
     return err;
 }
 
+int ks_ready_rx_next(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
+{
+    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
+    int err = ks_ready_take_error(s);
+    if (err != 0)
+        return err;
+    LONG st = s->ready.rx;
+    if (st == KS_ASYNC_DONE)
+        return KS_RX_RETRY;
+    if (st == KS_ASYNC_BUSY) {
+        if (nonblocking)
+            return -EWOULDBLOCK;
+        err = ks_ready_rx_wait(s, d);
+        return err != 0 ? err : KS_RX_RETRY;
+    }
+    if (!nonblocking && !d->bounded)
+        return KS_RX_DIRECT;
+    err = ks_ready_rx_arm(s);
+    if (err != 0)
+        return err;
+    return nonblocking && s->ready.rx == KS_ASYNC_BUSY ? -EWOULDBLOCK : KS_RX_RETRY;
+}
+
 /* ---- send side ---- */
 
 int ks_ready_tx_settle(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)

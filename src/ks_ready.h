@@ -157,6 +157,25 @@ _Success_(return != FALSE) _Must_inspect_result_ _Requires_lock_held_(s->rx_lock
 _Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
     _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_take_error(_Inout_ struct ks_sock *s);
 
+/*
+ * The common step of every receive-side call (ks_recv, ks_accept,
+ * ks_recvfrom) once what s holds did not answer it (reaped, nothing held):
+ *   KS_RX_RETRY   a result is there, or came while we waited: look again;
+ *   KS_RX_DIRECT  blocking without a bound and nothing in flight: the
+ *                 caller makes its request directly (into its own buffer);
+ *   or an error: the one reported once (ks_ready_take_error),
+ *   -EWOULDBLOCK (non-blocking, a request in flight), the wait's
+ *   -ETIMEDOUT / -EBADF, or the error of putting a request in flight.
+ * Non-blocking calls and calls with a deadline go through the engine: a
+ * request is put in flight and (with a deadline) waited for, then left in
+ * flight for the next call (no cancellation needed).
+ */
+enum { KS_RX_RETRY = 0, KS_RX_DIRECT = 1 };
+_Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_rx_next(_Inout_ struct ks_sock *s,
+                                                            BOOLEAN nonblocking,
+                                                            _In_ const ks_deadline *d);
+
 /* ---- send side: s->tx_lock held, PASSIVE_LEVEL ---- */
 /* Settles the asynchronous send/connect before a new send: reaps it if it
  * completed (returning its error once, if it failed), else returns

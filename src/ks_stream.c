@@ -244,27 +244,11 @@ static int accept_locked(ks_sock *l, BOOLEAN nonblocking, const ks_deadline *d,
         ks_addr remote;
         if (ks_ready_take_accepted(l, &n, &remote))
             return accepted(l, n, &remote, addr, addrlen);
-        int err = ks_ready_take_error(l);
-        if (err != 0)
-            return err;
-        LONG st = l->ready.rx;
-        if (st == KS_ASYNC_DONE)
-            continue;
-        if (st == KS_ASYNC_BUSY) {
-            if (nonblocking)
-                return -EWOULDBLOCK;
-            err = ks_ready_rx_wait(l, d);
-            if (err != 0)
-                return err;
-            continue;
-        }
-        if (!nonblocking && !d->bounded)
+        int step = ks_ready_rx_next(l, nonblocking, d);
+        if (step == KS_RX_DIRECT)
             return accept_direct(l, addr, addrlen);
-        err = ks_ready_rx_arm(l);
-        if (err != 0)
-            return err;
-        if (nonblocking && l->ready.rx == KS_ASYNC_BUSY)
-            return -EWOULDBLOCK;
+        if (step != KS_RX_RETRY)
+            return step;
     }
 }
 

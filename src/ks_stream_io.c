@@ -256,30 +256,15 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOO
             return (ks_ssize_t)got; /* orderly close by the peer */
         if (r->rx_err != 0)
             return got_or(got, r->rx_err);
-        int err = ks_ready_take_error(s); /* a read-ahead a poller could not issue */
-        if (err != 0)
-            return got_or(got, err);
-        LONG st = r->rx;
-        if (st == KS_ASYNC_DONE)
+        /* A read-ahead in flight: its bytes come first (waited for, or
+         * -EWOULDBLOCK); one a poller could not issue: its error. */
+        int step = ks_ready_rx_next(s, nonblocking, d);
+        if (step == -EWOULDBLOCK)
+            return would_block(s, got);
+        if (step < 0)
+            return got_or(got, step);
+        if (step == KS_RX_RETRY)
             continue;
-        if (st == KS_ASYNC_BUSY) { /* a read-ahead is in flight: its bytes come first */
-            if (nonblocking)
-                return would_block(s, got);
-            err = ks_ready_rx_wait(s, d);
-            if (err != 0)
-                return got_or(got, err);
-            continue;
-        }
-        if (nonblocking || d->bounded) {
-            /* Through the read-ahead: a deadline then never needs the
-             * request cancelled (it stays in flight for the next call). */
-            err = ks_ready_rx_arm(s);
-            if (err != 0)
-                return got_or(got, err);
-            if (nonblocking && r->rx == KS_ASYNC_BUSY)
-                return would_block(s, got);
-            continue; /* completed at once, or waited for above */
-        }
         if (peek) {
             ks_ssize_t n = fill_buffer(s);
             if (n < 0)
