@@ -14,14 +14,7 @@ static int ensure_bound(ks_sock *s)
     if (s->state == KS_SS_NEW) {
         ks_addr any;
         ks_wildcard_addr(s->family, &any);
-        NTSTATUS status = ks_sock_wsk_create(s, WSK_FLAG_DATAGRAM_SOCKET);
-        if (NT_SUCCESS(status)) {
-            status = ks_opts_apply(s); /* stored options, before the bind */
-            if (NT_SUCCESS(status))
-                status = ks_sock_wsk_bind(s, (const SOCKADDR *)&any);
-            if (!NT_SUCCESS(status))
-                ks_sock_wsk_close(s);
-        }
+        NTSTATUS status = ks_sock_create_bound(s, WSK_FLAG_DATAGRAM_SOCKET, &any);
         if (NT_SUCCESS(status)) {
             KIRQL irql;
             s->local = any;
@@ -63,7 +56,7 @@ ks_ssize_t ks_sendto(int fd, const void *buf, size_t len, int flags, const struc
         err = ensure_bound(s);
     BOOLEAN nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;
     if (err == 0)
-        err = nonblocking ? ks_lock_try(&s->tx_lock) : ks_sock_lock(s, &s->tx_lock);
+        err = ks_sock_lock_mode(s, &s->tx_lock, nonblocking);
     if (err != 0) {
         ks_sock_put(s);
         return err;
@@ -182,7 +175,7 @@ static ks_ssize_t recvfrom_flags(int fd, void *buf, size_t len, int flags, struc
         err = -EINVAL;
     BOOLEAN nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;
     if (err == 0)
-        err = nonblocking ? ks_lock_try(&s->rx_lock) : ks_sock_lock(s, &s->rx_lock);
+        err = ks_sock_lock_mode(s, &s->rx_lock, nonblocking);
     if (err != 0) {
         ks_sock_put(s);
         return err;

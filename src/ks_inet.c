@@ -128,18 +128,24 @@ static int put_str(char *out, size_t size, int pos, const char *text)
     return pos;
 }
 
-static int put_dec(char *out, size_t size, int pos, unsigned v)
+int ks_decimal(ULONG v, char *buf)
 {
-    char digits[4];
+    char digits[10];
     int n = 0;
     do {
         digits[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v != 0);
-    char text[4];
     for (int i = 0; i < n; i++)
-        text[i] = digits[n - 1 - i];
-    text[n] = '\0';
+        buf[i] = digits[n - 1 - i];
+    buf[n] = '\0';
+    return n;
+}
+
+static int put_dec(char *out, size_t size, int pos, unsigned v)
+{
+    char text[11];
+    (void)ks_decimal(v, text);
     return put_str(out, size, pos, text);
 }
 

@@ -112,6 +112,10 @@ static inline LARGE_INTEGER ks_relative_ms(ULONG ms)
     return t;
 }
 
+/* The decimal text of v in buf (room for 11 bytes), NUL-terminated; its
+ * length. IRQL: any (ks_inet.c). */
+int ks_decimal(ULONG v, _Out_writes_z_(11) char *buf);
+
 /* Value of a hexadecimal digit (either case), or -1. IRQL: any. */
 static inline int ks_hex_digit(char c)
 {

@@ -32,20 +32,6 @@ static int put_text(const char *text, char *out, size_t size)
     return 0;
 }
 
-/* Decimal text of v into buf (at least 11 bytes). */
-static void put_decimal(unsigned long v, char *buf)
-{
-    char digits[10];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (int i = 0; i < n; i++)
-        buf[i] = digits[n - 1 - i];
-    buf[n] = '\0';
-}
-
 /* The numeric host: dotted quad, or IPv6 text with "%scope" when the scope
  * id is not 0. */
 static int numeric_host(const struct sockaddr *sa, char *host, size_t hostlen)
@@ -63,7 +49,7 @@ static int numeric_host(const struct sockaddr *sa, char *host, size_t hostlen)
             while (text[n] != '\0')
                 n++;
             text[n] = '%';
-            put_decimal(v6->sin6_scope_id, text + n + 1);
+            (void)ks_decimal((ULONG)(v6->sin6_scope_id), text + n + 1);
         }
     }
     return put_text(text, host, hostlen);
@@ -143,7 +129,7 @@ int ks_getnameinfo(const struct sockaddr *sa, int salen, char *host, size_t host
     if (err == 0 && want_serv && (flags & NI_NUMERICSERV)) {
         char text[12];
         /* sin_port and sin6_port are at the same offset */
-        put_decimal(ks_ntohs(((const struct sockaddr_in *)sa)->sin_port), text);
+        (void)ks_decimal((ULONG)(ks_ntohs(((const struct sockaddr_in *)sa)->sin_port)), text);
         err = put_text(text, serv, servlen);
     }
     BOOLEAN ask_host = want_host && !(flags & NI_NUMERICHOST);

@@ -57,6 +57,20 @@ NTSTATUS ks_opts_apply(ks_sock *s)
     return STATUS_SUCCESS;
 }
 
+NTSTATUS ks_sock_create_bound(ks_sock *s, ULONG kind, const ks_addr *addr)
+{
+    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    NTSTATUS status = ks_sock_wsk_create(s, kind);
+    if (!NT_SUCCESS(status))
+        return status;
+    status = ks_opts_apply(s); /* before the bind: address reuse, V6ONLY */
+    if (NT_SUCCESS(status))
+        status = ks_sock_wsk_bind(s, (const SOCKADDR *)addr);
+    if (!NT_SUCCESS(status))
+        ks_sock_wsk_close(s);
+    return status;
+}
+
 int ks_opts_inherit(ks_sock *n, const ks_sock *l)
 {
     KS_ASSERT(n->opts == NULL); /* new */

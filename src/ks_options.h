@@ -19,6 +19,11 @@
  * that created the socket reports the refusal. */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS ks_opts_apply(_Inout_ ks_sock *s);
 
+/* Creates s->wsk of the given kind with the stored options applied, bound
+ * to addr; on failure nothing is left open. ctl lock held. */
+_Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
+    ks_sock_create_bound(_Inout_ ks_sock *s, ULONG kind, _In_ const ks_addr *addr);
+
 /* One provider option remembered, and a socket's set of them. */
 struct ks_stored_opt {
     int level, name;

@@ -91,6 +91,19 @@ int ks_sock_lock(ks_sock *s, ks_lock *lock)
     return 0;
 }
 
+int ks_sock_lock_mode(ks_sock *s, ks_lock *lock, BOOLEAN nonblocking)
+{
+    if (!nonblocking)
+        return ks_sock_lock(s, lock);
+    if (!ks_lock_try_acquire(lock))
+        return s->closing ? -EBADF : -EWOULDBLOCK;
+    if (s->closing) { /* as ks_sock_lock: never work on a closing socket */
+        ks_lock_release(lock);
+        return -EBADF;
+    }
+    return 0;
+}
+
 void ks_sock_unlock(ks_lock *lock)
 {
     ks_lock_release(lock);

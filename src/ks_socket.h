@@ -127,6 +127,13 @@ _IRQL_requires_max_(PASSIVE_LEVEL) _Requires_lock_held_(s->ctl_lock)
 _Must_inspect_result_ _IRQL_requires_max_(APC_LEVEL)
 int ks_sock_lock(_In_ ks_sock *s, _Inout_ _Requires_lock_not_held_(*_Curr_)
                                       _When_(return == 0, _Acquires_lock_(*_Curr_)) ks_lock *lock);
+/* ks_sock_lock for a blocking call; for a non-blocking one the lock is only
+ * tried: -EWOULDBLOCK if another thread holds it, -EBADF once closing. */
+_Must_inspect_result_ _IRQL_requires_max_(APC_LEVEL)
+int ks_sock_lock_mode(_In_ ks_sock *s,
+                      _Inout_ _Requires_lock_not_held_(*_Curr_)
+                          _When_(return == 0, _Acquires_lock_(*_Curr_)) ks_lock *lock,
+                      BOOLEAN nonblocking);
 _IRQL_requires_max_(DISPATCH_LEVEL) void ks_sock_unlock(_Inout_ _Requires_lock_held_(*_Curr_)
                                                             _Releases_lock_(*_Curr_) ks_lock *lock);
 

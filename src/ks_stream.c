@@ -27,22 +27,6 @@ static void set_state(ks_sock *s, enum ks_sock_state state)
     KeReleaseSpinLock(&s->lock, irql);
 }
 
-/* Creates s->wsk of the given kind with the stored options, bound to addr;
- * on failure nothing is left open. ctl lock held. */
-static NTSTATUS create_bound(ks_sock *s, ULONG kind, const ks_addr *addr)
-{
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
-    NTSTATUS status = ks_sock_wsk_create(s, kind);
-    if (!NT_SUCCESS(status))
-        return status;
-    status = ks_opts_apply(s); /* before the bind: address reuse, V6ONLY */
-    if (NT_SUCCESS(status))
-        status = ks_sock_wsk_bind(s, (const SOCKADDR *)addr);
-    if (!NT_SUCCESS(status))
-        ks_sock_wsk_close(s);
-    return status;
-}
-
 int ks_bind(int fd, const struct sockaddr *addr, int addrlen)
 {
     ks_sock *s;
@@ -63,7 +47,7 @@ int ks_bind(int fd, const struct sockaddr *addr, int addrlen)
         RtlZeroMemory(&local, sizeof(local));
         RtlCopyMemory(&local, addr, (SIZE_T)ks_sockaddr_len(s->family));
         ULONG kind = s->type == SOCK_STREAM ? WSK_FLAG_CONNECTION_SOCKET : WSK_FLAG_DATAGRAM_SOCKET;
-        NTSTATUS status = create_bound(s, kind, &local);
+        NTSTATUS status = ks_sock_create_bound(s, kind, &local);
         if (NT_SUCCESS(status)) {
             s->local = local;
             set_state(s, s->type == SOCK_STREAM ? KS_SS_BOUND : KS_SS_DATAGRAM);
@@ -127,7 +111,7 @@ int ks_listen(int fd, int backlog)
         ks_addr local;
         err = listen_address(s, &local);
         if (err == 0) {
-            NTSTATUS status = create_bound(s, WSK_FLAG_LISTEN_SOCKET, &local);
+            NTSTATUS status = ks_sock_create_bound(s, WSK_FLAG_LISTEN_SOCKET, &local);
             if (NT_SUCCESS(status)) {
                 s->local = local;
                 set_state(s, KS_SS_LISTENING);
@@ -265,10 +249,8 @@ int ks_accept_mode(int fd, struct sockaddr *addr, int *addrlen, int flags)
     BOOLEAN nonblocking = l->nonblocking || (flags & MSG_DONTWAIT) != 0;
     if (l->ev != NULL && (flags & KS_MSG_EVENTS) == 0)
         err = -EINVAL; /* its connections go to the event handlers */
-    else if (nonblocking)
-        err = l->closing ? -EBADF : ks_lock_try(&l->rx_lock);
     else
-        err = ks_sock_lock(l, &l->rx_lock);
+        err = ks_sock_lock_mode(l, &l->rx_lock, nonblocking);
     if (err == 0) {
         ks_deadline d = ks_deadline_in(nonblocking ? 0 : l->rcvtimeo_ms);
         err = accept_locked(l, nonblocking, &d, addr, addrlen);
@@ -313,7 +295,7 @@ int ks_connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN fo
             /* Implicit bind, to the wildcard address of the socket's family. */
             ks_addr any;
             ks_wildcard_addr(s->family, &any);
-            status = create_bound(s, WSK_FLAG_CONNECTION_SOCKET, &any);
+            status = ks_sock_create_bound(s, WSK_FLAG_CONNECTION_SOCKET, &any);
             if (NT_SUCCESS(status)) {
                 s->local = any;
                 set_state(s, KS_SS_BOUND);

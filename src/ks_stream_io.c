@@ -83,11 +83,8 @@ static int stream_enter(int fd, const void *buf, size_t len, int flags, int allo
     else if (!send && s->shut_rd)
         len = 0; /* ks_shutdown(SD_RECEIVE): end of stream at once */
     if (err == 0 && len > 0) {
-        ks_lock *lock = send ? &s->tx_lock : &s->rx_lock;
-        if (s->nonblocking || (flags & MSG_DONTWAIT) != 0)
-            err = s->closing ? -EBADF : ks_lock_try(lock);
-        else
-            err = ks_sock_lock(s, lock);
+        err = ks_sock_lock_mode(s, send ? &s->tx_lock : &s->rx_lock,
+                                s->nonblocking || (flags & MSG_DONTWAIT) != 0);
     }
     if (err != 0 || len == 0) {
         ks_sock_put(s);
