@@ -2,6 +2,7 @@
 """Tests of the host runner (hostbed/hostrun) with wskrun's probe driver.
 
 Usage: hostrun_cases.py PROBE-HOST CASE
+       hostrun_cases.py --list
 
 PROBE-HOST is tests/drivers/wskrun-probe/probe.c built for the host bed
 (wskrun-probe-host, tests/wine/suite_host.cmake); its Mode parameter picks
@@ -9,6 +10,11 @@ hello, crash-entry, fail-entry, hang-unload or crash-later. Each case runs
 the executable (bounded by a subprocess timeout, in its own process group
 that is killed afterwards) and checks its exit status and output against
 docs/hostbed.md.
+
+CASES (at the end) is the one list of the cases: --list prints it (name and
+ctest timeout, one case a line) for tests/wine/suite_host.cmake, which
+registers hostrun.<case> from it; ctest suite_lists (tests/wine/suite_lists.py)
+checks it against the case functions and the probe's modes.
 """
 
 import os
@@ -195,27 +201,41 @@ def case_usage(probe):
     check(r.rc == 0 and "Usage:" in r.out, "--help")
 
 
+class Entry:
+    """A case of CASES: its function and ctest's TIMEOUT for it (s; 120
+    unless given)."""
+
+    def __init__(self, fn, timeout=120):
+        self.fn, self.timeout = fn, timeout
+
+
+# The one list of the runner's cases (issue 13): tests/wine/suite_host.cmake
+# registers hostrun.<case> for each from `hostrun_cases.py --list`.
 CASES = {
-    "hello": case_hello,
-    "name": case_name,
-    "timeout": case_timeout,
-    "until-nomatch": case_until_nomatch,
-    "fail-entry": case_fail_entry,
-    "crash-entry": case_crash_entry,
-    "crash-later": case_crash_later,
-    "hang-unload": case_hang_unload,
-    "sigterm": case_sigterm,
-    "sigusr1": case_sigusr1,
-    "usage": case_usage,
+    "hello": Entry(case_hello),
+    "name": Entry(case_name),
+    "timeout": Entry(case_timeout),
+    "until-nomatch": Entry(case_until_nomatch),
+    "fail-entry": Entry(case_fail_entry),
+    "crash-entry": Entry(case_crash_entry),
+    "crash-later": Entry(case_crash_later),
+    "hang-unload": Entry(case_hang_unload),
+    "sigterm": Entry(case_sigterm),
+    "sigusr1": Entry(case_sigusr1),
+    "usage": Entry(case_usage),
 }
 
 
 def main():
+    if sys.argv[1:] == ["--list"]:
+        for name, entry in CASES.items():
+            print("%s %d" % (name, entry.timeout))
+        return 0
     if len(sys.argv) != 3 or sys.argv[2] not in CASES:
         print("usage: hostrun_cases.py PROBE-HOST {%s}" % ",".join(sorted(CASES)),
               file=sys.stderr)
         return 2
-    CASES[sys.argv[2]](sys.argv[1])
+    CASES[sys.argv[2]].fn(sys.argv[1])
     print("RESULT %s" % ("fail: " + "; ".join(failures) if failures else "pass"))
     return 1 if failures else 0
 

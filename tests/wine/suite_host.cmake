@@ -25,20 +25,12 @@ endforeach()
 # "<case> <timeout> <beds>[ <lock>]" a line): WSKSUITE_CASES_WINE and
 # WSKSUITE_CASES_HOST name the cases of each bed, WSKSUITE_TIMEOUT_<case>
 # is ctest's TIMEOUT and WSKSUITE_LOCK_<case> its RESOURCE_LOCK, if any.
-# Configuring again follows any change of wsksuite.py.
-set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/wsksuite.py)
-execute_process(COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/wsksuite.py --list
-                OUTPUT_VARIABLE wsksuite_list RESULT_VARIABLE wsksuite_rc)
-if(NOT wsksuite_rc EQUAL 0 OR wsksuite_list STREQUAL "")
-  message(FATAL_ERROR "wsksuite.py --list failed (${wsksuite_rc})")
-endif()
+# Configuring again follows any change of wsksuite.py (case_list.cmake).
+include(${CMAKE_CURRENT_LIST_DIR}/case_list.cmake)
+wsksock_list_lines(${CMAKE_CURRENT_LIST_DIR}/wsksuite.py wsksuite_list)
 set(WSKSUITE_CASES_WINE "")
 set(WSKSUITE_CASES_HOST "")
-string(REPLACE "\n" ";" wsksuite_list "${wsksuite_list}")
 foreach(line IN LISTS wsksuite_list)
-  if(line STREQUAL "")
-    continue()
-  endif()
   string(REPLACE " " ";" fields "${line}")
   list(LENGTH fields n)
   if(n LESS 3 OR n GREATER 4)
@@ -74,20 +66,25 @@ foreach(case IN LISTS WSKSUITE_CASES_HOST)
   endif()
 endforeach()
 
-# The lists cannot drift: ktest's scenario table (tests/drivers/ktest/ktest.c)
-# against the scenarios the cases run (wsksuite.py --check-ktest).
+# The lists cannot drift (suite_lists.py): ktest's scenario table
+# (tests/drivers/ktest/ktest.c) against the scenarios the cases run
+# (wsksuite.py --check-ktest); the CASES of wskrun_cases.py and
+# hostrun_cases.py against their case functions, their --list and the probe
+# driver's modes.
 add_test(NAME suite_lists
-         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/wsksuite.py
-                 --check-ktest ${WSKSOCK_SOURCE_DIR}/tests/drivers/ktest/ktest.c)
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/suite_lists.py)
 set_tests_properties(suite_lists PROPERTIES TIMEOUT 60)
 
 # The runner itself (hostbed/hostrun), with wskrun's probe driver built for
-# the host bed: hostrun.<case> of hostbed/hostrun/hostrun_cases.py.
+# the host bed: hostrun.<case> for each case of CASES in
+# hostbed/hostrun/hostrun_cases.py, the one list (`--list`: name and ctest
+# timeout).
 wsksock_add_driver(wskrun-probe SOURCES ${WSKSOCK_SOURCE_DIR}/tests/drivers/wskrun-probe/probe.c)
-foreach(case hello name timeout until-nomatch fail-entry crash-entry crash-later hang-unload
-        sigterm sigusr1 usage)
+wsksock_read_case_list(${WSKSOCK_SOURCE_DIR}/hostbed/hostrun/hostrun_cases.py HOSTRUN)
+foreach(case IN LISTS HOSTRUN_CASES)
   add_test(NAME hostrun.${case}
            COMMAND ${Python3_EXECUTABLE} ${WSKSOCK_SOURCE_DIR}/hostbed/hostrun/hostrun_cases.py
                    $<TARGET_FILE:wskrun-probe-host> ${case})
-  set_tests_properties(hostrun.${case} PROPERTIES TIMEOUT 120 LABELS hostbed)
+  set_tests_properties(hostrun.${case} PROPERTIES TIMEOUT ${HOSTRUN_TIMEOUT_${case}}
+                       LABELS hostbed)
 endforeach()

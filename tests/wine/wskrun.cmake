@@ -5,18 +5,16 @@
 set(WSKRUN_PROBE ${WSKSOCK_DRIVERS_DIR}/tests/drivers/wskrun-probe.sys)
 set(WSKRUN_WSKCTL_EXE ${WSKSOCK_DRIVERS_DIR}/tools/wskctl/wskctl.exe)
 
-# The first run on a machine creates the cached Wine template prefix
-# (~10-15 s), hence the margins of the timeouts.
-foreach(case_timeout
-        hello:120 until-nomatch:120 crash-entry:120 fail-entry:120 crash-later:180
-        hang-unload:150 order:120 concurrent:180 sigterm:120 usage:60)
-  string(REPLACE ":" ";" pair ${case_timeout})
-  list(GET pair 0 case)
-  list(GET pair 1 timeout)
+# wine.wskrun.<case> for each case of CASES in wskrun_cases.py, the one list
+# (`wskrun_cases.py --list`: name and ctest timeout).
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+include(${CMAKE_CURRENT_LIST_DIR}/case_list.cmake)
+wsksock_read_case_list(${CMAKE_CURRENT_LIST_DIR}/wskrun_cases.py WSKRUN)
+foreach(case IN LISTS WSKRUN_CASES)
   add_test(NAME wine.wskrun.${case}
            COMMAND ${CMAKE_CURRENT_LIST_DIR}/wskrun_cases.py ${WSKRUN} ${WSKRUN_PROBE} ${case})
   set_tests_properties(wine.wskrun.${case} PROPERTIES
-                       TIMEOUT ${timeout}
+                       TIMEOUT ${WSKRUN_TIMEOUT_${case}}
                        LABELS "wine;wskrun"
                        ENVIRONMENT "WSKRUN_WSKCTL=${WSKRUN_WSKCTL_EXE}")
 endforeach()

@@ -2,12 +2,18 @@
 """Tests of tools/wskrun with tests/drivers/wskrun-probe.sys.
 
 Usage: wskrun_cases.py WSKRUN PROBE.sys CASE
+       wskrun_cases.py --list
 
 Each case runs wskrun with TMPDIR set to a private directory, so that its
 Wine prefix (TMPDIR/wskrun-UID/run-*/prefix) and wineserver directory are
 recognisable: afterwards no process may still run with a WINEPREFIX under it,
 and no run directory or wineserver directory may be left there. Every run is
 bounded (subprocess timeout), independently of ctest's TIMEOUT.
+
+CASES (at the end) is the one list of the cases: --list prints it (name and
+ctest timeout, one case a line) for tests/wine/wskrun.cmake, which registers
+wine.wskrun.<case> from it; ctest suite_lists (tests/wine/suite_lists.py)
+checks it against the case functions and the probe's modes.
 """
 
 import os
@@ -259,11 +265,38 @@ def case_usage(e, probe):
     check(r.rc == 2, "no driver: exit status 2 (got %s)" % r.rc)
 
 
-CASES = {name[len("case_"):].replace("_", "-"): fn
-         for name, fn in globals().items() if name.startswith("case_")}
+# ---- the list ---------------------------------------------------------------
+
+class Entry:
+    """A case of CASES: its function and ctest's TIMEOUT for it (s)."""
+
+    def __init__(self, fn, timeout):
+        self.fn, self.timeout = fn, timeout
+
+
+# The one list of wskrun's cases (issue 13): tests/wine/wskrun.cmake registers
+# wine.wskrun.<case> for each from `wskrun_cases.py --list`. The first run on
+# a machine creates the cached Wine template prefix (~10-15 s), hence the
+# margins of the timeouts.
+CASES = {
+    "hello": Entry(case_hello, 120),
+    "until-nomatch": Entry(case_until_nomatch, 120),
+    "crash-entry": Entry(case_crash_entry, 120),
+    "fail-entry": Entry(case_fail_entry, 120),
+    "crash-later": Entry(case_crash_later, 180),
+    "hang-unload": Entry(case_hang_unload, 150),
+    "order": Entry(case_order, 120),
+    "concurrent": Entry(case_concurrent, 180),
+    "sigterm": Entry(case_sigterm, 120),
+    "usage": Entry(case_usage, 60),
+}
 
 
 def main():
+    if sys.argv[1:] == ["--list"]:
+        for name, entry in CASES.items():
+            print("%s %d" % (name, entry.timeout))
+        return 0
     if len(sys.argv) != 4 or sys.argv[3] not in CASES:
         sys.stderr.write("usage: wskrun_cases.py WSKRUN PROBE.sys {%s}\n" % ",".join(CASES))
         return 2
@@ -273,7 +306,7 @@ def main():
         return 1
     e = Env(os.path.abspath(wskrun))
     try:
-        CASES[case](e, os.path.abspath(probe))
+        CASES[case].fn(e, os.path.abspath(probe))
     finally:
         e.close()
     if failures:
