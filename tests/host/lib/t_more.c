@@ -8,6 +8,8 @@
 
 #include <LySocket.hpp>
 #include <wsksock/params.h>
+
+#include "ks_socket.h"
 #include <string.h>
 #include <wskprov.h>
 
@@ -222,7 +224,56 @@ static void t_params(void)
     kshim_registry_clear();
 }
 
+/* What an idle socket costs (issue 13: what it does not use yet is not
+ * allocated): listening, connecting and accepted sockets hold their object
+ * and no IRP (each direction gets one at its first request, the control
+ * operation one per request); the listener, once it has accepted, holds
+ * its receive side's IRP (the engine keeps an accept in flight for it). */
+static void t_idle_memory(void)
+{
+    enum { N = 4 };
+    struct kshim_stats a, b;
+    int l[N], c[N], acc[N], port[N];
+    SOCKADDR_STORAGE to;
+    int tolen;
+    kshim_get_stats(&a);
+    SIZE_T so0 = kshim_pool_bytes_by_tag(KS_TAG_SOCKET);
+    for (int i = 0; i < N; i++) {
+        l[i] = ht_ks_listen(i % 2, &port[i]);
+        HT_CHECK(l[i] > 0, "listening", l[i]);
+    }
+    kshim_get_stats(&b);
+    HT_EQ(b.irps, a.irps, "listening sockets hold no IRP");
+    HT_EQ(kshim_pool_bytes_by_tag(KS_TAG_SOCKET) - so0, N * sizeof(ks_sock), "their objects");
+    for (int i = 0; i < N; i++) {
+        c[i] = ks_socket(i % 2 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+        ht_loopback(i % 2, port[i], &to, &tolen);
+        HT_EQ(ks_connect(c[i], (struct sockaddr *)&to, tolen), 0, "connect");
+    }
+    kshim_get_stats(&b);
+    HT_EQ(b.irps, a.irps, "connected sockets hold no IRP");
+    for (int i = 0; i < N; i++) {
+        acc[i] = ks_accept(l[i], NULL, NULL);
+        HT_CHECK(acc[i] > 0, "accept", acc[i]);
+    }
+    kshim_get_stats(&b);
+    HT_EQ(b.irps, a.irps + N, "accepted sockets hold none; each listener its receive IRP");
+    HT_EQ(kshim_pool_bytes_by_tag(KS_TAG_SOCKET) - so0, 4 * N * sizeof(ks_sock),
+          "objects: listening, connected, accepted, and each listener's socket prepared for "
+          "its next accept");
+    HT_EQ(kshim_pool_bytes_by_tag(KS_TAG_BUFFER) + kshim_pool_bytes_by_tag(KS_TAG_MISC), 0,
+          "no buffers, no stored options");
+    for (int i = 0; i < N; i++) {
+        HT_EQ(ks_close(acc[i]), 0, "close");
+        HT_EQ(ks_close(c[i]), 0, "close");
+        HT_EQ(ks_close(l[i]), 0, "close");
+    }
+    kshim_get_stats(&b);
+    HT_EQ(b.irps, a.irps, "every IRP freed with its socket");
+}
+
 const struct ht_test more_tests[] = {
+    {"idle-memory", t_idle_memory, ht_runs_modes},
     {"params", t_params, ht_runs_once},
     {"compat-v6-udp", t_compat_v6_and_udp, ht_runs_modes},
     {"provider-late", t_provider_late, ht_runs_modes},
