@@ -37,61 +37,190 @@
 #define KS_EV_PULL_NATIVE KS_READY_BUF /* drains the read-ahead in one pull */
 #define KS_EV_PULL_FALLBACK (16u * 1024)
 
-struct ks_events_state {
-    ks_work work; /* conn_run */
-    ks_sock *s;   /* the socket this state belongs to (not referenced) */
-    struct ks_event_handlers h;
-    void *ctx; /* the listener's ctx; connections: the accept callback's *conn_ctx */
-    BOOLEAN native;
-    BOOLEAN listener;
-    int fd;        /* the socket's descriptor (connections: 0 until announced) */
-    int listen_fd; /* connections: their listener's */
-    ks_sock *l;    /* connections: the listener until announced (referenced) */
+/* A connection's delivery machine: whether one of its user callbacks runs,
+ * and the close. One deliverer at a time: conn_run (ring, announce,
+ * disconnect) while no pull is pending, pull_done while one is. */
+enum ev_delivery {
+    DELIVERY_IDLE,           /* open, no callback running */
+    DELIVERY_RUNNING,        /* a user callback runs */
+    DELIVERY_CLOSE_DEFERRED, /* closed during it: its deliverer runs the close */
+    DELIVERY_CLOSED          /* no more callbacks; the close releases the ring */
+};
+
+/* A connection's receive flow: where the next bytes come from. */
+enum ev_flow {
+    FLOW_FLOWING,              /* indications are retained in the ring */
+    FLOW_STOPPED,              /* one was refused: the provider keeps data until a pull */
+    FLOW_PULLING,              /* our WskReceive (the pull) is pending */
+    FLOW_PULLING_STOPPED_AGAIN /* pulling, and an indication was refused meanwhile */
+};
+
+/* A connection's end of stream. */
+enum ev_disc {
+    DISC_NONE,
+    DISC_PENDING, /* the provider ended it (disc_err): delivered after the data */
+    DISC_DONE     /* delivered, being delivered, or not to be: nothing more comes */
+};
+
+/* A listener's own part. */
+struct ev_listener {
+    struct ks_aio accept; /* fallback: the asynchronous accept in flight */
+    SOCKADDR_STORAGE addr;
+    int addrlen;
+};
+
+/* A connection's own part. */
+struct ev_conn {
+    ks_work work;  /* conn_run */
+    int listen_fd; /* the listener's descriptor (the accept callback's argument) */
+    ks_sock *l;    /* the listener until announced (referenced) */
 
     /* Under the socket's spin lock. */
-    BOOLEAN scheduled;      /* conn_run posted or running */
-    BOOLEAN delivering;     /* a user callback of this connection runs */
-    BOOLEAN closed;         /* no more callbacks; ring released by the close */
-    BOOLEAN close_deferred; /* closed during a callback: the deliverer closes */
-    BOOLEAN announced;      /* accept callback done */
-    BOOLEAN disc_pending, disc_done;
-    int disc_err;
-    LONG indicating;      /* our WskReceiveEvent runs (lists it passed are not ours yet) */
-    BOOLEAN flow_stopped; /* data left with the provider: pull it */
-    BOOLEAN stop_again;   /* refused again while pulling */
-    BOOLEAN pulling;
-    BOOLEAN paused; /* ks_events_pause: no receive callback until resumed */
+    enum ev_delivery delivery;
+    enum ev_flow flow;
+    enum ev_disc disc;
+    int disc_err; /* DISC_PENDING's error */
+    /* conn_run posted or running. Not a delivery state: pull_done delivers
+     * while conn_run is not scheduled, and conn_run runs between callbacks. */
+    BOOLEAN scheduled;
+    BOOLEAN announced; /* the accept callback was given (or not needed) */
+    BOOLEAN paused;    /* ks_events_pause: no receive callback until resumed */
+    LONG indicating;   /* our WskReceiveEvent runs (lists it passed are not ours yet) */
+    /* NotificationEvent: set when indicating drops to 0 on a closed
+     * connection (ks_events_release waits for it; cleared under the lock
+     * while indicating > 0). */
+    KEVENT indications_done;
     PWSK_DATA_INDICATION ring[KS_EV_RING];
     ULONG ring_head, ring_count;
-    /* The list being delivered (taken from the ring, not yet released: a
-     * pause may stop in the middle of it) and the bytes of it delivered. */
+
+    /* The delivering thread's. The list being delivered (taken from the
+     * ring, not yet released: a pause may stop in the middle of it) and the
+     * bytes of it delivered. */
     PWSK_DATA_INDICATION cur;
     SIZE_T cur_done;
 
-    struct ks_aio pull; /* the pull, or (listener) the fallback accept */
+    struct ks_aio pull; /* the pull (an asynchronous receive into buf) */
     UCHAR *buf;
     ULONG buf_len;
-    SOCKADDR_STORAGE acc_addr;
-    int acc_addrlen;
+};
+
+struct ks_events_state {
+    ks_sock *s; /* the socket this state belongs to (not referenced) */
+    struct ks_event_handlers h;
+    /* The context the next callback gets: the listener's ctx; a connection
+     * starts with its listener's (for the accept callback), then has the
+     * accept callback's *conn_ctx. */
+    void *ctx;
+    int fd; /* the socket's descriptor (native connections: 0 until announced) */
+    BOOLEAN native;
+    BOOLEAN listener; /* which member of u is this socket's */
+    union {
+        struct ev_listener lis;
+        struct ev_conn conn;
+    } u;
 };
 
 static ks_work_fn conn_run;
 static ks_aio_cb pull_done;
 static ks_aio_cb accept_done;
 
-/* ---- scheduling (socket lock held) ---- */
+static struct ev_conn *conn_part(struct ks_events_state *c)
+{
+    KS_ASSERT(!c->listener);
+    return &c->u.conn;
+}
+
+/* ---- connection state transitions (socket lock held) ---- */
+
+static BOOLEAN closed_locked(const struct ev_conn *k)
+{
+    return k->delivery == DELIVERY_CLOSE_DEFERRED || k->delivery == DELIVERY_CLOSED;
+}
+
+static BOOLEAN pulling_locked(const struct ev_conn *k)
+{
+    return k->flow == FLOW_PULLING || k->flow == FLOW_PULLING_STOPPED_AGAIN;
+}
 
 static void schedule_locked(struct ks_events_state *c)
 {
+    struct ev_conn *k = conn_part(c);
     KS_ASSERT_SPIN_HELD(&c->s->lock);
-    if (c->scheduled || c->closed)
+    if (k->scheduled || closed_locked(k))
         return;
-    c->scheduled = TRUE;
+    k->scheduled = TRUE;
     ks_sock_get(c->s); /* dropped when conn_run ends */
-    ks_work_post(&c->work);
+    ks_work_post(&k->work);
 }
 
-static struct ks_events_state *state_new(ks_sock *s, const struct ks_event_handlers *h, void *ctx)
+/* conn_run stops (it is scheduled again by the next event). */
+static void unschedule_locked(struct ks_events_state *c)
+{
+    KS_ASSERT_SPIN_HELD(&c->s->lock);
+    KS_ASSERT(c->u.conn.scheduled);
+    c->u.conn.scheduled = FALSE;
+}
+
+/* DELIVERY_IDLE -> DELIVERY_RUNNING: a user callback starts. */
+static void delivery_start_locked(struct ks_events_state *c)
+{
+    KS_ASSERT_SPIN_HELD(&c->s->lock);
+    KS_ASSERT(c->u.conn.delivery == DELIVERY_IDLE); /* one deliverer at a time */
+    c->u.conn.delivery = DELIVERY_RUNNING;
+}
+
+/* An indication was refused (the provider keeps it until our WskReceive):
+ * FLOWING or STOPPED -> STOPPED; a pull pending -> PULLING_STOPPED_AGAIN. */
+static void flow_refused_locked(struct ev_conn *k)
+{
+    k->flow = pulling_locked(k) ? FLOW_PULLING_STOPPED_AGAIN : FLOW_STOPPED;
+}
+
+/* FLOW_STOPPED -> FLOW_PULLING: conn_run issues the pull. */
+static void flow_pull_start_locked(struct ev_conn *k)
+{
+    KS_ASSERT(k->flow == FLOW_STOPPED);
+    k->flow = FLOW_PULLING;
+}
+
+/* The pull ended. Indications resume (FLOWING) if it got data from a
+ * provider with event callbacks and none was refused meanwhile; otherwise
+ * (refused again, the fallback, the end of the stream) STOPPED. */
+static void flow_pull_end_locked(struct ev_conn *k, BOOLEAN resumed)
+{
+    KS_ASSERT(pulling_locked(k));
+    k->flow = resumed && k->flow == FLOW_PULLING ? FLOW_FLOWING : FLOW_STOPPED;
+}
+
+/* The provider ended the stream: DISC_NONE -> DISC_PENDING(err); a later
+ * end keeps the first. */
+static void disc_note_locked(struct ev_conn *k, int err)
+{
+    if (k->disc == DISC_NONE) {
+        k->disc = DISC_PENDING;
+        k->disc_err = err;
+    }
+}
+
+/* -> DISC_DONE; TRUE if the caller did it (it delivers the end, once). */
+static BOOLEAN disc_claim_locked(struct ev_conn *k)
+{
+    BOOLEAN first = k->disc != DISC_DONE;
+    k->disc = DISC_DONE;
+    return first;
+}
+
+static BOOLEAN disc_claim(struct ks_events_state *c)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&c->s->lock, &irql);
+    BOOLEAN first = disc_claim_locked(&c->u.conn);
+    KeReleaseSpinLock(&c->s->lock, irql);
+    return first;
+}
+
+static struct ks_events_state *state_new(ks_sock *s, const struct ks_event_handlers *h, void *ctx,
+                                         BOOLEAN listener)
 {
     struct ks_events_state *c = (struct ks_events_state *)ks_alloc(sizeof(*c), KS_TAG_MISC);
     if (c == NULL)
@@ -99,7 +228,11 @@ static struct ks_events_state *state_new(ks_sock *s, const struct ks_event_handl
     c->s = s;
     c->h = *h;
     c->ctx = ctx;
-    c->work.fn = conn_run;
+    c->listener = listener;
+    if (!listener) {
+        c->u.conn.work.fn = conn_run;
+        KeInitializeEvent(&c->u.conn.indications_done, NotificationEvent, FALSE);
+    }
     return c;
 }
 
@@ -131,18 +264,19 @@ static NTSTATUS WSKAPI ev_accept(PVOID context, ULONG flags, PSOCKADDR local, PS
         return STATUS_SUCCESS; /* the listener stopped working: its close follows */
     if (l->closing || l->ev == NULL || remote == NULL)
         return STATUS_REQUEST_NOT_ACCEPTED;
+    KS_ASSERT(l->ev->listener);
     int err;
     ks_sock *n = ks_sock_new(l->family, SOCK_STREAM, l->protocol, &err);
     if (n == NULL)
         return STATUS_REQUEST_NOT_ACCEPTED;
-    struct ks_events_state *c = state_new(n, &l->ev->h, l->ev->ctx);
+    struct ks_events_state *c = state_new(n, &l->ev->h, l->ev->ctx, FALSE);
     if (c == NULL) {
         ks_sock_put(n);
         return STATUS_REQUEST_NOT_ACCEPTED;
     }
     c->native = TRUE;
-    c->listen_fd = l->ev->fd;
-    c->l = l;
+    c->u.conn.listen_fd = l->ev->fd;
+    c->u.conn.l = l;
     ks_sock_get(l);
     n->ev = c;
     n->wsk = accept_socket;
@@ -172,33 +306,31 @@ static NTSTATUS WSKAPI ev_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATI
     UNREFERENCED_PARAMETER(accepted);
     if (c == NULL)
         return STATUS_DATA_NOT_ACCEPTED;
+    struct ev_conn *k = conn_part(c);
     KeAcquireSpinLock(&s->lock, &irql);
-    c->indicating++;
-    if (c->closed || s->closing || c->disc_done) {
+    k->indicating++;
+    if (closed_locked(k) || s->closing || k->disc == DISC_DONE) {
         status = STATUS_DATA_NOT_ACCEPTED;
     } else if (data == NULL) {
         /* "The socket is no longer functional": end it. */
-        if (!c->disc_pending) {
-            c->disc_pending = TRUE;
-            c->disc_err = -ECONNABORTED;
-        }
+        disc_note_locked(k, -ECONNABORTED);
         status = STATUS_SUCCESS;
-    } else if (c->ring_count == KS_EV_RING || c->flow_stopped ||
+    } else if (k->ring_count == KS_EV_RING || k->flow != FLOW_FLOWING ||
                (flags & WSK_FLAG_RELEASE_ASAP) != 0) {
         /* The provider keeps it until our WskReceive (the pull). */
-        if (c->pulling)
-            c->stop_again = TRUE;
-        c->flow_stopped = TRUE;
+        flow_refused_locked(k);
         status = STATUS_DATA_NOT_ACCEPTED;
     } else {
-        c->ring[(c->ring_head + c->ring_count) % KS_EV_RING] = data;
-        c->ring_count++;
+        k->ring[(k->ring_head + k->ring_count) % KS_EV_RING] = data;
+        k->ring_count++;
         status = STATUS_PENDING; /* retained: released after delivery */
     }
     /* Scheduled only now: the list must not be given back (WskRelease)
      * before the provider got our STATUS_PENDING, so nothing takes it from
-     * the ring while this callback runs. */
-    c->indicating--;
+     * the ring while this callback runs. A close waiting for us
+     * (ks_events_release) is woken. */
+    if (--k->indicating == 0 && closed_locked(k))
+        KeSetEvent(&k->indications_done, IO_NO_INCREMENT, FALSE);
     schedule_locked(c);
     KeReleaseSpinLock(&s->lock, irql);
     return status;
@@ -212,10 +344,7 @@ static NTSTATUS WSKAPI ev_disconnect(PVOID context, ULONG flags)
     if (c == NULL)
         return STATUS_SUCCESS;
     KeAcquireSpinLock(&s->lock, &irql);
-    if (!c->disc_pending) {
-        c->disc_pending = TRUE;
-        c->disc_err = (flags & WSK_FLAG_ABORTIVE) != 0 ? -ECONNRESET : 0;
-    }
+    disc_note_locked(conn_part(c), (flags & WSK_FLAG_ABORTIVE) != 0 ? -ECONNRESET : 0);
     schedule_locked(c);
     KeReleaseSpinLock(&s->lock, irql);
     return STATUS_SUCCESS;
@@ -228,22 +357,24 @@ static BOOLEAN deliver_begin(struct ks_events_state *c)
 {
     KIRQL irql;
     KeAcquireSpinLock(&c->s->lock, &irql);
-    BOOLEAN open = !c->closed;
+    BOOLEAN open = !closed_locked(&c->u.conn);
     if (open)
-        c->delivering = TRUE;
+        delivery_start_locked(c);
     KeReleaseSpinLock(&c->s->lock, irql);
     return open;
 }
 
-/* Ends a callback; runs a close the callback asked for meanwhile. */
+/* Ends a callback (RUNNING -> IDLE); runs a close the callback asked for
+ * meanwhile (CLOSE_DEFERRED -> CLOSED, then the close). */
 static void deliver_end(struct ks_events_state *c)
 {
+    struct ev_conn *k = &c->u.conn;
     KIRQL irql;
     KeAcquireSpinLock(&c->s->lock, &irql);
-    KS_ASSERT(c->delivering); /* deliver_begin's, or conn_run's */
-    c->delivering = FALSE;
-    BOOLEAN close_now = c->close_deferred;
-    c->close_deferred = FALSE;
+    /* deliver_begin's, or conn_run's */
+    KS_ASSERT(k->delivery == DELIVERY_RUNNING || k->delivery == DELIVERY_CLOSE_DEFERRED);
+    BOOLEAN close_now = k->delivery == DELIVERY_CLOSE_DEFERRED;
+    k->delivery = close_now ? DELIVERY_CLOSED : DELIVERY_IDLE;
     KeReleaseSpinLock(&c->s->lock, irql);
     if (close_now)
         ks_sock_close(c->s);
@@ -255,7 +386,7 @@ static BOOLEAN paused_now(struct ks_events_state *c)
 {
     KIRQL irql;
     KeAcquireSpinLock(&c->s->lock, &irql);
-    BOOLEAN p = c->paused || c->closed;
+    BOOLEAN p = c->u.conn.paused || closed_locked(&c->u.conn);
     KeReleaseSpinLock(&c->s->lock, irql);
     return p;
 }
@@ -299,12 +430,14 @@ static enum list_result deliver_list(struct ks_events_state *c, PWSK_DATA_INDICA
 }
 
 /* Gives a retained list back. s->wsk is read without a bracket: the callers
- * are the delivering thread (a close is deferred while c->delivering, so
+ * are the delivering thread (a close is deferred while a callback runs, so
  * s->wsk stays) and the close itself (ctl lock held, calls drained). */
 static void release_list(ks_sock *s, PWSK_DATA_INDICATION list)
 {
     KS_ASSERT(s->wsk != NULL && list != NULL);
-    KS_ASSERT(s->ev->delivering || (s->closing && ks_lock_held_by_me(&s->ctl_lock)));
+    KS_ASSERT(s->ev->u.conn.delivery == DELIVERY_RUNNING ||
+              s->ev->u.conn.delivery == DELIVERY_CLOSE_DEFERRED ||
+              (s->closing && ks_lock_held_by_me(&s->ctl_lock)));
     (void)ks_wsk_release(s->wsk, list);
 }
 
@@ -323,31 +456,31 @@ static void deliver_disconnect(struct ks_events_state *c, int err)
 /* The accept callback of a new connection (descriptor given if needed). */
 static void announce(struct ks_events_state *c)
 {
+    struct ev_conn *k = &c->u.conn;
     ks_sock *s = c->s;
-    ks_sock *l = c->l;
-    KS_ASSERT(l != NULL && !c->announced); /* once, with the listener referenced */
+    ks_sock *l = k->l;
+    KS_ASSERT(l != NULL && !k->announced); /* once, with the listener referenced */
     if (c->fd == 0) {
         /* Native: the socket object still holds its creation reference. */
         int fd = ks_opts_inherit(s, l);
         if (fd == 0)
             fd = ks_fd_insert(s);
         if (fd < 0)
-            ks_sock_close(s); /* no memory, or the library is stopping */
+            ks_sock_close(s); /* no memory, or the library is stopping; callbacks stop (CLOSED) */
         ks_sock_put(s);       /* the table's now, or nobody's (conn_run holds one) */
         if (fd < 0) {
-            c->closed = TRUE;
-            c->l = NULL;
+            k->l = NULL;
             ks_sock_put(l);
             return;
         }
         c->fd = fd;
     }
-    c->l = NULL;
+    k->l = NULL;
     BOOLEAN listener_open = !l->closing;
     ks_sock_put(l);
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
-    c->announced = TRUE;
+    k->announced = TRUE;
     KeReleaseSpinLock(&s->lock, irql);
     if (!listener_open) {
         ks_close(c->fd);
@@ -356,7 +489,7 @@ static void announce(struct ks_events_state *c)
     if (!deliver_begin(c))
         return;
     void *conn_ctx = c->ctx;
-    int keep = c->h.accept(c->ctx, c->listen_fd, c->fd, (const struct sockaddr *)&s->remote,
+    int keep = c->h.accept(c->ctx, k->listen_fd, c->fd, (const struct sockaddr *)&s->remote,
                            ks_sockaddr_len(s->family), &conn_ctx);
     c->ctx = conn_ctx; /* the connection's callbacks get it */
     if (keep < 0)
@@ -366,45 +499,39 @@ static void announce(struct ks_events_state *c)
 
 static void start_pull(struct ks_events_state *c)
 {
+    struct ev_conn *k = &c->u.conn;
     int err = 0;
-    if (c->buf == NULL) {
-        c->buf_len = c->native ? KS_EV_PULL_NATIVE : KS_EV_PULL_FALLBACK;
-        c->buf = (UCHAR *)ks_alloc(c->buf_len, KS_TAG_BUFFER);
-        if (c->buf == NULL)
+    if (k->buf == NULL) {
+        k->buf_len = c->native ? KS_EV_PULL_NATIVE : KS_EV_PULL_FALLBACK;
+        k->buf = (UCHAR *)ks_alloc(k->buf_len, KS_TAG_BUFFER);
+        if (k->buf == NULL)
             err = -ENOMEM;
     }
     if (err == 0)
-        err = ks_recv_async_flags(c->fd, c->buf, c->buf_len, KS_MSG_EVENTS, &c->pull, pull_done);
+        err = ks_recv_async_flags(c->fd, k->buf, k->buf_len, KS_MSG_EVENTS, &k->pull, pull_done);
     if (err != 0)
-        pull_done(&c->pull, err); /* ends the connection with the error */
+        pull_done(&k->pull, err); /* ends the connection with the error */
 }
 
 static void pull_done(struct ks_aio *req, ptrdiff_t result)
 {
-    struct ks_events_state *c = CONTAINING_RECORD(req, struct ks_events_state, pull);
+    struct ks_events_state *c = CONTAINING_RECORD(req, struct ks_events_state, u.conn.pull);
+    struct ev_conn *k = conn_part(c);
     ks_sock *s = c->s;
     KIRQL irql;
     ks_sock_get(s); /* c lives as long as s: keep it through the callbacks */
     if (result > 0) {
         if (deliver_begin(c)) {
-            c->h.receive(c->ctx, c->fd, c->buf, (size_t)result);
+            c->h.receive(c->ctx, c->fd, k->buf, (size_t)result);
             deliver_end(c);
         }
     } else {
-        KeAcquireSpinLock(&s->lock, &irql);
-        BOOLEAN first = !c->disc_done;
-        c->disc_done = TRUE;
-        KeReleaseSpinLock(&s->lock, irql);
         /* -EBADF: the caller closed it; no callback after that. */
-        if (first && result != -EBADF)
+        if (disc_claim(c) && result != -EBADF)
             deliver_disconnect(c, (int)result);
     }
     KeAcquireSpinLock(&s->lock, &irql);
-    c->pulling = FALSE;
-    if (result > 0 && c->native) {
-        c->flow_stopped = c->stop_again; /* indications resumed, unless refused again */
-        c->stop_again = FALSE;
-    }
+    flow_pull_end_locked(k, result > 0 && c->native);
     if (result > 0)
         schedule_locked(c);
     KeReleaseSpinLock(&s->lock, irql);
@@ -413,71 +540,62 @@ static void pull_done(struct ks_aio *req, ptrdiff_t result)
 
 static void conn_run(ks_work *work)
 {
-    struct ks_events_state *c = CONTAINING_RECORD(work, struct ks_events_state, work);
+    struct ks_events_state *c = CONTAINING_RECORD(work, struct ks_events_state, u.conn.work);
+    struct ev_conn *k = conn_part(c);
     ks_sock *s = c->s;
     KIRQL irql;
-    KS_ASSERT(c->scheduled && s->refs > 0); /* schedule_locked's reference */
-    if (!c->announced)
+    KS_ASSERT(k->scheduled && s->refs > 0); /* schedule_locked's reference */
+    /* announced is written by this function only (announce). */
+    if (!k->announced)
         announce(c);
     for (;;) {
         KeAcquireSpinLock(&s->lock, &irql);
-        if (c->closed) {
-            c->scheduled = FALSE;
+        /* Closed, or paused (ks_events_resume schedules the connection again). */
+        if (closed_locked(k) || k->paused) {
+            unschedule_locked(c);
             KeReleaseSpinLock(&s->lock, irql);
             break;
         }
-        if (c->paused) {
-            /* ks_events_resume schedules the connection again. */
-            c->scheduled = FALSE;
-            KeReleaseSpinLock(&s->lock, irql);
-            break;
+        if (k->cur == NULL && k->ring_count > 0 && !pulling_locked(k) && k->indicating == 0) {
+            k->cur = k->ring[k->ring_head];
+            k->cur_done = 0;
+            k->ring_head = (k->ring_head + 1) % KS_EV_RING;
+            k->ring_count--;
         }
-        if (c->cur == NULL && c->ring_count > 0 && !c->pulling && c->indicating == 0) {
-            c->cur = c->ring[c->ring_head];
-            c->cur_done = 0;
-            c->ring_head = (c->ring_head + 1) % KS_EV_RING;
-            c->ring_count--;
-        }
-        if (c->cur != NULL) {
-            c->delivering = TRUE;
+        if (k->cur != NULL) {
+            delivery_start_locked(c);
             KeReleaseSpinLock(&s->lock, irql);
-            enum list_result r = deliver_list(c, c->cur, &c->cur_done);
+            enum list_result r = deliver_list(c, k->cur, &k->cur_done);
             if (r != LIST_PAUSED) {
                 /* Before deliver_end: a close it runs needs every list back. */
-                release_list(s, c->cur);
-                c->cur = NULL;
+                release_list(s, k->cur);
+                k->cur = NULL;
             }
             deliver_end(c);
-            if (r == LIST_UNMAPPED) {
-                KeAcquireSpinLock(&s->lock, &irql);
-                BOOLEAN first = !c->disc_done;
-                c->disc_done = TRUE;
-                KeReleaseSpinLock(&s->lock, irql);
-                if (first)
-                    deliver_disconnect(c, -ENOMEM);
-            }
+            if (r == LIST_UNMAPPED && disc_claim(c))
+                deliver_disconnect(c, -ENOMEM);
             continue;
         }
         /* A pull only once the ring is delivered (its data is older) and
          * no WskReceiveEvent is running: one that refused data returns
          * first, so the provider has recorded the refusal that our
          * WskReceive lifts (it calls schedule_locked once it is done). */
-        if (c->flow_stopped && !c->pulling && !c->disc_done && c->ring_count == 0 &&
-            c->indicating == 0) {
-            c->pulling = TRUE;
+        if (k->flow == FLOW_STOPPED && k->disc != DISC_DONE && k->ring_count == 0 &&
+            k->indicating == 0) {
+            flow_pull_start_locked(k);
             KeReleaseSpinLock(&s->lock, irql);
             start_pull(c);
             continue;
         }
-        if (c->disc_pending && !c->disc_done && !c->pulling && !c->flow_stopped &&
-            c->ring_count == 0) {
-            c->disc_done = TRUE;
-            int err = c->disc_err;
+        /* The end of the stream, after every byte before it. */
+        if (k->disc == DISC_PENDING && k->flow == FLOW_FLOWING && k->ring_count == 0) {
+            (void)disc_claim_locked(k);
+            int err = k->disc_err;
             KeReleaseSpinLock(&s->lock, irql);
             deliver_disconnect(c, err);
             continue;
         }
-        c->scheduled = FALSE;
+        unschedule_locked(c);
         KeReleaseSpinLock(&s->lock, irql);
         break;
     }
@@ -488,28 +606,30 @@ static void conn_run(ks_work *work)
 
 static int submit_accept(struct ks_events_state *le)
 {
-    le->acc_addrlen = (int)sizeof(le->acc_addr);
-    return ks_accept_async_flags(le->fd, (struct sockaddr *)&le->acc_addr, &le->acc_addrlen,
-                                 KS_MSG_EVENTS, &le->pull, accept_done);
+    struct ev_listener *li = &le->u.lis;
+    KS_ASSERT(le->listener);
+    li->addrlen = (int)sizeof(li->addr);
+    return ks_accept_async_flags(le->fd, (struct sockaddr *)&li->addr, &li->addrlen, KS_MSG_EVENTS,
+                                 &li->accept, accept_done);
 }
 
 static void accept_done(struct ks_aio *req, ptrdiff_t result)
 {
-    struct ks_events_state *le = CONTAINING_RECORD(req, struct ks_events_state, pull);
+    struct ks_events_state *le = CONTAINING_RECORD(req, struct ks_events_state, u.lis.accept);
     if (result == -EBADF || result == -ENETDOWN || result == -EINVAL)
         return; /* the listener is closed */
     if (result > 0) {
         int fd = (int)result;
         ks_sock *n = ks_fd_get(fd);
-        struct ks_events_state *c = n != NULL ? state_new(n, &le->h, le->ctx) : NULL;
+        struct ks_events_state *c = n != NULL ? state_new(n, &le->h, le->ctx, FALSE) : NULL;
         if (c == NULL) {
             ks_close(fd); /* out of memory: the connection is dropped */
         } else {
             c->fd = fd;
-            c->listen_fd = le->fd;
-            c->l = le->s;
+            c->u.conn.listen_fd = le->fd;
+            c->u.conn.l = le->s;
             ks_sock_get(le->s);
-            c->flow_stopped = TRUE; /* every byte comes by pulls */
+            c->u.conn.flow = FLOW_STOPPED; /* every byte comes by pulls (not shared yet) */
             KIRQL irql;
             KeAcquireSpinLock(&n->lock, &irql);
             n->ev = c;
@@ -529,47 +649,64 @@ static void accept_done(struct ks_aio *req, ptrdiff_t result)
 
 BOOLEAN ks_events_close_begin_locked(ks_sock *s)
 {
-    struct ks_events_state *c = s->ev;
-    KS_ASSERT(c != NULL && !s->closing);
+    struct ks_events_state *c = s->ev; /* the caller checked it is set */
+    KS_ASSERT(!s->closing);
     KS_ASSERT_SPIN_HELD(&s->lock);
-    c->closed = TRUE;
-    if (!c->delivering)
+    if (c->listener)
+        return FALSE; /* no callbacks to stop: ev_accept sees s->closing */
+    struct ev_conn *k = &c->u.conn;
+    switch (k->delivery) {
+    case DELIVERY_IDLE:
+        k->delivery = DELIVERY_CLOSED;
         return FALSE;
-    c->close_deferred = TRUE;
-    return TRUE;
+    case DELIVERY_RUNNING:
+        k->delivery = DELIVERY_CLOSE_DEFERRED; /* deliver_end closes */
+        return TRUE;
+    case DELIVERY_CLOSE_DEFERRED:
+        return TRUE; /* already left to the delivering thread */
+    case DELIVERY_CLOSED:
+        break; /* the deferred close, run by deliver_end */
+    }
+    return FALSE;
 }
 
 void ks_events_release(ks_sock *s)
 {
     struct ks_events_state *c = s->ev;
     KIRQL irql;
-    /* The close, between its start and WskCloseSocket. c->closed: event
-     * mode is claimed under s->lock and never once s->closing is set, and
+    /* The close, between its start and WskCloseSocket. CLOSED: event mode
+     * is claimed under s->lock and never once s->closing is set, and
      * ks_sock_close_start sets both under that lock. */
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
-    KS_ASSERT(c != NULL && c->closed && s->closing && ks_lock_held_by_me(&s->ctl_lock));
-    if (c->cur != NULL && s->wsk != NULL) {
+    KS_ASSERT(c != NULL && s->closing && ks_lock_held_by_me(&s->ctl_lock));
+    if (c->listener)
+        return; /* it retains no indications */
+    struct ev_conn *k = &c->u.conn;
+    KS_ASSERT(k->delivery == DELIVERY_CLOSED);
+    if (k->cur != NULL && s->wsk != NULL) {
         /* Paused in the middle of it (nothing delivers now: closed). */
-        release_list(s, c->cur);
-        c->cur = NULL;
+        release_list(s, k->cur);
+        k->cur = NULL;
     }
     for (;;) {
         KeAcquireSpinLock(&s->lock, &irql);
-        if (c->indicating > 0) {
+        if (k->indicating > 0) {
             /* A receive event is returning (it sees the socket closed and
-             * takes nothing): wait for it, as conn_run does. */
+             * takes nothing): wait for it, as conn_run does. It sets the
+             * event when it leaves, under the lock, after our clear; the
+             * wait is bounded by its return. */
+            KeClearEvent(&k->indications_done);
             KeReleaseSpinLock(&s->lock, irql);
-            LARGE_INTEGER delay = ks_relative_ms(1);
-            KeDelayExecutionThread(KernelMode, FALSE, &delay);
+            KeWaitForSingleObject(&k->indications_done, Executive, KernelMode, FALSE, NULL);
             continue;
         }
-        if (c->ring_count == 0) {
+        if (k->ring_count == 0) {
             KeReleaseSpinLock(&s->lock, irql);
             return;
         }
-        PWSK_DATA_INDICATION list = c->ring[c->ring_head];
-        c->ring_head = (c->ring_head + 1) % KS_EV_RING;
-        c->ring_count--;
+        PWSK_DATA_INDICATION list = k->ring[k->ring_head];
+        k->ring_head = (k->ring_head + 1) % KS_EV_RING;
+        k->ring_count--;
         KeReleaseSpinLock(&s->lock, irql);
         if (s->wsk != NULL)
             release_list(s, list);
@@ -582,9 +719,11 @@ void ks_events_free(ks_sock *s)
     KS_ASSERT(s->refs == 0); /* the last reference went */
     if (c == NULL)
         return;
-    if (c->l != NULL)
-        ks_sock_put(c->l); /* never announced */
-    ks_free(c->buf, KS_TAG_BUFFER);
+    if (!c->listener) {
+        if (c->u.conn.l != NULL)
+            ks_sock_put(c->u.conn.l); /* never announced */
+        ks_free(c->u.conn.buf, KS_TAG_BUFFER);
+    }
     ks_free(c, KS_TAG_MISC);
     s->ev = NULL;
 }
@@ -595,12 +734,13 @@ void ks_events_free(ks_sock *s)
  * socket checks' *err: the library's threads and s's event state; NULL
  * (with *err set, s's reference dropped) on failure. */
 static struct ks_events_state *state_for(ks_sock *s, int *err,
-                                         const struct ks_event_handlers *handlers, void *ctx)
+                                         const struct ks_event_handlers *handlers, void *ctx,
+                                         BOOLEAN listener)
 {
     struct ks_events_state *c = NULL;
     if (*err == 0)
         *err = ks_work_start();
-    if (*err == 0 && (c = state_new(s, handlers, ctx)) == NULL)
+    if (*err == 0 && (c = state_new(s, handlers, ctx, listener)) == NULL)
         *err = -ENOMEM;
     if (*err != 0)
         ks_sock_put(s);
@@ -659,12 +799,10 @@ int ks_listen_events(int fd, int backlog, const struct ks_event_handlers *handle
         err = -EOPNOTSUPP;
     else if (s->ev != NULL || s->state == KS_SS_LISTENING || s->state == KS_SS_CONNECTED)
         err = -EINVAL;
-    struct ks_events_state *le = state_for(s, &err, handlers, ctx);
+    struct ks_events_state *le = state_for(s, &err, handlers, ctx, TRUE);
     if (le == NULL)
         return err;
-    le->listener = TRUE;
     le->fd = fd;
-    le->announced = TRUE;
     /* Before the listen: accept events may come as soon as it is enabled. */
     err = claim_events(s, le);
     if (err != 0)
@@ -723,15 +861,15 @@ int ks_recv_events(int fd, const struct ks_event_handlers *handlers, void *conn_
         err = -EINVAL;
     else if (s->state != KS_SS_CONNECTED || ks_ready_connecting(s))
         err = -ENOTCONN;
-    struct ks_events_state *c = state_for(s, &err, handlers, conn_ctx);
+    struct ks_events_state *c = state_for(s, &err, handlers, conn_ctx, FALSE);
     if (c == NULL)
         return err;
     c->fd = fd;
-    c->announced = TRUE;
+    c->u.conn.announced = TRUE; /* (not shared yet: no lock) */
     /* First a pull: bytes the socket read ahead already, or the first
      * data, come through it; then the provider's indications if it has
      * event callbacks (its pending WskReceive is served before them). */
-    c->flow_stopped = TRUE;
+    c->u.conn.flow = FLOW_STOPPED;
     err = claim_events(s, c);
     if (err != 0)
         return err;
@@ -772,9 +910,10 @@ static int set_paused(int fd, BOOLEAN paused)
         return err;
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
-    if (s->ev->paused && !paused)
+    struct ev_conn *k = conn_part(s->ev);
+    if (k->paused && !paused)
         schedule_locked(s->ev);
-    s->ev->paused = paused;
+    k->paused = paused;
     KeReleaseSpinLock(&s->lock, irql);
     ks_sock_put(s);
     return 0;

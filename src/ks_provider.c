@@ -4,35 +4,38 @@
 #include "ks_fdtable.h"
 #include "ks_op.h"
 #include "ks_resolve.h"
+#include "ks_rundown.h"
 
 static const WSK_CLIENT_DISPATCH ks_client_dispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
 
+/* The provider NPI's capture, under g_lib.npi_lock. */
+enum npi_state {
+    NPI_NONE,      /* not captured (ks_startup's try failed, or a capture failed) */
+    NPI_CAPTURING, /* one ks_provider call captures: the others wait for npi_settled */
+    NPI_CAPTURED   /* g_lib.npi is valid until ks_cleanup releases it */
+};
+
 static struct {
-    volatile LONG api_lock; /* serialises ks_startup/ks_cleanup */
-    LONG startups;          /* (api_lock) */
+    /* Serialises ks_startup/ks_cleanup. A ks_static_lock: it is taken
+     * before anything is initialised (ks_startup may be the first call). */
+    ks_static_lock api_lock;
+    LONG startups; /* (api_lock) */
     volatile LONG running;
     WSK_CLIENT_NPI client;
     WSK_REGISTRATION registration;
     WSK_PROVIDER_NPI npi;
-    volatile LONG npi_state; /* 0 none, 1 capturing, 2 captured */
-    volatile LONG live_sockets;
+    /* npi_state and the clearing of npi_settled, under npi_lock (both
+     * initialised by ks_startup before "running": every ks_provider caller
+     * counts as a live socket, so none is left when the next ks_startup
+     * re-initialises them). */
+    KSPIN_LOCK npi_lock;
+    enum npi_state npi_state;
+    KEVENT npi_settled; /* NotificationEvent: clear while NPI_CAPTURING */
+    /* Live socket objects and name queries: ks_cleanup waits for none. Never
+     * reset (a reset raced threads that count a socket, see the library
+     * stopped and uncount it). */
+    ks_rundown live_sockets;
 } g_lib;
-
-/* startup/cleanup are rare and PASSIVE: a sleeping test-and-set lock needs no
- * initialisation, which a lock taken before anything is set up requires. */
-static void api_lock(void)
-{
-    while (InterlockedCompareExchange(&g_lib.api_lock, 1, 0) != 0) {
-        LARGE_INTEGER delay = ks_relative_ms(1);
-        KeDelayExecutionThread(KernelMode, FALSE, &delay);
-    }
-}
-
-static void api_unlock(void)
-{
-    KS_ASSERT(g_lib.api_lock == 1);
-    InterlockedExchange(&g_lib.api_lock, 0);
-}
 
 BOOLEAN ks_library_running(void)
 {
@@ -41,24 +44,23 @@ BOOLEAN ks_library_running(void)
 
 void ks_live_socket_added(void)
 {
-    InterlockedIncrement(&g_lib.live_sockets);
+    ks_rundown_acquire(&g_lib.live_sockets);
 }
 
 void ks_live_socket_removed(void)
 {
-    KS_ASSERT(g_lib.live_sockets > 0); /* each removal follows its addition */
-    InterlockedDecrement(&g_lib.live_sockets);
+    ks_rundown_release(&g_lib.live_sockets);
 }
 
 int ks_startup(void)
 {
     if (!ks_can_block())
         return -EPERM;
-    api_lock();
+    ks_static_lock_acquire(&g_lib.api_lock);
     KS_ASSERT(g_lib.startups >= 0);
     if (g_lib.startups > 0) {
         g_lib.startups++;
-        api_unlock();
+        ks_static_lock_release(&g_lib.api_lock);
         return 0;
     }
     /* First: what the library allocates from here on follows it. */
@@ -67,7 +69,7 @@ int ks_startup(void)
     /* The IRP every WskCloseSocket can fall back on (ks_op.h). */
     if (!NT_SUCCESS(ks_op_reserve_init())) {
         ks_op_reserve_free();
-        api_unlock();
+        ks_static_lock_release(&g_lib.api_lock);
         return -ENOMEM;
     }
     g_lib.client.ClientContext = NULL;
@@ -75,23 +77,37 @@ int ks_startup(void)
     NTSTATUS status = WskRegister(&g_lib.client, &g_lib.registration);
     if (!NT_SUCCESS(status)) {
         ks_op_reserve_free();
-        api_unlock();
+        ks_static_lock_release(&g_lib.api_lock);
         return status == STATUS_INSUFFICIENT_RESOURCES || status == STATUS_NO_MEMORY ? -ENOMEM
                                                                                      : -ENETDOWN;
     }
     /* Never wait here: we may be inside DriverEntry. If the provider is not
      * attached yet, ks_provider() waits (boundedly) at first use. */
-    g_lib.npi_state = 0;
-    if (NT_SUCCESS(WskCaptureProviderNPI(&g_lib.registration, WSK_NO_WAIT, &g_lib.npi)))
-        g_lib.npi_state = 2;
+    KeInitializeSpinLock(&g_lib.npi_lock);
+    KeInitializeEvent(&g_lib.npi_settled, NotificationEvent, TRUE);
+    BOOLEAN captured =
+        NT_SUCCESS(WskCaptureProviderNPI(&g_lib.registration, WSK_NO_WAIT, &g_lib.npi));
+    g_lib.npi_state = captured ? NPI_CAPTURED : NPI_NONE;
     /* live_sockets is not reset: it is 0 since the last ks_cleanup, but
      * for threads of calls racing us that count a socket, see the library
      * stopped and uncount it (a reset would unbalance them). */
     ks_fdtable_init();
     g_lib.startups = 1;
     InterlockedExchange(&g_lib.running, 1);
-    api_unlock();
+    ks_static_lock_release(&g_lib.api_lock);
     return 0;
+}
+
+/* Ends a capture (NPI_CAPTURING -> NPI_CAPTURED or NPI_NONE) and wakes the
+ * threads waiting for it. */
+static void npi_capture_end(BOOLEAN captured)
+{
+    KIRQL irql;
+    KeAcquireSpinLock(&g_lib.npi_lock, &irql);
+    KS_ASSERT(g_lib.npi_state == NPI_CAPTURING);
+    g_lib.npi_state = captured ? NPI_CAPTURED : NPI_NONE;
+    KeSetEvent(&g_lib.npi_settled, IO_NO_INCREMENT, FALSE);
+    KeReleaseSpinLock(&g_lib.npi_lock, irql);
 }
 
 NTSTATUS ks_provider(const WSK_PROVIDER_NPI **npi)
@@ -100,22 +116,30 @@ NTSTATUS ks_provider(const WSK_PROVIDER_NPI **npi)
     for (;;) {
         if (!ks_library_running())
             return STATUS_DEVICE_NOT_READY;
-        LONG state = InterlockedCompareExchange(&g_lib.npi_state, 1, 0);
-        if (state == 2) {
+        KIRQL irql;
+        KeAcquireSpinLock(&g_lib.npi_lock, &irql);
+        enum npi_state state = g_lib.npi_state;
+        if (state == NPI_NONE) {
+            /* NPI_NONE -> NPI_CAPTURING: we capture; others wait for us. */
+            g_lib.npi_state = NPI_CAPTURING;
+            KeClearEvent(&g_lib.npi_settled);
+        }
+        KeReleaseSpinLock(&g_lib.npi_lock, irql);
+        if (state == NPI_CAPTURED) {
             *npi = &g_lib.npi;
             return STATUS_SUCCESS;
         }
-        if (state == 0) {
-            /* We capture; others wait for us below. */
+        if (state == NPI_NONE) {
             NTSTATUS status =
                 WskCaptureProviderNPI(&g_lib.registration, KS_CAPTURE_WAIT_MS, &g_lib.npi);
-            InterlockedExchange(&g_lib.npi_state, NT_SUCCESS(status) ? 2 : 0);
+            npi_capture_end(NT_SUCCESS(status));
             if (!NT_SUCCESS(status))
                 return STATUS_DEVICE_NOT_READY;
             continue;
         }
-        LARGE_INTEGER delay = ks_relative_ms(10);
-        KeDelayExecutionThread(KernelMode, FALSE, &delay);
+        /* Another thread captures, for at most KS_CAPTURE_WAIT_MS (the
+         * event was cleared under the lock where we saw NPI_CAPTURING). */
+        KeWaitForSingleObject(&g_lib.npi_settled, Executive, KernelMode, FALSE, NULL);
     }
 }
 
@@ -128,9 +152,9 @@ void ks_cleanup(void)
         DbgPrint("wsksock: ks_cleanup called from a completion callback: ignored\n");
         return;
     }
-    api_lock();
+    ks_static_lock_acquire(&g_lib.api_lock);
     if (g_lib.startups == 0 || --g_lib.startups > 0) {
-        api_unlock();
+        ks_static_lock_release(&g_lib.api_lock);
         return;
     }
     /* No new descriptors or sockets from here on. */
@@ -160,27 +184,21 @@ void ks_cleanup(void)
     ks_query_cancel_all();
     /* Threads that were inside calls still hold references (and accept may
      * hold a socket not yet in the table): they are all returning now. */
-    ULONG waited_ms = 0;
-    while (g_lib.live_sockets > 0) {
-        LARGE_INTEGER delay = ks_relative_ms(1);
-        KeDelayExecutionThread(KernelMode, FALSE, &delay);
-        if (++waited_ms % 10000 == 0)
-            DbgPrint("wsksock: ks_cleanup still waiting for %ld sockets\n", g_lib.live_sockets);
-    }
+    while (!ks_rundown_wait(&g_lib.live_sockets, 10000))
+        DbgPrint("wsksock: ks_cleanup still waiting for %ld sockets\n",
+                 ks_rundown_count(&g_lib.live_sockets));
     /* Every asynchronous request and event delivery held a socket: none is
      * left, and nothing can post work any more. */
-    KS_ASSERT(g_lib.live_sockets == 0);
     ks_work_stop();
-    /* A capture in progress on another thread ends within KS_CAPTURE_WAIT_MS. */
-    while (g_lib.npi_state == 1) {
-        LARGE_INTEGER delay = ks_relative_ms(10);
-        KeDelayExecutionThread(KernelMode, FALSE, &delay);
-    }
-    if (g_lib.npi_state == 2)
+    /* A capture in progress on another thread ends within KS_CAPTURE_WAIT_MS
+     * (its caller counts as a live socket, so there is none left now). */
+    KeWaitForSingleObject(&g_lib.npi_settled, Executive, KernelMode, FALSE, NULL);
+    KS_ASSERT(g_lib.npi_state != NPI_CAPTURING);
+    if (g_lib.npi_state == NPI_CAPTURED)
         WskReleaseProviderNPI(&g_lib.registration);
-    g_lib.npi_state = 0;
+    g_lib.npi_state = NPI_NONE;
     WskDeregister(&g_lib.registration);
     ks_fdtable_destroy();
     ks_op_reserve_free(); /* every socket is gone: nothing has it */
-    api_unlock();
+    ks_static_lock_release(&g_lib.api_lock);
 }

@@ -1,6 +1,7 @@
 /* ks_work.c - the library's threads (see ks_work.h). */
 #include "ks_work.h"
 #include "ks_provider.h"
+#include "ks_rundown.h"
 
 /* One pool of threads serving one FIFO queue. */
 struct pool {
@@ -16,8 +17,18 @@ struct pool {
 
 enum { POOL_COMPLETION = 0, POOL_BLOCKING = 1, POOL_COUNT = 2 };
 
+/* The pools' state: changed only under g_work.change, read without it. */
+enum work_state {
+    WORK_STOPPED, /* no threads; posting is a bug */
+    WORK_RUNNING, /* threads serve the queues */
+    WORK_STOPPING /* ks_work_stop joins them; queued items still run and post */
+};
+
 static struct {
-    volatile LONG state; /* 0 stopped, 1 starting or stopping, 2 running */
+    volatile LONG state; /* enum work_state */
+    /* Serialises ks_work_start and ks_work_stop. A ks_static_lock:
+     * ks_getaddrinfo_async may start the pools before any ks_startup. */
+    ks_static_lock change;
     struct pool pools[POOL_COUNT];
 } g_work;
 
@@ -108,31 +119,28 @@ static BOOLEAN start_pool(int index)
 int ks_work_start(void)
 {
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
-    for (;;) {
-        LONG state = InterlockedCompareExchange(&g_work.state, 1, 0);
-        if (state == 2)
-            return 0;
-        if (state == 0)
-            break;
-        /* Another thread is starting them. */
-        LARGE_INTEGER delay = ks_relative_ms(1);
-        KeDelayExecutionThread(KernelMode, FALSE, &delay);
-    }
-    if (!ks_library_running()) {
-        InterlockedExchange(&g_work.state, 0);
-        return -ENETDOWN;
-    }
-    if (!start_pool(POOL_COMPLETION)) {
-        InterlockedExchange(&g_work.state, 0);
-        return -ENOMEM;
-    }
-    if (!start_pool(POOL_BLOCKING)) {
+    LONG state = g_work.state;
+    if (state == WORK_RUNNING)
+        return 0;
+    if (state == WORK_STOPPING)
+        return -ENETDOWN; /* ks_cleanup is joining the threads (maybe ours) */
+    ks_static_lock_acquire(&g_work.change);
+    int err = 0;
+    if (g_work.state == WORK_RUNNING) {
+        /* Another thread started them while we waited. */
+    } else if (!ks_library_running()) {
+        err = -ENETDOWN;
+    } else if (!start_pool(POOL_COMPLETION)) {
+        err = -ENOMEM;
+    } else if (!start_pool(POOL_BLOCKING)) {
         stop_pool(&g_work.pools[POOL_COMPLETION]);
-        InterlockedExchange(&g_work.state, 0);
-        return -ENOMEM;
+        err = -ENOMEM;
+    } else {
+        KS_ASSERT(g_work.state == WORK_STOPPED);
+        InterlockedExchange(&g_work.state, WORK_RUNNING);
     }
-    InterlockedExchange(&g_work.state, 2);
-    return 0;
+    ks_static_lock_release(&g_work.change);
+    return err;
 }
 
 static void post(struct pool *p, ks_work *work)
@@ -143,7 +151,7 @@ static void post(struct pool *p, ks_work *work)
     KeAcquireSpinLock(&p->lock, &irql);
     /* The threads started (ks_work_start) and not told to stop: ks_cleanup
      * stops them only once every socket, so every poster, is gone. */
-    KS_ASSERT(g_work.state != 0 && !p->stopping);
+    KS_ASSERT(g_work.state != WORK_STOPPED && !p->stopping);
     InsertTailList(&p->queue, &work->entry);
     KeReleaseSpinLock(&p->lock, irql);
     KeReleaseSemaphore(&p->items, IO_NO_INCREMENT, 1, FALSE);
@@ -161,7 +169,7 @@ void ks_work_post_blocking(ks_work *work)
 
 BOOLEAN ks_work_on_worker(void)
 {
-    if (g_work.state != 2)
+    if (g_work.state != WORK_RUNNING)
         return FALSE;
     HANDLE self = PsGetCurrentThreadId();
     for (int p = 0; p < POOL_COUNT; p++)
@@ -175,11 +183,16 @@ void ks_work_stop(void)
 {
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
     KS_ASSERT(!ks_work_on_worker()); /* it joins the threads */
-    if (InterlockedCompareExchange(&g_work.state, 1, 2) != 2)
-        return;
-    /* Blocking calls first: they post their completions, which the
-     * completion threads then run before they stop. */
-    stop_pool(&g_work.pools[POOL_BLOCKING]);
-    stop_pool(&g_work.pools[POOL_COMPLETION]);
-    InterlockedExchange(&g_work.state, 0);
+    /* After a start in progress, if any (it may have begun before
+     * ks_cleanup cleared "running"). */
+    ks_static_lock_acquire(&g_work.change);
+    if (g_work.state == WORK_RUNNING) {
+        InterlockedExchange(&g_work.state, WORK_STOPPING);
+        /* Blocking calls first: they post their completions, which the
+         * completion threads then run before they stop. */
+        stop_pool(&g_work.pools[POOL_BLOCKING]);
+        stop_pool(&g_work.pools[POOL_COMPLETION]);
+        InterlockedExchange(&g_work.state, WORK_STOPPED);
+    }
+    ks_static_lock_release(&g_work.change);
 }

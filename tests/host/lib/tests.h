@@ -34,5 +34,8 @@ extern const struct ht_test lock_tests[];
 extern const int lock_test_count;
 extern const struct ht_test fdtable_tests[];
 extern const int fdtable_test_count;
+/* Unit tests of src/ks_rundown.h. */
+extern const struct ht_test rundown_tests[];
+extern const int rundown_test_count;
 
 #endif /* TESTS_H */
