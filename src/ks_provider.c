@@ -21,15 +21,18 @@ static struct {
  * initialisation, which a lock taken before anything is set up requires. */
 static void api_lock(void)
 {
+    KS_LOCK_NOTE_WAIT((const void *)&g_lib.api_lock); /* the outermost lock */
     while (InterlockedCompareExchange(&g_lib.api_lock, 1, 0) != 0) {
         LARGE_INTEGER delay = ks_relative_ms(1);
         KeDelayExecutionThread(KernelMode, FALSE, &delay);
     }
+    KS_LOCK_NOTE_ACQUIRED((const void *)&g_lib.api_lock);
 }
 
 static void api_unlock(void)
 {
     KS_ASSERT(g_lib.api_lock == 1);
+    KS_LOCK_NOTE_RELEASED((const void *)&g_lib.api_lock);
     InterlockedExchange(&g_lib.api_lock, 0);
 }
 
@@ -138,10 +141,14 @@ void ks_cleanup(void)
     InitializeListHead(&started);
     ks_sock *s;
     while ((s = ks_fd_remove_any()) != NULL) {
-        if (ks_sock_close_start(s, &until))
+        if (ks_sock_close_start(s, &until)) {
+            /* Ordered nesting: the closes below take other sockets' locks
+             * while s's ctl lock is held (design.md, "Lock order"). */
+            KS_LOCK_NEST_BEGIN(&s->ctl_lock);
             InsertTailList(&started, &s->cleanup_link);
-        else
+        } else {
             ks_sock_put(s);
+        }
     }
     while (!IsListEmpty(&started)) {
         s = CONTAINING_RECORD(RemoveHeadList(&started), ks_sock, cleanup_link);
