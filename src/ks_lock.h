@@ -24,6 +24,35 @@
 
 #include "ks_kernel.h"
 
+/*
+ * Lock order checking (docs/design.md, "Lock order"). On the host bed the
+ * shim follows every spin lock itself and these hooks tell it about the
+ * rest; elsewhere (Windows, any build) they expand to nothing.
+ *  - KS_LOCK_CLASS(lock, "name"): lock (a KSPIN_LOCK or a ks_lock) is of
+ *    the class name, the unit the order is stated in ("sock.lock").
+ *  - KS_LOCK_NEST_BEGIN(lock) / KS_LOCK_NEST_END(lock): lock, held by the
+ *    calling thread, is the outer lock of an ordered nesting the design
+ *    documents (a listener's rx lock over its unpublished connection,
+ *    ks_cleanup's ctl locks over the sockets it closes): what the thread
+ *    takes meanwhile is not ordered against it. Its release ends it too.
+ *  - KS_LOCK_NOTE_WAIT/_ACQUIRED/_RELEASED: ks_lock's own (below).
+ */
+#if defined(KSHIM_LOCK_ORDER)
+#define KS_LOCK_CLASS(lock, name) kshim_lock_class((lock), (name))
+#define KS_LOCK_NEST_BEGIN(lock) kshim_lock_nest((lock), TRUE)
+#define KS_LOCK_NEST_END(lock) kshim_lock_nest((lock), FALSE)
+#define KS_LOCK_NOTE_WAIT(lock) kshim_lock_wait(lock)
+#define KS_LOCK_NOTE_ACQUIRED(lock) kshim_lock_acquired(lock)
+#define KS_LOCK_NOTE_RELEASED(lock) kshim_lock_released(lock)
+#else
+#define KS_LOCK_CLASS(lock, name) ((void)0)
+#define KS_LOCK_NEST_BEGIN(lock) ((void)0)
+#define KS_LOCK_NEST_END(lock) ((void)0)
+#define KS_LOCK_NOTE_WAIT(lock) ((void)0)
+#define KS_LOCK_NOTE_ACQUIRED(lock) ((void)0)
+#define KS_LOCK_NOTE_RELEASED(lock) ((void)0)
+#endif
+
 typedef struct ks_lock {
     volatile LONG held;    /* 1 while owned */
     volatile LONG waiters; /* threads in the slow path of an acquire */
@@ -41,6 +70,7 @@ static inline void ks_lock_init(_Out_ ks_lock *l)
 #if KS_ASSERTS_ON
     l->owner = NULL;
 #endif
+    KS_LOCK_CLASS(l, NULL); /* a new lock: unnamed until KS_LOCK_CLASS */
 }
 
 /* TRUE if the calling thread holds l (for KS_ASSERT: only evaluated where
@@ -64,6 +94,7 @@ _Must_inspect_result_ _IRQL_requires_max_(DISPATCH_LEVEL) static inline BOOLEAN
 #if KS_ASSERTS_ON
     l->owner = PsGetCurrentThreadId();
 #endif
+    KS_LOCK_NOTE_ACQUIRED(l); /* a try never waits: no order to check */
     return TRUE;
 }
 
@@ -77,6 +108,7 @@ _Must_inspect_result_ _IRQL_requires_max_(APC_LEVEL) static inline BOOLEAN
                        _In_opt_ KEVENT *abort)
 {
     KS_ASSERT(!ks_lock_held_by_me(l)); /* waiting for it would never end */
+    KS_LOCK_NOTE_WAIT(l);              /* it may wait: ordered against the locks held */
     if (ks_lock_try_acquire(l))
         return TRUE;
     /* Announce ourselves before the last try, so that a release that
@@ -110,6 +142,7 @@ _IRQL_requires_max_(DISPATCH_LEVEL) static inline void ks_lock_release(
     _Inout_ _Requires_lock_held_(*_Curr_) _Releases_lock_(*_Curr_) ks_lock *l)
 {
     KS_ASSERT(ks_lock_held_by_me(l));
+    KS_LOCK_NOTE_RELEASED(l);
 #if KS_ASSERTS_ON
     l->owner = NULL;
 #endif

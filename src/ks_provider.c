@@ -170,10 +170,14 @@ void ks_cleanup(void)
     InitializeListHead(&started);
     ks_sock *s;
     while ((s = ks_fd_remove_any()) != NULL) {
-        if (ks_sock_close_start(s, &until))
+        if (ks_sock_close_start(s, &until)) {
+            /* Ordered nesting: the closes below take other sockets' locks
+             * while s's ctl lock is held (design.md, "Lock order"). */
+            KS_LOCK_NEST_BEGIN(&s->ctl_lock);
             InsertTailList(&started, &s->cleanup_link);
-        else
+        } else {
             ks_sock_put(s);
+        }
     }
     while (!IsListEmpty(&started)) {
         s = CONTAINING_RECORD(RemoveHeadList(&started), ks_sock, cleanup_link);

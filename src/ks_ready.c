@@ -582,8 +582,13 @@ void ks_ready_close_end(ks_sock *s)
     ks_lock_acquire(&s->rx_lock);
     ks_ready_rx_reap(s);
     if (r->acc != NULL) {
-        if (r->acc_queued)
-            ks_sock_close(r->acc); /* a connection nobody took */
+        if (r->acc_queued) {
+            /* A connection nobody took: never published, so its locks
+             * nest in the listener's (design.md, "Lock order"). */
+            KS_LOCK_NEST_BEGIN(&s->rx_lock);
+            ks_sock_close(r->acc);
+            KS_LOCK_NEST_END(&s->rx_lock);
+        }
         ks_sock_put(r->acc);
         r->acc = NULL;
         r->acc_queued = FALSE;

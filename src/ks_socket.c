@@ -36,6 +36,10 @@ ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *er
     ks_lock_init(&s->ctl_lock);
     ks_lock_init(&s->rx_lock);
     ks_lock_init(&s->tx_lock);
+    KS_LOCK_CLASS(&s->lock, "sock.lock");
+    KS_LOCK_CLASS(&s->ctl_lock, "sock.ctl_lock");
+    KS_LOCK_CLASS(&s->rx_lock, "sock.rx_lock");
+    KS_LOCK_CLASS(&s->tx_lock, "sock.tx_lock");
     ks_ready_init(s);
     InitializeListHead(&s->aio_q[0]);
     InitializeListHead(&s->aio_q[1]);

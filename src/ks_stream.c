@@ -165,10 +165,15 @@ static int accepted(ks_sock *l, ks_sock *n, const ks_addr *remote, struct sockad
     int nfd = ks_opts_inherit(n, l);
     if (nfd == 0)
         nfd = ks_fd_insert(n);
-    if (nfd < 0)
+    if (nfd < 0) {
+        /* n was never published: its locks nest in the listener's rx lock
+         * (design.md, "Lock order"). */
+        KS_LOCK_NEST_BEGIN(&l->rx_lock);
         ks_sock_close(n);
-    else
+        KS_LOCK_NEST_END(&l->rx_lock);
+    } else {
         ks_copy_out_addr(remote, addr, addrlen);
+    }
     ks_sock_put(n); /* the table holds it if it was inserted */
     return nfd;
 }

@@ -165,6 +165,16 @@ void kshim_mdl_mappings_reset(void);
 /* Waits up to ms for every system thread to end; TRUE if none is left. */
 BOOLEAN kshim_wait_threads(ULONG ms);
 
+/* ---- lock order (lockorder.c; the library's hooks are in ntddk.h) ---- */
+/* TRUE unless the environment's KSHIM_LOCKORDER=0 turned the checker off.
+ * On: an acquisition that closes a cycle in the order of lock classes, two
+ * locks of one class nested (without kshim_lock_nest), a wait or a sleeping
+ * lock while holding a spin lock, and a pool block freed while the freeing
+ * thread holds a lock in it are violations ("kshim: VIOLATION: lock order
+ * inversion: ...", "... two locks of the class ...", "... while holding the
+ * spin lock ..."). */
+BOOLEAN kshim_lockorder_enabled(void);
+
 #ifdef __cplusplus
 }
 #endif

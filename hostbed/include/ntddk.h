@@ -383,6 +383,23 @@ __attribute__((noreturn)) void KeBugCheckEx(ULONG code, ULONG_PTR p1, ULONG_PTR 
 #define KSHIM_ASSERT_FAILED 1
 __attribute__((noreturn)) void kshim_assert_failed(const char *file, int line, const char *expr);
 BOOLEAN kshim_spin_lock_held(const KSPIN_LOCK *lock);
+/* Not Windows: the lock order checker (hostbed/kshim/lockorder.c,
+ * docs/design.md "Lock order"), which the library reaches through the
+ * KS_LOCK_* macros of src/ks_lock.h; KSHIM_LOCK_ORDER says that it exists.
+ * Spin locks are followed by the shim itself. kshim_lock_class: lock (a
+ * KSPIN_LOCK or a sleeping lock) belongs to the class name (a string that
+ * lives for the run); NULL forgets what the address meant (a new lock).
+ * kshim_lock_wait: the calling thread may now wait for the sleeping lock
+ * (checked against the locks it holds); kshim_lock_acquired/_released: it
+ * holds it / no longer. kshim_lock_nest(lock, TRUE): lock, held, is the
+ * outer lock of an ordered nesting: what the thread takes while holding it
+ * is not ordered against it (FALSE ends that). */
+#define KSHIM_LOCK_ORDER 1
+void kshim_lock_class(const void *lock, const char *name);
+void kshim_lock_wait(const void *lock);
+void kshim_lock_acquired(const void *lock);
+void kshim_lock_released(const void *lock);
+void kshim_lock_nest(const void *lock, BOOLEAN outer);
 
 /* ---- pool ---- */
 typedef enum _POOL_TYPE {

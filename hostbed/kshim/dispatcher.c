@@ -296,6 +296,9 @@ static NTSTATUS wait_objects(ULONG count, DISPATCHER_HEADER **objects, WAIT_TYPE
     KIRQL irql = KeGetCurrentIrql();
     ULONG i;
 
+    /* Never wait while holding a spin lock (a zero timeout does not wait). */
+    if (timeout == NULL || timeout->QuadPart != 0)
+        kshim_lockorder_check_wait(who);
     /* KeWaitForSingleObject / KeWaitForMultipleObjects (wdm.h): IRQL <=
      * DISPATCH_LEVEL, and <= APC_LEVEL unless the timeout is zero. */
     if (irql > DISPATCH_LEVEL || (irql > APC_LEVEL && (timeout == NULL || timeout->QuadPart != 0)))
@@ -373,6 +376,7 @@ NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE mode, BOOLEAN alertable, PLARGE_
     struct timespec ts;
     (void)mode;
     (void)alertable;
+    kshim_lockorder_check_wait("KeDelayExecutionThread");
     if (KeGetCurrentIrql() > APC_LEVEL)
         kshim_violation("KeDelayExecutionThread at IRQL %u > APC_LEVEL", KeGetCurrentIrql());
     if (interval == NULL)

@@ -98,4 +98,17 @@ BOOLEAN kshim_pool2_exported(void);
 /* Emits the calling thread's unfinished DbgPrint line, if any. */
 void kshim_dbgprint_flush_thread(void);
 
+/* ---- lock order (lockorder.c) ---- */
+/* KeInitializeSpinLock at pc: the lock's class is that site's. */
+void kshim_lockorder_spin_init(const void *lock, void *pc);
+/* Before a spin lock is acquired at pc (fp: the caller's frame): the order
+ * checks, then the lock counts as held by the calling thread. */
+void kshim_lockorder_spin_acquire(const void *lock, void *pc, void *fp);
+void kshim_lockorder_spin_release(const void *lock);
+/* Violation if the calling thread holds a spin lock (who: the wait). */
+void kshim_lockorder_check_wait(const char *who);
+/* A pool block goes: violation if the caller holds a lock in it; its locks'
+ * classes are forgotten. */
+void kshim_lockorder_forget(const void *p, size_t size);
+
 #endif /* KSHIM_INTERNAL_H */

@@ -233,6 +233,7 @@ static void pool_free(PVOID p, ULONG tag, BOOLEAN check_tag, const char *who)
     if (!h->paged)
         t->bytes_nonpaged -= h->size;
     pthread_mutex_unlock(&pool_lock);
+    kshim_lockorder_forget(p, h->size);
     h->magic = KSHIM_MAGIC_DEAD;
     free(h);
 }

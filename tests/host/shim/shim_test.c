@@ -1093,6 +1093,217 @@ static void v_assert_failed(void)
     kshim_assert_failed("ks_example.c", 42, "s->refs > 0");
 }
 
+/* ---- lock order (lockorder.c) ---- */
+
+/* Runs fn in a child, which must end normally (no violation). */
+static void expect_clean(const char *name, void (*fn)(void))
+{
+    char buf[8192];
+    int status = child_run(fn, buf, sizeof(buf));
+    checks++;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        failures++;
+        fprintf(stderr, "FAIL lock order %s: status 0x%x, output:\n%s\n", name, status, buf);
+    }
+}
+
+static KSPIN_LOCK lo_a, lo_b, lo_c;
+
+static void lo_named(void)
+{
+    KeInitializeSpinLock(&lo_a);
+    KeInitializeSpinLock(&lo_b);
+    KeInitializeSpinLock(&lo_c);
+    kshim_lock_class(&lo_a, "test.a");
+    kshim_lock_class(&lo_b, "test.b");
+    kshim_lock_class(&lo_c, "test.c");
+}
+
+/* Takes first, then second, and releases both. */
+static void lo_nest(PKSPIN_LOCK first, PKSPIN_LOCK second)
+{
+    KIRQL x, y;
+    KeAcquireSpinLock(first, &x);
+    KeAcquireSpinLock(second, &y);
+    KeReleaseSpinLock(second, y);
+    KeReleaseSpinLock(first, x);
+}
+
+/* The same order every time, locks taken alone, a try-acquisition against
+ * the order (a try never waits), and out-of-order releases pass. */
+static void lo_consistent(void)
+{
+    KIRQL x, y;
+    lo_named();
+    for (int i = 0; i < 3; i++) {
+        lo_nest(&lo_a, &lo_b);
+        lo_nest(&lo_b, &lo_c);
+        lo_nest(&lo_a, &lo_c);
+    }
+    KeAcquireSpinLock(&lo_c, &x);
+    KeReleaseSpinLock(&lo_c, x);
+    KeAcquireSpinLock(&lo_b, &x);
+    kshim_lock_acquired(&lo_a); /* as ks_lock_try_acquire reports a claimed lock */
+    kshim_lock_released(&lo_a);
+    KeAcquireSpinLock(&lo_c, &y);
+    KeReleaseSpinLock(&lo_b, y); /* released out of order: IRQL stays raised */
+    KeReleaseSpinLock(&lo_c, x);
+    CHECK(KeGetCurrentIrql() == PASSIVE_LEVEL);
+    /* A zero timeout does not wait: allowed while holding a spin lock. */
+    KEVENT e;
+    LARGE_INTEGER zero = {.QuadPart = 0};
+    KeInitializeEvent(&e, NotificationEvent, FALSE);
+    KeAcquireSpinLock(&lo_a, &x);
+    KeWaitForSingleObject(&e, Executive, KernelMode, FALSE, &zero);
+    KeReleaseSpinLock(&lo_a, x);
+}
+
+static void lo_inversion(void)
+{
+    lo_named();
+    lo_nest(&lo_a, &lo_b);
+    lo_nest(&lo_b, &lo_a);
+}
+
+/* a -> b, b -> c, then c -> a closes a cycle of three. */
+static void lo_inversion3(void)
+{
+    lo_named();
+    lo_nest(&lo_a, &lo_b);
+    lo_nest(&lo_b, &lo_c);
+    lo_nest(&lo_c, &lo_a);
+}
+
+static void lo_thread_ab(PVOID context)
+{
+    (void)context;
+    lo_nest(&lo_a, &lo_b);
+    PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
+/* The orders come from two threads, one after the other: no deadlock
+ * happens, the inversion is found all the same. */
+static void lo_inversion_threads(void)
+{
+    HANDLE h;
+    lo_named();
+    PsCreateSystemThread(&h, THREAD_ALL_ACCESS, NULL, NULL, NULL, lo_thread_ab, NULL);
+    wait_thread_handle(h);
+    lo_nest(&lo_b, &lo_a);
+}
+
+/* Unnamed spin locks: one class per KeInitializeSpinLock site. */
+static void lo_inversion_unnamed(void)
+{
+    static KSPIN_LOCK p, q;
+    KeInitializeSpinLock(&p);
+    KeInitializeSpinLock(&q);
+    lo_nest(&p, &q);
+    lo_nest(&q, &p);
+}
+
+/* Two locks of one class (two sockets' s->lock, say). */
+static void lo_same_class(void)
+{
+    lo_named();
+    kshim_lock_class(&lo_b, "test.a");
+    lo_nest(&lo_a, &lo_b);
+}
+
+/* ... allowed when the outer one is marked as an ordered nesting. */
+static void lo_same_class_nested(void)
+{
+    KIRQL x, y;
+    lo_named();
+    kshim_lock_class(&lo_b, "test.a");
+    KeAcquireSpinLock(&lo_a, &x);
+    kshim_lock_nest(&lo_a, TRUE);
+    KeAcquireSpinLock(&lo_b, &y);
+    KeReleaseSpinLock(&lo_b, y);
+    kshim_lock_nest(&lo_a, FALSE);
+    KeReleaseSpinLock(&lo_a, x);
+}
+
+/* Sleeping locks (ks_lock's hooks) are in the same graph as spin locks. */
+static void lo_sleeping_take(const LONG *lock)
+{
+    kshim_lock_wait(lock);
+    kshim_lock_acquired(lock);
+}
+
+static void lo_sleeping_inversion(void)
+{
+    static LONG s1, s2;
+    KIRQL x;
+    lo_named();
+    kshim_lock_class(&s1, "test.s1");
+    kshim_lock_class(&s2, "test.s2");
+    lo_sleeping_take(&s1);
+    KeAcquireSpinLock(&lo_a, &x); /* s1 -> a, s2 -> a: no cycle */
+    KeReleaseSpinLock(&lo_a, x);
+    lo_sleeping_take(&s2);
+    KeAcquireSpinLock(&lo_a, &x);
+    KeReleaseSpinLock(&lo_a, x);
+    kshim_lock_released(&s2);
+    kshim_lock_released(&s1);
+    lo_sleeping_take(&s2);
+    lo_sleeping_take(&s1);
+}
+
+static void lo_sleeping_under_spin(void)
+{
+    static LONG sleeping;
+    KIRQL x;
+    lo_named();
+    kshim_lock_class(&sleeping, "test.sleeping");
+    KeAcquireSpinLock(&lo_a, &x);
+    kshim_lock_wait(&sleeping);
+}
+
+static void lo_wait_under_spin(void)
+{
+    KEVENT e;
+    KIRQL x;
+    LARGE_INTEGER t = rel_ms(1);
+    lo_named();
+    KeInitializeEvent(&e, NotificationEvent, FALSE);
+    KeAcquireSpinLock(&lo_a, &x);
+    KeWaitForSingleObject(&e, Executive, KernelMode, FALSE, &t);
+}
+
+static void lo_free_held(void)
+{
+    KIRQL x;
+    PKSPIN_LOCK l = ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, TAG_TEST);
+    KeInitializeSpinLock(l);
+    KeAcquireSpinLock(l, &x);
+    ExFreePoolWithTag(l, TAG_TEST);
+}
+
+static void test_lock_order(void)
+{
+    CHECK(kshim_lockorder_enabled());
+    expect_clean("consistent order", lo_consistent);
+    expect_clean("ordered nesting of one class", lo_same_class_nested);
+    expect_violation("inversion", lo_inversion, "lock order inversion: acquiring \"test.a\"");
+    expect_violation("inversion, sites", lo_inversion, "shim_test.c:");
+    expect_violation("inversion, opposite order", lo_inversion,
+                     "\"test.b\" acquired while holding \"test.a\"");
+    expect_violation("inversion of three", lo_inversion3,
+                     "\"test.b\" acquired while holding \"test.a\"");
+    expect_violation("inversion of three, the cycle", lo_inversion3,
+                     "\"test.c\" acquired while holding \"test.b\"");
+    expect_violation("inversion across threads", lo_inversion_threads, "lock order inversion");
+    expect_violation("inversion, unnamed", lo_inversion_unnamed, "spin lock initialised at");
+    expect_violation("same class nested", lo_same_class, "two locks of the class \"test.a\"");
+    expect_violation("sleeping locks inversion", lo_sleeping_inversion, "acquiring \"test.s1\"");
+    expect_violation("sleeping lock under a spin lock", lo_sleeping_under_spin,
+                     "waiting for the sleeping lock \"test.sleeping\"");
+    expect_violation("wait under a spin lock", lo_wait_under_spin,
+                     "KeWaitForSingleObject while holding the spin lock \"test.a\"");
+    expect_violation("pool freed with its lock held", lo_free_held, "freed while the calling");
+}
+
 static void test_violations(void)
 {
     expect_violation("wait at DISPATCH", v_wait_at_dispatch, "IRQL 2 > APC_LEVEL");
@@ -1154,6 +1365,7 @@ int main(int argc, char **argv)
     test_dbgprint();
     test_time();
     test_fault_injection();
+    test_lock_order();
     test_violations();
     CHECK(kshim_check_leaks("at the end") == 0);
     if (failures > 0) {
