@@ -50,11 +50,16 @@ void ks_op_drop(ks_op *op)
 {
     KS_ASSERT(op->state == KS_OP_IDLE && op->mdl == NULL);
     PIRP irp = op->irp;
-    op->irp = NULL;
     if (irp == NULL)
         return;
-    if (op->reserved) {
-        op->reserved = FALSE;
+    /* A ks_op_cancel that saw the request in flight may still be about to
+     * call IoCancelIrp on irp: let it finish (a few instructions; any that
+     * starts now sees the op idle and leaves irp alone). */
+    while (InterlockedCompareExchange(&op->cancels, 0, 0) != 0)
+        YieldProcessor();
+    BOOLEAN reserve = ks_op_has_reserve(op);
+    op->irp = NULL;
+    if (reserve) {
         ks_op_reserve_return(irp);
     } else {
         IoFreeIrp(irp);
@@ -157,8 +162,12 @@ NTSTATUS ks_op_reap(ks_op *op, ULONG_PTR *information)
 
 void ks_op_cancel(ks_op *op)
 {
+    /* Announced first (a full barrier): ks_op_drop, which runs only after
+     * the state went back to idle, then waits for us. */
+    InterlockedIncrement(&op->cancels);
     if (ks_op_busy(op))
         IoCancelIrp(op->irp);
+    InterlockedDecrement(&op->cancels);
 }
 
 NTSTATUS ks_op_lock_buffer(ks_op *op, void *buf, ULONG len, LOCK_OPERATION access, WSK_BUF *wbuf)
@@ -230,7 +239,11 @@ void ks_op_prepare_reserved(ks_op *op)
     KS_ASSERT(g_reserve != NULL); /* between ks_startup and ks_cleanup */
     ks_lock_acquire(&g_reserve_lock);
     op->irp = g_reserve;
-    op->reserved = TRUE;
+}
+
+BOOLEAN ks_op_has_reserve(const ks_op *op)
+{
+    return op->irp != NULL && op->irp == g_reserve;
 }
 
 static void ks_op_reserve_return(PIRP irp)

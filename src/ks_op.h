@@ -47,8 +47,11 @@ struct ks_op {
     PIRP irp;
     KEVENT done;         /* SynchronizationEvent; set only for a parked waiter */
     volatile LONG state; /* enum ks_op_state */
-    BOOLEAN reserved;    /* irp is the library's reserve IRP (ks_op_prepare_reserved) */
-    PMDL mdl;            /* locked MDL of the request, or NULL */
+    /* ks_op_cancel calls inside their look at irp: ks_op_drop waits for
+     * none before it frees irp (another thread may cancel a request that
+     * has just completed while its owner drops the IRP). */
+    volatile LONG cancels;
+    PMDL mdl; /* locked MDL of the request, or NULL */
     ks_op_callback *callback;
     void *callback_context;
 };
@@ -85,6 +88,8 @@ void ks_op_drop(_Inout_ ks_op *op);
 _Must_inspect_result_ NTSTATUS ks_op_reserve_init(void);
 void ks_op_reserve_free(void);
 _IRQL_requires_max_(PASSIVE_LEVEL) void ks_op_prepare_reserved(_Inout_ ks_op *op);
+/* TRUE while op holds the library's reserve IRP. */
+BOOLEAN ks_op_has_reserve(_In_ const ks_op *op);
 
 /* Frees the IRP. The operation must be idle. */
 void ks_op_free(_Inout_ ks_op *op);

@@ -754,7 +754,7 @@ static void t_op_reserve(void)
     struct kshim_stats a = stats();
     ks_op_prepare_reserved(&op);
     HT_CHECK(kshim_fault_fired(), "the allocation failed", 0);
-    HT_CHECK(op.irp != NULL && op.reserved, "the reserve is lent", 0);
+    HT_CHECK(op.irp != NULL && ks_op_has_reserve(&op), "the reserve is lent", 0);
     HT_EQ(stats().irps, a.irps, "no IRP allocated");
     PIRP irp = ks_op_begin(&op);
     HT_EQ(ks_op_lock_buffer(&op, buf, sizeof(buf), IoReadAccess, &wbuf), STATUS_SUCCESS, "lock");
@@ -763,10 +763,10 @@ static void t_op_reserve(void)
     HT_EQ(info, sizeof(buf), "its result");
     fake_join(&f);
     ks_op_drop(&op);
-    HT_CHECK(op.irp == NULL && !op.reserved, "given back", 0);
+    HT_CHECK(op.irp == NULL && !ks_op_has_reserve(&op), "given back", 0);
     HT_EQ(stats().irps, a.irps, "the reserve is kept, not freed");
     ks_op_prepare_reserved(&op);
-    HT_CHECK(op.irp != NULL && !op.reserved, "memory again: the op's own IRP", 0);
+    HT_CHECK(op.irp != NULL && !ks_op_has_reserve(&op), "memory again: the op's own IRP", 0);
     HT_EQ(stats().irps, a.irps + 1, "one IRP allocated");
     ks_op_drop(&op);
     HT_EQ(stats().irps, a.irps, "and freed");
