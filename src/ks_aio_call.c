@@ -111,7 +111,9 @@ static int call_check(struct ks_aio *req, ks_aio_cb *cb)
     return ks_work_start();
 }
 
-static void call_submit(struct aio_call *a, enum call_kind kind, ks_aio_cb *cb)
+/* 0, or -ENETDOWN if ks_cleanup stopped the threads meanwhile (the request
+ * is then free again, its callback never runs). */
+static int call_submit(struct aio_call *a, enum call_kind kind, ks_aio_cb *cb)
 {
     a->cb = cb;
     a->kind = (UCHAR)kind;
@@ -119,7 +121,13 @@ static void call_submit(struct aio_call *a, enum call_kind kind, ks_aio_cb *cb)
     a->head.blocking_call = TRUE;
     a->head.state = KS_AIO_POSTED;
     a->head.work.fn = call_run;
-    ks_work_post_blocking(&a->head.work);
+    int err = ks_work_post_blocking(&a->head.work);
+    if (err != 0) {
+        ks_free(a->names, KS_TAG_MISC);
+        a->names = NULL;
+        a->head.state = KS_AIO_FREE;
+    }
+    return err;
 }
 
 int ks_getaddrinfo_async(const char *node, const char *service, const struct addrinfo *hints,
@@ -150,8 +158,7 @@ int ks_getaddrinfo_async(const char *node, const char *service, const struct add
     if (hints != NULL)
         a->u.gai.hints = *hints;
     a->u.gai.res = res;
-    call_submit(a, CALL_GETADDRINFO, cb);
-    return 0;
+    return call_submit(a, CALL_GETADDRINFO, cb);
 }
 
 int ks_getnameinfo_async(const struct sockaddr *sa, int salen, char *host, size_t hostlen,
@@ -176,8 +183,7 @@ int ks_getnameinfo_async(const struct sockaddr *sa, int salen, char *host, size_
     a->u.gni.serv = serv;
     a->u.gni.servlen = servlen;
     a->u.gni.flags = flags;
-    call_submit(a, CALL_GETNAMEINFO, cb);
-    return 0;
+    return call_submit(a, CALL_GETNAMEINFO, cb);
 }
 
 int ks_close_async(int fd, struct ks_aio *req, ks_aio_cb *cb)
@@ -192,8 +198,14 @@ int ks_close_async(int fd, struct ks_aio *req, ks_aio_cb *cb)
     struct aio_call *a = call_of(req);
     a->names = NULL;
     a->u.sock.s = s;
-    call_submit(a, CALL_CLOSE, cb);
-    return 0;
+    err = call_submit(a, CALL_CLOSE, cb);
+    if (err != 0) {
+        /* ks_cleanup is stopping the threads (and did not see this socket,
+         * whose descriptor is gone): closed here, as ks_close would. */
+        ks_sock_close(s);
+        ks_sock_put(s);
+    }
+    return err;
 }
 
 int ks_shutdown_async(int fd, int how, struct ks_aio *req, ks_aio_cb *cb)
@@ -206,8 +218,7 @@ int ks_shutdown_async(int fd, int how, struct ks_aio *req, ks_aio_cb *cb)
     a->u.sock.s = NULL;
     a->u.sock.fd = fd;
     a->u.sock.how = how;
-    call_submit(a, CALL_SHUTDOWN, cb);
-    return 0;
+    return call_submit(a, CALL_SHUTDOWN, cb);
 }
 
 int ks_aio_call_cancel(struct ks_aio *req)

@@ -143,28 +143,39 @@ int ks_work_start(void)
     return err;
 }
 
-static void post(struct pool *p, ks_work *work)
+/* Queues work unless the pool was told to stop (what is queued before that
+ * runs: the threads empty the queue before they end): FALSE then. */
+static BOOLEAN post(struct pool *p, ks_work *work)
 {
     KIRQL irql;
     KS_ASSERT_IRQL_MAX(DISPATCH_LEVEL);
     KS_ASSERT(work->fn != NULL);
     KeAcquireSpinLock(&p->lock, &irql);
-    /* The threads started (ks_work_start) and not told to stop: ks_cleanup
-     * stops them only once every socket, so every poster, is gone. */
-    KS_ASSERT(g_work.state != WORK_STOPPED && !p->stopping);
-    InsertTailList(&p->queue, &work->entry);
+    BOOLEAN open = !p->stopping;
+    if (open)
+        InsertTailList(&p->queue, &work->entry);
     KeReleaseSpinLock(&p->lock, irql);
-    KeReleaseSemaphore(&p->items, IO_NO_INCREMENT, 1, FALSE);
+    if (open)
+        KeReleaseSemaphore(&p->items, IO_NO_INCREMENT, 1, FALSE);
+    return open;
 }
 
 void ks_work_post(ks_work *work)
 {
-    post(&g_work.pools[POOL_COMPLETION], work);
+    /* Completion work always comes from a holder of a socket, or from a
+     * blocking call the stop runs first: ks_cleanup stops the completion
+     * threads only once every socket, so every such poster, is gone. */
+    BOOLEAN queued = post(&g_work.pools[POOL_COMPLETION], work);
+    KS_ASSERT(queued);
+    UNREFERENCED_PARAMETER(queued);
 }
 
-void ks_work_post_blocking(ks_work *work)
+int ks_work_post_blocking(ks_work *work)
 {
-    post(&g_work.pools[POOL_BLOCKING], work);
+    /* Its posters (the asynchronous calls without a socket: ks_close_async,
+     * ks_shutdown_async, name resolution) hold nothing ks_cleanup waits
+     * for, so they can lose the race with ks_work_stop. */
+    return post(&g_work.pools[POOL_BLOCKING], work) ? 0 : -ENETDOWN;
 }
 
 BOOLEAN ks_work_on_worker(void)

@@ -39,7 +39,10 @@ int ks_work_start(void);
 /* Queues work (its fn set; the threads started) for a completion thread,
  * or for a blocking-call thread. IRQL <= DISPATCH_LEVEL. */
 _IRQL_requires_max_(DISPATCH_LEVEL) void ks_work_post(_Inout_ ks_work *work);
-_IRQL_requires_max_(DISPATCH_LEVEL) void ks_work_post_blocking(_Inout_ ks_work *work);
+/* The blocking-call pool refuses work once ks_cleanup is stopping it:
+ * -ENETDOWN (work is not run), else 0. */
+_Must_inspect_result_ _IRQL_requires_max_(DISPATCH_LEVEL)
+int ks_work_post_blocking(_Inout_ ks_work *work);
 /* TRUE on one of the library's threads. */
 BOOLEAN ks_work_on_worker(void);
 /* Stops the threads after running what is queued; waits for them.

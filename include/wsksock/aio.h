@@ -132,6 +132,12 @@ _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_sendto_async(
  *
  * ks_shutdown_async - ks_shutdown in the background; result: as
  * ks_shutdown's. Cancellable before it started.
+ *
+ * Each returns 0 (the callback will run) or an error and never calls the
+ * callback: -EFAULT, -EBUSY (req in flight), -EPERM, -ENOMEM, or
+ * -ENETDOWN when ks_cleanup runs or ran (ks_close_async has then closed
+ * the descriptor and the socket itself, without waiting for the peer's
+ * acknowledgement of the disconnect beyond ks_close's own bound).
  */
 _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_getaddrinfo_async(
     _In_opt_z_ const char *node, _In_opt_z_ const char *service,
