@@ -18,6 +18,13 @@
 #define params_alloc(size) ks_alloc((size), KS_PARAMS_POOL_TAG)
 #define params_free(p) ks_free((p), KS_PARAMS_POOL_TAG)
 
+/* A failed registry call's errno: never 0. */
+static int params_errno(NTSTATUS st)
+{
+    int err = ks_status_to_errno(st);
+    return err != 0 ? err : -EIO;
+}
+
 /* Opens <registry_path>\Parameters for reading. */
 static int open_params_key(const UNICODE_STRING *registry_path, HANDLE *key)
 {
@@ -44,7 +51,7 @@ static int open_params_key(const UNICODE_STRING *registry_path, HANDLE *key)
     InitializeObjectAttributes(&oa, &path, OBJ_KERNEL_HANDLE | OBJ_CASE_INSENSITIVE, NULL, NULL);
     st = ZwOpenKey(key, KEY_READ, &oa);
     params_free(p);
-    return NT_SUCCESS(st) ? 0 : ks_status_to_errno(st);
+    return NT_SUCCESS(st) ? 0 : params_errno(st);
 }
 
 /*
@@ -115,7 +122,7 @@ static int query_value(const UNICODE_STRING *registry_path, const char *name,
         if (st == STATUS_BUFFER_OVERFLOW || st == STATUS_BUFFER_TOO_SMALL)
             err = -EMSGSIZE; /* absurdly large value */
         else
-            err = ks_status_to_errno(st);
+            err = params_errno(st);
         break;
     }
     ZwClose(key);
