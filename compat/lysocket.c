@@ -164,8 +164,8 @@ LONG ReceiveFrom(PWSK_SOCKET WskSocket, PVOID Buffer, ULONG Size, PSOCKADDR Remo
 {
     int len = (int)sizeof(SOCKADDR_IN6);
     ULONG flags = 0;
-    ks_ssize_t n = ks_recvfrom_ex(ly_fd(WskSocket), Buffer, Size, RemoteAddress,
-                                  RemoteAddress != NULL ? &len : NULL, &flags);
+    ks_ssize_t n = ks__recvfrom_ex(ly_fd(WskSocket), Buffer, Size, RemoteAddress,
+                                   RemoteAddress != NULL ? &len : NULL, &flags);
     if (ControlFlags != NULL)
         *ControlFlags = flags;
     return n < 0 ? SOCKET_ERROR : (LONG)n;
@@ -178,10 +178,10 @@ PWSK_SOCKET Accept(PWSK_SOCKET WskSocket, PSOCKADDR LocalAddress, PSOCKADDR Remo
     int nfd = ks_accept(fd, RemoteAddress, RemoteAddress != NULL ? &len : NULL);
     if (nfd > 0) {
         if (LocalAddress != NULL) {
-            ks_sock *s = ks_fd_get(nfd);
+            ks_sock *s = ks__fd_get(nfd);
             if (s != NULL) {
-                RtlCopyMemory(LocalAddress, &s->local, (SIZE_T)ks_sockaddr_len(s->family));
-                ks_sock_put(s);
+                RtlCopyMemory(LocalAddress, &s->local, (SIZE_T)ks__sockaddr_len(s->family));
+                ks__sock_put(s);
             }
         }
         return ly_handle(nfd, FALSE);

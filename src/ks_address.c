@@ -8,29 +8,30 @@
  * The record of a port-0 bind has port 0, so it is only used then, or when
  * it is exact (a peer's address always is).
  */
-#include "ks_socket.h"
+#include "ks_address.h"
+#include "ks_descriptor.h"
 #include "ks_wsk.h"
 
-NTSTATUS ks_sock_wsk_get_address(ks_sock *s, BOOLEAN remote, ks_addr *out)
+NTSTATUS ks__sock_wsk_get_address(ks_sock *s, BOOLEAN remote, ks_addr *out)
 {
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
-    if (!NT_SUCCESS(ks_op_prepare(&s->ctl)))
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock));
+    if (!NT_SUCCESS(ks__op_prepare(&s->ctl)))
         return STATUS_INSUFFICIENT_RESOURCES;
     PWSK_SOCKET wsk;
-    int err = ks_call_enter(s, -1, 0, &wsk);
+    int err = ks__call_enter(s, -1, 0, &wsk);
     if (err != 0) {
-        ks_op_drop(&s->ctl);
-        return ks_errno_status(err);
+        ks__op_drop(&s->ctl);
+        return ks__errno_status(err);
     }
     RtlZeroMemory(out, sizeof(*out));
     /* The layer answers STATUS_NOT_SUPPORTED for a category without the
-     * call, without touching the IRP: ks_op_wait then returns it as is. */
-    PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = remote ? ks_wsk_get_remote_address(wsk, s->wsk_kind, (PSOCKADDR)out, irp)
-                             : ks_wsk_get_local_address(wsk, s->wsk_kind, (PSOCKADDR)out, irp);
-    ks_call_leave(s);
-    status = ks_op_wait(&s->ctl, status, NULL, NULL);
-    ks_op_drop(&s->ctl);
+     * call, without touching the IRP: ks__op_wait then returns it as is. */
+    PIRP irp = ks__op_begin(&s->ctl);
+    NTSTATUS status = remote ? ks__wsk_get_remote_address(wsk, s->wsk_kind, (PSOCKADDR)out, irp)
+                             : ks__wsk_get_local_address(wsk, s->wsk_kind, (PSOCKADDR)out, irp);
+    ks__call_leave(s);
+    status = ks__op_wait(&s->ctl, status, NULL, NULL);
+    ks__op_drop(&s->ctl);
     if (NT_SUCCESS(status) && out->sa.sa_family != s->family)
         status = STATUS_INVALID_NETWORK_RESPONSE;
     return status;
@@ -45,7 +46,7 @@ static USHORT port_of(const ks_addr *a)
 static int get_address(int fd, BOOLEAN remote, struct sockaddr *addr, int *addrlen)
 {
     ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0)
         return err;
     if (addr == NULL || addrlen == NULL)
@@ -53,9 +54,9 @@ static int get_address(int fd, BOOLEAN remote, struct sockaddr *addr, int *addrl
     else if (*addrlen < 0)
         err = -EINVAL;
     else
-        err = ks_sock_lock(s, &s->ctl_lock);
+        err = ks__sock_lock(s, &s->ctl_lock);
     if (err != 0) {
-        ks_sock_put(s);
+        ks__sock_put(s);
         return err;
     }
     ks_addr result;
@@ -66,7 +67,7 @@ static int get_address(int fd, BOOLEAN remote, struct sockaddr *addr, int *addrl
     } else {
         const ks_addr *record = remote ? &s->remote : &s->local;
         NTSTATUS status =
-            s->wsk != NULL ? ks_sock_wsk_get_address(s, remote, &result) : STATUS_NOT_SUPPORTED;
+            s->wsk != NULL ? ks__sock_wsk_get_address(s, remote, &result) : STATUS_NOT_SUPPORTED;
         if (s->closing) {
             err = -EBADF;
         } else if (!NT_SUCCESS(status)) {
@@ -74,14 +75,14 @@ static int get_address(int fd, BOOLEAN remote, struct sockaddr *addr, int *addrl
                 status == STATUS_NOT_SUPPORTED) {
                 result = *record;
             } else {
-                err = ks_sock_error(s, status);
+                err = ks__sock_error(s, status);
             }
         }
     }
-    ks_sock_unlock(&s->ctl_lock);
+    ks__sock_unlock(&s->ctl_lock);
     if (err == 0)
-        ks_copy_out_addr(&result, addr, addrlen);
-    ks_sock_put(s);
+        ks__copy_out_addr(&result, addr, addrlen);
+    ks__sock_put(s);
     return err;
 }
 

@@ -21,8 +21,11 @@
  *  PARKED  its link is on the socket, waiting for a wake.
  */
 #include "ks_aio.h"
-#include "ks_fdtable.h"
-#include "ks_socket.h"
+#include "ks_descriptor.h"
+#include "ks_ready.h"
+#include "ks_stream.h"
+#include "ks_stream_io.h"
+#include "ks_datagram.h"
 
 #define AIO_FREE KS_AIO_FREE
 #define AIO_QUEUED KS_AIO_QUEUED
@@ -111,7 +114,7 @@ static void aio_notify(ks_sock *s, struct ks_ready_link *link)
         RemoveEntryList(&a->link.entry);
         a->linked = FALSE;
         a->head.state = AIO_POSTED;
-        ks_work_post(&a->head.work);
+        ks__work_post(&a->head.work);
     } else if (a->head.state == AIO_RUNNING) {
         a->rewake = TRUE;
     }
@@ -122,8 +125,8 @@ static void aio_notify(ks_sock *s, struct ks_ready_link *link)
 static ptrdiff_t try_recv(struct aio *a)
 {
     for (;;) {
-        ks_ssize_t n = ks_recv_flags(a->fd, a->buf + a->done, a->len - a->done,
-                                     (a->flags & ~MSG_WAITALL) | MSG_DONTWAIT);
+        ks_ssize_t n = ks__recv_flags(a->fd, a->buf + a->done, a->len - a->done,
+                                      (a->flags & ~MSG_WAITALL) | MSG_DONTWAIT);
         if (n == AIO_AGAIN)
             return AIO_AGAIN;
         if (n < 0)
@@ -138,15 +141,15 @@ static ptrdiff_t try_recv(struct aio *a)
 static ptrdiff_t try_flush(struct aio *a)
 {
     ks_sock *s;
-    int err = ks_fd_enter(a->fd, &s);
+    int err = ks__fd_enter(a->fd, &s);
     if (err != 0)
         return err;
-    err = ks_lock_try(&s->tx_lock);
+    err = ks__lock_try(&s->tx_lock);
     if (err == 0) {
-        err = ks_ready_tx_settle(s, TRUE, NULL);
-        ks_sock_unlock(&s->tx_lock);
+        err = ks__ready_tx_settle(s, TRUE, NULL);
+        ks__sock_unlock(&s->tx_lock);
     }
-    ks_sock_put(s);
+    ks__sock_put(s);
     return err == 0 ? (ptrdiff_t)a->len : err;
 }
 
@@ -166,22 +169,22 @@ static ptrdiff_t try_send(struct aio *a)
 static ptrdiff_t try_connect(struct aio *a)
 {
     if (!a->started) {
-        int err = ks_connect_mode(a->fd, (const struct sockaddr *)&a->to, a->tolen, TRUE);
+        int err = ks__connect_mode(a->fd, (const struct sockaddr *)&a->to, a->tolen, TRUE);
         if (err != -EINPROGRESS)
             return err;
         a->started = TRUE;
     }
     ks_sock *s;
-    int err = ks_fd_enter(a->fd, &s);
+    int err = ks__fd_enter(a->fd, &s);
     if (err != 0)
         return err;
-    if (ks_ready_connecting(s)) {
+    if (ks__ready_connecting(s)) {
         err = AIO_AGAIN;
     } else {
-        err = ks_lock_try(&s->tx_lock);
+        err = ks__lock_try(&s->tx_lock);
         if (err == 0) {
-            ks_ready_tx_settle(s, TRUE, NULL); /* reaps the connect */
-            ks_sock_unlock(&s->tx_lock);
+            ks__ready_tx_settle(s, TRUE, NULL); /* reaps the connect */
+            ks__sock_unlock(&s->tx_lock);
             if (s->state != KS_SS_CONNECTED) {
                 err = InterlockedExchange(&s->so_error, 0);
                 if (err == 0)
@@ -189,7 +192,7 @@ static ptrdiff_t try_connect(struct aio *a)
             }
         }
     }
-    ks_sock_put(s);
+    ks__sock_put(s);
     return err;
 }
 
@@ -201,8 +204,8 @@ static ptrdiff_t try_once(struct aio *a)
     case AIO_SEND:
         return try_send(a);
     case AIO_ACCEPT:
-        return ks_accept_mode(a->fd, a->addr, a->addrlen,
-                              MSG_DONTWAIT | (a->flags & KS_MSG_EVENTS));
+        return ks__accept_mode(a->fd, a->addr, a->addrlen,
+                               MSG_DONTWAIT | (a->flags & KS_MSG_EVENTS));
     case AIO_CONNECT:
         return try_connect(a);
     case AIO_RECVFROM:
@@ -239,7 +242,7 @@ static void aio_complete(struct aio *a, ptrdiff_t result)
         struct aio *next = CONTAINING_RECORD(s->aio_q[a->dir].Flink, struct aio, fifo);
         if (next->head.state == AIO_QUEUED) {
             next->head.state = AIO_POSTED;
-            ks_work_post(&next->head.work);
+            ks__work_post(&next->head.work);
         }
     }
     ks_aio_cb *cb = a->cb;
@@ -250,7 +253,7 @@ static void aio_complete(struct aio *a, ptrdiff_t result)
      * the callback). The socket reference is dropped after the callback, so
      * that ks_cleanup, which waits for every socket, waits for it too. */
     cb(CONTAINING_RECORD((void *)a, struct ks_aio, ks_private), result);
-    ks_sock_put(s);
+    ks__sock_put(s);
 }
 
 static void aio_run(ks_work *w)
@@ -286,7 +289,7 @@ static void aio_run(ks_work *w)
             /* Something happened during the try: try again, after the
              * work queued meanwhile (fairness among sockets). */
             a->head.state = AIO_POSTED;
-            ks_work_post(&a->head.work);
+            ks__work_post(&a->head.work);
         } else {
             a->head.state = AIO_PARKED;
         }
@@ -301,18 +304,18 @@ static void aio_run(ks_work *w)
 static int aio_submit(struct ks_aio *req, int fd, enum aio_kind kind, ks_aio_cb *cb)
 {
     struct aio *a = aio_of(req);
-    if (!ks_can_block())
+    if (!ks__can_block())
         return -EPERM;
     ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0)
         return err;
-    err = ks_work_start();
+    err = ks__work_start();
     if (err != 0) {
-        ks_sock_put(s);
+        ks__sock_put(s);
         return err;
     }
-    set_sock(a, s); /* with the reference ks_fd_enter took */
+    set_sock(a, s); /* with the reference ks__fd_enter took */
     a->fd = fd;
     a->kind = (UCHAR)kind;
     a->dir =
@@ -334,7 +337,7 @@ static int aio_submit(struct ks_aio *req, int fd, enum aio_kind kind, ks_aio_cb 
     InsertTailList(&s->aio_q[a->dir], &a->fifo);
     a->head.state = first ? AIO_POSTED : AIO_QUEUED;
     if (first)
-        ks_work_post(&a->head.work);
+        ks__work_post(&a->head.work);
     KeReleaseSpinLock(&s->lock, irql);
     return 0;
 }
@@ -343,7 +346,7 @@ static int aio_submit(struct ks_aio *req, int fd, enum aio_kind kind, ks_aio_cb 
 static int aio_check(const struct ks_aio *req, ks_aio_cb *cb, const void *buf, size_t len,
                      int flags, int allowed_flags)
 {
-    if (!ks_can_block())
+    if (!ks__can_block())
         return -EPERM;
     if (req == NULL || cb == NULL || (buf == NULL && len > 0))
         return -EFAULT;
@@ -351,13 +354,13 @@ static int aio_check(const struct ks_aio *req, ks_aio_cb *cb, const void *buf, s
         return -EOPNOTSUPP;
     if (len > KS_MAX_IO_SIZE)
         return -EINVAL;
-    if (ks_aio_head_of((struct ks_aio *)req)->state != AIO_FREE)
+    if (ks__aio_head_of((struct ks_aio *)req)->state != AIO_FREE)
         return -EBUSY;
     return 0;
 }
 
 /* ks_recv_async, with KS_MSG_EVENTS allowed in flags (ks_events.c). */
-int ks_recv_async_flags(int s, void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb)
+int ks__recv_async_flags(int s, void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb)
 {
     int err = aio_check(req, cb, buf, len, flags, MSG_WAITALL | KS_MSG_EVENTS);
     if (err != 0)
@@ -372,8 +375,8 @@ int ks_recv_async_flags(int s, void *buf, size_t len, int flags, struct ks_aio *
 int ks_recv_async(int s, void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb)
 {
     if ((flags & KS_MSG_EVENTS) != 0)
-        return ks_can_block() ? -EOPNOTSUPP : -EPERM;
-    return ks_recv_async_flags(s, buf, len, flags, req, cb);
+        return ks__can_block() ? -EOPNOTSUPP : -EPERM;
+    return ks__recv_async_flags(s, buf, len, flags, req, cb);
 }
 
 int ks_send_async(int s, const void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb)
@@ -389,8 +392,8 @@ int ks_send_async(int s, const void *buf, size_t len, int flags, struct ks_aio *
 }
 
 /* ks_accept_async, with KS_MSG_EVENTS allowed in flags (ks_events.c). */
-int ks_accept_async_flags(int s, struct sockaddr *addr, int *addrlen, int flags, struct ks_aio *req,
-                          ks_aio_cb *cb)
+int ks__accept_async_flags(int s, struct sockaddr *addr, int *addrlen, int flags,
+                           struct ks_aio *req, ks_aio_cb *cb)
 {
     int err = aio_check(req, cb, NULL, 0, flags, KS_MSG_EVENTS);
     if (err == 0 && addr != NULL && addrlen == NULL)
@@ -408,7 +411,7 @@ int ks_accept_async_flags(int s, struct sockaddr *addr, int *addrlen, int flags,
 
 int ks_accept_async(int s, struct sockaddr *addr, int *addrlen, struct ks_aio *req, ks_aio_cb *cb)
 {
-    return ks_accept_async_flags(s, addr, addrlen, 0, req, cb);
+    return ks__accept_async_flags(s, addr, addrlen, 0, req, cb);
 }
 
 /* Copies a destination address into the request (checked later by the
@@ -471,14 +474,14 @@ int ks_aio_cancel(struct ks_aio *req)
     KS_ASSERT_IRQL_MAX(DISPATCH_LEVEL);
     if (req == NULL)
         return -EFAULT;
-    if (ks_aio_head_of(req)->blocking_call)
-        return ks_aio_call_cancel(req);
+    if (ks__aio_head_of(req)->blocking_call)
+        return ks__aio_call_cancel(req);
     struct aio *a = aio_of(req);
     KIRQL irql;
     KeAcquireSpinLock(pin_lock(a), &irql);
     ks_sock *s = a->s;
     if (s != NULL)
-        ks_sock_get(s); /* a->s set: the request's reference still holds it */
+        ks__sock_get(s); /* a->s set: the request's reference still holds it */
     KeReleaseSpinLock(pin_lock(a), irql);
     if (s == NULL)
         return -EINVAL;
@@ -496,12 +499,12 @@ int ks_aio_cancel(struct ks_aio *req)
                 a->linked = FALSE;
             }
             a->head.state = AIO_POSTED;
-            ks_work_post(&a->head.work);
+            ks__work_post(&a->head.work);
         } else if (a->head.state == AIO_RUNNING) {
             err = -EALREADY; /* its try may finish it */
         }
     }
     KeReleaseSpinLock(&s->lock, irql);
-    ks_sock_put(s); /* may be the last: freeing a socket is DISPATCH_LEVEL-safe */
+    ks__sock_put(s); /* may be the last: freeing a socket is DISPATCH_LEVEL-safe */
     return err;
 }

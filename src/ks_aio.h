@@ -1,35 +1,19 @@
 /*
- * ks_aio.h - what the two kinds of asynchronous requests share: the head
- * of the struct ks_aio private area. Socket operations (ks_aio.c) are
- * retried on the readiness engine; blocking calls (ks_aio_call.c: name
- * resolution, close, shutdown) run on a blocking-call thread.
+ * ks_aio.h - internal forms of the asynchronous socket calls (ks_aio.c).
  */
 #ifndef KS_AIO_H
 #define KS_AIO_H
 
-#include "ks_work.h"
+#include "ks_aio_call.h"
 
-/* States of a request (the head's state). */
-enum ks_aio_state {
-    KS_AIO_FREE = 0, /* not in flight: may be submitted */
-    KS_AIO_QUEUED,   /* behind another request of its socket and direction */
-    KS_AIO_POSTED,   /* in a thread pool's queue */
-    KS_AIO_RUNNING,  /* a thread is working on it */
-    KS_AIO_PARKED    /* waiting on its socket for a wake */
-};
-
-struct ks_aio_head {
-    ks_work work;
-    volatile LONG state;   /* enum ks_aio_state */
-    BOOLEAN blocking_call; /* a ks_aio_call.c request */
-};
-
-static inline struct ks_aio_head *ks_aio_head_of(_In_ struct ks_aio *req)
-{
-    return (struct ks_aio_head *)(void *)req->ks_private;
-}
-
-/* ks_aio_cancel of a blocking call (ks_aio_call.c). */
-_IRQL_requires_max_(DISPATCH_LEVEL) int ks_aio_call_cancel(_Inout_ struct ks_aio *req);
+/* ks_recv_async / ks_accept_async accepting KS_MSG_EVENTS too (the event
+ * layer's own requests). */
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
+int ks__recv_async_flags(int s, _Out_writes_bytes_(len) void *buf, size_t len, int flags,
+                         _Inout_ struct ks_aio *req, _In_ ks_aio_cb *cb);
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
+int ks__accept_async_flags(int s, _Out_writes_bytes_opt_(*addrlen) struct sockaddr *addr,
+                           _Inout_opt_ int *addrlen, int flags, _Inout_ struct ks_aio *req,
+                           _In_ ks_aio_cb *cb);
 
 #endif /* KS_AIO_H */

@@ -8,7 +8,7 @@
  * nor the completion threads wait, then posts the callback to a completion
  * thread, like every other asynchronous call.
  */
-#include "ks_aio.h"
+#include "ks_aio_call.h"
 #include "ks_fdtable.h"
 #include "ks_socket.h"
 
@@ -60,7 +60,7 @@ static void call_done(ks_work *w)
     struct aio_call *a = CONTAINING_RECORD(w, struct aio_call, head.work);
     ks_aio_cb *cb = a->cb;
     ptrdiff_t result = a->result;
-    ks_free(a->names, KS_TAG_MISC);
+    ks__free(a->names, KS_TAG_MISC);
     a->names = NULL;
     a->head.state = KS_AIO_FREE; /* the caller's from here on */
     cb(CONTAINING_RECORD((void *)a, struct ks_aio, ks_private), result);
@@ -85,8 +85,8 @@ static void call_run(ks_work *w)
                                a->u.gni.hostlen, a->u.gni.serv, a->u.gni.servlen, a->u.gni.flags);
             break;
         case CALL_CLOSE:
-            ks_sock_close(a->u.sock.s);
-            ks_sock_put(a->u.sock.s);
+            ks__sock_close(a->u.sock.s);
+            ks__sock_put(a->u.sock.s);
             a->u.sock.s = NULL;
             a->result = 0;
             break;
@@ -96,19 +96,19 @@ static void call_run(ks_work *w)
         }
     }
     a->head.work.fn = call_done;
-    ks_work_post(&a->head.work);
+    ks__work_post(&a->head.work);
 }
 
 /* Checks common to the submissions: 0, or a negative errno. */
 static int call_check(struct ks_aio *req, ks_aio_cb *cb)
 {
-    if (!ks_can_block())
+    if (!ks__can_block())
         return -EPERM;
     if (req == NULL || cb == NULL)
         return -EFAULT;
-    if (ks_aio_head_of(req)->state != KS_AIO_FREE)
+    if (ks__aio_head_of(req)->state != KS_AIO_FREE)
         return -EBUSY;
-    return ks_work_start();
+    return ks__work_start();
 }
 
 /* 0, or -ENETDOWN if ks_cleanup stopped the threads meanwhile (the request
@@ -121,9 +121,9 @@ static int call_submit(struct aio_call *a, enum call_kind kind, ks_aio_cb *cb)
     a->head.blocking_call = TRUE;
     a->head.state = KS_AIO_POSTED;
     a->head.work.fn = call_run;
-    int err = ks_work_post_blocking(&a->head.work);
+    int err = ks__work_post_blocking(&a->head.work);
     if (err != 0) {
-        ks_free(a->names, KS_TAG_MISC);
+        ks__free(a->names, KS_TAG_MISC);
         a->names = NULL;
         a->head.state = KS_AIO_FREE;
     }
@@ -133,17 +133,17 @@ static int call_submit(struct aio_call *a, enum call_kind kind, ks_aio_cb *cb)
 int ks_getaddrinfo_async(const char *node, const char *service, const struct addrinfo *hints,
                          struct addrinfo **res, struct ks_aio *req, ks_aio_cb *cb)
 {
-    int err = res == NULL ? (ks_can_block() ? -EFAULT : -EPERM) : call_check(req, cb);
+    int err = res == NULL ? (ks__can_block() ? -EFAULT : -EPERM) : call_check(req, cb);
     if (err != 0)
         return err;
     struct aio_call *a = call_of(req);
     *res = NULL;
     /* The names are copied: the caller's strings may go once this returns. */
-    size_t node_len = node != NULL ? ks_text_length(node) + 1 : 0;
-    size_t service_len = service != NULL ? ks_text_length(service) + 1 : 0;
+    size_t node_len = node != NULL ? ks__text_length(node) + 1 : 0;
+    size_t service_len = service != NULL ? ks__text_length(service) + 1 : 0;
     char *names = NULL;
     if (node_len + service_len > 0) {
-        names = (char *)ks_alloc(node_len + service_len, KS_TAG_MISC);
+        names = (char *)ks__alloc(node_len + service_len, KS_TAG_MISC);
         if (names == NULL)
             return -EAI_MEMORY;
         if (node != NULL)
@@ -192,7 +192,7 @@ int ks_close_async(int fd, struct ks_aio *req, ks_aio_cb *cb)
     if (err != 0)
         return err;
     /* The descriptor ends now, as with ks_close; the socket goes later. */
-    ks_sock *s = ks_fd_remove(fd);
+    ks_sock *s = ks__fd_remove(fd);
     if (s == NULL)
         return -EBADF;
     struct aio_call *a = call_of(req);
@@ -202,8 +202,8 @@ int ks_close_async(int fd, struct ks_aio *req, ks_aio_cb *cb)
     if (err != 0) {
         /* ks_cleanup is stopping the threads (and did not see this socket,
          * whose descriptor is gone): closed here, as ks_close would. */
-        ks_sock_close(s);
-        ks_sock_put(s);
+        ks__sock_close(s);
+        ks__sock_put(s);
     }
     return err;
 }
@@ -221,7 +221,7 @@ int ks_shutdown_async(int fd, int how, struct ks_aio *req, ks_aio_cb *cb)
     return call_submit(a, CALL_SHUTDOWN, cb);
 }
 
-int ks_aio_call_cancel(struct ks_aio *req)
+int ks__aio_call_cancel(struct ks_aio *req)
 {
     struct aio_call *a = call_of(req);
     if (a->head.state == KS_AIO_FREE)

@@ -1,21 +1,21 @@
-/* ks_error.c - NTSTATUS to errno mapping, error texts, and ks_alloc/ks_free. */
+/* ks_error.c - NTSTATUS to errno mapping, error texts, and ks__alloc/ks__free. */
 #include "ks_kernel.h"
 
 #include <limits.h>
 
-void *ks_alloc(SIZE_T size, ULONG tag)
+void *ks__alloc(SIZE_T size, ULONG tag)
 {
     return ks_pool_alloc(size, tag);
 }
 
-void ks_free(void *p, ULONG tag)
+void ks__free(void *p, ULONG tag)
 {
     ks_pool_free(p, tag);
 }
 
-int ks_status_to_errno(NTSTATUS status)
+int ks__status_to_errno(NTSTATUS status)
 {
-    /* A ks_errno_status: the errno it carries. */
+    /* A ks__errno_status: the errno it carries. */
     if (((ULONG)status & 0xFFFF0000u) == 0xE0000000u && ((ULONG)status & 0xFFFFu) != 0)
         return -(int)((ULONG)status & 0xFFFFu);
     switch (status) {

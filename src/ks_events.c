@@ -21,13 +21,18 @@
  * concurrent: announce (accept), ring items, pulls, one disconnect.
  *
  * Close: every retained indication must be released before WskCloseSocket
- * ("WskRelease"). ks_sock_close asks ks_events_close_begin first: if a
+ * ("WskRelease"). ks__sock_close asks the close_defer_locked hook first: if a
  * callback of the connection is running (on any thread, possibly the one
  * closing, from inside the callback), the close is deferred to the
  * delivering thread, which runs it when the callback returns; otherwise
- * ks_events_release releases the ring before the provider's close.
+ * ev_close_release releases the ring before the provider's close.
  */
 #include "ks_events.h"
+#include "ks_aio.h"
+#include "ks_stream.h"
+#include "ks_stream_io.h"
+#include "ks_ready.h"
+#include "ks_descriptor.h"
 #include "ks_fdtable.h"
 #include "ks_options.h"
 #include "ks_work.h"
@@ -87,7 +92,7 @@ struct ev_conn {
     BOOLEAN paused;    /* ks_events_pause: no receive callback until resumed */
     LONG indicating;   /* our WskReceiveEvent runs (lists it passed are not ours yet) */
     /* NotificationEvent: set when indicating drops to 0 on a closed
-     * connection (ks_events_release waits for it; cleared under the lock
+     * connection (ev_close_release waits for it; cleared under the lock
      * while indicating > 0). */
     KEVENT indications_done;
     PWSK_DATA_INDICATION ring[KS_EV_RING];
@@ -149,8 +154,8 @@ static void schedule_locked(struct ks_events_state *c)
     if (k->scheduled || closed_locked(k))
         return;
     k->scheduled = TRUE;
-    ks_sock_get(c->s); /* dropped when conn_run ends */
-    ks_work_post(&k->work);
+    ks__sock_get(c->s); /* dropped when conn_run ends */
+    ks__work_post(&k->work);
 }
 
 /* conn_run stops (it is scheduled again by the next event). */
@@ -222,7 +227,7 @@ static BOOLEAN disc_claim(struct ks_events_state *c)
 static struct ks_events_state *state_new(ks_sock *s, const struct ks_event_handlers *h, void *ctx,
                                          BOOLEAN listener)
 {
-    struct ks_events_state *c = (struct ks_events_state *)ks_alloc(sizeof(*c), KS_TAG_MISC);
+    struct ks_events_state *c = (struct ks_events_state *)ks__alloc(sizeof(*c), KS_TAG_MISC);
     if (c == NULL)
         return NULL;
     c->s = s;
@@ -248,11 +253,6 @@ static NTSTATUS WSKAPI ev_accept(PVOID context, ULONG flags, PSOCKADDR local, PS
 static const WSK_CLIENT_CONNECTION_DISPATCH ev_conn_dispatch = {ev_receive, ev_disconnect, NULL};
 static const WSK_CLIENT_LISTEN_DISPATCH ev_listen_dispatch = {ev_accept, NULL, NULL};
 
-const WSK_CLIENT_CONNECTION_DISPATCH *ks_events_connection_dispatch(void)
-{
-    return &ev_conn_dispatch;
-}
-
 static NTSTATUS WSKAPI ev_accept(PVOID context, ULONG flags, PSOCKADDR local, PSOCKADDR remote,
                                  PWSK_SOCKET accept_socket, PVOID *accept_context,
                                  const WSK_CLIENT_CONNECTION_DISPATCH **accept_dispatch)
@@ -266,24 +266,24 @@ static NTSTATUS WSKAPI ev_accept(PVOID context, ULONG flags, PSOCKADDR local, PS
         return STATUS_REQUEST_NOT_ACCEPTED;
     KS_ASSERT(l->ev->listener);
     int err;
-    ks_sock *n = ks_sock_new(l->family, SOCK_STREAM, l->protocol, &err);
+    ks_sock *n = ks__sock_new(l->family, SOCK_STREAM, l->protocol, &err);
     if (n == NULL)
         return STATUS_REQUEST_NOT_ACCEPTED;
     struct ks_events_state *c = state_new(n, &l->ev->h, l->ev->ctx, FALSE);
     if (c == NULL) {
-        ks_sock_put(n);
+        ks__sock_put(n);
         return STATUS_REQUEST_NOT_ACCEPTED;
     }
     c->native = TRUE;
     c->u.conn.listen_fd = l->ev->fd;
     c->u.conn.l = l;
-    ks_sock_get(l);
+    ks__sock_get(l);
     n->ev = c;
     n->wsk = accept_socket;
     n->wsk_kind = WSK_FLAG_CONNECTION_SOCKET;
     n->state = KS_SS_CONNECTED;
     n->local = l->local;
-    RtlCopyMemory(&n->remote, remote, (SIZE_T)ks_sockaddr_len(l->family));
+    RtlCopyMemory(&n->remote, remote, (SIZE_T)ks__sockaddr_len(l->family));
     *accept_context = n;
     *accept_dispatch = &ev_conn_dispatch;
     /* n's creation reference now belongs to the connection until its
@@ -328,7 +328,7 @@ static NTSTATUS WSKAPI ev_receive(PVOID context, ULONG flags, PWSK_DATA_INDICATI
     /* Scheduled only now: the list must not be given back (WskRelease)
      * before the provider got our STATUS_PENDING, so nothing takes it from
      * the ring while this callback runs. A close waiting for us
-     * (ks_events_release) is woken. */
+     * (ev_close_release) is woken. */
     if (--k->indicating == 0 && closed_locked(k))
         KeSetEvent(&k->indications_done, IO_NO_INCREMENT, FALSE);
     schedule_locked(c);
@@ -377,7 +377,7 @@ static void deliver_end(struct ks_events_state *c)
     k->delivery = close_now ? DELIVERY_CLOSED : DELIVERY_IDLE;
     KeReleaseSpinLock(&c->s->lock, irql);
     if (close_now)
-        ks_sock_close(c->s);
+        ks__sock_close(c->s);
 }
 
 enum list_result { LIST_DONE, LIST_PAUSED, LIST_UNMAPPED };
@@ -413,7 +413,7 @@ static enum list_result deliver_list(struct ks_events_state *c, PWSK_DATA_INDICA
                 skip -= n; /* delivered before a pause */
             } else {
                 UCHAR *va =
-                    (UCHAR *)MmGetSystemAddressForMdlSafe(m, ks_mdl_priority(NormalPagePriority));
+                    (UCHAR *)MmGetSystemAddressForMdlSafe(m, ks__mdl_priority(NormalPagePriority));
                 if (va == NULL)
                     return LIST_UNMAPPED;
                 if (paused_now(c))
@@ -437,8 +437,8 @@ static void release_list(ks_sock *s, PWSK_DATA_INDICATION list)
     KS_ASSERT(s->wsk != NULL && list != NULL);
     KS_ASSERT(s->ev->u.conn.delivery == DELIVERY_RUNNING ||
               s->ev->u.conn.delivery == DELIVERY_CLOSE_DEFERRED ||
-              (s->closing && ks_lock_held_by_me(&s->ctl_lock)));
-    (void)ks_wsk_release(s->wsk, list);
+              (s->closing && ks__lock_held_by_me(&s->ctl_lock)));
+    (void)ks__wsk_release(s->wsk, list);
 }
 
 /* The end of the stream: the disconnect callback, or the close. */
@@ -462,22 +462,22 @@ static void announce(struct ks_events_state *c)
     KS_ASSERT(l != NULL && !k->announced); /* once, with the listener referenced */
     if (c->fd == 0) {
         /* Native: the socket object still holds its creation reference. */
-        int fd = ks_opts_inherit(s, l);
+        int fd = ks__opts_inherit(s, l);
         if (fd == 0)
-            fd = ks_fd_insert(s);
+            fd = ks__fd_insert(s);
         if (fd < 0)
-            ks_sock_close(s); /* no memory, or the library is stopping; callbacks stop (CLOSED) */
-        ks_sock_put(s);       /* the table's now, or nobody's (conn_run holds one) */
+            ks__sock_close(s); /* no memory, or the library is stopping; callbacks stop (CLOSED) */
+        ks__sock_put(s);       /* the table's now, or nobody's (conn_run holds one) */
         if (fd < 0) {
             k->l = NULL;
-            ks_sock_put(l);
+            ks__sock_put(l);
             return;
         }
         c->fd = fd;
     }
     k->l = NULL;
     BOOLEAN listener_open = !l->closing;
-    ks_sock_put(l);
+    ks__sock_put(l);
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
     k->announced = TRUE;
@@ -490,7 +490,7 @@ static void announce(struct ks_events_state *c)
         return;
     void *conn_ctx = c->ctx;
     int keep = c->h.accept(c->ctx, k->listen_fd, c->fd, (const struct sockaddr *)&s->remote,
-                           ks_sockaddr_len(s->family), &conn_ctx);
+                           ks__sockaddr_len(s->family), &conn_ctx);
     c->ctx = conn_ctx; /* the connection's callbacks get it */
     if (keep < 0)
         ks_close(c->fd);
@@ -503,12 +503,12 @@ static void start_pull(struct ks_events_state *c)
     int err = 0;
     if (k->buf == NULL) {
         k->buf_len = c->native ? KS_EV_PULL_NATIVE : KS_EV_PULL_FALLBACK;
-        k->buf = (UCHAR *)ks_alloc(k->buf_len, KS_TAG_BUFFER);
+        k->buf = (UCHAR *)ks__alloc(k->buf_len, KS_TAG_BUFFER);
         if (k->buf == NULL)
             err = -ENOMEM;
     }
     if (err == 0)
-        err = ks_recv_async_flags(c->fd, k->buf, k->buf_len, KS_MSG_EVENTS, &k->pull, pull_done);
+        err = ks__recv_async_flags(c->fd, k->buf, k->buf_len, KS_MSG_EVENTS, &k->pull, pull_done);
     if (err != 0)
         pull_done(&k->pull, err); /* ends the connection with the error */
 }
@@ -519,7 +519,7 @@ static void pull_done(struct ks_aio *req, ptrdiff_t result)
     struct ev_conn *k = conn_part(c);
     ks_sock *s = c->s;
     KIRQL irql;
-    ks_sock_get(s); /* c lives as long as s: keep it through the callbacks */
+    ks__sock_get(s); /* c lives as long as s: keep it through the callbacks */
     if (result > 0) {
         if (deliver_begin(c)) {
             c->h.receive(c->ctx, c->fd, k->buf, (size_t)result);
@@ -535,7 +535,7 @@ static void pull_done(struct ks_aio *req, ptrdiff_t result)
     if (result > 0)
         schedule_locked(c);
     KeReleaseSpinLock(&s->lock, irql);
-    ks_sock_put(s);
+    ks__sock_put(s);
 }
 
 static void conn_run(ks_work *work)
@@ -599,7 +599,7 @@ static void conn_run(ks_work *work)
         KeReleaseSpinLock(&s->lock, irql);
         break;
     }
-    ks_sock_put(s); /* schedule_locked's */
+    ks__sock_put(s); /* schedule_locked's */
 }
 
 /* ---- fallback accept (listener) ---- */
@@ -609,8 +609,8 @@ static int submit_accept(struct ks_events_state *le)
     struct ev_listener *li = &le->u.lis;
     KS_ASSERT(le->listener);
     li->addrlen = (int)sizeof(li->addr);
-    return ks_accept_async_flags(le->fd, (struct sockaddr *)&li->addr, &li->addrlen, KS_MSG_EVENTS,
-                                 &li->accept, accept_done);
+    return ks__accept_async_flags(le->fd, (struct sockaddr *)&li->addr, &li->addrlen, KS_MSG_EVENTS,
+                                  &li->accept, accept_done);
 }
 
 static void accept_done(struct ks_aio *req, ptrdiff_t result)
@@ -620,7 +620,7 @@ static void accept_done(struct ks_aio *req, ptrdiff_t result)
         return; /* the listener is closed */
     if (result > 0) {
         int fd = (int)result;
-        ks_sock *n = ks_fd_get(fd);
+        ks_sock *n = ks__fd_get(fd);
         struct ks_events_state *c = n != NULL ? state_new(n, &le->h, le->ctx, FALSE) : NULL;
         if (c == NULL) {
             ks_close(fd); /* out of memory: the connection is dropped */
@@ -628,7 +628,7 @@ static void accept_done(struct ks_aio *req, ptrdiff_t result)
             c->fd = fd;
             c->u.conn.listen_fd = le->fd;
             c->u.conn.l = le->s;
-            ks_sock_get(le->s);
+            ks__sock_get(le->s);
             c->u.conn.flow = FLOW_STOPPED; /* every byte comes by pulls (not shared yet) */
             KIRQL irql;
             KeAcquireSpinLock(&n->lock, &irql);
@@ -637,7 +637,7 @@ static void accept_done(struct ks_aio *req, ptrdiff_t result)
             KeReleaseSpinLock(&n->lock, irql);
         }
         if (n != NULL)
-            ks_sock_put(n);
+            ks__sock_put(n);
     }
     /* Errors of one connection (reset before it was taken, no memory) do
      * not stop the listener. */
@@ -645,14 +645,18 @@ static void accept_done(struct ks_aio *req, ptrdiff_t result)
         DbgPrint("wsksock: event listener %d stopped accepting\n", le->fd);
 }
 
-/* ---- the socket's side (ks_socket.c) ---- */
+/* ---- the socket core's layer hooks (ks_socket.h) ---- */
 
-BOOLEAN ks_events_close_begin_locked(ks_sock *s)
+/* close_defer_locked: a socket in event mode, at its close's start (s->lock
+ * held, s->closing not yet set): TRUE if the close must be left to the
+ * thread running one of its callbacks (it runs ks__sock_close again when
+ * the callback returns). Stops callbacks. */
+static BOOLEAN ev_close_defer_locked(ks_sock *s)
 {
-    struct ks_events_state *c = s->ev; /* the caller checked it is set */
+    struct ks_events_state *c = s->ev;
     KS_ASSERT(!s->closing);
     KS_ASSERT_SPIN_HELD(&s->lock);
-    if (c->listener)
+    if (c == NULL || c->listener)
         return FALSE; /* no callbacks to stop: ev_accept sees s->closing */
     struct ev_conn *k = &c->u.conn;
     switch (k->delivery) {
@@ -670,16 +674,18 @@ BOOLEAN ks_events_close_begin_locked(ks_sock *s)
     return FALSE;
 }
 
-void ks_events_release(ks_sock *s)
+/* close_release: gives every retained indication back (WskRelease),
+ * before the provider's close. PASSIVE_LEVEL. */
+static void ev_close_release(ks_sock *s)
 {
     struct ks_events_state *c = s->ev;
     KIRQL irql;
     /* The close, between its start and WskCloseSocket. CLOSED: event mode
      * is claimed under s->lock and never once s->closing is set, and
-     * ks_sock_close_start sets both under that lock. */
+     * ks__sock_close_start sets both under that lock. */
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
-    KS_ASSERT(c != NULL && s->closing && ks_lock_held_by_me(&s->ctl_lock));
-    if (c->listener)
+    KS_ASSERT(s->closing && ks__lock_held_by_me(&s->ctl_lock));
+    if (c == NULL || c->listener)
         return; /* it retains no indications */
     struct ev_conn *k = &c->u.conn;
     KS_ASSERT(k->delivery == DELIVERY_CLOSED);
@@ -713,7 +719,8 @@ void ks_events_release(ks_sock *s)
     }
 }
 
-void ks_events_free(ks_sock *s)
+/* free: the event state (last reference of the socket). */
+static void ev_free(ks_sock *s)
 {
     struct ks_events_state *c = s->ev;
     KS_ASSERT(s->refs == 0); /* the last reference went */
@@ -721,11 +728,24 @@ void ks_events_free(ks_sock *s)
         return;
     if (!c->listener) {
         if (c->u.conn.l != NULL)
-            ks_sock_put(c->u.conn.l); /* never announced */
-        ks_free(c->u.conn.buf, KS_TAG_BUFFER);
+            ks__sock_put(c->u.conn.l); /* never announced */
+        ks__free(c->u.conn.buf, KS_TAG_BUFFER);
     }
-    ks_free(c, KS_TAG_MISC);
+    ks__free(c, KS_TAG_MISC);
     s->ev = NULL;
+}
+
+/* Every connection socket of the library is created (or accepted) with
+ * ev_conn_dispatch, its context being the ks_sock: event callbacks stay
+ * disabled unless ks_recv_events or ks_listen_events enables them (WSK
+ * calls none while disabled). */
+static const struct ks_sock_layer ev_layer = {
+    NULL, ev_close_defer_locked, NULL, ev_close_release, NULL, ev_free, &ev_conn_dispatch,
+};
+
+void ks__events_register(void)
+{
+    ks__sock_register_layer(KS_LAYER_EVENTS, &ev_layer);
 }
 
 /* ---- API ---- */
@@ -739,18 +759,18 @@ static struct ks_events_state *state_for(ks_sock *s, int *err,
 {
     struct ks_events_state *c = NULL;
     if (*err == 0)
-        *err = ks_work_start();
+        *err = ks__work_start();
     if (*err == 0 && (c = state_new(s, handlers, ctx, listener)) == NULL)
         *err = -ENOMEM;
     if (*err != 0)
-        ks_sock_put(s);
+        ks__sock_put(s);
     return c;
 }
 
 /* Puts s in event mode with c: 0, or (c freed, the caller's reference to s
  * dropped) -EINVAL if another thread did meanwhile (two ks_*_events calls
  * on one descriptor both pass the early check) or -EBADF if a close
- * started (its ks_sock_close_start saw no event state, so nothing would
+ * started (its ks__sock_close_start saw no event state, so nothing would
  * stop c's callbacks or release its indications). */
 static int claim_events(ks_sock *s, struct ks_events_state *c)
 {
@@ -761,8 +781,8 @@ static int claim_events(ks_sock *s, struct ks_events_state *c)
         s->ev = c;
     KeReleaseSpinLock(&s->lock, irql);
     if (err != 0) {
-        ks_free(c, KS_TAG_MISC);
-        ks_sock_put(s);
+        ks__free(c, KS_TAG_MISC);
+        ks__sock_put(s);
     }
     return err;
 }
@@ -775,24 +795,24 @@ static NTSTATUS enable_events(ks_sock *s, ULONG mask, enum ks_sock_state state)
     control.NpiId = (PNPIID)&NPI_WSK_INTERFACE_ID; /* the WDK's member is not const */
     control.EventMask = mask;
     PWSK_SOCKET wsk;
-    int err = ks_call_enter(s, (int)state, -EINVAL, &wsk);
+    int err = ks__call_enter(s, (int)state, -EINVAL, &wsk);
     if (err != 0)
-        return ks_errno_status(err); /* the callers only look at NT_SUCCESS */
+        return ks__errno_status(err); /* the callers only look at NT_SUCCESS */
     SIZE_T returned = 0;
-    NTSTATUS status = ks_wsk_control_socket(wsk, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
-                                            sizeof(control), &control, 0, NULL, &returned, NULL);
-    ks_call_leave(s);
+    NTSTATUS status = ks__wsk_control_socket(wsk, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                                             sizeof(control), &control, 0, NULL, &returned, NULL);
+    ks__call_leave(s);
     return status;
 }
 
 int ks_listen_events(int fd, int backlog, const struct ks_event_handlers *handlers, void *ctx)
 {
-    if (!ks_can_block())
+    if (!ks__can_block())
         return -EPERM;
     if (handlers == NULL || handlers->accept == NULL || handlers->receive == NULL)
         return -EFAULT;
     ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0)
         return err;
     if (s->type != SOCK_STREAM)
@@ -838,28 +858,28 @@ int ks_listen_events(int fd, int backlog, const struct ks_event_handlers *handle
         KeReleaseSpinLock(&s->lock, irql);
         if (detach) {
             s->wsk_dispatch = NULL;
-            ks_free(le, KS_TAG_MISC);
+            ks__free(le, KS_TAG_MISC);
         }
     }
-    ks_sock_put(s);
+    ks__sock_put(s);
     return err;
 }
 
 int ks_recv_events(int fd, const struct ks_event_handlers *handlers, void *conn_ctx)
 {
-    if (!ks_can_block())
+    if (!ks__can_block())
         return -EPERM;
     if (handlers == NULL || handlers->receive == NULL)
         return -EFAULT;
     ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0)
         return err;
     if (s->type != SOCK_STREAM)
         err = -EOPNOTSUPP;
     else if (s->ev != NULL || s->state == KS_SS_LISTENING)
         err = -EINVAL;
-    else if (s->state != KS_SS_CONNECTED || ks_ready_connecting(s))
+    else if (s->state != KS_SS_CONNECTED || ks__ready_connecting(s))
         err = -ENOTCONN;
     struct ks_events_state *c = state_for(s, &err, handlers, conn_ctx, FALSE);
     if (c == NULL)
@@ -874,14 +894,14 @@ int ks_recv_events(int fd, const struct ks_event_handlers *handlers, void *conn_
     if (err != 0)
         return err;
     KIRQL irql;
-    /* Every connection socket has our connection dispatch (ks_sock_wsk_create,
+    /* Every connection socket has our connection dispatch (ks__sock_wsk_create,
      * WskAccept), so only the provider can say no (Wine: not implemented). */
     c->native =
         NT_SUCCESS(enable_events(s, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT, KS_SS_CONNECTED));
     KeAcquireSpinLock(&s->lock, &irql);
     schedule_locked(c);
     KeReleaseSpinLock(&s->lock, irql);
-    ks_sock_put(s);
+    ks__sock_put(s);
     return 0;
 }
 
@@ -890,11 +910,11 @@ int ks_recv_events(int fd, const struct ks_event_handlers *handlers, void *conn_
 static int conn_of(int fd, ks_sock **out)
 {
     ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0)
         return err;
     if (s->ev == NULL || s->ev->listener) {
-        ks_sock_put(s);
+        ks__sock_put(s);
         return -EINVAL;
     }
     *out = s;
@@ -915,7 +935,7 @@ static int set_paused(int fd, BOOLEAN paused)
         schedule_locked(s->ev);
     k->paused = paused;
     KeReleaseSpinLock(&s->lock, irql);
-    ks_sock_put(s);
+    ks__sock_put(s);
     return 0;
 }
 
@@ -932,10 +952,10 @@ int ks_events_resume(int fd)
 int ks_events_native(int fd)
 {
     ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0)
         return err;
     int native = s->ev != NULL ? (int)s->ev->native : -EINVAL;
-    ks_sock_put(s);
+    ks__sock_put(s);
     return native;
 }

@@ -22,12 +22,12 @@ static struct {
     BOOLEAN open;   /* (lock) inserts allowed */
 } g_fd;
 
-void ks_fdtable_init(void)
+void ks__fdtable_init(void)
 {
-    ks_fdtable_set_open(TRUE);
+    ks__fdtable_set_open(TRUE);
 }
 
-void ks_fdtable_destroy(void)
+void ks__fdtable_destroy(void)
 {
     KIRQL irql;
     KeAcquireSpinLock(&g_fd.lock, &irql);
@@ -38,10 +38,10 @@ void ks_fdtable_destroy(void)
     g_fd.used = 0;
     g_fd.open = FALSE;
     KeReleaseSpinLock(&g_fd.lock, irql);
-    ks_free(slots, KS_TAG_TABLE);
+    ks__free(slots, KS_TAG_TABLE);
 }
 
-void ks_fdtable_set_open(BOOLEAN open)
+void ks__fdtable_set_open(BOOLEAN open)
 {
     KIRQL irql;
     KeAcquireSpinLock(&g_fd.lock, &irql);
@@ -66,7 +66,7 @@ static int grow(ULONG seen_capacity)
     ULONG new_capacity = seen_capacity == 0 ? KS_FD_INITIAL_SLOTS : seen_capacity * 2;
     if (new_capacity > KS_FD_MAX_SLOTS)
         return -EMFILE;
-    ks_slot *slots = (ks_slot *)ks_alloc(sizeof(ks_slot) * new_capacity, KS_TAG_TABLE);
+    ks_slot *slots = (ks_slot *)ks__alloc(sizeof(ks_slot) * new_capacity, KS_TAG_TABLE);
     if (slots == NULL)
         return -ENOMEM;
 
@@ -85,12 +85,12 @@ static int grow(ULONG seen_capacity)
         slots = NULL;
     }
     KeReleaseSpinLock(&g_fd.lock, irql);
-    ks_free(slots, KS_TAG_TABLE); /* another thread grew it, or cleanup ran */
-    ks_free(old, KS_TAG_TABLE);
+    ks__free(slots, KS_TAG_TABLE); /* another thread grew it, or cleanup ran */
+    ks__free(old, KS_TAG_TABLE);
     return 0;
 }
 
-int ks_fd_insert(ks_sock *s)
+int ks__fd_insert(ks_sock *s)
 {
     KS_ASSERT(s->refs > 0 && s->fd == 0); /* inserted once */
     for (;;) {
@@ -114,7 +114,7 @@ int ks_fd_insert(ks_sock *s)
             slot->fd = (int)v;
             slot->sock = s;
             g_fd.used++;
-            ks_sock_get(s);
+            ks__sock_get(s);
             s->fd = (int)v;
             KeReleaseSpinLock(&g_fd.lock, irql);
             return (int)v;
@@ -126,14 +126,14 @@ int ks_fd_insert(ks_sock *s)
     }
 }
 
-ks_sock *ks_fd_get(int fd)
+ks_sock *ks__fd_get(int fd)
 {
     KIRQL irql;
     KeAcquireSpinLock(&g_fd.lock, &irql);
     ks_slot *slot = lookup(fd);
     ks_sock *s = slot != NULL ? slot->sock : NULL;
     if (s != NULL)
-        ks_sock_get(s);
+        ks__sock_get(s);
     KeReleaseSpinLock(&g_fd.lock, irql);
     return s;
 }
@@ -150,7 +150,7 @@ static ks_sock *release_slot(ks_slot *slot)
     return s;
 }
 
-ks_sock *ks_fd_remove(int fd)
+ks_sock *ks__fd_remove(int fd)
 {
     KIRQL irql;
     KeAcquireSpinLock(&g_fd.lock, &irql);
@@ -160,7 +160,7 @@ ks_sock *ks_fd_remove(int fd)
     return s;
 }
 
-ks_sock *ks_fd_remove_any(void)
+ks_sock *ks__fd_remove_any(void)
 {
     ks_sock *s = NULL;
     KIRQL irql;

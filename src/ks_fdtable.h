@@ -27,21 +27,21 @@
 #define KS_FD_MAX_OPEN (1 << 20)
 
 /* Opens the table (inserts work again). */
-void ks_fdtable_init(void);
+void ks__fdtable_init(void);
 /* Frees the table's memory; it must be empty (lookups then find nothing). */
-void ks_fdtable_destroy(void);
+void ks__fdtable_destroy(void);
 
 /* Marks the table closed (inserts fail with -ENETDOWN) or open again. */
-void ks_fdtable_set_open(BOOLEAN open);
+void ks__fdtable_set_open(BOOLEAN open);
 
 /* Inserts s (taking a reference for the table); returns its descriptor, or
  * -EMFILE, -ENOMEM, -ENETDOWN. */
-_Must_inspect_result_ int ks_fd_insert(_Inout_ ks_sock *s);
+_Must_inspect_result_ int ks__fd_insert(_Inout_ ks_sock *s);
 /* Returns the socket with a reference, or NULL. */
-_Must_inspect_result_ _Ret_maybenull_ ks_sock *ks_fd_get(int fd);
+_Must_inspect_result_ _Ret_maybenull_ ks_sock *ks__fd_get(int fd);
 /* Removes fd; returns the table's reference to its socket, or NULL. */
-_Must_inspect_result_ _Ret_maybenull_ ks_sock *ks_fd_remove(int fd);
+_Must_inspect_result_ _Ret_maybenull_ ks_sock *ks__fd_remove(int fd);
 /* Removes any one entry (for cleanup); NULL when the table is empty. */
-_Must_inspect_result_ _Ret_maybenull_ ks_sock *ks_fd_remove_any(void);
+_Must_inspect_result_ _Ret_maybenull_ ks_sock *ks__fd_remove_any(void);
 
 #endif /* KS_FDTABLE_H */

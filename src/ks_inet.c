@@ -53,10 +53,10 @@ static int pton6(const char *src, uint8_t out[16])
         const char *start = src;
         unsigned value = 0;
         int digits = 0;
-        while (ks_hex_digit(*src) >= 0) {
+        while (ks__hex_digit(*src) >= 0) {
             if (digits == 4)
                 return 0;
-            value = (value << 4) | (unsigned)ks_hex_digit(*src);
+            value = (value << 4) | (unsigned)ks__hex_digit(*src);
             digits++;
             src++;
         }
@@ -128,7 +128,7 @@ static int put_str(char *out, size_t size, int pos, const char *text)
     return pos;
 }
 
-int ks_decimal(ULONG v, char *buf)
+int ks__decimal(ULONG v, char *buf)
 {
     char digits[10];
     int n = 0;
@@ -145,7 +145,7 @@ int ks_decimal(ULONG v, char *buf)
 static int put_dec(char *out, size_t size, int pos, unsigned v)
 {
     char text[11];
-    (void)ks_decimal(v, text);
+    (void)ks__decimal(v, text);
     return put_str(out, size, pos, text);
 }
 

@@ -1,5 +1,5 @@
 /*
- * ks_irql.c - whether the IRQL must be read at all (see ks_can_block).
+ * ks_irql.c - whether the IRQL must be read at all (see ks__can_block).
  *
  * Wine's ntoskrnl.exe runs drivers as user-mode code at an IRQL that is
  * always PASSIVE_LEVEL, and every read of it traps. It is recognised by an
@@ -9,11 +9,11 @@
  */
 #include "ks_kernel.h"
 
-volatile LONG ks_irql_always_passive;
+volatile LONG ks__irql_always_passive;
 
-void ks_irql_choose(void)
+void ks__irql_choose(void)
 {
     UNICODE_STRING name;
     RtlInitUnicodeString(&name, L"wine_ntoskrnl_main_loop");
-    InterlockedExchange(&ks_irql_always_passive, MmGetSystemRoutineAddress(&name) != NULL);
+    InterlockedExchange(&ks__irql_always_passive, MmGetSystemRoutineAddress(&name) != NULL);
 }

@@ -3,7 +3,7 @@
  *
  * Everything the library takes from the kernel comes through this header:
  * <ntddk.h> (the WDK's, mingw-w64's, or the host test bed's user-space shim)
- * and the WSK ABI. Pool allocations go through ks_alloc/ks_free, that is
+ * and the WSK ABI. Pool allocations go through ks__alloc/ks__free, that is
  * ks_pool_alloc/ks_pool_free (wsksock/pool.h, ks_pool.c), so that each
  * carries a pool tag, is nonexecutable where the system allows it, and the
  * host test bed can account for and fail them.
@@ -37,16 +37,16 @@ typedef union ks_addr {
 
 /* Nonpaged, nonexecutable, tagged allocation (ks_pool_alloc); NULL on
  * failure or for size 0. Zeroed. */
-void *ks_alloc(SIZE_T size, ULONG tag);
-void ks_free(void *p, ULONG tag);
+void *ks__alloc(SIZE_T size, ULONG tag);
+void ks__free(void *p, ULONG tag);
 
 /* Chooses the pool allocation path and the MDL mapping flags for the
  * running system (ks_pool.c). PASSIVE_LEVEL: called by ks_startup. */
-void ks_pool_choose(void);
+void ks__pool_choose(void);
 /* MmGetSystemAddressForMdlSafe's Priority argument: priority, with
  * MdlMappingNoExecute on Windows 8 and later (Windows 7 does not accept the
- * flag), as ks_pool_choose found. IRQL: <= DISPATCH_LEVEL. */
-ULONG ks_mdl_priority(ULONG priority);
+ * flag), as ks__pool_choose found. IRQL: <= DISPATCH_LEVEL. */
+ULONG ks__mdl_priority(ULONG priority);
 
 /*
  * KS_ASSERT(cond): a precondition or invariant the comments state (a lock
@@ -94,18 +94,18 @@ ULONG ks_mdl_priority(ULONG priority);
  * interlocked exchange, read with one volatile load; its value never
  * changes on a given system, so a reader needs no lock.
  */
-extern volatile LONG ks_irql_always_passive;
+extern volatile LONG ks__irql_always_passive;
 /* Looks the system up (PASSIVE_LEVEL; ks_startup). */
-void ks_irql_choose(void);
+void ks__irql_choose(void);
 
 /* TRUE if the caller may block (PASSIVE_LEVEL). IRQL: any. */
-static inline BOOLEAN ks_can_block(void)
+static inline BOOLEAN ks__can_block(void)
 {
-    return ks_irql_always_passive != 0 || KeGetCurrentIrql() == PASSIVE_LEVEL;
+    return ks__irql_always_passive != 0 || KeGetCurrentIrql() == PASSIVE_LEVEL;
 }
 
 /* Relative timeout in 100 ns units for KeWaitFor*, from milliseconds. */
-static inline LARGE_INTEGER ks_relative_ms(ULONG ms)
+static inline LARGE_INTEGER ks__relative_ms(ULONG ms)
 {
     LARGE_INTEGER t;
     t.QuadPart = -(LONGLONG)ms * 10000;
@@ -114,10 +114,10 @@ static inline LARGE_INTEGER ks_relative_ms(ULONG ms)
 
 /* The decimal text of v in buf (room for 11 bytes), NUL-terminated; its
  * length. IRQL: any (ks_inet.c). */
-int ks_decimal(ULONG v, _Out_writes_z_(11) char *buf);
+int ks__decimal(ULONG v, _Out_writes_z_(11) char *buf);
 
 /* Value of a hexadecimal digit (either case), or -1. IRQL: any. */
-static inline int ks_hex_digit(char c)
+static inline int ks__hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -130,7 +130,7 @@ static inline int ks_hex_digit(char c)
 
 /* Length of a NUL-terminated string (no C runtime in the kernel's
  * imports is relied on). IRQL: any, for nonpaged text. */
-static inline size_t ks_text_length(const char *s)
+static inline size_t ks__text_length(const char *s)
 {
     size_t n = 0;
     while (s[n] != '\0')
@@ -139,16 +139,16 @@ static inline size_t ks_text_length(const char *s)
 }
 
 /* Map an NTSTATUS from WSK or the kernel to a negative errno value (and
- * a ks_errno_status back to its errno). */
-int ks_status_to_errno(NTSTATUS status);
+ * a ks__errno_status back to its errno). */
+int ks__status_to_errno(NTSTATUS status);
 
 /* The library's own negative errno err (not 0) as an NTSTATUS, for code
  * that returns NTSTATUS: the ks_sock_wsk_* requests pass on so the errno
- * their in-call bracket (ks_call_enter) refused with. An error status with
+ * their in-call bracket (ks__call_enter) refused with. An error status with
  * the customer bit set (0xE0000000 | -err), which Windows and WSK never
- * return; ks_status_to_errno (so ks_sock_error) gives err back. It never
+ * return; ks__status_to_errno (so ks__sock_error) gives err back. It never
  * leaves the library. IRQL: any. */
-static inline NTSTATUS ks_errno_status(int err)
+static inline NTSTATUS ks__errno_status(int err)
 {
     return (NTSTATUS)(0xE0000000u | ((ULONG)-err & 0xFFFFu));
 }

@@ -16,7 +16,7 @@
  *
  * Where KS_ASSERT checks (KS_ASSERTS_ON: the host bed, DBG builds) the
  * lock also records its holder's thread id, so that "lock held" can be
- * asserted (ks_lock_held_by_me) and a release by another thread, or of a
+ * asserted (ks__lock_held_by_me) and a release by another thread, or of a
  * free lock, is caught. A lock is released by the thread that took it.
  */
 #ifndef KS_LOCK_H
@@ -62,7 +62,7 @@ typedef struct ks_lock {
 #endif
 } ks_lock;
 
-static inline void ks_lock_init(_Out_ ks_lock *l)
+static inline void ks__lock_init(_Out_ ks_lock *l)
 {
     l->held = 0;
     l->waiters = 0;
@@ -75,7 +75,7 @@ static inline void ks_lock_init(_Out_ ks_lock *l)
 
 /* TRUE if the calling thread holds l (for KS_ASSERT: only evaluated where
  * KS_ASSERTS_ON; elsewhere it would only say that someone holds it). */
-static inline BOOLEAN ks_lock_held_by_me(_In_ const ks_lock *l)
+static inline BOOLEAN ks__lock_held_by_me(_In_ const ks_lock *l)
 {
 #if KS_ASSERTS_ON
     return l->held != 0 && l->owner == PsGetCurrentThreadId();
@@ -86,8 +86,8 @@ static inline BOOLEAN ks_lock_held_by_me(_In_ const ks_lock *l)
 
 /* Claims the lock if it is free; TRUE on success. */
 _Must_inspect_result_ _IRQL_requires_max_(DISPATCH_LEVEL) static inline BOOLEAN
-    ks_lock_try_acquire(_Inout_ _Requires_lock_not_held_(*_Curr_)
-                            _When_(return != FALSE, _Acquires_lock_(*_Curr_)) ks_lock *l)
+    ks__lock_try_acquire(_Inout_ _Requires_lock_not_held_(*_Curr_)
+                             _When_(return != FALSE, _Acquires_lock_(*_Curr_)) ks_lock *l)
 {
     if (InterlockedCompareExchange(&l->held, 1, 0) != 0)
         return FALSE;
@@ -103,19 +103,19 @@ _Must_inspect_result_ _IRQL_requires_max_(DISPATCH_LEVEL) static inline BOOLEAN
  * signalled. Returns TRUE with the lock held, FALSE if aborted.
  */
 _Must_inspect_result_ _IRQL_requires_max_(APC_LEVEL) static inline BOOLEAN
-    ks_lock_acquire_or(_Inout_ _Requires_lock_not_held_(*_Curr_)
-                           _When_(return != FALSE, _Acquires_lock_(*_Curr_)) ks_lock *l,
-                       _In_opt_ KEVENT *abort)
+    ks__lock_acquire_or(_Inout_ _Requires_lock_not_held_(*_Curr_)
+                            _When_(return != FALSE, _Acquires_lock_(*_Curr_)) ks_lock *l,
+                        _In_opt_ KEVENT *abort)
 {
-    KS_ASSERT(!ks_lock_held_by_me(l)); /* waiting for it would never end */
-    KS_LOCK_NOTE_WAIT(l);              /* it may wait: ordered against the locks held */
-    if (ks_lock_try_acquire(l))
+    KS_ASSERT(!ks__lock_held_by_me(l)); /* waiting for it would never end */
+    KS_LOCK_NOTE_WAIT(l);               /* it may wait: ordered against the locks held */
+    if (ks__lock_try_acquire(l))
         return TRUE;
     /* Announce ourselves before the last try, so that a release that
      * happens after that try sees us and sets the event. */
     InterlockedIncrement(&l->waiters);
     for (;;) {
-        if (ks_lock_try_acquire(l)) {
+        if (ks__lock_try_acquire(l)) {
             InterlockedDecrement(&l->waiters);
             return TRUE;
         }
@@ -132,16 +132,16 @@ _Must_inspect_result_ _IRQL_requires_max_(APC_LEVEL) static inline BOOLEAN
     }
 }
 
-_IRQL_requires_max_(APC_LEVEL) static inline void ks_lock_acquire(
+_IRQL_requires_max_(APC_LEVEL) static inline void ks__lock_acquire(
     _Inout_ _Requires_lock_not_held_(*_Curr_) _Acquires_lock_(*_Curr_) ks_lock *l)
 {
-    (void)ks_lock_acquire_or(l, NULL);
+    (void)ks__lock_acquire_or(l, NULL);
 }
 
-_IRQL_requires_max_(DISPATCH_LEVEL) static inline void ks_lock_release(
+_IRQL_requires_max_(DISPATCH_LEVEL) static inline void ks__lock_release(
     _Inout_ _Requires_lock_held_(*_Curr_) _Releases_lock_(*_Curr_) ks_lock *l)
 {
-    KS_ASSERT(ks_lock_held_by_me(l));
+    KS_ASSERT(ks__lock_held_by_me(l));
     KS_LOCK_NOTE_RELEASED(l);
 #if KS_ASSERTS_ON
     l->owner = NULL;

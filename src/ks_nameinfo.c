@@ -49,7 +49,7 @@ static int numeric_host(const struct sockaddr *sa, char *host, size_t hostlen)
             while (text[n] != '\0')
                 n++;
             text[n] = '%';
-            (void)ks_decimal((ULONG)(v6->sin6_scope_id), text + n + 1);
+            (void)ks__decimal((ULONG)(v6->sin6_scope_id), text + n + 1);
         }
     }
     return put_text(text, host, hostlen);
@@ -58,7 +58,7 @@ static int numeric_host(const struct sockaddr *sa, char *host, size_t hostlen)
 /* The provider's UTF-16 answer into the caller's UTF-8 buffer. */
 static int name_out(const UNICODE_STRING *u, char *out, size_t size)
 {
-    long r = ks_utf16_to_utf8(u->Buffer, u->Length / sizeof(WCHAR), out, size);
+    long r = ks__utf16_to_utf8(u->Buffer, u->Length / sizeof(WCHAR), out, size);
     if (r == -ENOBUFS)
         return -EAI_OVERFLOW;
     return r < 0 ? -EAI_FAIL : 0;
@@ -73,7 +73,7 @@ static int ask_provider(const struct sockaddr *sa, ULONG salen, BOOLEAN want_hos
     const WSK_PROVIDER_NPI *npi;
     BOOLEAN cancelled;
 
-    int err = ks_query_start(&q, sizeof(struct gni_req), &extra, &npi);
+    int err = ks__query_start(&q, sizeof(struct gni_req), &extra, &npi);
     if (err != 0)
         return err;
     struct gni_req *req = (struct gni_req *)extra;
@@ -83,27 +83,27 @@ static int ask_provider(const struct sockaddr *sa, ULONG salen, BOOLEAN want_hos
     req->serv.Buffer = req->serv_text;
     req->serv.MaximumLength = (USHORT)sizeof(req->serv_text);
 
-    PIRP irp = ks_op_begin(&q->op);
+    PIRP irp = ks__op_begin(&q->op);
     NTSTATUS status =
-        ks_wsk_get_name_info(npi, (PSOCKADDR)&req->sa, salen, want_host ? &req->host : NULL,
-                             want_serv ? &req->serv : NULL, (ULONG)flags, irp);
-    status = ks_query_wait(q, status, &cancelled);
+        ks__wsk_get_name_info(npi, (PSOCKADDR)&req->sa, salen, want_host ? &req->host : NULL,
+                              want_serv ? &req->serv : NULL, (ULONG)flags, irp);
+    status = ks__query_wait(q, status, &cancelled);
     if (NT_SUCCESS(status)) {
         if (want_host)
             err = name_out(&req->host, host, hostlen);
         if (err == 0 && want_serv)
             err = name_out(&req->serv, serv, servlen);
     } else {
-        err = cancelled ? -ENETDOWN : ks_query_status_to_eai(status);
+        err = cancelled ? -ENETDOWN : ks__query_status_to_eai(status);
     }
-    ks_query_end(q);
+    ks__query_end(q);
     return err;
 }
 
 int ks_getnameinfo(const struct sockaddr *sa, int salen, char *host, size_t hostlen, char *serv,
                    size_t servlen, int flags)
 {
-    if (!ks_can_block())
+    if (!ks__can_block())
         return -EPERM;
     if (sa == NULL)
         return -EFAULT;
@@ -129,7 +129,7 @@ int ks_getnameinfo(const struct sockaddr *sa, int salen, char *host, size_t host
     if (err == 0 && want_serv && (flags & NI_NUMERICSERV)) {
         char text[12];
         /* sin_port and sin6_port are at the same offset */
-        (void)ks_decimal((ULONG)(ks_ntohs(((const struct sockaddr_in *)sa)->sin_port)), text);
+        (void)ks__decimal((ULONG)(ks_ntohs(((const struct sockaddr_in *)sa)->sin_port)), text);
         err = put_text(text, serv, servlen);
     }
     BOOLEAN ask_host = want_host && !(flags & NI_NUMERICHOST);

@@ -30,15 +30,15 @@ static NTSTATUS ks_op_completion(PDEVICE_OBJECT device, PIRP irp, PVOID context)
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
-void ks_op_init_lazy(ks_op *op)
+void ks__op_init_lazy(ks_op *op)
 {
     RtlZeroMemory(op, sizeof(*op));
     KeInitializeEvent(&op->done, SynchronizationEvent, FALSE);
 }
 
-NTSTATUS ks_op_prepare(ks_op *op)
+NTSTATUS ks__op_prepare(ks_op *op)
 {
-    /* Idle: nothing reads op->irp concurrently (ks_op_cancel only reads it
+    /* Idle: nothing reads op->irp concurrently (ks__op_cancel only reads it
      * while a request is in flight). */
     KS_ASSERT(op->state == KS_OP_IDLE);
     if (op->irp == NULL)
@@ -46,18 +46,18 @@ NTSTATUS ks_op_prepare(ks_op *op)
     return op->irp != NULL ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
 }
 
-void ks_op_drop(ks_op *op)
+void ks__op_drop(ks_op *op)
 {
     KS_ASSERT(op->state == KS_OP_IDLE && op->mdl == NULL);
     PIRP irp = op->irp;
     if (irp == NULL)
         return;
-    /* A ks_op_cancel that saw the request in flight may still be about to
+    /* A ks__op_cancel that saw the request in flight may still be about to
      * call IoCancelIrp on irp: let it finish (a few instructions; any that
      * starts now sees the op idle and leaves irp alone). */
     while (InterlockedCompareExchange(&op->cancels, 0, 0) != 0)
         YieldProcessor();
-    BOOLEAN reserve = ks_op_has_reserve(op);
+    BOOLEAN reserve = ks__op_has_reserve(op);
     op->irp = NULL;
     if (reserve) {
         ks_op_reserve_return(irp);
@@ -66,18 +66,18 @@ void ks_op_drop(ks_op *op)
     }
 }
 
-NTSTATUS ks_op_init(ks_op *op)
+NTSTATUS ks__op_init(ks_op *op)
 {
-    ks_op_init_lazy(op);
-    return ks_op_prepare(op);
+    ks__op_init_lazy(op);
+    return ks__op_prepare(op);
 }
 
-void ks_op_free(ks_op *op)
+void ks__op_free(ks_op *op)
 {
-    ks_op_drop(op);
+    ks__op_drop(op);
 }
 
-PIRP ks_op_begin(ks_op *op)
+PIRP ks__op_begin(ks_op *op)
 {
     /* One request at a time, the previous one ended (waited for, reaped,
      * or failed without completing). */
@@ -98,7 +98,8 @@ static void ks_op_release_mdl(ks_op *op)
     }
 }
 
-NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout, ULONG_PTR *information)
+NTSTATUS ks__op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout,
+                     ULONG_PTR *information)
 {
     NTSTATUS status;
     ULONG_PTR info = 0;
@@ -134,10 +135,10 @@ NTSTATUS ks_op_wait(ks_op *op, NTSTATUS call_status, PLARGE_INTEGER timeout, ULO
     return status;
 }
 
-NTSTATUS ks_op_async_issued(ks_op *op, NTSTATUS call_status)
+NTSTATUS ks__op_async_issued(ks_op *op, NTSTATUS call_status)
 {
     KS_ASSERT_IRQL_MAX(DISPATCH_LEVEL);
-    KS_ASSERT(op->callback != NULL); /* set before ks_op_begin */
+    KS_ASSERT(op->callback != NULL); /* set before ks__op_begin */
     if (call_status == STATUS_PENDING || op->state != KS_OP_ISSUED)
         return STATUS_PENDING;
     /* Returned without completing the IRP: no callback will come. */
@@ -147,7 +148,7 @@ NTSTATUS ks_op_async_issued(ks_op *op, NTSTATUS call_status)
     return NT_SUCCESS(call_status) ? STATUS_INTERNAL_ERROR : call_status;
 }
 
-NTSTATUS ks_op_reap(ks_op *op, ULONG_PTR *information)
+NTSTATUS ks__op_reap(ks_op *op, ULONG_PTR *information)
 {
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
     KS_ASSERT(op->state == KS_OP_DONE); /* its callback ran */
@@ -160,19 +161,19 @@ NTSTATUS ks_op_reap(ks_op *op, ULONG_PTR *information)
     return status;
 }
 
-void ks_op_cancel(ks_op *op)
+void ks__op_cancel(ks_op *op)
 {
-    /* Announced first (a full barrier): ks_op_drop, which runs only after
+    /* Announced first (a full barrier): ks__op_drop, which runs only after
      * the state went back to idle, then waits for us. */
     InterlockedIncrement(&op->cancels);
-    if (ks_op_busy(op))
+    if (ks__op_busy(op))
         IoCancelIrp(op->irp);
     InterlockedDecrement(&op->cancels);
 }
 
-NTSTATUS ks_op_lock_buffer(ks_op *op, void *buf, ULONG len, LOCK_OPERATION access, WSK_BUF *wbuf)
+NTSTATUS ks__op_lock_buffer(ks_op *op, void *buf, ULONG len, LOCK_OPERATION access, WSK_BUF *wbuf)
 {
-    /* Between ks_op_begin and the WSK call; one buffer per request. */
+    /* Between ks__op_begin and the WSK call; one buffer per request. */
     KS_ASSERT(op->state == KS_OP_ISSUED && op->mdl == NULL);
     wbuf->Mdl = NULL;
     wbuf->Offset = 0;
@@ -215,15 +216,15 @@ NTSTATUS ks_op_lock_buffer(ks_op *op, void *buf, ULONG len, LOCK_OPERATION acces
 static PIRP g_reserve;
 static ks_lock g_reserve_lock;
 
-NTSTATUS ks_op_reserve_init(void)
+NTSTATUS ks__op_reserve_init(void)
 {
     KS_ASSERT(g_reserve == NULL);
-    ks_lock_init(&g_reserve_lock);
+    ks__lock_init(&g_reserve_lock);
     g_reserve = IoAllocateIrp(1, FALSE);
     return g_reserve != NULL ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
 }
 
-void ks_op_reserve_free(void)
+void ks__op_reserve_free(void)
 {
     KS_ASSERT(g_reserve_lock.held == 0); /* nothing lent */
     if (g_reserve != NULL)
@@ -231,24 +232,24 @@ void ks_op_reserve_free(void)
     g_reserve = NULL;
 }
 
-void ks_op_prepare_reserved(ks_op *op)
+void ks__op_prepare_reserved(ks_op *op)
 {
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
-    if (NT_SUCCESS(ks_op_prepare(op)))
+    if (NT_SUCCESS(ks__op_prepare(op)))
         return;
     KS_ASSERT(g_reserve != NULL); /* between ks_startup and ks_cleanup */
-    ks_lock_acquire(&g_reserve_lock);
+    ks__lock_acquire(&g_reserve_lock);
     op->irp = g_reserve;
 }
 
-BOOLEAN ks_op_has_reserve(const ks_op *op)
+BOOLEAN ks__op_has_reserve(const ks_op *op)
 {
     return op->irp != NULL && op->irp == g_reserve;
 }
 
 static void ks_op_reserve_return(PIRP irp)
 {
-    KS_ASSERT(irp == g_reserve && ks_lock_held_by_me(&g_reserve_lock));
+    KS_ASSERT(irp == g_reserve && ks__lock_held_by_me(&g_reserve_lock));
     UNREFERENCED_PARAMETER(irp);
-    ks_lock_release(&g_reserve_lock);
+    ks__lock_release(&g_reserve_lock);
 }

@@ -1,26 +1,28 @@
 /* ks_options.c - ks_setsockopt, ks_getsockopt; stored options applied to
  * the provider's sockets. */
 #include "ks_options.h"
+#include "ks_descriptor.h"
 #include "ks_wsk.h"
 
-NTSTATUS ks_sock_wsk_control(ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code,
-                             SIZE_T in_size, PVOID in, SIZE_T out_size, PVOID out, SIZE_T *returned)
+NTSTATUS ks__sock_wsk_control(ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code,
+                              SIZE_T in_size, PVOID in, SIZE_T out_size, PVOID out,
+                              SIZE_T *returned)
 {
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
-    if (!NT_SUCCESS(ks_op_prepare(&s->ctl)))
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock));
+    if (!NT_SUCCESS(ks__op_prepare(&s->ctl)))
         return STATUS_INSUFFICIENT_RESOURCES;
     PWSK_SOCKET wsk;
-    int err = ks_call_enter(s, -1, 0, &wsk);
-    NTSTATUS status = ks_errno_status(err);
+    int err = ks__call_enter(s, -1, 0, &wsk);
+    NTSTATUS status = ks__errno_status(err);
     if (err == 0) {
         SIZE_T dummy = 0;
-        PIRP irp = ks_op_begin(&s->ctl);
-        status = ks_wsk_control_socket(wsk, type, code, level, in_size, in, out_size, out,
-                                       returned != NULL ? returned : &dummy, irp);
-        ks_call_leave(s);
-        status = ks_op_wait(&s->ctl, status, NULL, NULL);
+        PIRP irp = ks__op_begin(&s->ctl);
+        status = ks__wsk_control_socket(wsk, type, code, level, in_size, in, out_size, out,
+                                        returned != NULL ? returned : &dummy, irp);
+        ks__call_leave(s);
+        status = ks__op_wait(&s->ctl, status, NULL, NULL);
     }
-    ks_op_drop(&s->ctl);
+    ks__op_drop(&s->ctl);
     return status;
 }
 
@@ -32,13 +34,13 @@ static void forget_opt(ks_sock *s, ULONG i)
     o->count--;
 }
 
-NTSTATUS ks_opts_apply(ks_sock *s)
+NTSTATUS ks__opts_apply(ks_sock *s)
 {
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock) && s->wsk != NULL); /* just created */
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock) && s->wsk != NULL); /* just created */
     if (s->family == AF_INET6 && !s->v6only) {
         ULONG off = 0;
-        NTSTATUS status = ks_sock_wsk_control(s, WskSetOption, IPPROTO_IPV6, IPV6_V6ONLY,
-                                              sizeof(off), &off, 0, NULL, NULL);
+        NTSTATUS status = ks__sock_wsk_control(s, WskSetOption, IPPROTO_IPV6, IPV6_V6ONLY,
+                                               sizeof(off), &off, 0, NULL, NULL);
         if (!NT_SUCCESS(status)) {
             s->v6only = TRUE;
             return status;
@@ -47,8 +49,8 @@ NTSTATUS ks_opts_apply(ks_sock *s)
     for (ULONG i = 0; s->opts != NULL && i < s->opts->count; i++) {
         const struct ks_stored_opt *o = &s->opts->opt[i];
         ULONG value = o->value;
-        NTSTATUS status = ks_sock_wsk_control(s, WskSetOption, (ULONG)o->level, (ULONG)o->name,
-                                              sizeof(value), &value, 0, NULL, NULL);
+        NTSTATUS status = ks__sock_wsk_control(s, WskSetOption, (ULONG)o->level, (ULONG)o->name,
+                                               sizeof(value), &value, 0, NULL, NULL);
         if (!NT_SUCCESS(status)) {
             forget_opt(s, i);
             return status;
@@ -57,26 +59,26 @@ NTSTATUS ks_opts_apply(ks_sock *s)
     return STATUS_SUCCESS;
 }
 
-NTSTATUS ks_sock_create_bound(ks_sock *s, ULONG kind, const ks_addr *addr)
+NTSTATUS ks__sock_create_bound(ks_sock *s, ULONG kind, const ks_addr *addr)
 {
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
-    NTSTATUS status = ks_sock_wsk_create(s, kind);
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock));
+    NTSTATUS status = ks__sock_wsk_create(s, kind);
     if (!NT_SUCCESS(status))
         return status;
-    status = ks_opts_apply(s); /* before the bind: address reuse, V6ONLY */
+    status = ks__opts_apply(s); /* before the bind: address reuse, V6ONLY */
     if (NT_SUCCESS(status))
-        status = ks_sock_wsk_bind(s, (const SOCKADDR *)addr);
+        status = ks__sock_wsk_bind(s, (const SOCKADDR *)addr);
     if (!NT_SUCCESS(status))
-        ks_sock_wsk_close(s);
+        ks__sock_wsk_close(s);
     return status;
 }
 
-int ks_opts_inherit(ks_sock *n, const ks_sock *l)
+int ks__opts_inherit(ks_sock *n, const ks_sock *l)
 {
     KS_ASSERT(n->opts == NULL); /* new */
     const struct ks_stored_opts *from = l->opts;
     if (from != NULL) {
-        n->opts = (struct ks_stored_opts *)ks_alloc(sizeof(*n->opts), KS_TAG_MISC);
+        n->opts = (struct ks_stored_opts *)ks__alloc(sizeof(*n->opts), KS_TAG_MISC);
         if (n->opts == NULL)
             return -ENOMEM;
         *n->opts = *from;
@@ -169,7 +171,7 @@ static BOOLEAN stored_true(ks_sock *s, int level, int name)
  * the WSK sockets created later (ctl lock held). */
 static int set_provider_opt(ks_sock *s, int level, int name, int value)
 {
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock));
     if ((name == SO_RCVBUF || name == SO_SNDBUF) && value < 0)
         return -EINVAL;
     ULONG v = (ULONG)value;
@@ -190,18 +192,18 @@ static int set_provider_opt(ks_sock *s, int level, int name, int value)
     if (o == NULL && s->opts != NULL && s->opts->count == KS_MAX_STORED_OPTS)
         return -ENOMEM;
     if (s->opts == NULL) {
-        /* Published with a barrier: ks_opts_inherit reads it unlocked. */
+        /* Published with a barrier: ks__opts_inherit reads it unlocked. */
         struct ks_stored_opts *block =
-            (struct ks_stored_opts *)ks_alloc(sizeof(*block), KS_TAG_MISC);
+            (struct ks_stored_opts *)ks__alloc(sizeof(*block), KS_TAG_MISC);
         if (block == NULL)
             return -ENOMEM;
         InterlockedExchangePointer((PVOID volatile *)&s->opts, block);
     }
     if (s->wsk != NULL) {
-        NTSTATUS status = ks_sock_wsk_control(s, WskSetOption, (ULONG)level, (ULONG)name, sizeof(v),
-                                              &v, 0, NULL, NULL);
+        NTSTATUS status = ks__sock_wsk_control(s, WskSetOption, (ULONG)level, (ULONG)name,
+                                               sizeof(v), &v, 0, NULL, NULL);
         if (!NT_SUCCESS(status))
-            return ks_sock_error(s, status);
+            return ks__sock_error(s, status);
     }
     if (o == NULL) {
         o = &s->opts->opt[s->opts->count];
@@ -216,7 +218,7 @@ static int set_provider_opt(ks_sock *s, int level, int name, int value)
 int ks_setsockopt(int fd, int level, int name, const void *val, int len)
 {
     ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0)
         return err;
     enum opt_kind kind = OPT_PROVIDER;
@@ -228,7 +230,7 @@ int ks_setsockopt(int fd, int level, int name, const void *val, int len)
     else if (err == 0 && len < opt_size(kind))
         err = -EINVAL;
     if (err != 0) {
-        ks_sock_put(s);
+        ks__sock_put(s);
         return err;
     }
     int value = 0;
@@ -253,7 +255,7 @@ int ks_setsockopt(int fd, int level, int name, const void *val, int len)
         KeReleaseSpinLock(&s->lock, irql);
         break;
     default: /* OPT_PROVIDER, OPT_V6ONLY: ordered with bind and creation */
-        err = ks_sock_lock(s, &s->ctl_lock);
+        err = ks__sock_lock(s, &s->ctl_lock);
         if (err != 0)
             break;
         if (kind == OPT_PROVIDER)
@@ -262,10 +264,10 @@ int ks_setsockopt(int fd, int level, int name, const void *val, int len)
             err = -EINVAL; /* the provider's socket is bound already */
         else
             s->v6only = value != 0;
-        ks_sock_unlock(&s->ctl_lock);
+        ks__sock_unlock(&s->ctl_lock);
         break;
     }
-    ks_sock_put(s);
+    ks__sock_put(s);
     return err;
 }
 
@@ -273,15 +275,15 @@ int ks_setsockopt(int fd, int level, int name, const void *val, int len)
  * held), else the stored one or the default. */
 static int get_provider_opt(ks_sock *s, int level, int name, ULONG *value)
 {
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock));
     if (s->wsk != NULL) {
         SIZE_T returned = 0;
-        NTSTATUS status = ks_sock_wsk_control(s, WskGetOption, (ULONG)level, (ULONG)name, 0, NULL,
-                                              sizeof(*value), value, &returned);
+        NTSTATUS status = ks__sock_wsk_control(s, WskGetOption, (ULONG)level, (ULONG)name, 0, NULL,
+                                               sizeof(*value), value, &returned);
         if (NT_SUCCESS(status) && returned < sizeof(*value))
             status = STATUS_INVALID_NETWORK_RESPONSE;
         if (!NT_SUCCESS(status))
-            return ks_sock_error(s, status);
+            return ks__sock_error(s, status);
         return 0;
     }
     const struct ks_stored_opt *o = find_opt(s, level, name);
@@ -296,7 +298,7 @@ static int get_provider_opt(ks_sock *s, int level, int name, ULONG *value)
 int ks_getsockopt(int fd, int level, int name, void *val, int *len)
 {
     ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0)
         return err;
     enum opt_kind kind = OPT_PROVIDER;
@@ -306,7 +308,7 @@ int ks_getsockopt(int fd, int level, int name, void *val, int *len)
     else if (err == 0 && *len < opt_size(kind))
         err = -EINVAL;
     if (err != 0) {
-        ks_sock_put(s);
+        ks__sock_put(s);
         return err;
     }
     ULONG value = 0;
@@ -330,11 +332,11 @@ int ks_getsockopt(int fd, int level, int name, void *val, int *len)
         value = name == SO_TYPE ? (ULONG)s->type : (ULONG)-InterlockedExchange(&s->so_error, 0);
         break;
     default:
-        err = ks_sock_lock(s, &s->ctl_lock);
+        err = ks__sock_lock(s, &s->ctl_lock);
         if (err != 0)
             break;
         err = get_provider_opt(s, level, name, &value);
-        ks_sock_unlock(&s->ctl_lock);
+        ks__sock_unlock(&s->ctl_lock);
         break;
     }
     if (err == 0) {
@@ -344,6 +346,6 @@ int ks_getsockopt(int fd, int level, int name, void *val, int *len)
             RtlCopyMemory(val, &value, sizeof(value));
         *len = opt_size(kind);
     }
-    ks_sock_put(s);
+    ks__sock_put(s);
     return err;
 }

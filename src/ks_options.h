@@ -17,12 +17,12 @@
  * not yet bound (ctl lock held). An option the provider refuses is
  * forgotten, so that a retried bind does not fail the same way: the call
  * that created the socket reports the refusal. */
-_Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS ks_opts_apply(_Inout_ ks_sock *s);
+_Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS ks__opts_apply(_Inout_ ks_sock *s);
 
 /* Creates s->wsk of the given kind with the stored options applied, bound
  * to addr; on failure nothing is left open. ctl lock held. */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
-    ks_sock_create_bound(_Inout_ ks_sock *s, ULONG kind, _In_ const ks_addr *addr);
+    ks__sock_create_bound(_Inout_ ks_sock *s, ULONG kind, _In_ const ks_addr *addr);
 
 /* One provider option remembered, and a socket's set of them. */
 struct ks_stored_opt {
@@ -37,13 +37,13 @@ struct ks_stored_opts {
 /* An accepted socket n (not yet visible to other threads) takes the options
  * of its listening socket l, as on Windows (the provider's accepted socket
  * inherits its own settings). 0, or -ENOMEM (n then has none of them). */
-_Must_inspect_result_ int ks_opts_inherit(_Inout_ ks_sock *n, _In_ const ks_sock *l);
+_Must_inspect_result_ int ks__opts_inherit(_Inout_ ks_sock *n, _In_ const ks_sock *l);
 
 /* WskControlSocket on s->wsk (ctl lock held; see ks_sock_wsk_* in
  * ks_socket.h). */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock) NTSTATUS
-    ks_sock_wsk_control(_Inout_ ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code,
-                        SIZE_T in_size, _In_reads_bytes_opt_(in_size) PVOID in, SIZE_T out_size,
-                        _Out_writes_bytes_opt_(out_size) PVOID out, _Out_opt_ SIZE_T *returned);
+    ks__sock_wsk_control(_Inout_ ks_sock *s, WSK_CONTROL_SOCKET_TYPE type, ULONG level, ULONG code,
+                         SIZE_T in_size, _In_reads_bytes_opt_(in_size) PVOID in, SIZE_T out_size,
+                         _Out_writes_bytes_opt_(out_size) PVOID out, _Out_opt_ SIZE_T *returned);
 
 #endif /* KS_OPTIONS_H */

@@ -15,13 +15,13 @@
 
 /* The library's allocator (nonpaged, short-lived and small), under the
  * tag params.h documents. */
-#define params_alloc(size) ks_alloc((size), KS_PARAMS_POOL_TAG)
-#define params_free(p) ks_free((p), KS_PARAMS_POOL_TAG)
+#define params_alloc(size) ks__alloc((size), KS_PARAMS_POOL_TAG)
+#define params_free(p) ks__free((p), KS_PARAMS_POOL_TAG)
 
 /* A failed registry call's errno: never 0. */
 static int params_errno(NTSTATUS st)
 {
-    int err = ks_status_to_errno(st);
+    int err = ks__status_to_errno(st);
     return err != 0 ? err : -EIO;
 }
 
@@ -88,7 +88,7 @@ static int query_value(const UNICODE_STRING *registry_path, const char *name,
     uname.Length = (USHORT)(i * sizeof(WCHAR));
     uname.MaximumLength = (USHORT)((i + 1) * sizeof(WCHAR));
 
-    if (!ks_can_block())
+    if (!ks__can_block())
         return -EPERM;
 
     err = open_params_key(registry_path, &key);
@@ -146,7 +146,7 @@ static int reg_sz_to_utf8(const WCHAR *src, size_t count, char *buf, size_t size
     size_t units = 0;
     while (units < count && src[units] != 0)
         units++;
-    long n = ks_utf16_to_utf8(src, units, buf, size);
+    long n = ks__utf16_to_utf8(src, units, buf, size);
     if (n == -ENOBUFS || n > INT_MAX) {
         buf[0] = '\0';
         return -EMSGSIZE;
@@ -194,7 +194,7 @@ static int parse_int(const char *s, int *out)
         base = 16;
         s += 2;
     }
-    for (int d; (d = ks_hex_digit(*s)) >= 0 && d < (int)base; s++, digits++) {
+    for (int d; (d = ks__hex_digit(*s)) >= 0 && d < (int)base; s++, digits++) {
         v = v * base + (unsigned int)d;
         if (v > (unsigned long long)INT_MAX + 1)
             return -1;

@@ -9,6 +9,8 @@
  * missed.
  */
 #include "ks_socket.h"
+#include "ks_ready.h"
+#include "ks_descriptor.h"
 #include "ks_fdtable.h"
 
 /* Most entries one ks_poll call takes (-EINVAL beyond). */
@@ -31,13 +33,13 @@ static struct poll_entry *entries_of(struct poll_block *b)
 
 int ks_poll(struct ks_pollfd *fds, unsigned nfds, int timeout_ms)
 {
-    if (!ks_can_block())
+    if (!ks__can_block())
         return -EPERM;
     if (fds == NULL && nfds > 0)
         return -EFAULT;
     if (nfds > KS_POLL_MAX)
         return -EINVAL;
-    struct poll_block *b = (struct poll_block *)ks_alloc(
+    struct poll_block *b = (struct poll_block *)ks__alloc(
         sizeof(struct poll_block) + (SIZE_T)nfds * sizeof(struct poll_entry), KS_TAG_MISC);
     if (b == NULL)
         return -ENOMEM;
@@ -45,13 +47,13 @@ int ks_poll(struct ks_pollfd *fds, unsigned nfds, int timeout_ms)
     KeInitializeEvent(&b->event, NotificationEvent, FALSE);
     for (unsigned i = 0; i < nfds; i++) {
         fds[i].revents = 0;
-        e[i].s = fds[i].fd >= 0 ? ks_fd_get(fds[i].fd) : NULL;
+        e[i].s = fds[i].fd >= 0 ? ks__fd_get(fds[i].fd) : NULL;
         if (e[i].s != NULL) {
             e[i].link.event = &b->event;
-            ks_ready_add_waiter(e[i].s, &e[i].link);
+            ks__ready_add_waiter(e[i].s, &e[i].link);
         }
     }
-    ks_deadline d = ks_deadline_in(timeout_ms > 0 ? (ULONG)timeout_ms : 0);
+    ks_deadline d = ks__deadline_in(timeout_ms > 0 ? (ULONG)timeout_ms : 0);
     int count;
     for (;;) {
         KeClearEvent(&b->event);
@@ -61,7 +63,7 @@ int ks_poll(struct ks_pollfd *fds, unsigned nfds, int timeout_ms)
                 continue;
             short rev = POLLNVAL;
             if (e[i].s != NULL)
-                rev = ks_ready_poll(e[i].s, fds[i].events);
+                rev = ks__ready_poll(e[i].s, fds[i].events);
             fds[i].revents = rev;
             if (rev != 0)
                 count++;
@@ -69,25 +71,25 @@ int ks_poll(struct ks_pollfd *fds, unsigned nfds, int timeout_ms)
         if (count > 0 || timeout_ms == 0)
             break;
         LARGE_INTEGER t;
-        PLARGE_INTEGER left = timeout_ms < 0 ? NULL : ks_deadline_left(&d, &t);
+        PLARGE_INTEGER left = timeout_ms < 0 ? NULL : ks__deadline_left(&d, &t);
         if (left != NULL && left->QuadPart == 0)
             break;
         KeWaitForSingleObject(&b->event, Executive, KernelMode, FALSE, left);
     }
     for (unsigned i = 0; i < nfds; i++) {
         if (e[i].s != NULL) {
-            ks_ready_remove_waiter(e[i].s, &e[i].link);
-            ks_sock_put(e[i].s);
+            ks__ready_remove_waiter(e[i].s, &e[i].link);
+            ks__sock_put(e[i].s);
         }
     }
-    ks_free(b, KS_TAG_MISC);
+    ks__free(b, KS_TAG_MISC);
     return count;
 }
 
 int ks_ioctl(int fd, long cmd, unsigned long *arg)
 {
     ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0)
         return err;
     if (arg == NULL)
@@ -95,9 +97,9 @@ int ks_ioctl(int fd, long cmd, unsigned long *arg)
     else if (cmd == FIONBIO)
         s->nonblocking = *arg != 0;
     else if (cmd == FIONREAD)
-        *arg = ks_ready_nread(s);
+        *arg = ks__ready_nread(s);
     else
         err = -EINVAL;
-    ks_sock_put(s);
+    ks__sock_put(s);
     return err;
 }

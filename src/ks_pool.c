@@ -41,7 +41,7 @@ typedef PVOID NTAPI ks_pool2_fn(ULONG64 flags, SIZE_T size, ULONG tag);
 #endif
 
 /*
- * The choice, made by ks_pool_choose (from ks_startup, PASSIVE_LEVEL) and
+ * The choice, made by ks__pool_choose (from ks_startup, PASSIVE_LEVEL) and
  * read by every allocation and mapping at any IRQL <= DISPATCH_LEVEL. The
  * rule that makes those reads safe without a lock: each is one aligned
  * machine word, written only by an interlocked exchange and read by a
@@ -71,7 +71,7 @@ static BOOLEAN windows_8_or_later(void)
     return v.dwMajorVersion > 6 || (v.dwMajorVersion == 6 && v.dwMinorVersion >= 2);
 }
 
-void ks_pool_choose(void)
+void ks__pool_choose(void)
 {
     UNICODE_STRING name;
     PVOID pool2;
@@ -132,7 +132,7 @@ void ks_pool_free(void *p, ULONG tag)
         ExFreePoolWithTag(p, tag);
 }
 
-ULONG ks_mdl_priority(ULONG priority)
+ULONG ks__mdl_priority(ULONG priority)
 {
     return g_pool_type == (LONG)NonPagedPoolNx ? priority | MdlMappingNoExecute : priority;
 }

@@ -1,55 +1,33 @@
 /* ks_ready.c - the readiness engine: asynchronous requests (see ks_ready.h). */
-#include "ks_events.h"
+#include "ks_ready.h"
 #include "ks_socket.h"
 #include "ks_wsk.h"
 
 static ks_op_callback rx_done;
 static ks_op_callback tx_done;
 
-LONGLONG ks_now_ms(void)
-{
-    LARGE_INTEGER freq;
-    LARGE_INTEGER now = KeQueryPerformanceCounter(&freq);
-    LONGLONG per_ms = freq.QuadPart / 1000;
-    return now.QuadPart / (per_ms > 0 ? per_ms : 1);
-}
-
-ks_deadline ks_deadline_in(ULONG ms)
-{
-    ks_deadline d;
-    d.bounded = ms != 0;
-    d.at_ms = ms != 0 ? ks_now_ms() + (LONGLONG)ms : 0;
-    return d;
-}
-
-PLARGE_INTEGER ks_deadline_left(const ks_deadline *d, LARGE_INTEGER *buf)
-{
-    if (d == NULL || !d->bounded)
-        return NULL;
-    LONGLONG left = d->at_ms - ks_now_ms();
-    buf->QuadPart = -(left > 0 ? left : 0) * 10000;
-    return buf;
-}
-
 /* ---- lifetime ---- */
 
-void ks_ready_init(ks_sock *s)
+static void ready_init(ks_sock *s)
 {
     InitializeListHead(&s->ready.waiters);
     KeInitializeEvent(&s->ready.rx_idle, NotificationEvent, TRUE);
     KeInitializeEvent(&s->ready.tx_idle, NotificationEvent, TRUE);
 }
 
-void ks_ready_free(ks_sock *s)
+static void ready_free(ks_sock *s)
 {
     KS_ASSERT(s->refs == 0); /* the last reference went */
-    ks_free(s->ready.tx_buf, KS_TAG_BUFFER);
+    /* Nothing in flight (the close reaped it), nobody polling. */
+    KS_ASSERT(s->ready.rx != KS_ASYNC_BUSY && s->ready.tx != KS_ASYNC_BUSY);
+    KS_ASSERT(IsListEmpty(&s->ready.waiters));
+    ks__free(s->ready.tx_buf, KS_TAG_BUFFER);
     s->ready.tx_buf = NULL;
     /* A connection socket prepared for an accept after the close had reaped
      * (ks_poll's arm, which only tries the lock, can come that late; its
      * WskAccept then fails): never used, it has no provider socket. */
     if (s->ready.acc != NULL) {
-        ks_sock_put(s->ready.acc);
+        ks__sock_put(s->ready.acc);
         s->ready.acc = NULL;
     }
 }
@@ -70,7 +48,7 @@ static void wake_locked(ks_sock *s)
     }
 }
 
-void ks_ready_wake(ks_sock *s)
+void ks__ready_wake(ks_sock *s)
 {
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
@@ -78,15 +56,15 @@ void ks_ready_wake(ks_sock *s)
     KeReleaseSpinLock(&s->lock, irql);
 }
 
-void ks_ready_wake_waiters(ks_sock *s)
+void ks__ready_wake_waiters(ks_sock *s)
 {
     /* The unlocked look is enough: a waiter links itself before it tries
      * the lock, and the lock's release is a full barrier. */
     if (s->ready.waiters.Flink != &s->ready.waiters)
-        ks_ready_wake(s);
+        ks__ready_wake(s);
 }
 
-void ks_ready_add_waiter(ks_sock *s, struct ks_ready_link *link)
+void ks__ready_add_waiter(ks_sock *s, struct ks_ready_link *link)
 {
     KS_ASSERT_IRQL_MAX(DISPATCH_LEVEL);
     KIRQL irql;
@@ -95,7 +73,7 @@ void ks_ready_add_waiter(ks_sock *s, struct ks_ready_link *link)
     KeReleaseSpinLock(&s->lock, irql);
 }
 
-void ks_ready_remove_waiter(ks_sock *s, struct ks_ready_link *link)
+void ks__ready_remove_waiter(ks_sock *s, struct ks_ready_link *link)
 {
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
@@ -115,7 +93,7 @@ static void rx_done(ks_op *op, NTSTATUS status, ULONG_PTR information, void *con
     UNREFERENCED_PARAMETER(op);
     KS_ASSERT_IRQL_MAX(DISPATCH_LEVEL);
     KeAcquireSpinLock(&s->lock, &irql);
-    KS_ASSERT(s->ready.rx == KS_ASYNC_BUSY); /* issued by ks_ready_rx_arm */
+    KS_ASSERT(s->ready.rx == KS_ASYNC_BUSY); /* issued by ks__ready_rx_arm */
     s->ready.rx_status = status;
     s->ready.rx_info = information;
     s->ready.rx = KS_ASYNC_DONE;
@@ -143,7 +121,7 @@ static void tx_done(ks_op *op, NTSTATUS status, ULONG_PTR information, void *con
             s->remote = r->conn_to;
             s->state = KS_SS_CONNECTED;
         } else if (!NT_SUCCESS(status)) {
-            int err = ks_status_to_errno(status);
+            int err = ks__status_to_errno(status);
             InterlockedExchange(&s->so_error, err != 0 ? err : -EIO);
             if (r->tx_kind == KS_TX_CONNECT)
                 r->conn_failed = TRUE;
@@ -178,7 +156,7 @@ static void set_idle(ks_sock *s, LONG *state, KEVENT *idle)
 
 /* ---- receive side ---- */
 
-BOOLEAN ks_ready_rx_busy(ks_sock *s)
+BOOLEAN ks__ready_rx_busy(ks_sock *s)
 {
     return s->ready.rx == KS_ASYNC_BUSY;
 }
@@ -192,7 +170,7 @@ static void compact(ks_sock *s)
     s->peek_off = 0;
 }
 
-int ks_ready_rx_arm(ks_sock *s)
+int ks__ready_rx_arm(ks_sock *s)
 {
     struct ks_ready *r = &s->ready;
     enum ks_rx_kind kind;
@@ -200,7 +178,7 @@ int ks_ready_rx_arm(ks_sock *s)
     ULONG room = KS_READY_BUF;
 
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
-    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
+    KS_ASSERT(ks__lock_held_by_me(&s->rx_lock));
     if (s->type == SOCK_DGRAM) {
         kind = KS_RX_RECVFROM;
         state = KS_SS_DATAGRAM;
@@ -217,7 +195,7 @@ int ks_ready_rx_arm(ks_sock *s)
         (kind == KS_RX_ACCEPT && r->acc_queued) || (kind == KS_RX_RECVFROM && r->dg_held))
         return 0; /* something is held already */
     if (kind != KS_RX_ACCEPT && s->peek_buf == NULL) {
-        s->peek_buf = (UCHAR *)ks_alloc(KS_READY_BUF, KS_TAG_BUFFER);
+        s->peek_buf = (UCHAR *)ks__alloc(KS_READY_BUF, KS_TAG_BUFFER);
         if (s->peek_buf == NULL)
             return -ENOMEM;
     }
@@ -229,58 +207,58 @@ int ks_ready_rx_arm(ks_sock *s)
     }
     if (kind == KS_RX_ACCEPT && r->acc == NULL) {
         int err;
-        r->acc = ks_sock_new(s->family, SOCK_STREAM, s->protocol, &err);
+        r->acc = ks__sock_new(s->family, SOCK_STREAM, s->protocol, &err);
         if (r->acc == NULL)
             return err;
     }
-    if (!NT_SUCCESS(ks_op_prepare(&s->rx)))
+    if (!NT_SUCCESS(ks__op_prepare(&s->rx)))
         return -ENOMEM;
     PWSK_SOCKET wsk;
-    int err = ks_call_enter(s, state, kind == KS_RX_READ ? -ENOTCONN : -EINVAL, &wsk);
+    int err = ks__call_enter(s, state, kind == KS_RX_READ ? -ENOTCONN : -EINVAL, &wsk);
     if (err != 0)
         return err;
-    ks_sock_get(s); /* the request's reference, dropped when it is reaped */
+    ks__sock_get(s); /* the request's reference, dropped when it is reaped */
     r->rx_kind = (UCHAR)kind;
     set_busy(s, &r->rx, &r->rx_idle);
-    ks_op_set_callback(&s->rx, rx_done, s);
-    PIRP irp = ks_op_begin(&s->rx);
+    ks__op_set_callback(&s->rx, rx_done, s);
+    PIRP irp = ks__op_begin(&s->rx);
     /* The WSK_BUF lives in the socket: a provider may read it after the call
      * returned (Wine's reads it on its worker thread). */
     WSK_BUF *wbuf = &r->rx_wbuf;
     NTSTATUS status;
     if (kind == KS_RX_ACCEPT) {
         RtlZeroMemory(&r->acc_remote, sizeof(r->acc_remote));
-        status = ks_wsk_accept(wsk, 0, r->acc, ks_events_connection_dispatch(),
-                               (PSOCKADDR)&r->acc_remote, irp);
+        status = ks__wsk_accept(wsk, 0, r->acc, ks__sock_connection_dispatch(),
+                                (PSOCKADDR)&r->acc_remote, irp);
     } else if (kind == KS_RX_RECVFROM) {
         RtlZeroMemory(&r->dg_from, sizeof(r->dg_from));
         r->dg_flags = 0;
         r->dg_control_len = 0;
-        status = ks_op_lock_buffer(&s->rx, s->peek_buf, KS_READY_BUF, IoWriteAccess, wbuf);
+        status = ks__op_lock_buffer(&s->rx, s->peek_buf, KS_READY_BUF, IoWriteAccess, wbuf);
         if (NT_SUCCESS(status))
-            status = ks_wsk_receive_from(wsk, wbuf, 0, (PSOCKADDR)&r->dg_from, &r->dg_control_len,
-                                         &r->dg_flags, irp);
+            status = ks__wsk_receive_from(wsk, wbuf, 0, (PSOCKADDR)&r->dg_from, &r->dg_control_len,
+                                          &r->dg_flags, irp);
     } else {
-        status = ks_op_lock_buffer(&s->rx, s->peek_buf + s->peek_len, room, IoWriteAccess, wbuf);
+        status = ks__op_lock_buffer(&s->rx, s->peek_buf + s->peek_len, room, IoWriteAccess, wbuf);
         if (NT_SUCCESS(status))
-            status = ks_wsk_receive(wsk, wbuf, 0, irp);
+            status = ks__wsk_receive(wsk, wbuf, 0, irp);
     }
-    ks_call_leave(s);
-    status = ks_op_async_issued(&s->rx, status);
+    ks__call_leave(s);
+    status = ks__op_async_issued(&s->rx, status);
     if (status != STATUS_PENDING) {
         set_idle(s, &r->rx, &r->rx_idle);
-        ks_sock_put(s);
-        return ks_sock_error(s, status);
+        ks__sock_put(s);
+        return ks__sock_error(s, status);
     }
     return 0;
 }
 
-BOOLEAN ks_ready_rx_reap(ks_sock *s)
+BOOLEAN ks__ready_rx_reap(ks_sock *s)
 {
     struct ks_ready *r = &s->ready;
     KIRQL irql;
 
-    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
+    KS_ASSERT(ks__lock_held_by_me(&s->rx_lock));
     KeAcquireSpinLock(&s->lock, &irql);
     if (r->rx != KS_ASYNC_DONE) {
         KeReleaseSpinLock(&s->lock, irql);
@@ -290,8 +268,8 @@ BOOLEAN ks_ready_rx_reap(ks_sock *s)
     ULONG_PTR info = r->rx_info;
     KeReleaseSpinLock(&s->lock, irql);
 
-    ks_op_reap(&s->rx, NULL);
-    int err = NT_SUCCESS(status) ? 0 : ks_sock_error(s, status);
+    ks__op_reap(&s->rx, NULL);
+    int err = NT_SUCCESS(status) ? 0 : ks__sock_error(s, status);
     /* A request cancelled (by a close) is no error of the connection. */
     BOOLEAN report = err != 0 && status != STATUS_CANCELLED && !s->closing;
     KeAcquireSpinLock(&s->lock, &irql);
@@ -319,7 +297,7 @@ BOOLEAN ks_ready_rx_reap(ks_sock *s)
     }
     r->rx = KS_ASYNC_IDLE;
     KeReleaseSpinLock(&s->lock, irql);
-    ks_sock_put(s); /* the request's; the caller holds its own */
+    ks__sock_put(s); /* the request's; the caller holds its own */
     return TRUE;
 }
 
@@ -331,22 +309,22 @@ static int wait_idle(ks_sock *s, KEVENT *idle, const ks_deadline *d)
 {
     LARGE_INTEGER t;
     NTSTATUS st =
-        KeWaitForSingleObject(idle, Executive, KernelMode, FALSE, ks_deadline_left(d, &t));
+        KeWaitForSingleObject(idle, Executive, KernelMode, FALSE, ks__deadline_left(d, &t));
     if (s->closing)
         return -EBADF;
     return st == STATUS_TIMEOUT ? -ETIMEDOUT : 0;
 }
 
-int ks_ready_rx_wait(ks_sock *s, const ks_deadline *d)
+int ks__ready_rx_wait(ks_sock *s, const ks_deadline *d)
 {
-    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
+    KS_ASSERT(ks__lock_held_by_me(&s->rx_lock));
     return wait_idle(s, &s->ready.rx_idle, d);
 }
 
-BOOLEAN ks_ready_take_accepted(ks_sock *s, ks_sock **n, ks_addr *remote)
+BOOLEAN ks__ready_take_accepted(ks_sock *s, ks_sock **n, ks_addr *remote)
 {
     struct ks_ready *r = &s->ready;
-    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
+    KS_ASSERT(ks__lock_held_by_me(&s->rx_lock));
     if (!r->acc_queued)
         return FALSE;
     *n = r->acc;
@@ -356,9 +334,9 @@ BOOLEAN ks_ready_take_accepted(ks_sock *s, ks_sock **n, ks_addr *remote)
     return TRUE;
 }
 
-int ks_ready_take_error(ks_sock *s)
+int ks__ready_take_error(ks_sock *s)
 {
-    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
+    KS_ASSERT(ks__lock_held_by_me(&s->rx_lock));
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
     int err = s->ready.rx_once_err;
@@ -367,10 +345,10 @@ int ks_ready_take_error(ks_sock *s)
     return err;
 }
 
-int ks_ready_rx_next(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
+int ks__ready_rx_next(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
 {
-    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
-    int err = ks_ready_take_error(s);
+    KS_ASSERT(ks__lock_held_by_me(&s->rx_lock));
+    int err = ks__ready_take_error(s);
     if (err != 0)
         return err;
     LONG st = s->ready.rx;
@@ -379,12 +357,12 @@ int ks_ready_rx_next(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
     if (st == KS_ASYNC_BUSY) {
         if (nonblocking)
             return -EWOULDBLOCK;
-        err = ks_ready_rx_wait(s, d);
+        err = ks__ready_rx_wait(s, d);
         return err != 0 ? err : KS_RX_RETRY;
     }
     if (!nonblocking && !d->bounded)
         return KS_RX_DIRECT;
-    err = ks_ready_rx_arm(s);
+    err = ks__ready_rx_arm(s);
     if (err != 0)
         return err;
     return nonblocking && s->ready.rx == KS_ASYNC_BUSY ? -EWOULDBLOCK : KS_RX_RETRY;
@@ -392,10 +370,10 @@ int ks_ready_rx_next(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
 
 /* ---- send side ---- */
 
-int ks_ready_tx_settle(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
+int ks__ready_tx_settle(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
 {
     struct ks_ready *r = &s->ready;
-    KS_ASSERT(ks_lock_held_by_me(&s->tx_lock));
+    KS_ASSERT(ks__lock_held_by_me(&s->tx_lock));
     for (;;) {
         KIRQL irql;
         KeAcquireSpinLock(&s->lock, &irql);
@@ -406,13 +384,13 @@ int ks_ready_tx_settle(ks_sock *s, BOOLEAN nonblocking, const ks_deadline *d)
         if (st == KS_ASYNC_IDLE)
             return 0;
         if (st == KS_ASYNC_DONE) {
-            ks_op_reap(&s->tx, NULL);
+            ks__op_reap(&s->tx, NULL);
             set_idle(s, &r->tx, &r->tx_idle);
-            ks_sock_put(s); /* the request's */
+            ks__sock_put(s); /* the request's */
             if (r->tx_kind == KS_TX_SEND && (!NT_SUCCESS(status) || info < r->tx_len)) {
                 /* Bytes taken by an earlier call were lost: report it now
                  * (rather than through SO_ERROR too); the stream is broken. */
-                int err = NT_SUCCESS(status) ? -ECONNRESET : ks_sock_error(s, status);
+                int err = NT_SUCCESS(status) ? -ECONNRESET : ks__sock_error(s, status);
                 InterlockedCompareExchange(&s->so_error, 0, err);
                 KeAcquireSpinLock(&s->lock, &irql);
                 s->send_broken = TRUE;
@@ -434,25 +412,25 @@ static int tx_start(ks_sock *s, enum ks_tx_kind kind, int state, int not_state_e
                     NTSTATUS (*issue)(ks_sock *s, PWSK_SOCKET wsk, PIRP irp), BOOLEAN *pended)
 {
     struct ks_ready *r = &s->ready;
-    KS_ASSERT(ks_lock_held_by_me(&s->tx_lock) && r->tx == KS_ASYNC_IDLE); /* settled */
-    if (!NT_SUCCESS(ks_op_prepare(&s->tx)))
+    KS_ASSERT(ks__lock_held_by_me(&s->tx_lock) && r->tx == KS_ASYNC_IDLE); /* settled */
+    if (!NT_SUCCESS(ks__op_prepare(&s->tx)))
         return -ENOMEM;
     PWSK_SOCKET wsk;
-    int err = ks_call_enter(s, state, not_state_err, &wsk);
+    int err = ks__call_enter(s, state, not_state_err, &wsk);
     if (err != 0)
         return err;
-    ks_sock_get(s); /* the request's reference, dropped when it is reaped */
+    ks__sock_get(s); /* the request's reference, dropped when it is reaped */
     r->tx_kind = (UCHAR)kind;
     set_busy(s, &r->tx, &r->tx_idle);
-    ks_op_set_callback(&s->tx, tx_done, s);
-    NTSTATUS status = issue(s, wsk, ks_op_begin(&s->tx));
-    ks_call_leave(s);
+    ks__op_set_callback(&s->tx, tx_done, s);
+    NTSTATUS status = issue(s, wsk, ks__op_begin(&s->tx));
+    ks__call_leave(s);
     *pended = status == STATUS_PENDING;
-    status = ks_op_async_issued(&s->tx, status);
+    status = ks__op_async_issued(&s->tx, status);
     if (status != STATUS_PENDING) {
         set_idle(s, &r->tx, &r->tx_idle);
-        ks_sock_put(s);
-        return ks_sock_error(s, status);
+        ks__sock_put(s);
+        return ks__sock_error(s, status);
     }
     return 0;
 }
@@ -461,22 +439,22 @@ static NTSTATUS issue_send(ks_sock *s, PWSK_SOCKET wsk, PIRP irp)
 {
     WSK_BUF *wbuf = &s->ready.tx_wbuf; /* in the socket, as rx_wbuf */
     NTSTATUS status =
-        ks_op_lock_buffer(&s->tx, s->ready.tx_buf, s->ready.tx_len, IoReadAccess, wbuf);
-    return NT_SUCCESS(status) ? ks_wsk_send(wsk, wbuf, 0, irp) : status;
+        ks__op_lock_buffer(&s->tx, s->ready.tx_buf, s->ready.tx_len, IoReadAccess, wbuf);
+    return NT_SUCCESS(status) ? ks__wsk_send(wsk, wbuf, 0, irp) : status;
 }
 
 static NTSTATUS issue_connect(ks_sock *s, PWSK_SOCKET wsk, PIRP irp)
 {
-    return ks_wsk_connect(wsk, (const SOCKADDR *)&s->ready.conn_to, 0, irp);
+    return ks__wsk_connect(wsk, (const SOCKADDR *)&s->ready.conn_to, 0, irp);
 }
 
-ks_ssize_t ks_ready_send(ks_sock *s, const void *buf, size_t len)
+ks_ssize_t ks__ready_send(ks_sock *s, const void *buf, size_t len)
 {
     struct ks_ready *r = &s->ready;
     ULONG n = len > KS_READY_SEND_MAX ? KS_READY_SEND_MAX : (ULONG)len;
-    KS_ASSERT(ks_lock_held_by_me(&s->tx_lock) && r->tx == KS_ASYNC_IDLE); /* settled */
+    KS_ASSERT(ks__lock_held_by_me(&s->tx_lock) && r->tx == KS_ASYNC_IDLE); /* settled */
     if (r->tx_buf == NULL) {
-        r->tx_buf = (UCHAR *)ks_alloc(KS_READY_SEND_MAX, KS_TAG_BUFFER);
+        r->tx_buf = (UCHAR *)ks__alloc(KS_READY_SEND_MAX, KS_TAG_BUFFER);
         if (r->tx_buf == NULL)
             return -ENOMEM;
     }
@@ -489,22 +467,22 @@ ks_ssize_t ks_ready_send(ks_sock *s, const void *buf, size_t len)
     if (r->tx == KS_ASYNC_DONE) {
         /* Completed at once (usual under Wine): a failure is reported now,
          * and the bytes count as not taken. */
-        err = ks_ready_tx_settle(s, TRUE, NULL);
+        err = ks__ready_tx_settle(s, TRUE, NULL);
         if (err != 0)
             return err;
     }
     return (ks_ssize_t)n;
 }
 
-int ks_ready_connect(ks_sock *s, const ks_addr *to)
+int ks__ready_connect(ks_sock *s, const ks_addr *to)
 {
     struct ks_ready *r = &s->ready;
     BOOLEAN pended = FALSE;
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
-    int err = ks_sock_lock(s, &s->tx_lock);
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock));
+    int err = ks__sock_lock(s, &s->tx_lock);
     if (err != 0)
         return err;
-    err = ks_ready_tx_settle(s, FALSE, NULL);
+    err = ks__ready_tx_settle(s, FALSE, NULL);
     if (err == 0) {
         r->conn_to = *to;
         r->conn_failed = FALSE;
@@ -522,49 +500,49 @@ int ks_ready_connect(ks_sock *s, const ks_addr *to)
         KeReleaseSpinLock(&s->lock, irql);
         if (done && !pended) {
             /* Completed inside the call: the caller gets the result now. */
-            ks_ready_tx_settle(s, TRUE, NULL);
+            ks__ready_tx_settle(s, TRUE, NULL);
             if (NT_SUCCESS(status)) {
                 err = 0;
             } else {
-                err = ks_sock_error(s, status);
+                err = ks__sock_error(s, status);
                 InterlockedCompareExchange(&s->so_error, 0, err);
             }
         }
     }
-    ks_sock_unlock(&s->tx_lock);
+    ks__sock_unlock(&s->tx_lock);
     return err;
 }
 
-BOOLEAN ks_ready_connecting(ks_sock *s)
+BOOLEAN ks__ready_connecting(ks_sock *s)
 {
     return s->ready.tx == KS_ASYNC_BUSY && s->ready.tx_kind == KS_TX_CONNECT;
 }
 
 /* ---- close ---- */
 
-void ks_ready_close_begin(ks_sock *s, const ks_deadline *d)
+static void ready_close_begin(ks_sock *s, const ks_deadline *d)
 {
     struct ks_ready *r = &s->ready;
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
     KS_ASSERT(s->closing && d != NULL && d->bounded);
-    ks_ready_wake(s); /* pollers report POLLNVAL */
+    ks__ready_wake(s); /* pollers report POLLNVAL */
     /* Bytes a non-blocking send took are the caller's data: an orderly
      * close delivers them, so let their request finish (bounded as the
      * orderly disconnect is) unless the close is abortive anyway. */
     if (r->tx == KS_ASYNC_BUSY && r->tx_kind == KS_TX_SEND && !s->send_broken &&
         !(s->linger_on && s->linger_secs == 0)) {
         LARGE_INTEGER t;
-        KeWaitForSingleObject(&r->tx_idle, Executive, KernelMode, FALSE, ks_deadline_left(d, &t));
+        KeWaitForSingleObject(&r->tx_idle, Executive, KernelMode, FALSE, ks__deadline_left(d, &t));
     }
 }
 
-void ks_ready_close_end(ks_sock *s)
+static void ready_close_end(ks_sock *s)
 {
     struct ks_ready *r = &s->ready;
     /* Every request was cancelled and WskCloseSocket has returned: they
      * complete now, if they have not already. Only a direction with a
      * request in flight is waited for (none can start now: the calls were
-     * drained and ks_call_enter refuses a closing socket; the callback sets
+     * drained and ks__call_enter refuses a closing socket; the callback sets
      * the state and the event under s->lock): a wait costs system calls
      * under Wine even on a signalled event. */
     KIRQL irql;
@@ -579,24 +557,33 @@ void ks_ready_close_end(ks_sock *s)
     KS_ASSERT(s->closing && r->rx != KS_ASYNC_BUSY && r->tx != KS_ASYNC_BUSY);
     /* Threads holding a direction lock are returning (woken by the close):
      * the reaps below run after them. */
-    ks_lock_acquire(&s->rx_lock);
-    ks_ready_rx_reap(s);
+    ks__lock_acquire(&s->rx_lock);
+    ks__ready_rx_reap(s);
     if (r->acc != NULL) {
         if (r->acc_queued) {
             /* A connection nobody took: never published, so its locks
              * nest in the listener's (design.md, "Lock order"). */
             KS_LOCK_NEST_BEGIN(&s->rx_lock);
-            ks_sock_close(r->acc);
+            ks__sock_close(r->acc);
             KS_LOCK_NEST_END(&s->rx_lock);
         }
-        ks_sock_put(r->acc);
+        ks__sock_put(r->acc);
         r->acc = NULL;
         r->acc_queued = FALSE;
     }
-    ks_sock_unlock(&s->rx_lock);
-    ks_lock_acquire(&s->tx_lock);
-    ks_ready_tx_settle(s, TRUE, NULL);
-    ks_sock_unlock(&s->tx_lock);
+    ks__sock_unlock(&s->rx_lock);
+    ks__lock_acquire(&s->tx_lock);
+    ks__ready_tx_settle(s, TRUE, NULL);
+    ks__sock_unlock(&s->tx_lock);
+}
+
+static const struct ks_sock_layer ready_layer = {
+    ready_init, NULL, ready_close_begin, NULL, ready_close_end, ready_free, NULL,
+};
+
+void ks__ready_register(void)
+{
+    ks__sock_register_layer(KS_LAYER_READY, &ready_layer);
 }
 
 /* ---- polling ---- */
@@ -632,13 +619,13 @@ static void poll_arm(ks_sock *s)
         return;
     /* Never wait for the lock: its holder is a receiver, which wakes the
      * pollers when it returns. */
-    if (!ks_lock_try_acquire(&s->rx_lock))
+    if (!ks__lock_try_acquire(&s->rx_lock))
         return;
-    ks_ready_rx_reap(s);
+    ks__ready_rx_reap(s);
     KeAcquireSpinLock(&s->lock, &irql);
     wanted = !readable_locked(s);
     KeReleaseSpinLock(&s->lock, irql);
-    int err = wanted ? ks_ready_rx_arm(s) : 0;
+    int err = wanted ? ks__ready_rx_arm(s) : 0;
     if (err != 0 && err != -EBADF) {
         /* Nothing can complete now: report the socket readable, so that the
          * caller's next call returns the error instead of a poll that waits
@@ -648,10 +635,10 @@ static void poll_arm(ks_sock *s)
             s->ready.rx_once_err = err;
         KeReleaseSpinLock(&s->lock, irql);
     }
-    ks_sock_unlock(&s->rx_lock);
+    ks__sock_unlock(&s->rx_lock);
 }
 
-short ks_ready_poll(ks_sock *s, short events)
+short ks__ready_poll(ks_sock *s, short events)
 {
     const struct ks_ready *r = &s->ready;
     int rev = 0;
@@ -696,10 +683,10 @@ short ks_ready_poll(ks_sock *s, short events)
     return (short)(rev & (events | POLLERR | POLLHUP | POLLNVAL));
 }
 
-ULONG ks_ready_nread(ks_sock *s)
+ULONG ks__ready_nread(ks_sock *s)
 {
-    if (ks_lock_try_acquire(&s->rx_lock)) {
-        ks_ready_rx_reap(s);
+    if (ks__lock_try_acquire(&s->rx_lock)) {
+        ks__ready_rx_reap(s);
         KIRQL irql;
         KeAcquireSpinLock(&s->lock, &irql);
         /* A stream reads ahead while its buffer has room, so that the
@@ -708,9 +695,9 @@ ULONG ks_ready_nread(ks_sock *s)
                       ((s->state == KS_SS_CONNECTED && s->peek_len < KS_READY_BUF) ||
                        (s->state == KS_SS_DATAGRAM && !s->ready.dg_held));
         KeReleaseSpinLock(&s->lock, irql);
-        if (arm && ks_ready_rx_arm(s) == 0)
-            ks_ready_rx_reap(s); /* completed at once if data was there */
-        ks_sock_unlock(&s->rx_lock);
+        if (arm && ks__ready_rx_arm(s) == 0)
+            ks__ready_rx_reap(s); /* completed at once if data was there */
+        ks__sock_unlock(&s->rx_lock);
     }
     if (s->type == SOCK_DGRAM)
         return s->ready.dg_held ? s->ready.dg_len : 0;

@@ -18,144 +18,65 @@
  * the socket's spin lock and wake waiters; the result is folded into the
  * socket ("reaped") later at PASSIVE_LEVEL, by the next consumer holding the
  * direction lock, or by the close. Each request holds a socket reference
- * from its issue until it is reaped, and ks_sock_close waits for every
+ * from its issue until it is reaped, and ks__sock_close waits for every
  * request to complete (after cancelling it) and reaps it: nothing outlives
  * the socket, and the socket outlives every callback.
  */
 #ifndef KS_READY_H
 #define KS_READY_H
 
-#include "ks_op.h"
+#include "ks_lock.h"
+#include "ks_ready_state.h"
+#include "ks_time.h"
 
 struct ks_sock;
 
-/* Most bytes a non-blocking ks_send takes in one call (copied, then sent in
- * the background), and the size of the read-ahead / datagram buffer. */
-#define KS_READY_SEND_MAX (64u * 1024)
-#define KS_READY_BUF (64u * 1024)
-
-enum ks_async_state {
-    KS_ASYNC_IDLE = 0, /* nothing in flight, nothing to reap */
-    KS_ASYNC_BUSY = 1, /* issued, callback not yet run */
-    KS_ASYNC_DONE = 2  /* callback ran: result to reap */
-};
-
-enum ks_rx_kind { KS_RX_READ = 0, KS_RX_ACCEPT, KS_RX_RECVFROM };
-enum ks_tx_kind { KS_TX_SEND = 0, KS_TX_CONNECT };
-
-/* A waiter on a socket (linked into ready.waiters): a ks_poll call (event),
- * or an asynchronous call (notify, called under the socket's spin lock at
- * DISPATCH_LEVEL; it may unlink its own link). */
-struct ks_ready_link {
-    LIST_ENTRY entry;
-    PKEVENT event; /* the poll call's event (nonpaged), or NULL */
-    void (*notify)(struct ks_sock *s, struct ks_ready_link *link);
-};
-
-/* Fields marked (L) are under the socket's spin lock; (R) under rx_lock. */
-struct ks_ready {
-    LIST_ENTRY waiters; /* (L) struct ks_ready_link */
-
-    /* ---- receive side, on s->rx ---- */
-    LONG rx;            /* (L) enum ks_async_state */
-    UCHAR rx_kind;      /* enum ks_rx_kind of the request (R) */
-    NTSTATUS rx_status; /* (L) result when DONE */
-    ULONG_PTR rx_info;  /* (L) */
-    KEVENT rx_idle;     /* notification: set unless a request is BUSY */
-    WSK_BUF rx_wbuf;    /* the request\'s buffer description */
-    BOOLEAN rx_eof;     /* (L) stream: the peer ended the stream */
-    int rx_err;         /* (L) stream: sticky receive error (negative) */
-    int rx_once_err; /* (L) error reported once: failed accept/receive-from, or a request a poller
-                        could not issue */
-    struct ks_sock *acc; /* (R) socket for the async accept, or NULL */
-    BOOLEAN acc_queued;  /* (L) acc holds an accepted connection */
-    ks_addr acc_remote;
-    BOOLEAN dg_held;      /* (L) a datagram is in peek_buf */
-    ULONG dg_len;         /* (R) its size (bytes in the buffer) */
-    ULONG dg_flags;       /* (R) WSK control flags (MSG_TRUNC ...) */
-    ULONG dg_control_len; /* (R) */
-    ks_addr dg_from;
-
-    /* ---- send side, on s->tx ---- */
-    LONG tx;             /* (L) enum ks_async_state */
-    UCHAR tx_kind;       /* enum ks_tx_kind */
-    NTSTATUS tx_status;  /* (L) result when DONE */
-    ULONG_PTR tx_info;   /* (L) */
-    ULONG tx_len;        /* bytes of the async send */
-    KEVENT tx_idle;      /* notification: set unless a request is BUSY */
-    WSK_BUF tx_wbuf;     /* the request's buffer description */
-    UCHAR *tx_buf;       /* KS_READY_SEND_MAX bytes, allocated at first use */
-    BOOLEAN conn_failed; /* (L) a non-blocking connect failed */
-    ks_addr conn_to;
-};
-
-/* Deadlines of blocking calls with SO_RCVTIMEO/SO_SNDTIMEO. */
-typedef struct ks_deadline {
-    BOOLEAN bounded; /* FALSE: no bound */
-    LONGLONG at_ms;  /* ks_now_ms() value */
-} ks_deadline;
-
-/* Milliseconds of a monotonic clock (KeQueryPerformanceCounter). IRQL: any. */
-_IRQL_requires_max_(HIGH_LEVEL) LONGLONG ks_now_ms(void);
-/* A deadline ms from now (0: no bound). */
-ks_deadline ks_deadline_in(ULONG ms);
-/* The relative timeout left until d, in *buf (0 once passed); NULL if d has
- * no bound (for KeWaitFor*). */
-_Ret_maybenull_ PLARGE_INTEGER ks_deadline_left(_In_opt_ const ks_deadline *d,
-                                                _Out_ LARGE_INTEGER *buf);
-
 /* Takes a direction lock without waiting: 0, or -EWOULDBLOCK if another
  * thread holds it. */
-_Must_inspect_result_ _IRQL_requires_max_(DISPATCH_LEVEL) static inline int ks_lock_try(
+_Must_inspect_result_ _IRQL_requires_max_(DISPATCH_LEVEL) static inline int ks__lock_try(
     _Inout_ _Requires_lock_not_held_(*_Curr_) _When_(return == 0, _Acquires_lock_(*_Curr_))
         ks_lock *lock)
 {
-    return ks_lock_try_acquire(lock) ? 0 : -EWOULDBLOCK;
+    return ks__lock_try_acquire(lock) ? 0 : -EWOULDBLOCK;
 }
 
-/* ---- lifetime (ks_socket.c) ---- */
-/* Initialises the engine of a new socket. */
-void ks_ready_init(_Inout_ struct ks_sock *s);
-/* Frees the engine's buffers (last reference). */
-void ks_ready_free(_Inout_ struct ks_sock *s);
-/* ks_sock_close, once closing is set: wakes ks_poll callers, and gives an
- * asynchronous send in flight until d (the close's deadline, always
- * bounded) to complete so an orderly close delivers it. PASSIVE_LEVEL. */
-_IRQL_requires_max_(PASSIVE_LEVEL) void ks_ready_close_begin(_Inout_ struct ks_sock *s,
-                                                             _In_ const ks_deadline *d);
-/* ks_sock_close, after WskCloseSocket: waits until every asynchronous
- * request completed (they were cancelled), reaps them (dropping their
- * references) and closes a queued accepted connection. PASSIVE_LEVEL. */
-_IRQL_requires_max_(PASSIVE_LEVEL) void ks_ready_close_end(_Inout_ struct ks_sock *s);
+/* ---- lifetime ---- */
+/* Registers the engine's socket hooks (ks_socket.h): init at creation;
+ * close_begin (wakes ks_poll callers, gives an asynchronous send in flight
+ * until the close's deadline to complete so an orderly close delivers it);
+ * close_end (after WskCloseSocket: waits until every asynchronous request
+ * completed, reaps them, dropping their references, and closes a queued
+ * accepted connection); free (the engine's buffers). ks_startup. */
+void ks__ready_register(void);
 
 /* ---- receive side: s->rx_lock held, PASSIVE_LEVEL ---- */
 /* Issues the receive-side request of s's kind (read-ahead, accept,
  * receive-from) unless one is in flight or its result is pending. Returns 0
  * (issued; it may have completed already) or a negative errno. */
 _Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
-    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_rx_arm(_Inout_ struct ks_sock *s);
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks__ready_rx_arm(_Inout_ struct ks_sock *s);
 /* Folds a completed receive-side request into the socket: buffer bytes, end
  * of stream, error, queued connection or datagram. Returns TRUE if one was
  * reaped. */
 _Requires_lock_held_(s->rx_lock) _IRQL_requires_max_(PASSIVE_LEVEL) BOOLEAN
-    ks_ready_rx_reap(_Inout_ struct ks_sock *s);
+    ks__ready_rx_reap(_Inout_ struct ks_sock *s);
 /* TRUE while a receive-side request is in flight (not yet completed). */
 _Requires_lock_held_(s->rx_lock) _IRQL_requires_max_(PASSIVE_LEVEL) BOOLEAN
-    ks_ready_rx_busy(_In_ struct ks_sock *s);
+    ks__ready_rx_busy(_In_ struct ks_sock *s);
 /* Waits until the receive-side request completes: 0, -ETIMEDOUT at d, or
  * -EBADF if s is closed meanwhile. */
 _Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
-    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_rx_wait(_Inout_ struct ks_sock *s,
-                                                            _In_opt_ const ks_deadline *d);
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks__ready_rx_wait(_Inout_ struct ks_sock *s,
+                                                             _In_opt_ const ks_deadline *d);
 /* Takes the connection a completed async accept queued: TRUE with *n (the
  * caller owns its reference; n->wsk set) and the peer's address. */
 _Success_(return != FALSE) _Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
     _IRQL_requires_max_(PASSIVE_LEVEL) BOOLEAN
-    ks_ready_take_accepted(_Inout_ struct ks_sock *s, _Outptr_ struct ks_sock **n,
-                           _Out_ ks_addr *remote);
+    ks__ready_take_accepted(_Inout_ struct ks_sock *s, _Outptr_ struct ks_sock **n,
+                            _Out_ ks_addr *remote);
 /* The error of a failed async accept / receive-from, reported once (0: none). */
 _Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
-    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_take_error(_Inout_ struct ks_sock *s);
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks__ready_take_error(_Inout_ struct ks_sock *s);
 
 /*
  * The common step of every receive-side call (ks_recv, ks_accept,
@@ -163,7 +84,7 @@ _Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
  *   KS_RX_RETRY   a result is there, or came while we waited: look again;
  *   KS_RX_DIRECT  blocking without a bound and nothing in flight: the
  *                 caller makes its request directly (into its own buffer);
- *   or an error: the one reported once (ks_ready_take_error),
+ *   or an error: the one reported once (ks__ready_take_error),
  *   -EWOULDBLOCK (non-blocking, a request in flight), the wait's
  *   -ETIMEDOUT / -EBADF, or the error of putting a request in flight.
  * Non-blocking calls and calls with a deadline go through the engine: a
@@ -172,9 +93,9 @@ _Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
  */
 enum { KS_RX_RETRY = 0, KS_RX_DIRECT = 1 };
 _Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
-    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_rx_next(_Inout_ struct ks_sock *s,
-                                                            BOOLEAN nonblocking,
-                                                            _In_ const ks_deadline *d);
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks__ready_rx_next(_Inout_ struct ks_sock *s,
+                                                             BOOLEAN nonblocking,
+                                                             _In_ const ks_deadline *d);
 
 /* ---- send side: s->tx_lock held, PASSIVE_LEVEL ---- */
 /* Settles the asynchronous send/connect before a new send: reaps it if it
@@ -182,41 +103,41 @@ _Must_inspect_result_ _Requires_lock_held_(s->rx_lock)
  * -EWOULDBLOCK (nonblocking) or waits for it up to d (-ETIMEDOUT, -EBADF).
  * Returns 0 when the send side is free. */
 _Requires_lock_held_(s->tx_lock)
-    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_tx_settle(_Inout_ struct ks_sock *s,
-                                                              BOOLEAN nonblocking,
-                                                              _In_opt_ const ks_deadline *d);
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks__ready_tx_settle(_Inout_ struct ks_sock *s,
+                                                               BOOLEAN nonblocking,
+                                                               _In_opt_ const ks_deadline *d);
 /* Copies up to KS_READY_SEND_MAX bytes of buf and sends them in the
  * background. Returns the count taken, or a negative errno (then nothing was
  * taken). The send side must be settled. */
 _Must_inspect_result_ _Requires_lock_held_(s->tx_lock) _IRQL_requires_max_(PASSIVE_LEVEL) ks_ssize_t
-    ks_ready_send(_Inout_ struct ks_sock *s, _In_reads_bytes_(len) const void *buf, size_t len);
+    ks__ready_send(_Inout_ struct ks_sock *s, _In_reads_bytes_(len) const void *buf, size_t len);
 /* Non-blocking connect of a bound stream socket (ctl lock held): 0 if it
  * completed at once, -EINPROGRESS, or the connect's error. */
 _Must_inspect_result_ _Requires_lock_held_(s->ctl_lock)
-    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_ready_connect(_Inout_ struct ks_sock *s,
-                                                            _In_ const ks_addr *to);
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks__ready_connect(_Inout_ struct ks_sock *s,
+                                                             _In_ const ks_addr *to);
 /* TRUE while a non-blocking connect is in flight. */
-BOOLEAN ks_ready_connecting(_In_ struct ks_sock *s);
+BOOLEAN ks__ready_connecting(_In_ struct ks_sock *s);
 
 /* ---- polling (ks_poll.c, ks_ioctl) ---- */
 /* The revents of s for events (POLLNVAL if s is closing); arms the
  * receive-side request when POLLIN is asked and nothing is ready (only if
  * the receive lock is free: a thread blocked in a receive wakes the pollers
  * when it returns). PASSIVE_LEVEL. */
-_IRQL_requires_max_(PASSIVE_LEVEL) short ks_ready_poll(_Inout_ struct ks_sock *s, short events);
+_IRQL_requires_max_(PASSIVE_LEVEL) short ks__ready_poll(_Inout_ struct ks_sock *s, short events);
 /* Links / unlinks a poll waiter (IRQL <= DISPATCH_LEVEL). */
-_IRQL_requires_max_(DISPATCH_LEVEL) void ks_ready_add_waiter(_Inout_ struct ks_sock *s,
-                                                             _Inout_ struct ks_ready_link *link);
-_IRQL_requires_max_(DISPATCH_LEVEL) void ks_ready_remove_waiter(_Inout_ struct ks_sock *s,
-                                                                _Inout_ struct ks_ready_link *link);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks__ready_add_waiter(_Inout_ struct ks_sock *s,
+                                                              _Inout_ struct ks_ready_link *link);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks__ready_remove_waiter(
+    _Inout_ struct ks_sock *s, _Inout_ struct ks_ready_link *link);
 /* Wakes the ks_poll calls and asynchronous calls waiting on s (IRQL <=
  * DISPATCH_LEVEL). */
-_IRQL_requires_max_(DISPATCH_LEVEL) void ks_ready_wake(_Inout_ struct ks_sock *s);
-/* ks_ready_wake, only if someone waits: for callers that release a
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks__ready_wake(_Inout_ struct ks_sock *s);
+/* ks__ready_wake, only if someone waits: for callers that release a
  * direction lock a waiter may have found taken. */
-_IRQL_requires_max_(DISPATCH_LEVEL) void ks_ready_wake_waiters(_Inout_ struct ks_sock *s);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks__ready_wake_waiters(_Inout_ struct ks_sock *s);
 /* FIONREAD: bytes ks_recv would return at once (stream), or the size of the
  * next datagram; arms the read-ahead if nothing is held. PASSIVE_LEVEL. */
-_IRQL_requires_max_(PASSIVE_LEVEL) ULONG ks_ready_nread(_Inout_ struct ks_sock *s);
+_IRQL_requires_max_(PASSIVE_LEVEL) ULONG ks__ready_nread(_Inout_ struct ks_sock *s);
 
 #endif /* KS_READY_H */

@@ -21,7 +21,7 @@
 
 /* ------------------------------------------------------------- queries */
 
-/* Queries in flight, for ks_query_cancel_all. A zero KSPIN_LOCK is an
+/* Queries in flight, for ks__query_cancel_all. A zero KSPIN_LOCK is an
  * initialised one; the list head points to itself from the start. */
 static KSPIN_LOCK g_query_lock;
 static LIST_ENTRY g_queries = {&g_queries, &g_queries};
@@ -29,7 +29,7 @@ static LIST_ENTRY g_queries = {&g_queries, &g_queries};
 /* The extra bytes start at this offset, aligned for any type they hold. */
 #define KS_QUERY_HEAD ((sizeof(ks_query) + 15) & ~(SIZE_T)15)
 
-int ks_query_start(ks_query **q, SIZE_T extra, void **extra_out, const WSK_PROVIDER_NPI **npi)
+int ks__query_start(ks_query **q, SIZE_T extra, void **extra_out, const WSK_PROVIDER_NPI **npi)
 {
     KIRQL irql;
 
@@ -37,17 +37,17 @@ int ks_query_start(ks_query **q, SIZE_T extra, void **extra_out, const WSK_PROVI
     /* As for sockets: counted first, then checked, so that ks_cleanup (which
      * clears "running" and then waits for the count) cannot miss it. The
      * first check keeps the count untouched while ks_startup resets it. */
-    if (!ks_library_running())
+    if (!ks__library_running())
         return -ENETDOWN;
-    ks_live_socket_added();
-    ks_query *query = (ks_query *)ks_alloc(KS_QUERY_HEAD + extra, KS_TAG_RESOLVE);
+    ks__live_socket_added();
+    ks_query *query = (ks_query *)ks__alloc(KS_QUERY_HEAD + extra, KS_TAG_RESOLVE);
     if (query == NULL) {
-        ks_live_socket_removed();
+        ks__live_socket_removed();
         return -EAI_MEMORY;
     }
-    if (!NT_SUCCESS(ks_op_init(&query->op))) {
-        ks_free(query, KS_TAG_RESOLVE);
-        ks_live_socket_removed();
+    if (!NT_SUCCESS(ks__op_init(&query->op))) {
+        ks__free(query, KS_TAG_RESOLVE);
+        ks__live_socket_removed();
         return -EAI_MEMORY;
     }
     KeAcquireSpinLock(&g_query_lock, &irql);
@@ -55,9 +55,9 @@ int ks_query_start(ks_query **q, SIZE_T extra, void **extra_out, const WSK_PROVI
     KeReleaseSpinLock(&g_query_lock, irql);
     /* Listed before this check: a ks_cleanup that started meanwhile either
      * is seen here or sees the query in its cancel pass. */
-    NTSTATUS status = ks_library_running() ? ks_provider(npi) : STATUS_DEVICE_NOT_READY;
+    NTSTATUS status = ks__library_running() ? ks__provider_npi(npi) : STATUS_DEVICE_NOT_READY;
     if (!NT_SUCCESS(status)) {
-        ks_query_end(query);
+        ks__query_end(query);
         return -ENETDOWN;
     }
     *extra_out = (UCHAR *)query + KS_QUERY_HEAD;
@@ -65,34 +65,34 @@ int ks_query_start(ks_query **q, SIZE_T extra, void **extra_out, const WSK_PROVI
     return 0;
 }
 
-NTSTATUS ks_query_wait(ks_query *q, NTSTATUS call_status, BOOLEAN *cancelled)
+NTSTATUS ks__query_wait(ks_query *q, NTSTATUS call_status, BOOLEAN *cancelled)
 {
-    /* ks_query_cancel_all may have run between the listing and the request
+    /* ks__query_cancel_all may have run between the listing and the request
      * (it then found nothing to cancel): cancel now. Both sides write first
      * (the op's state, the flag: interlocked) and read second, so at least
      * one of them sees the request in flight. */
     if (InterlockedCompareExchange(&q->cancelled, 0, 0) != 0)
-        ks_op_cancel(&q->op);
-    NTSTATUS status = ks_op_wait(&q->op, call_status, NULL, NULL);
+        ks__op_cancel(&q->op);
+    NTSTATUS status = ks__op_wait(&q->op, call_status, NULL, NULL);
     *cancelled = InterlockedCompareExchange(&q->cancelled, 0, 0) != 0;
     return status;
 }
 
-void ks_query_end(ks_query *q)
+void ks__query_end(ks_query *q)
 {
     KIRQL irql;
 
-    /* Unlisted under the lock: ks_query_cancel_all never touches a freed
+    /* Unlisted under the lock: ks__query_cancel_all never touches a freed
      * IRP. */
     KeAcquireSpinLock(&g_query_lock, &irql);
     RemoveEntryList(&q->link);
     KeReleaseSpinLock(&g_query_lock, irql);
-    ks_op_free(&q->op);
-    ks_free(q, KS_TAG_RESOLVE);
-    ks_live_socket_removed();
+    ks__op_free(&q->op);
+    ks__free(q, KS_TAG_RESOLVE);
+    ks__live_socket_removed();
 }
 
-void ks_query_cancel_all(void)
+void ks__query_cancel_all(void)
 {
     KIRQL irql;
 
@@ -100,12 +100,12 @@ void ks_query_cancel_all(void)
     for (PLIST_ENTRY e = g_queries.Flink; e != &g_queries; e = e->Flink) {
         ks_query *q = CONTAINING_RECORD(e, ks_query, link);
         InterlockedExchange(&q->cancelled, 1);
-        ks_op_cancel(&q->op);
+        ks__op_cancel(&q->op);
     }
     KeReleaseSpinLock(&g_query_lock, irql);
 }
 
-int ks_query_status_to_eai(NTSTATUS status)
+int ks__query_status_to_eai(NTSTATUS status)
 {
     switch (status) {
     case STATUS_NOT_FOUND:
@@ -152,7 +152,7 @@ static void set_name(UNICODE_STRING *u, WCHAR *buf, const char *text, long units
     u->Buffer = buf;
     u->Length = (USHORT)(units * (long)sizeof(WCHAR));
     u->MaximumLength = (USHORT)((units + 1) * (long)sizeof(WCHAR));
-    (void)ks_utf8_to_utf16(text, buf, (size_t)units + 1);
+    (void)ks__utf8_to_utf16(text, buf, (size_t)units + 1);
 }
 
 /*
@@ -171,15 +171,15 @@ static int gai_ask(const char *node, const char *service, int flags, int family,
     answer->q = NULL;
     answer->list = NULL;
     if (node != NULL)
-        node_units = ks_utf8_to_utf16(node, NULL, 0);
+        node_units = ks__utf8_to_utf16(node, NULL, 0);
     if (service != NULL)
-        service_units = ks_utf8_to_utf16(service, NULL, 0);
+        service_units = ks__utf8_to_utf16(service, NULL, 0);
     if (node_units < 0 || service_units < 0 || node_units > KS_NAME_MAX_UNITS ||
         service_units > KS_NAME_MAX_UNITS)
         return invalid_err;
     SIZE_T size = sizeof(struct gai_req) +
                   ((SIZE_T)node_units + 1 + (SIZE_T)service_units + 1) * sizeof(WCHAR);
-    int err = ks_query_start(&answer->q, size, &extra, &answer->npi);
+    int err = ks__query_start(&answer->q, size, &extra, &answer->npi);
     if (err != 0)
         return err;
     struct gai_req *req = (struct gai_req *)extra;
@@ -193,25 +193,25 @@ static int gai_ask(const char *node, const char *service, int flags, int family,
     req->hints.ai_socktype = socktype;
 
     ks_query *q = answer->q;
-    PIRP irp = ks_op_begin(&q->op);
-    NTSTATUS status = ks_wsk_get_address_info(answer->npi, node != NULL ? &req->node : NULL,
-                                              service != NULL ? &req->service : NULL, NS_ALL,
-                                              &req->hints, &req->result, irp);
-    status = ks_query_wait(q, status, &cancelled);
+    PIRP irp = ks__op_begin(&q->op);
+    NTSTATUS status = ks__wsk_get_address_info(answer->npi, node != NULL ? &req->node : NULL,
+                                               service != NULL ? &req->service : NULL, NS_ALL,
+                                               &req->hints, &req->result, irp);
+    status = ks__query_wait(q, status, &cancelled);
     answer->list = req->result;
     if (NT_SUCCESS(status) && answer->list != NULL)
         return 0;
     /* A provider that failed yet gave a list still gets it back. */
     if (answer->list != NULL)
-        ks_wsk_free_address_info(answer->npi, answer->list);
-    ks_query_end(q);
+        ks__wsk_free_address_info(answer->npi, answer->list);
+    ks__query_end(q);
     answer->q = NULL;
     answer->list = NULL;
     if (cancelled)
         return -ENETDOWN;
     if (NT_SUCCESS(status) || status == STATUS_NOT_FOUND)
         return not_found_err;
-    return ks_query_status_to_eai(status);
+    return ks__query_status_to_eai(status);
 }
 
 /* Gives the provider's list back (the NPI is still held by the query). */
@@ -219,8 +219,8 @@ static void gai_release(struct gai_answer *answer)
 {
     if (answer->q == NULL)
         return;
-    ks_wsk_free_address_info(answer->npi, answer->list);
-    ks_query_end(answer->q);
+    ks__wsk_free_address_info(answer->npi, answer->list);
+    ks__query_end(answer->q);
     answer->q = NULL;
 }
 
@@ -284,7 +284,7 @@ static int add_address(struct builder *b, const struct lookup *lk, const struct 
             continue;
         SIZE_T name = b->head == NULL && canon->bytes > 0 ? canon->bytes + 1 : 0;
         struct ks_ai_node *n =
-            (struct ks_ai_node *)ks_alloc(sizeof(struct ks_ai_node) + name, KS_TAG_RESOLVE);
+            (struct ks_ai_node *)ks__alloc(sizeof(struct ks_ai_node) + name, KS_TAG_RESOLVE);
         if (n == NULL)
             return -EAI_MEMORY;
         n->ai.ai_flags = lk->flags;
@@ -310,7 +310,7 @@ static int add_address(struct builder *b, const struct lookup *lk, const struct 
             if (canon->utf8 != NULL)
                 RtlCopyMemory(text, canon->utf8, canon->bytes);
             else
-                (void)ks_utf16_to_utf8(canon->utf16, canon->units, text, name);
+                (void)ks__utf16_to_utf8(canon->utf16, canon->units, text, name);
             n->ai.ai_canonname = text;
         }
         *b->tail = &n->ai;
@@ -423,14 +423,14 @@ static int resolve_host(const char *node, const struct lookup *lk, struct builde
         return err;
     if (lk->flags & AI_CANONNAME) {
         canon.utf8 = node;
-        canon.bytes = ks_text_length(node);
+        canon.bytes = ks__text_length(node);
         for (const ADDRINFOEXW *e = answer.list; e != NULL; e = e->ai_next) {
             if (e->ai_canonname == NULL)
                 continue;
             size_t units = 0;
             while (units <= KS_NAME_MAX_UNITS && e->ai_canonname[units] != 0)
                 units++;
-            long bytes = ks_utf16_to_utf8(e->ai_canonname, units, NULL, 0);
+            long bytes = ks__utf16_to_utf8(e->ai_canonname, units, NULL, 0);
             /* A name that does not convert keeps the node's text. */
             if (units > 0 && units <= KS_NAME_MAX_UNITS && bytes > 0) {
                 canon.utf8 = NULL;
@@ -490,7 +490,7 @@ static int numeric_host(const char *node, const struct lookup *lk, struct builde
     RtlZeroMemory(&v6, sizeof(v6));
     if (lk->flags & AI_CANONNAME) {
         canon.utf8 = node;
-        canon.bytes = ks_text_length(node);
+        canon.bytes = ks__text_length(node);
     }
     if (ks_inet_pton(AF_INET, node, &v4.sin_addr) == 1) {
         v4.sin_family = AF_INET;
@@ -514,7 +514,7 @@ int ks_getaddrinfo(const char *node, const char *service, const struct addrinfo 
     struct builder b = {NULL, NULL};
     int err;
 
-    if (!ks_can_block())
+    if (!ks__can_block())
         return -EPERM;
     if (res == NULL)
         return -EFAULT;
@@ -562,7 +562,7 @@ void ks_freeaddrinfo(struct addrinfo *res)
     while (res != NULL) {
         struct addrinfo *next = res->ai_next;
         /* ai is the first member: the entry's block starts there. */
-        ks_free(CONTAINING_RECORD(res, struct ks_ai_node, ai), KS_TAG_RESOLVE);
+        ks__free(CONTAINING_RECORD(res, struct ks_ai_node, ai), KS_TAG_RESOLVE);
         res = next;
     }
 }

@@ -24,7 +24,7 @@
 typedef struct ks_query {
     ks_op op;
     LIST_ENTRY link;         /* in the list of queries in flight */
-    volatile LONG cancelled; /* set by ks_query_cancel_all */
+    volatile LONG cancelled; /* set by ks__query_cancel_all */
 } ks_query;
 
 /*
@@ -34,8 +34,8 @@ typedef struct ks_query {
  * stopping, or no provider).
  */
 _Success_(return == 0) _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
-int ks_query_start(_Outptr_ ks_query **q, SIZE_T extra, _Outptr_ void **extra_out,
-                   _Outptr_ const WSK_PROVIDER_NPI **npi);
+int ks__query_start(_Outptr_ ks_query **q, SIZE_T extra, _Outptr_ void **extra_out,
+                    _Outptr_ const WSK_PROVIDER_NPI **npi);
 
 /*
  * Ends the request just issued (call_status: what the WSK function
@@ -44,16 +44,16 @@ int ks_query_start(_Outptr_ ks_query **q, SIZE_T extra, _Outptr_ void **extra_ou
  * cancelled the query. PASSIVE_LEVEL.
  */
 _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
-NTSTATUS ks_query_wait(_Inout_ ks_query *q, NTSTATUS call_status, _Out_ BOOLEAN *cancelled);
+NTSTATUS ks__query_wait(_Inout_ ks_query *q, NTSTATUS call_status, _Out_ BOOLEAN *cancelled);
 
-/* Unregisters and frees a query (after ks_query_wait, or without a request). */
-void ks_query_end(_Inout_ ks_query *q);
+/* Unregisters and frees a query (after ks__query_wait, or without a request). */
+void ks__query_end(_Inout_ ks_query *q);
 
 /* ks_cleanup: cancels every query in flight (they then end by themselves;
  * ks_cleanup waits for them as for live sockets). IRQL <= DISPATCH_LEVEL. */
-_IRQL_requires_max_(DISPATCH_LEVEL) void ks_query_cancel_all(void);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks__query_cancel_all(void);
 
 /* The EAI error of a failed resolution status (negative). */
-int ks_query_status_to_eai(NTSTATUS status);
+int ks__query_status_to_eai(NTSTATUS status);
 
 #endif /* KS_RESOLVE_H */

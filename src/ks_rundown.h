@@ -19,7 +19,7 @@
  * A ks_lock whose event is initialised by its first acquirer. The
  * initialisation runs at DISPATCH_LEVEL, so it is never preempted on its
  * processor: a thread that finds it in progress (on another processor)
- * spins for the few instructions of ks_lock_init only, then waits on the
+ * spins for the few instructions of ks__lock_init only, then waits on the
  * lock's event like any ks_lock waiter. Acquire at PASSIVE_LEVEL.
  */
 enum ks_static_lock_init { KS_STATIC_UNINIT = 0, KS_STATIC_INITIALISING, KS_STATIC_READY };
@@ -29,7 +29,7 @@ typedef struct ks_static_lock {
     ks_lock lock;       /* usable once init is KS_STATIC_READY */
 } ks_static_lock;
 
-_IRQL_requires_max_(PASSIVE_LEVEL) static inline void ks_static_lock_acquire(
+_IRQL_requires_max_(PASSIVE_LEVEL) static inline void ks__static_lock_acquire(
     _Inout_ ks_static_lock *l)
 {
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
@@ -38,7 +38,7 @@ _IRQL_requires_max_(PASSIVE_LEVEL) static inline void ks_static_lock_acquire(
         KeRaiseIrql(DISPATCH_LEVEL, &irql);
         if (InterlockedCompareExchange(&l->init, KS_STATIC_INITIALISING, KS_STATIC_UNINIT) ==
             KS_STATIC_UNINIT) {
-            ks_lock_init(&l->lock);
+            ks__lock_init(&l->lock);
             InterlockedExchange(&l->init, KS_STATIC_READY);
         } else {
             while (InterlockedCompareExchange(&l->init, KS_STATIC_READY, KS_STATIC_READY) !=
@@ -47,13 +47,13 @@ _IRQL_requires_max_(PASSIVE_LEVEL) static inline void ks_static_lock_acquire(
         }
         KeLowerIrql(irql);
     }
-    ks_lock_acquire(&l->lock);
+    ks__lock_acquire(&l->lock);
 }
 
-static inline void ks_static_lock_release(_Inout_ ks_static_lock *l)
+static inline void ks__static_lock_release(_Inout_ ks_static_lock *l)
 {
     KS_ASSERT(l->init == KS_STATIC_READY);
-    ks_lock_release(&l->lock);
+    ks__lock_release(&l->lock);
 }
 
 /*
@@ -70,17 +70,17 @@ static inline void ks_static_lock_release(_Inout_ ks_static_lock *l)
  */
 typedef struct ks_rundown {
     volatile LONG count;   /* users, interlocked */
-    volatile LONG waiting; /* 1 while ks_rundown_wait runs, interlocked */
+    volatile LONG waiting; /* 1 while ks__rundown_wait runs, interlocked */
     BOOLEAN event_ready;   /* zero initialised (by the waiter) */
     KEVENT zero;           /* NotificationEvent: set by a release to 0 */
 } ks_rundown;
 
-static inline void ks_rundown_acquire(_Inout_ ks_rundown *r)
+static inline void ks__rundown_acquire(_Inout_ ks_rundown *r)
 {
     InterlockedIncrement(&r->count);
 }
 
-_IRQL_requires_max_(DISPATCH_LEVEL) static inline void ks_rundown_release(_Inout_ ks_rundown *r)
+_IRQL_requires_max_(DISPATCH_LEVEL) static inline void ks__rundown_release(_Inout_ ks_rundown *r)
 {
     KS_ASSERT(r->count > 0); /* each release follows its acquire */
     if (InterlockedDecrement(&r->count) == 0 && InterlockedCompareExchange(&r->waiting, 0, 0) != 0)
@@ -88,7 +88,7 @@ _IRQL_requires_max_(DISPATCH_LEVEL) static inline void ks_rundown_release(_Inout
 }
 
 /* The current count (for reports). */
-static inline LONG ks_rundown_count(_In_ ks_rundown *r)
+static inline LONG ks__rundown_count(_In_ ks_rundown *r)
 {
     return InterlockedCompareExchange(&r->count, 0, 0);
 }
@@ -96,7 +96,7 @@ static inline LONG ks_rundown_count(_In_ ks_rundown *r)
 /* Waits until the count is 0: TRUE, or FALSE if it stayed above 0 for
  * timeout_ms (the caller reports and waits again). PASSIVE_LEVEL. */
 _IRQL_requires_max_(PASSIVE_LEVEL) static inline BOOLEAN
-    ks_rundown_wait(_Inout_ ks_rundown *r, ULONG timeout_ms)
+    ks__rundown_wait(_Inout_ ks_rundown *r, ULONG timeout_ms)
 {
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
     KS_ASSERT(r->waiting == 0); /* one waiter at a time */
@@ -105,14 +105,14 @@ _IRQL_requires_max_(PASSIVE_LEVEL) static inline BOOLEAN
         r->event_ready = TRUE;
     }
     InterlockedExchange(&r->waiting, 1); /* also publishes the initialisation */
-    LARGE_INTEGER timeout = ks_relative_ms(timeout_ms);
+    LARGE_INTEGER timeout = ks__relative_ms(timeout_ms);
     BOOLEAN drained = FALSE;
     for (;;) {
         /* Cleared before the count is read: a release to 0 after the read
          * sets it again (the count may rise and fall meanwhile: users that
          * count, see the gate closed and uncount). */
         KeClearEvent(&r->zero);
-        if (ks_rundown_count(r) == 0) {
+        if (ks__rundown_count(r) == 0) {
             drained = TRUE;
             break;
         }

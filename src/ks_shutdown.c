@@ -7,6 +7,7 @@
  * does without telling the peer. A receive already waiting is not woken.
  */
 #include "ks_socket.h"
+#include "ks_descriptor.h"
 
 static void set_flag(ks_sock *s, BOOLEAN *flag)
 {
@@ -19,22 +20,22 @@ static void set_flag(ks_sock *s, BOOLEAN *flag)
 int ks_shutdown(int fd, int how)
 {
     ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0)
         return err;
     if (how != SD_RECEIVE && how != SD_SEND && how != SD_BOTH)
         err = -EINVAL;
     else
-        err = ks_sock_lock(s, &s->ctl_lock);
+        err = ks__sock_lock(s, &s->ctl_lock);
     if (err != 0) {
-        ks_sock_put(s);
+        ks__sock_put(s);
         return err;
     }
     if (s->type != SOCK_STREAM || s->state != KS_SS_CONNECTED) {
         err = -ENOTCONN;
     } else if (how != SD_RECEIVE && !s->shut_wr) {
         /* Graceful, bounded as at close. */
-        NTSTATUS status = ks_sock_wsk_shutdown_send(s, KS_CLOSE_DISCONNECT_MS);
+        NTSTATUS status = ks__sock_wsk_shutdown_send(s, KS_CLOSE_DISCONNECT_MS);
         if (NT_SUCCESS(status)) {
             set_flag(s, &s->shut_wr);
         } else if (s->closing) {
@@ -48,13 +49,13 @@ int ks_shutdown(int fd, int how)
         } else {
             /* STATUS_NOT_IMPLEMENTED (Wine) gives -EOPNOTSUPP: nothing
              * changed, the socket is still usable. */
-            err = ks_sock_error(s, status);
+            err = ks__sock_error(s, status);
         }
     }
     /* SD_BOTH ends receiving only if ending sending worked. */
     if (err == 0 && how != SD_SEND)
         set_flag(s, &s->shut_rd);
-    ks_sock_unlock(&s->ctl_lock);
-    ks_sock_put(s);
+    ks__sock_unlock(&s->ctl_lock);
+    ks__sock_put(s);
     return err;
 }

@@ -1,26 +1,56 @@
 /* ks_socket.c - socket objects: creation, references, close; address checks. */
 #include "ks_socket.h"
-#include "ks_events.h"
-#include "ks_fdtable.h"
 #include "ks_provider.h"
 #include "ks_wsk.h"
+
+/* The higher layers' hooks (ks_socket.h), by slot. Written only by
+ * ks__sock_register_layer while the library is stopped (ks_startup, under
+ * its lock, before "running" is set: no socket exists and none is being
+ * created), read without a lock afterwards: every reader runs on a socket
+ * created after the registration. */
+static const struct ks_sock_layer *g_layers[KS_LAYER_COUNT];
+
+void ks__sock_register_layer(enum ks_sock_layer_slot slot, const struct ks_sock_layer *ops)
+{
+    KS_ASSERT((unsigned)slot < KS_LAYER_COUNT && ops != NULL);
+    KS_ASSERT(g_layers[slot] == NULL || g_layers[slot] == ops);
+    KS_ASSERT(!ks__library_running());
+    g_layers[slot] = ops;
+}
+
+const WSK_CLIENT_CONNECTION_DISPATCH *ks__sock_connection_dispatch(void)
+{
+    for (int i = 0; i < KS_LAYER_COUNT; i++)
+        if (g_layers[i] != NULL && g_layers[i]->connection_dispatch != NULL)
+            return g_layers[i]->connection_dispatch;
+    return NULL;
+}
+
+/* Calls hook (a struct ks_sock_layer member taking only s) of every layer
+ * that has one, in slot order. */
+#define KS_LAYERS_CALL(hook, s)                                                                    \
+    do {                                                                                           \
+        for (int layer_ = 0; layer_ < KS_LAYER_COUNT; layer_++)                                    \
+            if (g_layers[layer_] != NULL && g_layers[layer_]->hook != NULL)                        \
+                g_layers[layer_]->hook(s);                                                         \
+    } while (0)
 
 static void disconnect_start(ks_sock *s);
 static NTSTATUS disconnect_issue(ks_sock *s, PWSK_SOCKET wsk, ULONG flags);
 
-ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *err)
+ks_sock *ks__sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *err)
 {
     /* Count first, then check: ks_cleanup clears "running" and then waits for
      * the count to drop, so it cannot miss a socket created meanwhile. */
-    ks_live_socket_added();
-    if (!ks_library_running()) {
-        ks_live_socket_removed();
+    ks__live_socket_added();
+    if (!ks__library_running()) {
+        ks__live_socket_removed();
         *err = -ENETDOWN;
         return NULL;
     }
-    ks_sock *s = (ks_sock *)ks_alloc(sizeof(*s), KS_TAG_SOCKET);
+    ks_sock *s = (ks_sock *)ks__alloc(sizeof(*s), KS_TAG_SOCKET);
     if (s == NULL) {
-        ks_live_socket_removed();
+        ks__live_socket_removed();
         *err = -ENOMEM;
         return NULL;
     }
@@ -33,32 +63,32 @@ ks_sock *ks_sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *er
     s->state = KS_SS_NEW;
     KeInitializeEvent(&s->closed, NotificationEvent, FALSE);
     KeInitializeEvent(&s->calls_drained, NotificationEvent, FALSE);
-    ks_lock_init(&s->ctl_lock);
-    ks_lock_init(&s->rx_lock);
-    ks_lock_init(&s->tx_lock);
+    ks__lock_init(&s->ctl_lock);
+    ks__lock_init(&s->rx_lock);
+    ks__lock_init(&s->tx_lock);
     KS_LOCK_CLASS(&s->lock, "sock.lock");
     KS_LOCK_CLASS(&s->ctl_lock, "sock.ctl_lock");
     KS_LOCK_CLASS(&s->rx_lock, "sock.rx_lock");
     KS_LOCK_CLASS(&s->tx_lock, "sock.tx_lock");
-    ks_ready_init(s);
+    KS_LAYERS_CALL(init, s);
     InitializeListHead(&s->aio_q[0]);
     InitializeListHead(&s->aio_q[1]);
     /* No IRP yet: each direction gets its own at its first use and keeps
      * it; the control operation takes one per request (a socket at rest
      * holds none), and the close falls back on the library's reserve. */
-    ks_op_init_lazy(&s->ctl);
-    ks_op_init_lazy(&s->rx);
-    ks_op_init_lazy(&s->tx);
+    ks__op_init_lazy(&s->ctl);
+    ks__op_init_lazy(&s->rx);
+    ks__op_init_lazy(&s->tx);
     return s;
 }
 
-void ks_sock_get(ks_sock *s)
+void ks__sock_get(ks_sock *s)
 {
     KS_ASSERT(s->refs > 0); /* only a holder of a reference takes another */
     InterlockedIncrement(&s->refs);
 }
 
-void ks_sock_put(ks_sock *s)
+void ks__sock_put(ks_sock *s)
 {
     KS_ASSERT(s->refs > 0);
     if (InterlockedDecrement(&s->refs) != 0)
@@ -66,54 +96,51 @@ void ks_sock_put(ks_sock *s)
     /* Last reference: no thread uses the socket, nothing is in flight, the
      * provider's socket is closed. */
     KS_ASSERT(s->in_call == 0 && s->wsk == NULL);
-    KS_ASSERT(s->ready.rx != KS_ASYNC_BUSY && s->ready.tx != KS_ASYNC_BUSY);
-    KS_ASSERT(IsListEmpty(&s->ready.waiters));
     KS_ASSERT(IsListEmpty(&s->aio_q[0]) && IsListEmpty(&s->aio_q[1]));
-    ks_op_free(&s->ctl);
-    ks_op_free(&s->rx);
-    ks_op_free(&s->tx);
-    ks_free(s->peek_buf, KS_TAG_BUFFER);
-    ks_free(s->opts, KS_TAG_MISC);
-    ks_ready_free(s);
-    ks_events_free(s);
-    ks_free(s, KS_TAG_SOCKET);
-    ks_live_socket_removed();
+    ks__op_free(&s->ctl);
+    ks__op_free(&s->rx);
+    ks__op_free(&s->tx);
+    ks__free(s->peek_buf, KS_TAG_BUFFER);
+    ks__free(s->opts, KS_TAG_MISC);
+    KS_LAYERS_CALL(free, s);
+    ks__free(s, KS_TAG_SOCKET);
+    ks__live_socket_removed();
 }
 
-int ks_sock_lock(ks_sock *s, ks_lock *lock)
+int ks__sock_lock(ks_sock *s, ks_lock *lock)
 {
     KS_ASSERT_IRQL_MAX(APC_LEVEL);
-    if (!ks_lock_acquire_or(lock, &s->closed))
+    if (!ks__lock_acquire_or(lock, &s->closed))
         return -EBADF;
     /* A free lock is taken without looking at the event: a thread that
      * looked the socket up before a close and comes here after it must not
      * work on it (the close may have ended: s->wsk gone). */
     if (s->closing) {
-        ks_lock_release(lock);
+        ks__lock_release(lock);
         return -EBADF;
     }
     return 0;
 }
 
-int ks_sock_lock_mode(ks_sock *s, ks_lock *lock, BOOLEAN nonblocking)
+int ks__sock_lock_mode(ks_sock *s, ks_lock *lock, BOOLEAN nonblocking)
 {
     if (!nonblocking)
-        return ks_sock_lock(s, lock);
-    if (!ks_lock_try_acquire(lock))
+        return ks__sock_lock(s, lock);
+    if (!ks__lock_try_acquire(lock))
         return s->closing ? -EBADF : -EWOULDBLOCK;
-    if (s->closing) { /* as ks_sock_lock: never work on a closing socket */
-        ks_lock_release(lock);
+    if (s->closing) { /* as ks__sock_lock: never work on a closing socket */
+        ks__lock_release(lock);
         return -EBADF;
     }
     return 0;
 }
 
-void ks_sock_unlock(ks_lock *lock)
+void ks__sock_unlock(ks_lock *lock)
 {
-    ks_lock_release(lock);
+    ks__lock_release(lock);
 }
 
-int ks_call_enter(ks_sock *s, int state, int not_state_err, PWSK_SOCKET *wsk)
+int ks__call_enter(ks_sock *s, int state, int not_state_err, PWSK_SOCKET *wsk)
 {
     int err = 0;
     KIRQL irql;
@@ -133,43 +160,43 @@ int ks_call_enter(ks_sock *s, int state, int not_state_err, PWSK_SOCKET *wsk)
     return err;
 }
 
-void ks_call_leave(ks_sock *s)
+void ks__call_leave(ks_sock *s)
 {
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
-    KS_ASSERT(s->in_call > 0); /* after a successful ks_call_enter */
+    KS_ASSERT(s->in_call > 0); /* after a successful ks__call_enter */
     if (--s->in_call == 0 && s->closing)
         KeSetEvent(&s->calls_drained, IO_NO_INCREMENT, FALSE);
     KeReleaseSpinLock(&s->lock, irql);
 }
 
-NTSTATUS ks_sock_wsk_create(ks_sock *s, ULONG kind)
+NTSTATUS ks__sock_wsk_create(ks_sock *s, ULONG kind)
 {
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock));
     KS_ASSERT(s->wsk == NULL); /* the previous one was closed */
     const WSK_PROVIDER_NPI *npi;
-    NTSTATUS status = ks_provider(&npi);
+    NTSTATUS status = ks__provider_npi(&npi);
     if (!NT_SUCCESS(status))
         return status;
-    if (!NT_SUCCESS(ks_op_prepare(&s->ctl)))
+    if (!NT_SUCCESS(ks__op_prepare(&s->ctl)))
         return STATUS_INSUFFICIENT_RESOURCES;
-    int err = ks_call_enter(s, -1, 0, NULL);
+    int err = ks__call_enter(s, -1, 0, NULL);
     if (err != 0) {
-        ks_op_drop(&s->ctl);
-        return ks_errno_status(err);
+        ks__op_drop(&s->ctl);
+        return ks__errno_status(err);
     }
-    PIRP irp = ks_op_begin(&s->ctl);
+    PIRP irp = ks__op_begin(&s->ctl);
     /* Connection sockets get the library's connection dispatch (events
      * disabled until asked for); listening sockets their event dispatch
      * when ks_listen_events set one. */
     const void *dispatch = kind == WSK_FLAG_CONNECTION_SOCKET
-                               ? (const void *)ks_events_connection_dispatch()
+                               ? (const void *)ks__sock_connection_dispatch()
                                : s->wsk_dispatch;
-    status = ks_wsk_socket(npi, s->family, s->type, s->protocol, kind, s, dispatch, irp);
-    ks_call_leave(s);
+    status = ks__wsk_socket(npi, s->family, s->type, s->protocol, kind, s, dispatch, irp);
+    ks__call_leave(s);
     ULONG_PTR info;
-    status = ks_op_wait(&s->ctl, status, NULL, &info);
-    ks_op_drop(&s->ctl);
+    status = ks__op_wait(&s->ctl, status, NULL, &info);
+    ks__op_drop(&s->ctl);
     if (NT_SUCCESS(status)) {
         KIRQL irql;
         KeAcquireSpinLock(&s->lock, &irql);
@@ -180,38 +207,38 @@ NTSTATUS ks_sock_wsk_create(ks_sock *s, ULONG kind)
     return status;
 }
 
-NTSTATUS ks_sock_wsk_bind(ks_sock *s, const SOCKADDR *addr)
+NTSTATUS ks__sock_wsk_bind(ks_sock *s, const SOCKADDR *addr)
 {
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
-    if (!NT_SUCCESS(ks_op_prepare(&s->ctl)))
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock));
+    if (!NT_SUCCESS(ks__op_prepare(&s->ctl)))
         return STATUS_INSUFFICIENT_RESOURCES;
     PWSK_SOCKET wsk;
-    int err = ks_call_enter(s, -1, 0, &wsk);
-    NTSTATUS status = ks_errno_status(err);
+    int err = ks__call_enter(s, -1, 0, &wsk);
+    NTSTATUS status = ks__errno_status(err);
     if (err == 0) {
-        PIRP irp = ks_op_begin(&s->ctl);
-        status = ks_wsk_bind(wsk, addr, 0, irp);
-        ks_call_leave(s);
-        status = ks_op_wait(&s->ctl, status, NULL, NULL);
+        PIRP irp = ks__op_begin(&s->ctl);
+        status = ks__wsk_bind(wsk, addr, 0, irp);
+        ks__call_leave(s);
+        status = ks__op_wait(&s->ctl, status, NULL, NULL);
     }
-    ks_op_drop(&s->ctl);
+    ks__op_drop(&s->ctl);
     return status;
 }
 
-void ks_sock_wsk_close(ks_sock *s)
+void ks__sock_wsk_close(ks_sock *s)
 {
     /* Nothing else in flight on the ctl op, no thread inside a WSK call. */
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
-    KS_ASSERT(!ks_op_busy(&s->ctl) && s->in_call == 0);
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock));
+    KS_ASSERT(!ks__op_busy(&s->ctl) && s->in_call == 0);
     PWSK_SOCKET wsk = s->wsk;
     if (wsk == NULL)
         return;
     /* Never fails for memory: the reserve IRP if need be. */
-    ks_op_prepare_reserved(&s->ctl);
-    PIRP irp = ks_op_begin(&s->ctl);
-    NTSTATUS status = ks_wsk_close_socket(wsk, irp);
-    ks_op_wait(&s->ctl, status, NULL, NULL);
-    ks_op_drop(&s->ctl);
+    ks__op_prepare_reserved(&s->ctl);
+    PIRP irp = ks__op_begin(&s->ctl);
+    NTSTATUS status = ks__wsk_close_socket(wsk, irp);
+    ks__op_wait(&s->ctl, status, NULL, NULL);
+    ks__op_drop(&s->ctl);
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
     s->wsk = NULL;
@@ -227,7 +254,7 @@ static const ks_deadline *close_deadline(const ks_sock *s, const ks_deadline *d)
     return &s->close_until;
 }
 
-BOOLEAN ks_sock_close_start(ks_sock *s, const ks_deadline *d)
+BOOLEAN ks__sock_close_start(ks_sock *s, const ks_deadline *d)
 {
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
     KS_ASSERT(s->refs > 0);
@@ -241,9 +268,12 @@ BOOLEAN ks_sock_close_start(ks_sock *s, const ks_deadline *d)
      * provider's close; one running now closes the socket when it returns.
      * Under the lock that claims event mode, so a socket enters it before
      * this point or never (claim_events refuses a closing socket). */
-    if (s->ev != NULL && ks_events_close_begin_locked(s)) {
-        KeReleaseSpinLock(&s->lock, irql);
-        return FALSE;
+    for (int i = 0; i < KS_LAYER_COUNT; i++) {
+        if (g_layers[i] != NULL && g_layers[i]->close_defer_locked != NULL &&
+            g_layers[i]->close_defer_locked(s)) {
+            KeReleaseSpinLock(&s->lock, irql);
+            return FALSE;
+        }
     }
     s->closing = TRUE;
     BOOLEAN drained = s->in_call == 0;
@@ -252,63 +282,66 @@ BOOLEAN ks_sock_close_start(ks_sock *s, const ks_deadline *d)
      * graceful disconnect) has one bound in all: the SO_LINGER time, or
      * KS_CLOSE_DISCONNECT_MS. */
     s->close_until =
-        ks_deadline_in(s->linger_on && s->linger_secs > 0 ? (ULONG)s->linger_secs * 1000u
-                                                          : KS_CLOSE_DISCONNECT_MS);
+        ks__deadline_in(s->linger_on && s->linger_secs > 0 ? (ULONG)s->linger_secs * 1000u
+                                                           : KS_CLOSE_DISCONNECT_MS);
     /* Wake threads waiting for a direction lock. */
     KeSetEvent(&s->closed, IO_NO_INCREMENT, FALSE);
     /* No thread may be inside a WSK call when WskCloseSocket runs. */
     if (!drained)
         KeWaitForSingleObject(&s->calls_drained, Executive, KernelMode, FALSE, NULL);
     /* Pollers wake; a non-blocking send in flight may finish. */
-    ks_ready_close_begin(s, close_deadline(s, d));
+    const ks_deadline *until = close_deadline(s, d);
+    for (int i = 0; i < KS_LAYER_COUNT; i++)
+        if (g_layers[i] != NULL && g_layers[i]->close_begin != NULL)
+            g_layers[i]->close_begin(s, until);
     /* A send still in flight is cut off: the stream is broken, so the close
      * is abortive. Otherwise every byte sent was handed over whole. */
-    BOOLEAN send_cut = ks_op_busy(&s->tx);
+    BOOLEAN send_cut = ks__op_busy(&s->tx);
     /* Ask the provider to end what is pending; WskCloseSocket cancels the
      * rest (providers that ignore IoCancelIrp still honour that). */
-    ks_op_cancel(&s->rx);
-    ks_op_cancel(&s->tx);
-    ks_op_cancel(&s->ctl);
+    ks__op_cancel(&s->rx);
+    ks__op_cancel(&s->tx);
+    ks__op_cancel(&s->ctl);
     /* The control lock orders us after any creation or bind in progress, so
-     * s->wsk is final. Held until ks_sock_close_finish. */
-    ks_lock_acquire(&s->ctl_lock);
+     * s->wsk is final. Held until ks__sock_close_finish. */
+    ks__lock_acquire(&s->ctl_lock);
     if (send_cut) {
         KeAcquireSpinLock(&s->lock, &irql);
         s->send_broken = TRUE;
         KeReleaseSpinLock(&s->lock, irql);
     }
-    if (s->ev != NULL)
-        ks_events_release(s);
+    KS_LAYERS_CALL(close_release, s);
     disconnect_start(s);
     return TRUE;
 }
 
-void ks_sock_close_finish(ks_sock *s, const ks_deadline *d)
+void ks__sock_close_finish(ks_sock *s, const ks_deadline *d)
 {
-    /* After ks_sock_close_start returned TRUE, on the same thread. */
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    /* After ks__sock_close_start returned TRUE, on the same thread. */
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock));
     KS_ASSERT(s->closing && s->in_call == 0);
     if (s->close_disc_issued) {
         LARGE_INTEGER t;
-        ks_op_wait(&s->ctl, s->close_disc_status, ks_deadline_left(close_deadline(s, d), &t), NULL);
-        ks_op_drop(&s->ctl);
+        ks__op_wait(&s->ctl, s->close_disc_status, ks__deadline_left(close_deadline(s, d), &t),
+                    NULL);
+        ks__op_drop(&s->ctl);
     }
-    ks_sock_wsk_close(s);
-    ks_sock_unlock(&s->ctl_lock);
+    ks__sock_wsk_close(s);
+    ks__sock_unlock(&s->ctl_lock);
     /* Asynchronous requests (cancelled above) complete and are reaped. */
-    ks_ready_close_end(s);
+    KS_LAYERS_CALL(close_end, s);
 }
 
-void ks_sock_close(ks_sock *s)
+void ks__sock_close(ks_sock *s)
 {
-    if (ks_sock_close_start(s, NULL))
-        ks_sock_close_finish(s, NULL);
+    if (ks__sock_close_start(s, NULL))
+        ks__sock_close_finish(s, NULL);
 }
 
 /* Starts the disconnect of a connected connection socket before its close
  * (ctl lock held, calls drained): nothing if ks_shutdown ended sending;
  * abortive if the stream is broken (send_broken) or SO_LINGER is {1, 0};
- * else graceful, waited for by ks_sock_close_finish until s->close_until
+ * else graceful, waited for by ks__sock_close_finish until s->close_until
  * (the SO_LINGER time or KS_CLOSE_DISCONNECT_MS from the close's start). */
 static void disconnect_start(ks_sock *s)
 {
@@ -326,7 +359,7 @@ static void disconnect_start(ks_sock *s)
      * sending was already disconnected gracefully by ks_shutdown. Providers
      * without WskDisconnect (Wine's returns STATUS_NOT_IMPLEMENTED) close
      * gracefully themselves. */
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock));
     KS_ASSERT(s->closing && s->in_call == 0);
     s->close_disc_issued = FALSE;
     if (s->wsk == NULL || s->wsk_kind != WSK_FLAG_CONNECTION_SOCKET ||
@@ -337,27 +370,27 @@ static void disconnect_start(ks_sock *s)
     ULONG flags = abortive ? WSK_FLAG_ABORTIVE : 0;
     /* Without memory for its IRP there is no disconnect: WskCloseSocket
      * (which has the reserve) then ends the connection, abortively. */
-    if (!NT_SUCCESS(ks_op_prepare(&s->ctl)))
+    if (!NT_SUCCESS(ks__op_prepare(&s->ctl)))
         return;
     s->close_disc_status = disconnect_issue(s, s->wsk, flags);
     s->close_disc_issued = TRUE;
 }
 
 /* Issues WskDisconnect of wsk on the ctl op; the call's status is for
- * ks_op_wait. */
+ * ks__op_wait. */
 static NTSTATUS disconnect_issue(ks_sock *s, PWSK_SOCKET wsk, ULONG flags)
 {
-    PIRP irp = ks_op_begin(&s->ctl);
-    return ks_wsk_disconnect(wsk, NULL, flags, irp);
+    PIRP irp = ks__op_begin(&s->ctl);
+    return ks__wsk_disconnect(wsk, NULL, flags, irp);
 }
 
-NTSTATUS ks_sock_wsk_shutdown_send(ks_sock *s, ULONG bound_ms)
+NTSTATUS ks__sock_wsk_shutdown_send(ks_sock *s, ULONG bound_ms)
 {
     /* Or closing: then the bracket refuses (STATUS_CANCELLED), also for a
      * thread that never got the lock (host_lib_rel-lock-after-close). */
-    KS_ASSERT(s->closing || ks_lock_held_by_me(&s->ctl_lock));
+    KS_ASSERT(s->closing || ks__lock_held_by_me(&s->ctl_lock));
     PWSK_SOCKET wsk;
-    int err = ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk);
+    int err = ks__call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk);
     /* Closing (-EBADF): STATUS_CANCELLED, as documented (the close cancels
      * the disconnect it would have waited for), which ks_shutdown reads
      * after its s->closing check. Any other refusal (-ENOTCONN: not
@@ -365,44 +398,33 @@ NTSTATUS ks_sock_wsk_shutdown_send(ks_sock *s, ULONG bound_ms)
     if (err == -EBADF)
         return STATUS_CANCELLED;
     if (err != 0)
-        return ks_errno_status(err);
-    if (!NT_SUCCESS(ks_op_prepare(&s->ctl))) {
-        ks_call_leave(s);
+        return ks__errno_status(err);
+    if (!NT_SUCCESS(ks__op_prepare(&s->ctl))) {
+        ks__call_leave(s);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     NTSTATUS status = disconnect_issue(s, wsk, 0);
-    ks_call_leave(s);
-    LARGE_INTEGER timeout = ks_relative_ms(bound_ms);
-    status = ks_op_wait(&s->ctl, status, &timeout, NULL);
-    ks_op_drop(&s->ctl);
+    ks__call_leave(s);
+    LARGE_INTEGER timeout = ks__relative_ms(bound_ms);
+    status = ks__op_wait(&s->ctl, status, &timeout, NULL);
+    ks__op_drop(&s->ctl);
     return status;
 }
 
-int ks_sock_error(ks_sock *s, NTSTATUS status)
+int ks__sock_error(ks_sock *s, NTSTATUS status)
 {
     if (s->closing)
         return -EBADF;
-    int err = ks_status_to_errno(status);
+    int err = ks__status_to_errno(status);
     return err != 0 ? err : -EIO;
 }
 
-int ks_fd_enter(int fd, ks_sock **out)
-{
-    if (!ks_can_block())
-        return -EPERM;
-    ks_sock *s = ks_fd_get(fd);
-    if (s == NULL)
-        return -EBADF;
-    *out = s;
-    return 0;
-}
-
-int ks_sockaddr_len(ADDRESS_FAMILY family)
+int ks__sockaddr_len(ADDRESS_FAMILY family)
 {
     return family == AF_INET6 ? (int)sizeof(SOCKADDR_IN6) : (int)sizeof(SOCKADDR_IN);
 }
 
-int ks_check_addr(const ks_sock *s, const struct sockaddr *addr, int addrlen)
+int ks__check_addr(const ks_sock *s, const struct sockaddr *addr, int addrlen)
 {
     if (addr == NULL)
         return -EFAULT;
@@ -412,66 +434,24 @@ int ks_check_addr(const ks_sock *s, const struct sockaddr *addr, int addrlen)
         return -EAFNOSUPPORT;
     if (addr->sa_family != s->family)
         return -EAFNOSUPPORT;
-    if (addrlen < ks_sockaddr_len(addr->sa_family))
+    if (addrlen < ks__sockaddr_len(addr->sa_family))
         return -EINVAL;
     return 0;
 }
 
-void ks_wildcard_addr(ADDRESS_FAMILY family, ks_addr *out)
+void ks__wildcard_addr(ADDRESS_FAMILY family, ks_addr *out)
 {
     RtlZeroMemory(out, sizeof(*out));
     out->sa.sa_family = family;
 }
 
-void ks_copy_out_addr(const ks_addr *from, struct sockaddr *addr, int *addrlen)
+void ks__copy_out_addr(const ks_addr *from, struct sockaddr *addr, int *addrlen)
 {
     if (addr == NULL || addrlen == NULL)
         return;
-    int full = ks_sockaddr_len(from->sa.sa_family);
+    int full = ks__sockaddr_len(from->sa.sa_family);
     int n = *addrlen < full ? *addrlen : full;
     if (n > 0)
         RtlCopyMemory(addr, from, (SIZE_T)n);
     *addrlen = full;
-}
-
-/* ---- ks_socket / ks_close ---- */
-
-int ks_socket(int domain, int type, int protocol)
-{
-    if (!ks_can_block())
-        return -EPERM;
-    if (domain != AF_INET && domain != AF_INET6)
-        return -EAFNOSUPPORT;
-    if (type == SOCK_STREAM) {
-        if (protocol == 0)
-            protocol = IPPROTO_TCP;
-        if (protocol != IPPROTO_TCP)
-            return -EPROTONOSUPPORT;
-    } else if (type == SOCK_DGRAM) {
-        if (protocol == 0)
-            protocol = IPPROTO_UDP;
-        if (protocol != IPPROTO_UDP)
-            return -EPROTONOSUPPORT;
-    } else {
-        return -EPROTOTYPE;
-    }
-    int err;
-    ks_sock *s = ks_sock_new((ADDRESS_FAMILY)domain, (USHORT)type, (ULONG)protocol, &err);
-    if (s == NULL)
-        return err;
-    int fd = ks_fd_insert(s);
-    ks_sock_put(s); /* the table holds it now (or nobody does) */
-    return fd;
-}
-
-int ks_close(int fd)
-{
-    if (!ks_can_block())
-        return -EPERM;
-    ks_sock *s = ks_fd_remove(fd);
-    if (s == NULL)
-        return -EBADF;
-    ks_sock_close(s);
-    ks_sock_put(s);
-    return 0;
 }

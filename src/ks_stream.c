@@ -11,8 +11,10 @@
  *  - ks_listen closes it and binds a WSK listening socket to the same
  *    address (a WSK listening socket listens as soon as it is bound).
  */
-#include "ks_events.h"
-#include "ks_socket.h"
+#include "ks_stream.h"
+#include "ks_address.h"
+#include "ks_ready.h"
+#include "ks_descriptor.h"
 #include "ks_fdtable.h"
 #include "ks_options.h"
 #include "ks_wsk.h"
@@ -20,7 +22,7 @@
 static void set_state(ks_sock *s, enum ks_sock_state state)
 {
     KS_ASSERT(state >= KS_SS_NEW && state <= KS_SS_DATAGRAM);
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock)); /* creation, bind, listen, connect */
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock)); /* creation, bind, listen, connect */
     KIRQL irql;
     KeAcquireSpinLock(&s->lock, &irql);
     s->state = state;
@@ -30,14 +32,14 @@ static void set_state(ks_sock *s, enum ks_sock_state state)
 int ks_bind(int fd, const struct sockaddr *addr, int addrlen)
 {
     ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0)
         return err;
-    err = ks_check_addr(s, addr, addrlen);
+    err = ks__check_addr(s, addr, addrlen);
     if (err == 0)
-        err = ks_sock_lock(s, &s->ctl_lock);
+        err = ks__sock_lock(s, &s->ctl_lock);
     if (err != 0) {
-        ks_sock_put(s);
+        ks__sock_put(s);
         return err;
     }
     if (s->state != KS_SS_NEW) {
@@ -45,18 +47,18 @@ int ks_bind(int fd, const struct sockaddr *addr, int addrlen)
     } else {
         ks_addr local;
         RtlZeroMemory(&local, sizeof(local));
-        RtlCopyMemory(&local, addr, (SIZE_T)ks_sockaddr_len(s->family));
+        RtlCopyMemory(&local, addr, (SIZE_T)ks__sockaddr_len(s->family));
         ULONG kind = s->type == SOCK_STREAM ? WSK_FLAG_CONNECTION_SOCKET : WSK_FLAG_DATAGRAM_SOCKET;
-        NTSTATUS status = ks_sock_create_bound(s, kind, &local);
+        NTSTATUS status = ks__sock_create_bound(s, kind, &local);
         if (NT_SUCCESS(status)) {
             s->local = local;
             set_state(s, s->type == SOCK_STREAM ? KS_SS_BOUND : KS_SS_DATAGRAM);
         } else {
-            err = ks_sock_error(s, status);
+            err = ks__sock_error(s, status);
         }
     }
-    ks_sock_unlock(&s->ctl_lock);
-    ks_sock_put(s);
+    ks__sock_unlock(&s->ctl_lock);
+    ks__sock_put(s);
     return err;
 }
 
@@ -69,21 +71,21 @@ int ks_bind(int fd, const struct sockaddr *addr, int addrlen)
  */
 static int listen_address(ks_sock *s, ks_addr *local)
 {
-    KS_ASSERT(ks_lock_held_by_me(&s->ctl_lock));
+    KS_ASSERT(ks__lock_held_by_me(&s->ctl_lock));
     if (s->state != KS_SS_BOUND) {
-        ks_wildcard_addr(s->family, local);
+        ks__wildcard_addr(s->family, local);
         return 0;
     }
     *local = s->local;
     if (((SOCKADDR_IN *)local)->sin_port == 0) {
         ks_addr actual;
-        NTSTATUS st = ks_sock_wsk_get_address(s, FALSE, &actual);
+        NTSTATUS st = ks__sock_wsk_get_address(s, FALSE, &actual);
         if (NT_SUCCESS(st))
             *local = actual;
         else if (st != STATUS_NOT_IMPLEMENTED && st != STATUS_NOT_SUPPORTED)
-            return ks_sock_error(s, st);
+            return ks__sock_error(s, st);
     }
-    ks_sock_wsk_close(s); /* the bound connection socket gives way */
+    ks__sock_wsk_close(s); /* the bound connection socket gives way */
     return 0;
 }
 
@@ -91,38 +93,38 @@ int ks_listen(int fd, int backlog)
 {
     UNREFERENCED_PARAMETER(backlog);
     ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0)
         return err;
     if (s->type != SOCK_STREAM) {
-        ks_sock_put(s);
+        ks__sock_put(s);
         return -EOPNOTSUPP;
     }
-    err = ks_sock_lock(s, &s->ctl_lock);
+    err = ks__sock_lock(s, &s->ctl_lock);
     if (err != 0) {
-        ks_sock_put(s);
+        ks__sock_put(s);
         return err;
     }
     if (s->state == KS_SS_CONNECTED) {
         err = -EISCONN;
-    } else if (ks_ready_connecting(s)) {
+    } else if (ks__ready_connecting(s)) {
         err = -EALREADY; /* a non-blocking connect is in progress */
     } else if (s->state != KS_SS_LISTENING) {
         ks_addr local;
         err = listen_address(s, &local);
         if (err == 0) {
-            NTSTATUS status = ks_sock_create_bound(s, WSK_FLAG_LISTEN_SOCKET, &local);
+            NTSTATUS status = ks__sock_create_bound(s, WSK_FLAG_LISTEN_SOCKET, &local);
             if (NT_SUCCESS(status)) {
                 s->local = local;
                 set_state(s, KS_SS_LISTENING);
             } else {
                 set_state(s, KS_SS_NEW);
-                err = ks_sock_error(s, status);
+                err = ks__sock_error(s, status);
             }
         }
     }
-    ks_sock_unlock(&s->ctl_lock);
-    ks_sock_put(s);
+    ks__sock_unlock(&s->ctl_lock);
+    ks__sock_put(s);
     return err;
 }
 
@@ -145,9 +147,9 @@ int ks_listen(int fd, int backlog)
  */
 static void keep_accept_pending(ks_sock *l)
 {
-    KS_ASSERT(ks_lock_held_by_me(&l->rx_lock));
+    KS_ASSERT(ks__lock_held_by_me(&l->rx_lock));
     if (l->state == KS_SS_LISTENING)
-        (void)ks_ready_rx_arm(l);
+        (void)ks__ready_rx_arm(l);
 }
 
 /* Gives an accepted connection (n->wsk set) its descriptor; consumes the
@@ -162,51 +164,51 @@ static int accepted(ks_sock *l, ks_sock *n, const ks_addr *remote, struct sockad
     n->local = l->local;
     n->remote = *remote;
     /* Accepted sockets start blocking (nonblocking is not inherited). */
-    int nfd = ks_opts_inherit(n, l);
+    int nfd = ks__opts_inherit(n, l);
     if (nfd == 0)
-        nfd = ks_fd_insert(n);
+        nfd = ks__fd_insert(n);
     if (nfd < 0) {
         /* n was never published: its locks nest in the listener's rx lock
          * (design.md, "Lock order"). */
         KS_LOCK_NEST_BEGIN(&l->rx_lock);
-        ks_sock_close(n);
+        ks__sock_close(n);
         KS_LOCK_NEST_END(&l->rx_lock);
     } else {
-        ks_copy_out_addr(remote, addr, addrlen);
+        ks__copy_out_addr(remote, addr, addrlen);
     }
-    ks_sock_put(n); /* the table holds it if it was inserted */
+    ks__sock_put(n); /* the table holds it if it was inserted */
     return nfd;
 }
 
 /* Blocking WskAccept (rx lock held, nothing in flight). */
 static int accept_direct(ks_sock *l, struct sockaddr *addr, int *addrlen)
 {
-    KS_ASSERT(ks_lock_held_by_me(&l->rx_lock));
-    KS_ASSERT(l->ready.rx == KS_ASYNC_IDLE && !ks_op_busy(&l->rx)); /* nothing in flight */
+    KS_ASSERT(ks__lock_held_by_me(&l->rx_lock));
+    KS_ASSERT(l->ready.rx == KS_ASYNC_IDLE && !ks__op_busy(&l->rx)); /* nothing in flight */
     /* The new socket exists before the provider hands us the connection, so
      * nothing can fail between accepting and owning it. */
     int err;
-    ks_sock *n = ks_sock_new(l->family, SOCK_STREAM, l->protocol, &err);
+    ks_sock *n = ks__sock_new(l->family, SOCK_STREAM, l->protocol, &err);
     if (n == NULL)
         return err;
     PWSK_SOCKET wsk;
-    err = NT_SUCCESS(ks_op_prepare(&l->rx)) ? ks_call_enter(l, KS_SS_LISTENING, -EINVAL, &wsk)
-                                            : -ENOMEM;
+    err = NT_SUCCESS(ks__op_prepare(&l->rx)) ? ks__call_enter(l, KS_SS_LISTENING, -EINVAL, &wsk)
+                                             : -ENOMEM;
     if (err != 0) {
-        ks_sock_put(n);
+        ks__sock_put(n);
         return err;
     }
     ks_addr remote;
     RtlZeroMemory(&remote, sizeof(remote));
-    PIRP irp = ks_op_begin(&l->rx);
+    PIRP irp = ks__op_begin(&l->rx);
     NTSTATUS status =
-        ks_wsk_accept(wsk, 0, n, ks_events_connection_dispatch(), (PSOCKADDR)&remote, irp);
-    ks_call_leave(l);
+        ks__wsk_accept(wsk, 0, n, ks__sock_connection_dispatch(), (PSOCKADDR)&remote, irp);
+    ks__call_leave(l);
     ULONG_PTR info;
-    status = ks_op_wait(&l->rx, status, NULL, &info);
+    status = ks__op_wait(&l->rx, status, NULL, &info);
     if (!NT_SUCCESS(status) || info == 0) {
-        ks_sock_put(n);
-        return ks_sock_error(l, NT_SUCCESS(status) ? STATUS_CONNECTION_ABORTED : status);
+        ks__sock_put(n);
+        return ks__sock_error(l, NT_SUCCESS(status) ? STATUS_CONNECTION_ABORTED : status);
     }
     n->wsk = (PWSK_SOCKET)info;
     return accepted(l, n, &remote, addr, addrlen);
@@ -220,7 +222,7 @@ static int accept_direct(ks_sock *l, struct sockaddr *addr, int *addrlen)
 static int accept_locked(ks_sock *l, BOOLEAN nonblocking, const ks_deadline *d,
                          struct sockaddr *addr, int *addrlen)
 {
-    KS_ASSERT(ks_lock_held_by_me(&l->rx_lock));
+    KS_ASSERT(ks__lock_held_by_me(&l->rx_lock));
     for (;;) {
         /* Closed while we waited for the engine's accept (which the close
          * ended): -EBADF, never a new accept (ks_cleanup: -ENETDOWN). */
@@ -228,12 +230,12 @@ static int accept_locked(ks_sock *l, BOOLEAN nonblocking, const ks_deadline *d,
             return -EBADF;
         if (l->state != KS_SS_LISTENING)
             return -EINVAL;
-        ks_ready_rx_reap(l);
+        ks__ready_rx_reap(l);
         ks_sock *n;
         ks_addr remote;
-        if (ks_ready_take_accepted(l, &n, &remote))
+        if (ks__ready_take_accepted(l, &n, &remote))
             return accepted(l, n, &remote, addr, addrlen);
-        int step = ks_ready_rx_next(l, nonblocking, d);
+        int step = ks__ready_rx_next(l, nonblocking, d);
         if (step == KS_RX_DIRECT)
             return accept_direct(l, addr, addrlen);
         if (step != KS_RX_RETRY)
@@ -241,66 +243,66 @@ static int accept_locked(ks_sock *l, BOOLEAN nonblocking, const ks_deadline *d,
     }
 }
 
-int ks_accept_mode(int fd, struct sockaddr *addr, int *addrlen, int flags)
+int ks__accept_mode(int fd, struct sockaddr *addr, int *addrlen, int flags)
 {
     if (addr != NULL && addrlen == NULL)
-        return ks_can_block() ? -EFAULT : -EPERM;
+        return ks__can_block() ? -EFAULT : -EPERM;
     if (addrlen != NULL && *addrlen < 0)
-        return ks_can_block() ? -EINVAL : -EPERM;
+        return ks__can_block() ? -EINVAL : -EPERM;
     ks_sock *l;
-    int err = ks_fd_enter(fd, &l);
+    int err = ks__fd_enter(fd, &l);
     if (err != 0)
         return err;
     BOOLEAN nonblocking = l->nonblocking || (flags & MSG_DONTWAIT) != 0;
     if (l->ev != NULL && (flags & KS_MSG_EVENTS) == 0)
         err = -EINVAL; /* its connections go to the event handlers */
     else
-        err = ks_sock_lock_mode(l, &l->rx_lock, nonblocking);
+        err = ks__sock_lock_mode(l, &l->rx_lock, nonblocking);
     if (err == 0) {
-        ks_deadline d = ks_deadline_in(nonblocking ? 0 : l->rcvtimeo_ms);
+        ks_deadline d = ks__deadline_in(nonblocking ? 0 : l->rcvtimeo_ms);
         err = accept_locked(l, nonblocking, &d, addr, addrlen);
-        ks_sock_unlock(&l->rx_lock);
-        ks_ready_wake(l); /* pollers could not arm while we held the lock */
+        ks__sock_unlock(&l->rx_lock);
+        ks__ready_wake(l); /* pollers could not arm while we held the lock */
     }
-    ks_sock_put(l);
+    ks__sock_put(l);
     return err;
 }
 
 int ks_accept(int fd, struct sockaddr *addr, int *addrlen)
 {
-    return ks_accept_mode(fd, addr, addrlen, 0);
+    return ks__accept_mode(fd, addr, addrlen, 0);
 }
 
-int ks_connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN force_nonblocking)
+int ks__connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN force_nonblocking)
 {
     ks_sock *s;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0)
         return err;
-    err = ks_check_addr(s, addr, addrlen);
+    err = ks__check_addr(s, addr, addrlen);
     if (err == 0 && s->type != SOCK_STREAM)
         err = -EOPNOTSUPP;
     if (err == 0)
-        err = ks_sock_lock(s, &s->ctl_lock);
+        err = ks__sock_lock(s, &s->ctl_lock);
     if (err != 0) {
-        ks_sock_put(s);
+        ks__sock_put(s);
         return err;
     }
     ks_addr remote;
     RtlZeroMemory(&remote, sizeof(remote));
-    RtlCopyMemory(&remote, addr, (SIZE_T)ks_sockaddr_len(s->family));
+    RtlCopyMemory(&remote, addr, (SIZE_T)ks__sockaddr_len(s->family));
     NTSTATUS status = STATUS_SUCCESS;
     BOOLEAN nonblocking = s->nonblocking || force_nonblocking;
     if (s->state == KS_SS_CONNECTED || s->state == KS_SS_LISTENING) {
         err = -EISCONN;
-    } else if (ks_ready_connecting(s)) {
+    } else if (ks__ready_connecting(s)) {
         err = -EALREADY; /* a non-blocking connect is in progress */
     } else {
         if (s->state == KS_SS_NEW) {
             /* Implicit bind, to the wildcard address of the socket's family. */
             ks_addr any;
-            ks_wildcard_addr(s->family, &any);
-            status = ks_sock_create_bound(s, WSK_FLAG_CONNECTION_SOCKET, &any);
+            ks__wildcard_addr(s->family, &any);
+            status = ks__sock_create_bound(s, WSK_FLAG_CONNECTION_SOCKET, &any);
             if (NT_SUCCESS(status)) {
                 s->local = any;
                 set_state(s, KS_SS_BOUND);
@@ -309,34 +311,34 @@ int ks_connect_mode(int fd, const struct sockaddr *addr, int addrlen, BOOLEAN fo
         if (NT_SUCCESS(status) && nonblocking) {
             /* In the background: the completion sets the state, or
              * SO_ERROR; ks_poll reports POLLOUT. */
-            err = ks_ready_connect(s, &remote);
+            err = ks__ready_connect(s, &remote);
         } else if (NT_SUCCESS(status)) {
             PWSK_SOCKET wsk;
             int enter_err =
-                NT_SUCCESS(ks_op_prepare(&s->ctl)) ? ks_call_enter(s, -1, 0, &wsk) : -ENOMEM;
+                NT_SUCCESS(ks__op_prepare(&s->ctl)) ? ks__call_enter(s, -1, 0, &wsk) : -ENOMEM;
             if (enter_err != 0) {
-                status = ks_errno_status(enter_err); /* ks_sock_error below gives it back */
+                status = ks__errno_status(enter_err); /* ks__sock_error below gives it back */
             } else {
-                PIRP irp = ks_op_begin(&s->ctl);
-                status = ks_wsk_connect(wsk, (const SOCKADDR *)&remote, 0, irp);
-                ks_call_leave(s);
-                status = ks_op_wait(&s->ctl, status, NULL, NULL);
+                PIRP irp = ks__op_begin(&s->ctl);
+                status = ks__wsk_connect(wsk, (const SOCKADDR *)&remote, 0, irp);
+                ks__call_leave(s);
+                status = ks__op_wait(&s->ctl, status, NULL, NULL);
             }
-            ks_op_drop(&s->ctl);
+            ks__op_drop(&s->ctl);
         }
         if (!NT_SUCCESS(status)) {
-            err = ks_sock_error(s, status);
+            err = ks__sock_error(s, status);
         } else if (!nonblocking) {
             s->remote = remote; /* before the state: ks_getpeername reads it then */
             set_state(s, KS_SS_CONNECTED);
         }
     }
-    ks_sock_unlock(&s->ctl_lock);
-    ks_sock_put(s);
+    ks__sock_unlock(&s->ctl_lock);
+    ks__sock_put(s);
     return err;
 }
 
 int ks_connect(int fd, const struct sockaddr *addr, int addrlen)
 {
-    return ks_connect_mode(fd, addr, addrlen, FALSE);
+    return ks__connect_mode(fd, addr, addrlen, FALSE);
 }

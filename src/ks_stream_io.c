@@ -10,7 +10,7 @@
  *
  * Sending: a blocking send hands the caller's buffer to the provider (locked
  * in place) and waits; a non-blocking one copies up to 64 KiB and sends it
- * in the background (ks_ready_send). Either first settles the background
+ * in the background (ks__ready_send). Either first settles the background
  * send of an earlier call.
  *
  * SO_RCVTIMEO/SO_SNDTIMEO bound the whole call (a deadline taken at entry).
@@ -21,7 +21,9 @@
  * blocking calls on worker threads, ended only by closing the socket), and
  * a receive timeout loses no data: what arrives later is read next.
  */
-#include "ks_socket.h"
+#include "ks_stream_io.h"
+#include "ks_descriptor.h"
+#include "ks_ready.h"
 #include "ks_wsk.h"
 
 /* Largest piece handed to the provider in one request (an MDL describes at
@@ -33,25 +35,25 @@
 static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf, ULONG len,
                                  ULONG flags)
 {
-    KS_ASSERT(ks_lock_held_by_me(send ? &s->tx_lock : &s->rx_lock));
-    KS_ASSERT(op == (send ? &s->tx : &s->rx) && !ks_op_busy(op));
-    if (!NT_SUCCESS(ks_op_prepare(op)))
+    KS_ASSERT(ks__lock_held_by_me(send ? &s->tx_lock : &s->rx_lock));
+    KS_ASSERT(op == (send ? &s->tx : &s->rx) && !ks__op_busy(op));
+    if (!NT_SUCCESS(ks__op_prepare(op)))
         return -ENOMEM;
     PWSK_SOCKET wsk;
-    int err = ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk);
+    int err = ks__call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk);
     if (err != 0)
         return err;
     WSK_BUF wbuf;
-    PIRP irp = ks_op_begin(op);
-    NTSTATUS status = ks_op_lock_buffer(op, buf, len, send ? IoReadAccess : IoWriteAccess, &wbuf);
+    PIRP irp = ks__op_begin(op);
+    NTSTATUS status = ks__op_lock_buffer(op, buf, len, send ? IoReadAccess : IoWriteAccess, &wbuf);
     if (NT_SUCCESS(status))
         status =
-            send ? ks_wsk_send(wsk, &wbuf, flags, irp) : ks_wsk_receive(wsk, &wbuf, flags, irp);
-    ks_call_leave(s);
+            send ? ks__wsk_send(wsk, &wbuf, flags, irp) : ks__wsk_receive(wsk, &wbuf, flags, irp);
+    ks__call_leave(s);
     ULONG_PTR info;
-    status = ks_op_wait(op, status, NULL, &info);
+    status = ks__op_wait(op, status, NULL, &info);
     if (!NT_SUCCESS(status))
-        return ks_sock_error(s, status);
+        return ks__sock_error(s, status);
     return (ks_ssize_t)info;
 }
 
@@ -65,7 +67,7 @@ static int stream_enter(int fd, const void *buf, size_t len, int flags, int allo
                         BOOLEAN send, ks_sock **out)
 {
     ks_sock *s = NULL;
-    int err = ks_fd_enter(fd, &s);
+    int err = ks__fd_enter(fd, &s);
     if (err != 0 || s == NULL)
         return err < 0 ? err : -EBADF;
     if ((flags & ~allowed_flags) != 0 || s->type != SOCK_STREAM)
@@ -83,11 +85,11 @@ static int stream_enter(int fd, const void *buf, size_t len, int flags, int allo
     else if (!send && s->shut_rd)
         len = 0; /* ks_shutdown(SD_RECEIVE): end of stream at once */
     if (err == 0 && len > 0) {
-        err = ks_sock_lock_mode(s, send ? &s->tx_lock : &s->rx_lock,
-                                s->nonblocking || (flags & MSG_DONTWAIT) != 0);
+        err = ks__sock_lock_mode(s, send ? &s->tx_lock : &s->rx_lock,
+                                 s->nonblocking || (flags & MSG_DONTWAIT) != 0);
     }
     if (err != 0 || len == 0) {
-        ks_sock_put(s);
+        ks__sock_put(s);
         return err < 0 ? err : 0;
     }
     *out = s;
@@ -117,10 +119,10 @@ static ks_ssize_t send_timed(ks_sock *s, const UCHAR *buf, size_t len, const ks_
 {
     size_t sent = 0;
     while (sent < len) {
-        ks_ssize_t n = ks_ready_send(s, buf + sent, len - sent);
+        ks_ssize_t n = ks__ready_send(s, buf + sent, len - sent);
         if (n < 0)
             return n;
-        int err = ks_ready_tx_settle(s, FALSE, d);
+        int err = ks__ready_tx_settle(s, FALSE, d);
         if (err == -ETIMEDOUT) {
             /* Part of the data may be gone: later sends -EPIPE, and the
              * close is abortive. */
@@ -143,16 +145,16 @@ ks_ssize_t ks_send(int fd, const void *buf, size_t len, int flags)
     if (entered <= 0)
         return entered;
     BOOLEAN nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;
-    ks_deadline d = ks_deadline_in(nonblocking ? 0 : s->sndtimeo_ms);
-    ks_ssize_t result = s->send_broken ? -EPIPE : ks_ready_tx_settle(s, nonblocking, &d);
+    ks_deadline d = ks__deadline_in(nonblocking ? 0 : s->sndtimeo_ms);
+    ks_ssize_t result = s->send_broken ? -EPIPE : ks__ready_tx_settle(s, nonblocking, &d);
     if (result == 0 && nonblocking)
-        result = ks_ready_send(s, buf, len);
+        result = ks__ready_send(s, buf, len);
     else if (result == 0)
         result = d.bounded ? send_timed(s, (const UCHAR *)buf, len, &d)
                            : send_blocking(s, (const UCHAR *)buf, len);
-    ks_sock_unlock(&s->tx_lock);
-    ks_ready_wake_waiters(s); /* an asynchronous send may have found the lock taken */
-    ks_sock_put(s);
+    ks__sock_unlock(&s->tx_lock);
+    ks__ready_wake_waiters(s); /* an asynchronous send may have found the lock taken */
+    ks__sock_put(s);
     return result;
 }
 
@@ -163,7 +165,7 @@ static ks_ssize_t fill_buffer(ks_sock *s)
 {
     KS_ASSERT(s->ready.rx == KS_ASYNC_IDLE); /* nothing in flight */
     if (s->peek_buf == NULL) {
-        s->peek_buf = (UCHAR *)ks_alloc(KS_READY_BUF, KS_TAG_BUFFER);
+        s->peek_buf = (UCHAR *)ks__alloc(KS_READY_BUF, KS_TAG_BUFFER);
         if (s->peek_buf == NULL)
             return -ENOMEM;
     }
@@ -235,11 +237,11 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOO
     BOOLEAN peek = (flags & MSG_PEEK) != 0;
     ULONG want = 1; /* bytes a peek waits for */
     size_t got = 0;
-    KS_ASSERT(ks_lock_held_by_me(&s->rx_lock));
+    KS_ASSERT(ks__lock_held_by_me(&s->rx_lock));
     if (peek && waitall)
         want = (ULONG)(len < KS_READY_BUF ? len : KS_READY_BUF);
     for (;;) {
-        ks_ready_rx_reap(s);
+        ks__ready_rx_reap(s);
         if (peek) {
             if (s->peek_len >= want ||
                 (s->peek_len > 0 && (nonblocking || r->rx_eof || r->rx_err != 0)))
@@ -255,7 +257,7 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOO
             return got_or(got, r->rx_err);
         /* A read-ahead in flight: its bytes come first (waited for, or
          * -EWOULDBLOCK); one a poller could not issue: its error. */
-        int step = ks_ready_rx_next(s, nonblocking, d);
+        int step = ks__ready_rx_next(s, nonblocking, d);
         if (step == -EWOULDBLOCK)
             return would_block(s, got);
         if (step < 0)
@@ -295,12 +297,12 @@ static ks_ssize_t recv_allowed(int fd, void *buf, size_t len, int flags, int all
     if (entered <= 0)
         return entered;
     BOOLEAN nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;
-    ks_deadline d = ks_deadline_in(nonblocking ? 0 : s->rcvtimeo_ms);
+    ks_deadline d = ks__deadline_in(nonblocking ? 0 : s->rcvtimeo_ms);
     ks_ssize_t result = recv_locked(s, (UCHAR *)buf, len, flags, nonblocking, &d);
-    ks_sock_unlock(&s->rx_lock);
+    ks__sock_unlock(&s->rx_lock);
     /* Pollers could not arm a read-ahead while we held the lock. */
-    ks_ready_wake(s);
-    ks_sock_put(s);
+    ks__ready_wake(s);
+    ks__sock_put(s);
     return result;
 }
 
@@ -309,7 +311,7 @@ ks_ssize_t ks_recv(int fd, void *buf, size_t len, int flags)
     return recv_allowed(fd, buf, len, flags, MSG_WAITALL | MSG_PEEK | MSG_DONTWAIT);
 }
 
-ks_ssize_t ks_recv_flags(int fd, void *buf, size_t len, int flags)
+ks_ssize_t ks__recv_flags(int fd, void *buf, size_t len, int flags)
 {
     return recv_allowed(fd, buf, len, flags, MSG_WAITALL | MSG_PEEK | MSG_DONTWAIT | KS_MSG_EVENTS);
 }

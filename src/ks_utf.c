@@ -40,7 +40,7 @@ static long decode_utf8(const unsigned char **p)
     return (long)c;
 }
 
-long ks_utf8_to_utf16(const char *src, WCHAR *dst, size_t dst_units)
+long ks__utf8_to_utf16(const char *src, WCHAR *dst, size_t dst_units)
 {
     const unsigned char *p = (const unsigned char *)src;
     size_t n = 0;
@@ -71,7 +71,7 @@ long ks_utf8_to_utf16(const char *src, WCHAR *dst, size_t dst_units)
     return (long)n;
 }
 
-long ks_utf16_to_utf8(const WCHAR *src, size_t src_units, char *dst, size_t dst_size)
+long ks__utf16_to_utf8(const WCHAR *src, size_t src_units, char *dst, size_t dst_size)
 {
     size_t n = 0;
 

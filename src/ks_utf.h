@@ -21,8 +21,8 @@
  * UTF-8) or -ENOBUFS (dst too small; with dst NULL never).
  */
 _Must_inspect_result_ _IRQL_requires_max_(HIGH_LEVEL)
-long ks_utf8_to_utf16(_In_z_ const char *src, _Out_writes_opt_(dst_units) WCHAR *dst,
-                      size_t dst_units);
+long ks__utf8_to_utf16(_In_z_ const char *src, _Out_writes_opt_(dst_units) WCHAR *dst,
+                       size_t dst_units);
 
 /*
  * UTF-16 (src_units units, not NUL-terminated) to UTF-8 in dst, room for
@@ -32,7 +32,7 @@ long ks_utf8_to_utf16(_In_z_ const char *src, _Out_writes_opt_(dst_units) WCHAR 
  * an unpaired surrogate, a NUL unit) or -ENOBUFS (text and NUL do not fit).
  */
 _Must_inspect_result_ _IRQL_requires_max_(HIGH_LEVEL)
-long ks_utf16_to_utf8(_In_reads_(src_units) const WCHAR *src, size_t src_units,
-                      _Out_writes_opt_(dst_size) char *dst, size_t dst_size);
+long ks__utf16_to_utf8(_In_reads_(src_units) const WCHAR *src, size_t src_units,
+                       _Out_writes_opt_(dst_size) char *dst, size_t dst_size);
 
 #endif /* KS_UTF_H */

@@ -21,12 +21,12 @@ enum { POOL_COMPLETION = 0, POOL_BLOCKING = 1, POOL_COUNT = 2 };
 enum work_state {
     WORK_STOPPED, /* no threads; posting is a bug */
     WORK_RUNNING, /* threads serve the queues */
-    WORK_STOPPING /* ks_work_stop joins them; queued items still run and post */
+    WORK_STOPPING /* ks__work_stop joins them; queued items still run and post */
 };
 
 static struct {
     volatile LONG state; /* enum work_state */
-    /* Serialises ks_work_start and ks_work_stop. A ks_static_lock:
+    /* Serialises ks__work_start and ks__work_stop. A ks_static_lock:
      * ks_getaddrinfo_async may start the pools before any ks_startup. */
     ks_static_lock change;
     struct pool pools[POOL_COUNT];
@@ -116,7 +116,7 @@ static BOOLEAN start_pool(int index)
     return TRUE;
 }
 
-int ks_work_start(void)
+int ks__work_start(void)
 {
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
     LONG state = g_work.state;
@@ -124,11 +124,11 @@ int ks_work_start(void)
         return 0;
     if (state == WORK_STOPPING)
         return -ENETDOWN; /* ks_cleanup is joining the threads (maybe ours) */
-    ks_static_lock_acquire(&g_work.change);
+    ks__static_lock_acquire(&g_work.change);
     int err = 0;
     if (g_work.state == WORK_RUNNING) {
         /* Another thread started them while we waited. */
-    } else if (!ks_library_running()) {
+    } else if (!ks__library_running()) {
         err = -ENETDOWN;
     } else if (!start_pool(POOL_COMPLETION)) {
         err = -ENOMEM;
@@ -139,7 +139,7 @@ int ks_work_start(void)
         KS_ASSERT(g_work.state == WORK_STOPPED);
         InterlockedExchange(&g_work.state, WORK_RUNNING);
     }
-    ks_static_lock_release(&g_work.change);
+    ks__static_lock_release(&g_work.change);
     return err;
 }
 
@@ -160,7 +160,7 @@ static BOOLEAN post(struct pool *p, ks_work *work)
     return open;
 }
 
-void ks_work_post(ks_work *work)
+void ks__work_post(ks_work *work)
 {
     /* Completion work always comes from a holder of a socket, or from a
      * blocking call the stop runs first: ks_cleanup stops the completion
@@ -170,15 +170,15 @@ void ks_work_post(ks_work *work)
     UNREFERENCED_PARAMETER(queued);
 }
 
-int ks_work_post_blocking(ks_work *work)
+int ks__work_post_blocking(ks_work *work)
 {
     /* Its posters (the asynchronous calls without a socket: ks_close_async,
      * ks_shutdown_async, name resolution) hold nothing ks_cleanup waits
-     * for, so they can lose the race with ks_work_stop. */
+     * for, so they can lose the race with ks__work_stop. */
     return post(&g_work.pools[POOL_BLOCKING], work) ? 0 : -ENETDOWN;
 }
 
-BOOLEAN ks_work_on_worker(void)
+BOOLEAN ks__work_on_worker(void)
 {
     if (g_work.state != WORK_RUNNING)
         return FALSE;
@@ -190,13 +190,13 @@ BOOLEAN ks_work_on_worker(void)
     return FALSE;
 }
 
-void ks_work_stop(void)
+void ks__work_stop(void)
 {
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
-    KS_ASSERT(!ks_work_on_worker()); /* it joins the threads */
+    KS_ASSERT(!ks__work_on_worker()); /* it joins the threads */
     /* After a start in progress, if any (it may have begun before
      * ks_cleanup cleared "running"). */
-    ks_static_lock_acquire(&g_work.change);
+    ks__static_lock_acquire(&g_work.change);
     if (g_work.state == WORK_RUNNING) {
         InterlockedExchange(&g_work.state, WORK_STOPPING);
         /* Blocking calls first: they post their completions, which the
@@ -205,5 +205,5 @@ void ks_work_stop(void)
         stop_pool(&g_work.pools[POOL_COMPLETION]);
         InterlockedExchange(&g_work.state, WORK_STOPPED);
     }
-    ks_static_lock_release(&g_work.change);
+    ks__static_lock_release(&g_work.change);
 }

@@ -12,8 +12,8 @@
  * hold up the completion threads; their callbacks are then posted to the
  * completion threads.
  *
- * Lifetime: the threads start at the first ks_work_start() after
- * ks_startup and stop in ks_cleanup (ks_work_stop), after every socket is
+ * Lifetime: the threads start at the first ks__work_start() after
+ * ks_startup and stop in ks_cleanup (ks__work_stop), after every socket is
  * gone, so nothing can post work any more.
  */
 #ifndef KS_WORK_H
@@ -35,18 +35,18 @@ struct ks_work {
 /* Starts the threads if they are not running. 0, or -ENOMEM / -ENETDOWN
  * (library stopping). PASSIVE_LEVEL. */
 _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL)
-int ks_work_start(void);
+int ks__work_start(void);
 /* Queues work (its fn set; the threads started) for a completion thread,
  * or for a blocking-call thread. IRQL <= DISPATCH_LEVEL. */
-_IRQL_requires_max_(DISPATCH_LEVEL) void ks_work_post(_Inout_ ks_work *work);
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks__work_post(_Inout_ ks_work *work);
 /* The blocking-call pool refuses work once ks_cleanup is stopping it:
  * -ENETDOWN (work is not run), else 0. */
 _Must_inspect_result_ _IRQL_requires_max_(DISPATCH_LEVEL)
-int ks_work_post_blocking(_Inout_ ks_work *work);
+int ks__work_post_blocking(_Inout_ ks_work *work);
 /* TRUE on one of the library's threads. */
-BOOLEAN ks_work_on_worker(void);
+BOOLEAN ks__work_on_worker(void);
 /* Stops the threads after running what is queued; waits for them.
  * PASSIVE_LEVEL, not on a completion thread. */
-_IRQL_requires_max_(PASSIVE_LEVEL) void ks_work_stop(void);
+_IRQL_requires_max_(PASSIVE_LEVEL) void ks__work_stop(void);
 
 #endif /* KS_WORK_H */

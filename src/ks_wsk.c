@@ -30,30 +30,30 @@ static const WSK_PROVIDER_CONNECTION_DISPATCH *connection_table(PWSK_SOCKET wsk)
 
 /* ---- client level ---- */
 
-NTSTATUS ks_wsk_socket(const WSK_PROVIDER_NPI *npi, ADDRESS_FAMILY family, USHORT type,
-                       ULONG protocol, ULONG flags, PVOID context, const void *dispatch, PIRP irp)
+NTSTATUS ks__wsk_socket(const WSK_PROVIDER_NPI *npi, ADDRESS_FAMILY family, USHORT type,
+                        ULONG protocol, ULONG flags, PVOID context, const void *dispatch, PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     return npi->Dispatch->WskSocket(npi->Client, family, type, protocol, flags, context, dispatch,
                                     NULL, NULL, NULL, irp);
 }
 
-NTSTATUS ks_wsk_get_address_info(const WSK_PROVIDER_NPI *npi, PUNICODE_STRING node,
-                                 PUNICODE_STRING service, ULONG name_space, PADDRINFOEXW hints,
-                                 PADDRINFOEXW *result, PIRP irp)
+NTSTATUS ks__wsk_get_address_info(const WSK_PROVIDER_NPI *npi, PUNICODE_STRING node,
+                                  PUNICODE_STRING service, ULONG name_space, PADDRINFOEXW hints,
+                                  PADDRINFOEXW *result, PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     return npi->Dispatch->WskGetAddressInfo(npi->Client, node, service, name_space, NULL, hints,
                                             result, NULL, NULL, irp);
 }
 
-void ks_wsk_free_address_info(const WSK_PROVIDER_NPI *npi, PADDRINFOEXW list)
+void ks__wsk_free_address_info(const WSK_PROVIDER_NPI *npi, PADDRINFOEXW list)
 {
     npi->Dispatch->WskFreeAddressInfo(npi->Client, list);
 }
 
-NTSTATUS ks_wsk_get_name_info(const WSK_PROVIDER_NPI *npi, PSOCKADDR addr, ULONG addr_len,
-                              PUNICODE_STRING node, PUNICODE_STRING service, ULONG flags, PIRP irp)
+NTSTATUS ks__wsk_get_name_info(const WSK_PROVIDER_NPI *npi, PSOCKADDR addr, ULONG addr_len,
+                               PUNICODE_STRING node, PUNICODE_STRING service, ULONG flags, PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     return npi->Dispatch->WskGetNameInfo(npi->Client, addr, addr_len, node, service, flags, NULL,
@@ -62,21 +62,21 @@ NTSTATUS ks_wsk_get_name_info(const WSK_PROVIDER_NPI *npi, PSOCKADDR addr, ULONG
 
 /* ---- every socket ---- */
 
-NTSTATUS ks_wsk_control_socket(PWSK_SOCKET wsk, WSK_CONTROL_SOCKET_TYPE type, ULONG code,
-                               ULONG level, SIZE_T in_size, PVOID in, SIZE_T out_size, PVOID out,
-                               SIZE_T *returned, PIRP irp)
+NTSTATUS ks__wsk_control_socket(PWSK_SOCKET wsk, WSK_CONTROL_SOCKET_TYPE type, ULONG code,
+                                ULONG level, SIZE_T in_size, PVOID in, SIZE_T out_size, PVOID out,
+                                SIZE_T *returned, PIRP irp)
 {
     return basic(wsk)->WskControlSocket(wsk, type, code, level, in_size, in, out_size, out,
                                         returned, irp);
 }
 
-NTSTATUS ks_wsk_close_socket(PWSK_SOCKET wsk, PIRP irp)
+NTSTATUS ks__wsk_close_socket(PWSK_SOCKET wsk, PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     return basic(wsk)->WskCloseSocket(wsk, irp);
 }
 
-NTSTATUS ks_wsk_bind(PWSK_SOCKET wsk, const SOCKADDR *addr, ULONG flags, PIRP irp)
+NTSTATUS ks__wsk_bind(PWSK_SOCKET wsk, const SOCKADDR *addr, ULONG flags, PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     /* WskBind follows the basic calls in every table: the listening one's
@@ -84,7 +84,7 @@ NTSTATUS ks_wsk_bind(PWSK_SOCKET wsk, const SOCKADDR *addr, ULONG flags, PIRP ir
     return listen_table(wsk)->WskBind(wsk, (PSOCKADDR)addr, flags, irp);
 }
 
-NTSTATUS ks_wsk_get_local_address(PWSK_SOCKET wsk, ULONG kind, PSOCKADDR addr, PIRP irp)
+NTSTATUS ks__wsk_get_local_address(PWSK_SOCKET wsk, ULONG kind, PSOCKADDR addr, PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     PFN_WSK_GET_LOCAL_ADDRESS get_local = NULL;
@@ -104,7 +104,7 @@ NTSTATUS ks_wsk_get_local_address(PWSK_SOCKET wsk, ULONG kind, PSOCKADDR addr, P
     return get_local != NULL ? get_local(wsk, addr, irp) : STATUS_NOT_SUPPORTED;
 }
 
-NTSTATUS ks_wsk_get_remote_address(PWSK_SOCKET wsk, ULONG kind, PSOCKADDR addr, PIRP irp)
+NTSTATUS ks__wsk_get_remote_address(PWSK_SOCKET wsk, ULONG kind, PSOCKADDR addr, PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     PFN_WSK_GET_REMOTE_ADDRESS get_remote =
@@ -114,8 +114,8 @@ NTSTATUS ks_wsk_get_remote_address(PWSK_SOCKET wsk, ULONG kind, PSOCKADDR addr, 
 
 /* ---- listening sockets ---- */
 
-NTSTATUS ks_wsk_accept(PWSK_SOCKET wsk, ULONG flags, PVOID context,
-                       const WSK_CLIENT_CONNECTION_DISPATCH *dispatch, PSOCKADDR remote, PIRP irp)
+NTSTATUS ks__wsk_accept(PWSK_SOCKET wsk, ULONG flags, PVOID context,
+                        const WSK_CLIENT_CONNECTION_DISPATCH *dispatch, PSOCKADDR remote, PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     return listen_table(wsk)->WskAccept(wsk, flags, context, dispatch, NULL, remote, irp);
@@ -123,15 +123,15 @@ NTSTATUS ks_wsk_accept(PWSK_SOCKET wsk, ULONG flags, PVOID context,
 
 /* ---- datagram sockets ---- */
 
-NTSTATUS ks_wsk_send_to(PWSK_SOCKET wsk, PWSK_BUF buf, ULONG flags, const SOCKADDR *remote,
-                        PIRP irp)
+NTSTATUS ks__wsk_send_to(PWSK_SOCKET wsk, PWSK_BUF buf, ULONG flags, const SOCKADDR *remote,
+                         PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     return datagram_table(wsk)->WskSendTo(wsk, buf, flags, (PSOCKADDR)remote, 0, NULL, irp);
 }
 
-NTSTATUS ks_wsk_receive_from(PWSK_SOCKET wsk, PWSK_BUF buf, ULONG flags, PSOCKADDR remote,
-                             PULONG control_len, PULONG control_flags, PIRP irp)
+NTSTATUS ks__wsk_receive_from(PWSK_SOCKET wsk, PWSK_BUF buf, ULONG flags, PSOCKADDR remote,
+                              PULONG control_len, PULONG control_flags, PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     return datagram_table(wsk)->WskReceiveFrom(wsk, buf, flags, remote, control_len, NULL,
@@ -140,31 +140,31 @@ NTSTATUS ks_wsk_receive_from(PWSK_SOCKET wsk, PWSK_BUF buf, ULONG flags, PSOCKAD
 
 /* ---- connection sockets ---- */
 
-NTSTATUS ks_wsk_connect(PWSK_SOCKET wsk, const SOCKADDR *remote, ULONG flags, PIRP irp)
+NTSTATUS ks__wsk_connect(PWSK_SOCKET wsk, const SOCKADDR *remote, ULONG flags, PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     return connection_table(wsk)->WskConnect(wsk, (PSOCKADDR)remote, flags, irp);
 }
 
-NTSTATUS ks_wsk_send(PWSK_SOCKET wsk, PWSK_BUF buf, ULONG flags, PIRP irp)
+NTSTATUS ks__wsk_send(PWSK_SOCKET wsk, PWSK_BUF buf, ULONG flags, PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     return connection_table(wsk)->WskSend(wsk, buf, flags, irp);
 }
 
-NTSTATUS ks_wsk_receive(PWSK_SOCKET wsk, PWSK_BUF buf, ULONG flags, PIRP irp)
+NTSTATUS ks__wsk_receive(PWSK_SOCKET wsk, PWSK_BUF buf, ULONG flags, PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     return connection_table(wsk)->WskReceive(wsk, buf, flags, irp);
 }
 
-NTSTATUS ks_wsk_disconnect(PWSK_SOCKET wsk, PWSK_BUF buf, ULONG flags, PIRP irp)
+NTSTATUS ks__wsk_disconnect(PWSK_SOCKET wsk, PWSK_BUF buf, ULONG flags, PIRP irp)
 {
     KS_ASSERT(irp != NULL);
     return connection_table(wsk)->WskDisconnect(wsk, buf, flags, irp);
 }
 
-NTSTATUS ks_wsk_release(PWSK_SOCKET wsk, PWSK_DATA_INDICATION list)
+NTSTATUS ks__wsk_release(PWSK_SOCKET wsk, PWSK_DATA_INDICATION list)
 {
     return connection_table(wsk)->WskRelease(wsk, list);
 }

@@ -18,7 +18,7 @@
  *                  are expressed in
  *   irql           KeGetCurrentIrql(): on x64 an inline `mov %cr8`, a
  *                  privileged instruction Wine emulates in an exception
- *                  handler (ks_can_block, src/ks_kernel.h)
+ *                  handler (ks__can_block, src/ks_kernel.h)
  *   spinlock       KeAcquireSpinLock + KeReleaseSpinLock (imported)
  *   set_event      KeSetEvent on an event nobody waits on
  *   clear_event    KeClearEvent on an event nobody waits on
@@ -26,17 +26,17 @@
  *   wait2_signaled KeWaitForMultipleObjects(WaitAny) on a signalled
  *                  notification event and an unsignalled one
  *   mdl_lock       IoAllocateMdl(64 KiB) + MmProbeAndLockPages +
- *                  MmUnlockPages + IoFreeMdl (ks_op_lock_buffer + release)
+ *                  MmUnlockPages + IoFreeMdl (ks__op_lock_buffer + release)
  *   irp_alloc      IoAllocateIrp(1) + IoFreeIrp
- *   irp_reuse      IoReuseIrp + IoSetCompletionRoutine (ks_op_begin)
+ *   irp_reuse      IoReuseIrp + IoSetCompletionRoutine (ks__op_begin)
  *   pool_1408      ExAllocatePoolWithTag(1408) + memset + ExFreePool (a
  *                  ks_sock)
  *   handoff1       one wake-up of a thread blocked in KeWaitForSingleObject
  *                  (two threads ping-pong on two synchronization events;
  *                  per one-way handoff)
  *   handoff2       the same with each wait on two objects (the event and an
- *                  unsignalled notification event, as ks_ready_rx_wait and
- *                  ks_lock_acquire_or wait)
+ *                  unsignalled notification event, as ks__ready_rx_wait and
+ *                  ks__lock_acquire_or wait)
  */
 #include <ntddk.h>
 

@@ -655,7 +655,7 @@ void kshim_lock_class(const void *lock, const char *name)
         map_set(lock, find_class(CLASS_NAMED, name, NULL, FALSE));
         return;
     }
-    /* Unnamed (ks_lock_init): whatever the address meant before is
+    /* Unnamed (ks__lock_init): whatever the address meant before is
      * forgotten; a class of its own comes with its first acquisition. */
     pthread_mutex_lock(&map_lock);
     n = map_find_locked(lock);

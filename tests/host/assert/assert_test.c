@@ -13,7 +13,7 @@
 #include <kshim.h>
 
 #include "ks_fdtable.h"
-#include "ks_socket.h"
+#include "ks_address.h"
 
 #include "../child.h"
 
@@ -26,7 +26,7 @@ static ks_sock *start_with_socket(int *fd)
     if (ks_startup() != 0)
         _exit(2);
     *fd = ks_socket(AF_INET, SOCK_DGRAM, 0);
-    ks_sock *s = *fd > 0 ? ks_fd_get(*fd) : NULL;
+    ks_sock *s = *fd > 0 ? ks__fd_get(*fd) : NULL;
     if (s == NULL)
         _exit(3);
     return s;
@@ -37,13 +37,13 @@ static void c_correct(void)
 {
     int fd;
     ks_sock *s = start_with_socket(&fd);
-    if (ks_sock_lock(s, &s->ctl_lock) != 0)
+    if (ks__sock_lock(s, &s->ctl_lock) != 0)
         _exit(4);
     ks_addr local;
-    NTSTATUS st = ks_sock_wsk_get_address(s, FALSE, &local); /* no WSK socket yet: refused */
+    NTSTATUS st = ks__sock_wsk_get_address(s, FALSE, &local); /* no WSK socket yet: refused */
     (void)st;
-    ks_sock_unlock(&s->ctl_lock);
-    ks_sock_put(s);
+    ks__sock_unlock(&s->ctl_lock);
+    ks__sock_put(s);
     ks_close(fd);
     ks_cleanup();
 }
@@ -54,7 +54,7 @@ static void v_put_without_reference(void)
     int fd;
     ks_sock *s = start_with_socket(&fd);
     s->refs = 0; /* as if every reference had been dropped already */
-    ks_sock_put(s);
+    ks__sock_put(s);
 }
 
 /* A ks_sock_wsk_* request without the ctl lock ("ctl lock held"): the
@@ -64,7 +64,7 @@ static void v_request_without_ctl_lock(void)
     int fd;
     ks_sock *s = start_with_socket(&fd);
     ks_addr local;
-    NTSTATUS st = ks_sock_wsk_get_address(s, FALSE, &local);
+    NTSTATUS st = ks__sock_wsk_get_address(s, FALSE, &local);
     (void)st;
 }
 
@@ -73,7 +73,7 @@ static void v_unlock_not_held(void)
 {
     int fd;
     ks_sock *s = start_with_socket(&fd);
-    ks_sock_unlock(&s->rx_lock);
+    ks__sock_unlock(&s->rx_lock);
 }
 
 /* Runs fn in a child: want_violation, it must exit with status 86 and
@@ -107,8 +107,8 @@ int main(void)
     check_case("put without a reference", v_put_without_reference, TRUE, "s->refs > 0",
                "ks_socket.c:");
     check_case("request without the ctl lock", v_request_without_ctl_lock, TRUE,
-               "ks_lock_held_by_me(&s->ctl_lock)", "ks_address.c:");
-    check_case("unlock of a lock not held", v_unlock_not_held, TRUE, "ks_lock_held_by_me(l)",
+               "ks__lock_held_by_me(&s->ctl_lock)", "ks_address.c:");
+    check_case("unlock of a lock not held", v_unlock_not_held, TRUE, "ks__lock_held_by_me(l)",
                "ks_lock.h:");
     if (failures > 0) {
         fprintf(stderr, "assert_test: %d of %d checks FAILED\n", failures, checks);

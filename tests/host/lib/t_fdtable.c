@@ -16,21 +16,21 @@
  */
 #include "tests.h"
 
-#define ks_fdtable_init t_fd_init
-#define ks_fdtable_destroy t_fd_destroy
-#define ks_fdtable_set_open t_fd_set_open
-#define ks_fd_insert t_fd_insert
-#define ks_fd_get t_fd_get
-#define ks_fd_remove t_fd_remove
-#define ks_fd_remove_any t_fd_remove_any
+#define ks__fdtable_init t_fd_init
+#define ks__fdtable_destroy t_fd_destroy
+#define ks__fdtable_set_open t_fd_set_open
+#define ks__fd_insert t_fd_insert
+#define ks__fd_get t_fd_get
+#define ks__fd_remove t_fd_remove
+#define ks__fd_remove_any t_fd_remove_any
 #include "ks_fdtable.c" /* NOLINT(bugprone-suspicious-include): the copy is the point */
-#undef ks_fdtable_init
-#undef ks_fdtable_destroy
-#undef ks_fdtable_set_open
-#undef ks_fd_insert
-#undef ks_fd_get
-#undef ks_fd_remove
-#undef ks_fd_remove_any
+#undef ks__fdtable_init
+#undef ks__fdtable_destroy
+#undef ks__fdtable_set_open
+#undef ks__fd_insert
+#undef ks__fd_get
+#undef ks__fd_remove
+#undef ks__fd_remove_any
 
 #include <limits.h>
 #include <stdio.h>
@@ -50,7 +50,7 @@ static ks_sock *fake_socks(size_t n)
 }
 
 /* A reference taken by t_fd_get given back (the objects are the test's:
- * ks_sock_put would free them); NULL: nothing. */
+ * ks__sock_put would free them); NULL: nothing. */
 static void unref(ks_sock *s)
 {
     if (s != NULL)
@@ -68,7 +68,7 @@ static int refs_not_one(const ks_sock *s, size_t n)
 
 /* Inserts s as a new socket: where one object stands for many entries
  * (only the values matter), its descriptor is forgotten first (a socket
- * is inserted once: ks_fd_insert may assert s->fd == 0). */
+ * is inserted once: ks__fd_insert may assert s->fd == 0). */
 static int insert_new(ks_sock *s)
 {
     s->fd = 0;

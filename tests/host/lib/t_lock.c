@@ -64,7 +64,7 @@ static volatile LONG g_waits;
 
 static BOOLEAN wait_event(KEVENT *e, int ms)
 {
-    LARGE_INTEGER t = ks_relative_ms((ULONG)ms);
+    LARGE_INTEGER t = ks__relative_ms((ULONG)ms);
     return KeWaitForSingleObject(e, Executive, KernelMode, FALSE, &t) == STATUS_WAIT_0;
 }
 
@@ -136,9 +136,9 @@ static void taker_main(void *p)
     tl_script = &tk->sc;
     BOOLEAN got;
     if (tk->abort != NULL) {
-        got = ks_lock_acquire_or(tk->l, tk->abort);
+        got = ks__lock_acquire_or(tk->l, tk->abort);
     } else {
-        ks_lock_acquire(tk->l);
+        ks__lock_acquire(tk->l);
         got = TRUE;
     }
     if (got) {
@@ -148,7 +148,7 @@ static void taker_main(void *p)
     }
     InterlockedExchange(&tk->result, got ? 1 : 0);
     if (got)
-        ks_lock_release(tk->l);
+        ks__lock_release(tk->l);
     tl_script = NULL;
 }
 
@@ -192,26 +192,26 @@ static void t_lock_uncontended(void)
     static KEVENT abort;
     struct script sc;
     script_init(&sc);
-    ks_lock_init(&l);
+    ks__lock_init(&l);
     KeInitializeEvent(&abort, NotificationEvent, TRUE);
     HT_EQ(l.held, 0, "initialised free");
     HT_EQ(l.waiters, 0, "no waiter");
     HT_EQ(KeReadStateEvent(&l.wake), 0, "event not signalled");
     tl_script = &sc;
     for (int i = 0; i < 1000; i++) {
-        ks_lock_acquire(&l);
-        HT_EQ(l.held, 1, "held after ks_lock_acquire");
-        ks_lock_release(&l);
-        HT_EQ(l.held, 0, "free after ks_lock_release");
+        ks__lock_acquire(&l);
+        HT_EQ(l.held, 1, "held after ks__lock_acquire");
+        ks__lock_release(&l);
+        HT_EQ(l.held, 0, "free after ks__lock_release");
     }
-    HT_CHECK(ks_lock_acquire_or(&l, &abort), "acquire_or takes a free lock despite its abort", 0);
+    HT_CHECK(ks__lock_acquire_or(&l, &abort), "acquire_or takes a free lock despite its abort", 0);
     HT_EQ(l.held, 1, "held");
-    ks_lock_release(&l);
+    ks__lock_release(&l);
     KIRQL old;
     KeRaiseIrql(DISPATCH_LEVEL, &old);
-    BOOLEAN got = ks_lock_try_acquire(&l);
+    BOOLEAN got = ks__lock_try_acquire(&l);
     if (got)
-        ks_lock_release(&l);
+        ks__lock_release(&l);
     KeLowerIrql(old);
     HT_CHECK(got, "try-acquire at DISPATCH_LEVEL", 0);
     tl_script = NULL;
@@ -230,9 +230,9 @@ static volatile LONG try_result;
 static void try_other_thread(void *p)
 {
     (void)p;
-    BOOLEAN got = ks_lock_try_acquire(&try_lock);
+    BOOLEAN got = ks__lock_try_acquire(&try_lock);
     if (got)
-        ks_lock_release(&try_lock);
+        ks__lock_release(&try_lock);
     InterlockedExchange(&try_result, got ? 1 : 0);
 }
 
@@ -240,17 +240,17 @@ static void try_other_thread(void *p)
  * nothing and does not announce a waiter; once released it succeeds. */
 static void t_lock_try_held(void)
 {
-    ks_lock_init(&try_lock);
-    HT_CHECK(ks_lock_try_acquire(&try_lock), "try-acquire of a free lock", 0);
+    ks__lock_init(&try_lock);
+    HT_CHECK(ks__lock_try_acquire(&try_lock), "try-acquire of a free lock", 0);
     for (int i = 0; i < 3; i++)
-        HT_CHECK(!ks_lock_try_acquire(&try_lock), "try-acquire of a held lock fails", i);
+        HT_CHECK(!ks__lock_try_acquire(&try_lock), "try-acquire of a held lock fails", i);
     try_result = -1;
     HT_CHECK(ht_join(ht_spawn(try_other_thread, NULL), T_BOUND_MS), "other thread", 0);
     HT_EQ(try_result, 0, "try-acquire from another thread fails while held");
     HT_EQ(try_lock.held, 1, "still held by the first owner");
     HT_EQ(try_lock.waiters, 0, "a failed try is no waiter");
     HT_EQ(KeReadStateEvent(&try_lock.wake), 0, "event untouched");
-    ks_lock_release(&try_lock);
+    ks__lock_release(&try_lock);
     HT_CHECK(ht_join(ht_spawn(try_other_thread, NULL), T_BOUND_MS), "other thread", 1);
     HT_EQ(try_result, 1, "try-acquire from another thread after the release");
     HT_EQ(try_lock.held, 0, "free again");
@@ -266,10 +266,10 @@ static void t_lock_abort(void)
     static ks_lock l;
     static KEVENT abort, never;
     struct taker a, b;
-    ks_lock_init(&l);
+    ks__lock_init(&l);
     KeInitializeEvent(&abort, NotificationEvent, TRUE);
     KeInitializeEvent(&never, NotificationEvent, FALSE);
-    HT_CHECK(ks_lock_try_acquire(&l), "owner takes it", 0);
+    HT_CHECK(ks__lock_try_acquire(&l), "owner takes it", 0);
 
     /* Abort signalled before the call. */
     taker_start(&a, &l, &abort);
@@ -296,7 +296,7 @@ static void t_lock_abort(void)
         HT_EQ(a.result, 0, "the waiter whose abort was set gives up");
     HT_EQ(b.result, -1, "the other waiter still waits");
     HT_EQ(l.held, 1, "the owner still holds it");
-    ks_lock_release(&l);
+    ks__lock_release(&l);
     if (taker_join(&b))
         HT_EQ(b.result, 1, "the other waiter gets the lock at the release");
     HT_EQ(b.held_seen, 1, "held while b owned it");
@@ -309,7 +309,7 @@ static void t_lock_abort(void)
 /* The test holds l; w is made ready to take it (its stop set by the caller). */
 static void hold_for_waiter(ks_lock *l, struct taker *w)
 {
-    HT_CHECK(ks_lock_try_acquire(l), "the test takes the lock", 0);
+    HT_CHECK(ks__lock_try_acquire(l), "the test takes the lock", 0);
     taker_start(w, l, NULL);
 }
 
@@ -337,12 +337,12 @@ static void t_lock_race_release_before_announce(void)
 {
     static ks_lock l;
     struct taker w;
-    ks_lock_init(&l);
+    ks__lock_init(&l);
     hold_for_waiter(&l, &w);
     w.sc.stop_announce = 1;
     waiter_at_stop(&w, "waiter stopped before its announce");
     HT_EQ(l.waiters, 0, "not announced yet");
-    ks_lock_release(&l);
+    ks__lock_release(&l);
     HT_EQ(KeReadStateEvent(&l.wake), 0, "no announced waiter: the event is not set");
     waiter_took(&l, &w, 0,
                 "the waiter took the lock without sleeping (its try after the announce)");
@@ -355,12 +355,12 @@ static void t_lock_race_release_before_wait(void)
 {
     static ks_lock l;
     struct taker w;
-    ks_lock_init(&l);
+    ks__lock_init(&l);
     hold_for_waiter(&l, &w);
     w.sc.stop_wait = 1;
     waiter_at_stop(&w, "waiter stopped before its wait");
     HT_EQ(l.waiters, 1, "announced");
-    ks_lock_release(&l);
+    ks__lock_release(&l);
     HT_EQ(KeReadStateEvent(&l.wake), 1, "the release set the event for the announced waiter");
     waiter_took(&l, &w, 1, "the waiter took the lock after one wait");
     HT_EQ(KeReadStateEvent(&l.wake), 0, "its wait consumed the event");
@@ -384,7 +384,7 @@ static void let_waiter_reach_wait(void *p)
 }
 
 /* The waiter announces and goes to sleep while the releaser is between
- * entering ks_lock_release and clearing the owner word: the releaser must
+ * entering ks__lock_release and clearing the owner word: the releaser must
  * look for waiters after the clear, see this one and wake it. */
 static void t_lock_race_announce_during_release(void)
 {
@@ -392,14 +392,14 @@ static void t_lock_race_announce_during_release(void)
     struct taker w;
     struct script sc;
     struct announce_during_clear c = {&w, 0};
-    ks_lock_init(&l);
+    ks__lock_init(&l);
     hold_for_waiter(&l, &w);
     w.sc.stop_wait = 1;
     script_init(&sc);
     sc.at_clear = let_waiter_reach_wait;
     sc.at_clear_ctx = &c;
     tl_script = &sc;
-    ks_lock_release(&l);
+    ks__lock_release(&l);
     tl_script = NULL;
     waiter_took(&l, &w, 1, "the waiter that slept during the release took the lock");
     HT_EQ(l.held, 0, "released");
@@ -413,11 +413,11 @@ static void t_lock_race_stale_wake(void)
 {
     static ks_lock l;
     struct taker w, w2;
-    ks_lock_init(&l);
+    ks__lock_init(&l);
     hold_for_waiter(&l, &w);
     w.sc.stop_after_announce = 1;
     waiter_at_stop(&w, "waiter stopped after its announce");
-    ks_lock_release(&l);
+    ks__lock_release(&l);
     waiter_took(&l, &w, 0, "the waiter took the lock without waiting");
     HT_EQ(KeReadStateEvent(&l.wake), 1, "the event is left set (stale)");
 
@@ -426,7 +426,7 @@ static void t_lock_race_stale_wake(void)
     waiter_at_stop(&w2, "the next waiter at its second wait (the stale one passed)");
     HT_EQ(w2.result, -1, "the stale signal did not give it the held lock");
     HT_EQ(l.held, 1, "the owner still holds it");
-    ks_lock_release(&l);
+    ks__lock_release(&l);
     waiter_took(&l, &w2, 2, "the second waiter took the lock after two waits (stale, release)");
 }
 
@@ -462,29 +462,29 @@ static void ct_worker(void *p)
         BOOLEAN got = TRUE;
         switch ((kind + i) % 4) {
         case 0:
-            ks_lock_acquire(&ct.l);
+            ks__lock_acquire(&ct.l);
             break;
         case 1:
-            got = ks_lock_acquire_or(&ct.l, &ct.never);
+            got = ks__lock_acquire_or(&ct.l, &ct.never);
             HT_CHECK(got, "acquire_or with an abort never set", i);
             break;
         case 2: /* spin on try-acquire a little, then sleep */
             got = FALSE;
             for (int t = 0; t < 50 && !got; t++)
-                got = ks_lock_try_acquire(&ct.l);
+                got = ks__lock_try_acquire(&ct.l);
             if (!got)
-                ks_lock_acquire(&ct.l);
+                ks__lock_acquire(&ct.l);
             got = TRUE;
             break;
         default: /* an abort that is always set: takes it or gives up */
-            got = ks_lock_acquire_or(&ct.l, &ct.aborted);
+            got = ks__lock_acquire_or(&ct.l, &ct.aborted);
             if (!got)
                 InterlockedIncrement(&ct.aborts);
             break;
         }
         if (got) {
             ct_critical();
-            ks_lock_release(&ct.l);
+            ks__lock_release(&ct.l);
         }
     }
 }
@@ -498,10 +498,10 @@ static void t_lock_contention(void)
 {
     ht_thread *t[CT_THREADS];
     memset(&ct, 0, sizeof(ct));
-    ks_lock_init(&ct.l);
+    ks__lock_init(&ct.l);
     KeInitializeEvent(&ct.never, NotificationEvent, FALSE);
     KeInitializeEvent(&ct.aborted, NotificationEvent, TRUE);
-    HT_CHECK(ks_lock_try_acquire(&ct.l), "test holds the lock first", 0);
+    HT_CHECK(ks__lock_try_acquire(&ct.l), "test holds the lock first", 0);
     LONG waits_before = g_waits;
     for (int i = 0; i < CT_THREADS; i++) {
         t[i] = ht_spawn(ct_worker, (void *)(ULONG_PTR)(i * 4)); /* first acquire: case 0 */
@@ -512,7 +512,7 @@ static void t_lock_contention(void)
     while (ct.l.waiters < CT_THREADS && ht_now_ms() < until)
         ht_sleep_ms(1);
     HT_EQ(ct.l.waiters, CT_THREADS, "every worker waits for the test's release");
-    ks_lock_release(&ct.l);
+    ks__lock_release(&ct.l);
     int joined = 0;
     for (int i = 0; i < CT_THREADS; i++)
         joined += ht_join(t[i], 60000);

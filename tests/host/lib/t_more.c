@@ -14,7 +14,7 @@
 #include <wskprov.h>
 
 /* Internal: NTSTATUS -> negative errno (src/ks_kernel.h). */
-int ks_status_to_errno(NTSTATUS status);
+int ks__status_to_errno(NTSTATUS status);
 
 static void t_compat_v6_and_udp(void)
 {
@@ -170,10 +170,11 @@ static void t_error_mapping(void)
         {STATUS_TOO_MANY_OPENED_FILES, -EMFILE},
     };
     for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        HT_EQ(ks_status_to_errno(map[i].status), map[i].err, "ks_status_to_errno");
+        HT_EQ(ks__status_to_errno(map[i].status), map[i].err, "ks__status_to_errno");
     /* Anything else is still a negative errno, never 0 or positive. */
     for (ULONG code = 0xC0000001; code < 0xC0000300; code++)
-        HT_CHECK(ks_status_to_errno((NTSTATUS)code) < 0, "an error maps to a negative errno", code);
+        HT_CHECK(ks__status_to_errno((NTSTATUS)code) < 0, "an error maps to a negative errno",
+                 code);
     for (int e = 1; e < 140; e++) {
         const char *t = ks_strerror(-e);
         HT_CHECK(t != NULL && t[0] != 0, "ks_strerror gives a text", e);

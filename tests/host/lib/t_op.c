@@ -3,9 +3,9 @@
  * allocated once and reused, the interlocked handoff between the caller
  * and the completion routine (inline completion, completion before the
  * caller waits, after it parked), the timeout that cancels and still
- * waits for the completion, ks_op_cancel, providers that fail without
+ * waits for the completion, ks__op_cancel, providers that fail without
  * completing the IRP (Wine's stubs), the completion callback of the
- * asynchronous path, and the MDLs of ks_op_lock_buffer.
+ * asynchronous path, and the MDLs of ks__op_lock_buffer.
  *
  * The requests go to a fake provider of this file, which takes the IRP
  * as a driver below does (kshim_irp_take) and completes it when and where
@@ -52,7 +52,7 @@ struct fake {
     KEVENT cancelled;               /* notification: the cancel routine ran */
     volatile LONG completions;      /* IoCompleteRequest calls (counted just before) */
     volatile LONG cancel_routines;  /* cancel routine calls */
-    volatile LONG busy_when_parked; /* ks_op_busy seen by HOW_PARKED's thread */
+    volatile LONG busy_when_parked; /* ks__op_busy seen by HOW_PARKED's thread */
     volatile LONG go;               /* HOW_RACE: released at once with a canceller */
 };
 
@@ -87,7 +87,7 @@ static BOOLEAN until_state(volatile LONG *v, LONG want, int ms)
 
 static BOOLEAN wait_event(KEVENT *e, int ms)
 {
-    LARGE_INTEGER t = ks_relative_ms((ULONG)ms);
+    LARGE_INTEGER t = ks__relative_ms((ULONG)ms);
     return KeWaitForSingleObject(e, Executive, KernelMode, FALSE, &t) == STATUS_WAIT_0;
 }
 
@@ -133,7 +133,7 @@ static void fake_thread(void *p)
         /* The caller sleeps on the event once the state is WAITING. */
         HT_CHECK(until_state(&f->op->state, KS_OP_WAITING, T_BOUND_MS), "the caller parked",
                  f->op->state);
-        f->busy_when_parked = ks_op_busy(f->op);
+        f->busy_when_parked = ks__op_busy(f->op);
         break;
     case HOW_CANCEL_LATE:
         HT_CHECK(wait_event(&f->cancelled, T_BOUND_MS), "the cancel routine ran", 0);
@@ -247,60 +247,60 @@ static void cb_init(struct cb_seen *c)
 /* ---- init and free ---- */
 
 /* One IRP per operation, the op idle; its event a synchronization event
- * and not signalled; ks_op_cancel of an idle op touches nothing; free
+ * and not signalled; ks__op_cancel of an idle op touches nothing; free
  * gives the IRP back and may be repeated. */
 static void t_op_init_free(void)
 {
     static ks_op op;
     struct kshim_stats a = stats();
-    memset(&op, 0xa5, sizeof(op)); /* ks_op_init must not rely on zeroed memory */
-    HT_EQ(ks_op_init(&op), STATUS_SUCCESS, "ks_op_init");
+    memset(&op, 0xa5, sizeof(op)); /* ks__op_init must not rely on zeroed memory */
+    HT_EQ(ks__op_init(&op), STATUS_SUCCESS, "ks__op_init");
     struct kshim_stats b = stats();
     HT_EQ(b.irps - a.irps, 1, "one IRP allocated");
     HT_CHECK(op.irp != NULL, "the op's IRP", 0);
     HT_EQ(op.state, KS_OP_IDLE, "idle");
-    HT_CHECK(!ks_op_busy(&op), "not busy", 0);
+    HT_CHECK(!ks__op_busy(&op), "not busy", 0);
     HT_CHECK(op.mdl == NULL && op.callback == NULL, "no MDL, no callback", 0);
     HT_EQ(op.done.Header.Type, KSHIM_OBJ_SYNCHRONIZATION_EVENT, "a synchronization event");
     HT_EQ(KeReadStateEvent(&op.done), 0, "not signalled");
-    ks_op_cancel(&op);
-    HT_CHECK(!op.irp->Cancel, "ks_op_cancel of an idle op cancels nothing", 0);
-    ks_op_free(&op);
+    ks__op_cancel(&op);
+    HT_CHECK(!op.irp->Cancel, "ks__op_cancel of an idle op cancels nothing", 0);
+    ks__op_free(&op);
     HT_CHECK(op.irp == NULL, "IRP pointer cleared", 0);
     HT_EQ(stats().irps, a.irps, "the IRP freed");
-    ks_op_free(&op); /* a second free is harmless */
+    ks__op_free(&op); /* a second free is harmless */
     HT_EQ(stats().irps, a.irps, "nothing freed twice");
 }
 
 /* ---- the handoff ---- */
 
-/* One request through a blocking ks_op_wait, checked at each step. */
+/* One request through a blocking ks__op_wait, checked at each step. */
 static void handoff_once(ks_op *op, enum how how, BOOLEAN early, NTSTATUS status, ULONG_PTR info,
                          const char *what)
 {
     struct fake f = {0};
-    PIRP irp = ks_op_begin(op);
-    HT_CHECK(irp == op->irp, "ks_op_begin returns the op's own IRP", how);
-    HT_EQ(op->state, KS_OP_ISSUED, "issued after ks_op_begin");
-    HT_CHECK(ks_op_busy(op), "busy once issued", how);
+    PIRP irp = ks__op_begin(op);
+    HT_CHECK(irp == op->irp, "ks__op_begin returns the op's own IRP", how);
+    HT_EQ(op->state, KS_OP_ISSUED, "issued after ks__op_begin");
+    HT_CHECK(ks__op_busy(op), "busy once issued", how);
     NTSTATUS st = fake_call(&f, op, irp, NULL, how, status, info);
     if (early)
         fake_join(&f); /* completed before the caller looks */
     if (how == HOW_INLINE || how == HOW_INLINE_PENDING || early) {
-        HT_EQ(op->state, KS_OP_DONE, "done before ks_op_wait");
-        HT_CHECK(!ks_op_busy(op), "not busy once done", how);
+        HT_EQ(op->state, KS_OP_DONE, "done before ks__op_wait");
+        HT_CHECK(!ks__op_busy(op), "not busy once done", how);
         HT_EQ(KeReadStateEvent(&op->done), 0, "a completion before the wait sets no event");
     }
     ULONG_PTR got = 0xdead;
-    NTSTATUS r = ks_op_wait(op, st, NULL, &got);
+    NTSTATUS r = ks__op_wait(op, st, NULL, &got);
     fake_join(&f);
     if (r != status || got != (NT_SUCCESS(status) ? info : 0))
         printf("ht: handoff %s: status 0x%lx info %lu\n", what, (unsigned long)r,
                (unsigned long)got);
-    HT_EQ(r, status, "ks_op_wait returns the IRP's status");
+    HT_EQ(r, status, "ks__op_wait returns the IRP's status");
     HT_EQ(got, NT_SUCCESS(status) ? info : 0, "its Information (0 on failure)");
     HT_EQ(f.completions, 1, "completed once");
-    HT_EQ(op->state, KS_OP_IDLE, "idle after ks_op_wait");
+    HT_EQ(op->state, KS_OP_IDLE, "idle after ks__op_wait");
     HT_EQ(KeReadStateEvent(&op->done), 0, "no signal left behind");
     if (how == HOW_PARKED)
         HT_EQ(f.busy_when_parked, 1, "busy while the caller sleeps");
@@ -308,14 +308,14 @@ static void handoff_once(ks_op *op, enum how how, BOOLEAN early, NTSTATUS status
 
 /* Each order of the caller and the completion routine: completed inside
  * the call (returning its status, or STATUS_PENDING as Wine does), on
- * another thread before ks_op_wait looks, after the caller went to sleep,
+ * another thread before ks__op_wait looks, after the caller went to sleep,
  * or racing it; successes and failures. A completion that finds no
  * sleeper sets no event, so the next request's wait is not cut short by
  * a stale signal. */
 static void t_op_handoff(void)
 {
     static ks_op op;
-    HT_EQ(ks_op_init(&op), STATUS_SUCCESS, "ks_op_init");
+    HT_EQ(ks__op_init(&op), STATUS_SUCCESS, "ks__op_init");
     handoff_once(&op, HOW_INLINE, FALSE, STATUS_SUCCESS, 11, "inline");
     handoff_once(&op, HOW_INLINE_PENDING, FALSE, STATUS_SUCCESS, 12, "inline, pending returned");
     handoff_once(&op, HOW_ASYNC, TRUE, STATUS_SUCCESS, 13, "async, before the wait");
@@ -332,16 +332,16 @@ static void t_op_handoff(void)
     }
     /* information is optional. */
     struct fake f = {0};
-    PIRP irp = ks_op_begin(&op);
+    PIRP irp = ks__op_begin(&op);
     NTSTATUS st = fake_call(&f, &op, irp, NULL, HOW_INLINE, STATUS_SUCCESS, 5);
-    HT_EQ(ks_op_wait(&op, st, NULL, NULL), STATUS_SUCCESS, "ks_op_wait without information");
-    ks_op_free(&op);
+    HT_EQ(ks__op_wait(&op, st, NULL, NULL), STATUS_SUCCESS, "ks__op_wait without information");
+    ks__op_free(&op);
 }
 
 /* ---- timeouts ---- */
 
 /* A request still pending when the timeout expires is cancelled, and
- * ks_op_wait still waits for its completion (the provider may be writing
+ * ks__op_wait still waits for its completion (the provider may be writing
  * the buffer): STATUS_CANCELLED from a cancel routine that completes at
  * once or later, or whatever the provider completed with if it ignored
  * the cancel. A request completed in time is not cancelled; a zero
@@ -352,48 +352,48 @@ static void t_op_timeout(void)
     struct fake f = {0};
     ULONG_PTR info;
     LARGE_INTEGER t;
-    HT_EQ(ks_op_init(&op), STATUS_SUCCESS, "ks_op_init");
+    HT_EQ(ks__op_init(&op), STATUS_SUCCESS, "ks__op_init");
 
-    t = ks_relative_ms(20);
-    NTSTATUS st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_CANCEL, STATUS_SUCCESS, 1);
-    HT_EQ(ks_op_wait(&op, st, &t, &info), STATUS_CANCELLED, "timed out: cancelled");
+    t = ks__relative_ms(20);
+    NTSTATUS st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_CANCEL, STATUS_SUCCESS, 1);
+    HT_EQ(ks__op_wait(&op, st, &t, &info), STATUS_CANCELLED, "timed out: cancelled");
     HT_EQ(info, 0, "no Information");
     HT_EQ(f.cancel_routines, 1, "the cancel routine ran once");
     HT_EQ(f.completions, 1, "completed once");
     HT_EQ(op.state, KS_OP_IDLE, "idle");
 
-    t = ks_relative_ms(20);
-    st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_CANCEL_LATE, STATUS_SUCCESS, 1);
-    HT_EQ(ks_op_wait(&op, st, &t, &info), STATUS_CANCELLED, "cancelled, completed later");
-    HT_EQ(f.completions, 1, "ks_op_wait returned only after the completion");
+    t = ks__relative_ms(20);
+    st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_CANCEL_LATE, STATUS_SUCCESS, 1);
+    HT_EQ(ks__op_wait(&op, st, &t, &info), STATUS_CANCELLED, "cancelled, completed later");
+    HT_EQ(f.completions, 1, "ks__op_wait returned only after the completion");
     fake_join(&f);
 
-    t = ks_relative_ms(20);
-    st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_IGNORE_CANCEL, STATUS_SUCCESS, 5);
-    HT_EQ(ks_op_wait(&op, st, &t, &info), STATUS_SUCCESS, "a provider that ignored the cancel");
+    t = ks__relative_ms(20);
+    st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_IGNORE_CANCEL, STATUS_SUCCESS, 5);
+    HT_EQ(ks__op_wait(&op, st, &t, &info), STATUS_SUCCESS, "a provider that ignored the cancel");
     HT_EQ(info, 5, "its result is the IRP's");
     fake_join(&f);
 
-    t = ks_relative_ms(T_BOUND_MS);
-    st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_PARKED, STATUS_SUCCESS, 6);
-    HT_EQ(ks_op_wait(&op, st, &t, &info), STATUS_SUCCESS, "completed within the timeout");
+    t = ks__relative_ms(T_BOUND_MS);
+    st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_PARKED, STATUS_SUCCESS, 6);
+    HT_EQ(ks__op_wait(&op, st, &t, &info), STATUS_SUCCESS, "completed within the timeout");
     HT_EQ(info, 6, "its Information");
     HT_CHECK(!op.irp->Cancel, "not cancelled", 0);
     fake_join(&f);
 
     t.QuadPart = 0;
-    st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_CANCEL, STATUS_SUCCESS, 1);
-    HT_EQ(ks_op_wait(&op, st, &t, &info), STATUS_CANCELLED, "a zero timeout cancels at once");
+    st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_CANCEL, STATUS_SUCCESS, 1);
+    HT_EQ(ks__op_wait(&op, st, &t, &info), STATUS_CANCELLED, "a zero timeout cancels at once");
 
     t.QuadPart = 0;
-    st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_INLINE, STATUS_SUCCESS, 7);
-    HT_EQ(ks_op_wait(&op, st, &t, &info), STATUS_SUCCESS, "completed inline: no wait, no cancel");
+    st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_INLINE, STATUS_SUCCESS, 7);
+    HT_EQ(ks__op_wait(&op, st, &t, &info), STATUS_SUCCESS, "completed inline: no wait, no cancel");
     HT_EQ(info, 7, "its Information");
     HT_CHECK(!op.irp->Cancel, "not cancelled", 0);
-    ks_op_free(&op);
+    ks__op_free(&op);
 }
 
-/* ---- ks_op_cancel ---- */
+/* ---- ks__op_cancel ---- */
 
 struct canceller {
     ks_op *op;
@@ -409,10 +409,10 @@ static void canceller_main(void *p)
     } else {
         HT_CHECK(until_state(&c->op->state, KS_OP_WAITING, T_BOUND_MS), "the caller parked", 0);
     }
-    ks_op_cancel(c->op);
+    ks__op_cancel(c->op);
 }
 
-/* ks_op_cancel cancels the request in flight, before the caller waits or
+/* ks__op_cancel cancels the request in flight, before the caller waits or
  * from another thread while it sleeps, and nothing otherwise (idle, or
  * completed and not yet collected); the next request is not cancelled. */
 static void t_op_cancel(void)
@@ -420,47 +420,47 @@ static void t_op_cancel(void)
     static ks_op op;
     struct fake f = {0};
     ULONG_PTR info;
-    HT_EQ(ks_op_init(&op), STATUS_SUCCESS, "ks_op_init");
+    HT_EQ(ks__op_init(&op), STATUS_SUCCESS, "ks__op_init");
 
-    NTSTATUS st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_CANCEL, STATUS_SUCCESS, 1);
-    ks_op_cancel(&op);
+    NTSTATUS st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_CANCEL, STATUS_SUCCESS, 1);
+    ks__op_cancel(&op);
     HT_EQ(f.cancel_routines, 1, "cancelled before the wait");
-    HT_EQ(ks_op_wait(&op, st, NULL, &info), STATUS_CANCELLED, "its result");
+    HT_EQ(ks__op_wait(&op, st, NULL, &info), STATUS_CANCELLED, "its result");
 
     struct canceller c = {&op, NULL};
-    st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_CANCEL, STATUS_SUCCESS, 1);
+    st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_CANCEL, STATUS_SUCCESS, 1);
     ht_thread *t = ht_spawn(canceller_main, &c);
-    HT_EQ(ks_op_wait(&op, st, NULL, &info), STATUS_CANCELLED,
+    HT_EQ(ks__op_wait(&op, st, NULL, &info), STATUS_CANCELLED,
           "a sleeping caller woken by another thread's cancel");
     HT_CHECK(ht_join(t, T_BOUND_MS), "canceller ended", 0);
 
-    PIRP irp = ks_op_begin(&op);
+    PIRP irp = ks__op_begin(&op);
     HT_CHECK(!irp->Cancel, "a new request starts uncancelled", 0);
     st = fake_call(&f, &op, irp, NULL, HOW_INLINE, STATUS_SUCCESS, 3);
-    ks_op_cancel(&op); /* completed, not collected: nothing to cancel */
+    ks__op_cancel(&op); /* completed, not collected: nothing to cancel */
     HT_CHECK(!op.irp->Cancel, "a completed request is not cancelled", 0);
-    HT_EQ(ks_op_wait(&op, st, NULL, &info), STATUS_SUCCESS, "its result");
+    HT_EQ(ks__op_wait(&op, st, NULL, &info), STATUS_SUCCESS, "its result");
     HT_EQ(info, 3, "its Information");
-    ks_op_cancel(&op); /* idle */
+    ks__op_cancel(&op); /* idle */
     HT_CHECK(!op.irp->Cancel, "an idle op is not cancelled", 0);
-    ks_op_free(&op);
+    ks__op_free(&op);
 }
 
-/* A completion racing ks_op_cancel from another thread, 300 times: the
+/* A completion racing ks__op_cancel from another thread, 300 times: the
  * request ends once, succeeded or cancelled, and the wait returns that. */
 static void t_op_cancel_race(void)
 {
     static ks_op op;
     struct fake f = {0};
     int succeeded = 0, cancelled = 0;
-    HT_EQ(ks_op_init(&op), STATUS_SUCCESS, "ks_op_init");
+    HT_EQ(ks__op_init(&op), STATUS_SUCCESS, "ks__op_init");
     for (int round = 0; round < 300; round++) {
         ULONG_PTR info = 0;
-        NTSTATUS st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_RACE, STATUS_SUCCESS, 7);
+        NTSTATUS st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_RACE, STATUS_SUCCESS, 7);
         struct canceller c = {&op, &f.go};
         ht_thread *t = ht_spawn(canceller_main, &c);
         InterlockedExchange(&f.go, 1);
-        NTSTATUS r = ks_op_wait(&op, st, NULL, &info);
+        NTSTATUS r = ks__op_wait(&op, st, NULL, &info);
         HT_CHECK(ht_join(t, T_BOUND_MS), "canceller ended", round);
         fake_join(&f);
         HT_EQ(f.completions, 1, "completed once");
@@ -470,14 +470,14 @@ static void t_op_cancel_race(void)
         cancelled += r == STATUS_CANCELLED;
     }
     printf("ht: op-cancel-race: %d succeeded, %d cancelled\n", succeeded, cancelled);
-    ks_op_free(&op);
+    ks__op_free(&op);
 }
 
 /* ---- providers that fail without completing the IRP ---- */
 
 /* A provider that returns an error without completing the IRP (Wine's
- * stubs): ks_op_wait returns it at once (a success without completion is
- * STATUS_INTERNAL_ERROR), ks_op_async_issued too, without ever calling
+ * stubs): ks__op_wait returns it at once (a success without completion is
+ * STATUS_INTERNAL_ERROR), ks__op_async_issued too, without ever calling
  * the callback; the MDL is released, the op idle and reusable. */
 static void t_op_stub(void)
 {
@@ -488,47 +488,47 @@ static void t_op_stub(void)
     WSK_BUF wbuf;
     ULONG_PTR info;
     struct kshim_stats a = stats();
-    HT_EQ(ks_op_init(&op), STATUS_SUCCESS, "ks_op_init");
+    HT_EQ(ks__op_init(&op), STATUS_SUCCESS, "ks__op_init");
 
-    PIRP irp = ks_op_begin(&op);
-    HT_EQ(ks_op_lock_buffer(&op, buf, sizeof(buf), IoReadAccess, &wbuf), STATUS_SUCCESS, "lock");
+    PIRP irp = ks__op_begin(&op);
+    HT_EQ(ks__op_lock_buffer(&op, buf, sizeof(buf), IoReadAccess, &wbuf), STATUS_SUCCESS, "lock");
     NTSTATUS st = fake_call(&f, &op, irp, &wbuf, HOW_STUB, STATUS_NOT_SUPPORTED, 9);
     info = 1;
-    HT_EQ(ks_op_wait(&op, st, NULL, &info), STATUS_NOT_SUPPORTED, "the stub's error");
+    HT_EQ(ks__op_wait(&op, st, NULL, &info), STATUS_NOT_SUPPORTED, "the stub's error");
     HT_EQ(info, 0, "no Information");
     check_released(&op, &a, "idle, MDL unlocked and freed after the stub's error");
 
-    st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_STUB, STATUS_SUCCESS, 9);
-    HT_EQ(ks_op_wait(&op, st, NULL, &info), STATUS_INTERNAL_ERROR,
+    st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_STUB, STATUS_SUCCESS, 9);
+    HT_EQ(ks__op_wait(&op, st, NULL, &info), STATUS_INTERNAL_ERROR,
           "a success without completion is an internal error");
 
     cb_init(&cb);
-    ks_op_set_callback(&op, cb_record, &cb);
-    irp = ks_op_begin(&op);
-    HT_EQ(ks_op_lock_buffer(&op, buf, sizeof(buf), IoWriteAccess, &wbuf), STATUS_SUCCESS, "lock");
+    ks__op_set_callback(&op, cb_record, &cb);
+    irp = ks__op_begin(&op);
+    HT_EQ(ks__op_lock_buffer(&op, buf, sizeof(buf), IoWriteAccess, &wbuf), STATUS_SUCCESS, "lock");
     st = fake_call(&f, &op, irp, &wbuf, HOW_STUB, STATUS_NOT_IMPLEMENTED, 9);
-    HT_EQ(ks_op_async_issued(&op, st), STATUS_NOT_IMPLEMENTED, "ks_op_async_issued: the error");
+    HT_EQ(ks__op_async_issued(&op, st), STATUS_NOT_IMPLEMENTED, "ks__op_async_issued: the error");
     HT_CHECK(op.callback == NULL, "callback cleared", 0);
     check_released(&op, &a, "idle, MDL unlocked and freed after an asynchronous stub");
 
-    ks_op_set_callback(&op, cb_record, &cb);
-    st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_STUB, STATUS_SUCCESS, 9);
-    HT_EQ(ks_op_async_issued(&op, st), STATUS_INTERNAL_ERROR, "async success without completion");
+    ks__op_set_callback(&op, cb_record, &cb);
+    st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_STUB, STATUS_SUCCESS, 9);
+    HT_EQ(ks__op_async_issued(&op, st), STATUS_INTERNAL_ERROR, "async success without completion");
     HT_EQ(cb.calls, 0, "the callback never ran");
 
-    st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_INLINE, STATUS_SUCCESS, 4);
-    HT_EQ(ks_op_wait(&op, st, NULL, &info), STATUS_SUCCESS, "the op works afterwards");
+    st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_INLINE, STATUS_SUCCESS, 4);
+    HT_EQ(ks__op_wait(&op, st, NULL, &info), STATUS_SUCCESS, "the op works afterwards");
     HT_EQ(info, 4, "its Information");
-    ks_op_free(&op);
+    ks__op_free(&op);
 }
 
 /* ---- the completion callback ---- */
 
 /* An asynchronous request: the callback runs once with the IRP's status
  * and Information while the op is DONE, inside the WSK call (inline) or
- * on the provider's thread at DISPATCH_LEVEL; ks_op_async_issued returns
+ * on the provider's thread at DISPATCH_LEVEL; ks__op_async_issued returns
  * STATUS_PENDING whatever the call returned once the IRP completed;
- * ks_op_reap returns the result (Information kept on failure), releases
+ * ks__op_reap returns the result (Information kept on failure), releases
  * the MDL, clears the callback and makes the op idle; the op's event is
  * never set on this path. */
 static void t_op_callback(void)
@@ -540,7 +540,7 @@ static void t_op_callback(void)
     WSK_BUF wbuf;
     ULONG_PTR info;
     struct kshim_stats a = stats();
-    HT_EQ(ks_op_init(&op), STATUS_SUCCESS, "ks_op_init");
+    HT_EQ(ks__op_init(&op), STATUS_SUCCESS, "ks__op_init");
     const struct {
         enum how how;
         BOOLEAN early;
@@ -556,9 +556,9 @@ static void t_op_callback(void)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cb_init(&cb);
-        ks_op_set_callback(&op, cb_record, &cb);
-        PIRP irp = ks_op_begin(&op);
-        HT_EQ(ks_op_lock_buffer(&op, buf, sizeof(buf), IoWriteAccess, &wbuf), STATUS_SUCCESS,
+        ks__op_set_callback(&op, cb_record, &cb);
+        PIRP irp = ks__op_begin(&op);
+        HT_EQ(ks__op_lock_buffer(&op, buf, sizeof(buf), IoWriteAccess, &wbuf), STATUS_SUCCESS,
               "lock");
         f.seed = (unsigned)i;
         NTSTATUS st = fake_call(&f, &op, irp, &wbuf, cases[i].how, cases[i].status, cases[i].info);
@@ -567,7 +567,7 @@ static void t_op_callback(void)
             HT_EQ(cb.calls, 1, "the callback ran inside the call");
         if (cases[i].early)
             fake_join(&f);
-        HT_EQ(ks_op_async_issued(&op, st), STATUS_PENDING, "ks_op_async_issued: pending");
+        HT_EQ(ks__op_async_issued(&op, st), STATUS_PENDING, "ks__op_async_issued: pending");
         HT_CHECK(wait_event(&cb.done, T_BOUND_MS), "the callback ran", (long long)i);
         fake_join(&f);
         HT_EQ(cb.calls, 1, "once");
@@ -578,31 +578,31 @@ static void t_op_callback(void)
               "at the completing thread's IRQL");
         HT_CHECK(op.mdl != NULL, "the MDL kept until the reap", (long long)i);
         info = 0;
-        HT_EQ(ks_op_reap(&op, &info), cases[i].status, "ks_op_reap: the status");
+        HT_EQ(ks__op_reap(&op, &info), cases[i].status, "ks__op_reap: the status");
         HT_EQ(info, cases[i].info, "and the Information (kept on failure)");
         HT_CHECK(op.callback == NULL, "callback cleared", (long long)i);
         check_released(&op, &a, "idle, MDL unlocked and freed after the reap");
         HT_EQ(KeReadStateEvent(&op.done), 0, "the op's event not used");
     }
-    /* ks_op_reap without information. */
+    /* ks__op_reap without information. */
     cb_init(&cb);
-    ks_op_set_callback(&op, cb_record, &cb);
-    NTSTATUS st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_INLINE, STATUS_SUCCESS, 1);
-    HT_EQ(ks_op_async_issued(&op, st), STATUS_PENDING, "pending");
-    HT_EQ(ks_op_reap(&op, NULL), STATUS_SUCCESS, "ks_op_reap without information");
+    ks__op_set_callback(&op, cb_record, &cb);
+    NTSTATUS st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_INLINE, STATUS_SUCCESS, 1);
+    HT_EQ(ks__op_async_issued(&op, st), STATUS_PENDING, "pending");
+    HT_EQ(ks__op_reap(&op, NULL), STATUS_SUCCESS, "ks__op_reap without information");
     /* The callback is gone: a blocking request after it does not call it. */
-    st = fake_call(&f, &op, ks_op_begin(&op), NULL, HOW_INLINE, STATUS_SUCCESS, 2);
-    HT_EQ(ks_op_wait(&op, st, NULL, &info), STATUS_SUCCESS, "blocking request after a reap");
+    st = fake_call(&f, &op, ks__op_begin(&op), NULL, HOW_INLINE, STATUS_SUCCESS, 2);
+    HT_EQ(ks__op_wait(&op, st, NULL, &info), STATUS_SUCCESS, "blocking request after a reap");
     HT_EQ(cb.calls, 1, "the reaped callback not called again");
-    ks_op_free(&op);
+    ks__op_free(&op);
 }
 
 /* ---- MDLs ---- */
 
-/* ks_op_lock_buffer: a zero length gives an empty WSK_BUF and no MDL (the
+/* ks__op_lock_buffer: a zero length gives an empty WSK_BUF and no MDL (the
  * buffer is not touched, NULL is fine); otherwise one MDL describing
  * exactly the buffer, locked while the request is in flight (the provider
- * checks it and writes through it) and unlocked and freed by ks_op_wait. */
+ * checks it and writes through it) and unlocked and freed by ks__op_wait. */
 static void t_op_mdl(void)
 {
     static ks_op op;
@@ -613,16 +613,16 @@ static void t_op_mdl(void)
     if (big == NULL)
         return;
     struct kshim_stats a = stats();
-    HT_EQ(ks_op_init(&op), STATUS_SUCCESS, "ks_op_init");
+    HT_EQ(ks__op_init(&op), STATUS_SUCCESS, "ks__op_init");
 
-    PIRP irp = ks_op_begin(&op);
+    PIRP irp = ks__op_begin(&op);
     memset(&wbuf, 0x5a, sizeof(wbuf));
-    HT_EQ(ks_op_lock_buffer(&op, NULL, 0, IoWriteAccess, &wbuf), STATUS_SUCCESS, "zero length");
+    HT_EQ(ks__op_lock_buffer(&op, NULL, 0, IoWriteAccess, &wbuf), STATUS_SUCCESS, "zero length");
     HT_CHECK(wbuf.Mdl == NULL && wbuf.Offset == 0 && wbuf.Length == 0, "an empty WSK_BUF", 0);
     HT_CHECK(op.mdl == NULL, "no MDL", 0);
     HT_EQ(stats().mdls, a.mdls, "none allocated");
     NTSTATUS st = fake_call(&f, &op, irp, &wbuf, HOW_INLINE, STATUS_SUCCESS, 0);
-    HT_EQ(ks_op_wait(&op, st, NULL, &info), STATUS_SUCCESS, "zero-length request");
+    HT_EQ(ks__op_wait(&op, st, NULL, &info), STATUS_SUCCESS, "zero-length request");
 
     const struct {
         size_t offset;
@@ -639,9 +639,9 @@ static void t_op_mdl(void)
         unsigned char *p = big + cases[i].offset;
         BOOLEAN receive = cases[i].access == IoWriteAccess;
         memset(big, 0, 4 * PAGE_SIZE);
-        irp = ks_op_begin(&op);
-        HT_EQ(ks_op_lock_buffer(&op, p, cases[i].len, cases[i].access, &wbuf), STATUS_SUCCESS,
-              "ks_op_lock_buffer");
+        irp = ks__op_begin(&op);
+        HT_EQ(ks__op_lock_buffer(&op, p, cases[i].len, cases[i].access, &wbuf), STATUS_SUCCESS,
+              "ks__op_lock_buffer");
         HT_CHECK(wbuf.Mdl != NULL && wbuf.Mdl == op.mdl, "one MDL, the op's", (long long)i);
         HT_CHECK(wbuf.Offset == 0 && wbuf.Length == cases[i].len, "WSK_BUF offset and length",
                  (long long)wbuf.Length);
@@ -656,7 +656,7 @@ static void t_op_mdl(void)
         f.seed = 40 + (unsigned)i;
         f.provider_writes = receive;
         NTSTATUS call = fake_call(&f, &op, irp, &wbuf, cases[i].how, STATUS_SUCCESS, cases[i].len);
-        st = ks_op_wait(&op, call, NULL, &info);
+        st = ks__op_wait(&op, call, NULL, &info);
         fake_join(&f);
         HT_EQ(st, STATUS_SUCCESS, "the request");
         HT_EQ(info, cases[i].len, "its Information");
@@ -672,18 +672,18 @@ static void t_op_mdl(void)
             }
             free(want);
         }
-        check_released(&op, &a, "idle, MDL unlocked and freed by ks_op_wait");
+        check_released(&op, &a, "idle, MDL unlocked and freed by ks__op_wait");
     }
-    ks_op_free(&op);
+    ks__op_free(&op);
     free(big);
 }
 
 /* ---- allocation failures ---- */
 
 /* Run with KSHIM_FAULT=irp.alloc:2 (the first allocation is ks_startup's
- * reserve IRP; then ks_op_init fails cleanly: no IRP,
- * ks_op_free harmless, the next init works) or KSHIM_FAULT=mdl.alloc:1
- * (ks_op_lock_buffer fails with no MDL; ks_op_wait with that status, as
+ * reserve IRP; then ks__op_init fails cleanly: no IRP,
+ * ks__op_free harmless, the next init works) or KSHIM_FAULT=mdl.alloc:1
+ * (ks__op_lock_buffer fails with no MDL; ks__op_wait with that status, as
  * the library calls it, returns it and leaves the op reusable). */
 static void t_op_fault(void)
 {
@@ -693,13 +693,13 @@ static void t_op_fault(void)
     const char *site = kshim_fault_site(&n);
     struct kshim_stats a = stats();
     if (site != NULL && strcmp(site, "irp.alloc") == 0 && n == 2) {
-        HT_EQ(ks_op_init(&op), STATUS_INSUFFICIENT_RESOURCES, "ks_op_init without an IRP");
+        HT_EQ(ks__op_init(&op), STATUS_INSUFFICIENT_RESOURCES, "ks__op_init without an IRP");
         HT_CHECK(kshim_fault_fired(), "the fault fired", 0);
         HT_CHECK(op.irp == NULL, "no IRP", 0);
         HT_EQ(stats().irps, a.irps, "none allocated");
-        ks_op_free(&op);
-        HT_EQ(ks_op_init(&op), STATUS_SUCCESS, "the next ks_op_init");
-        ks_op_free(&op);
+        ks__op_free(&op);
+        HT_EQ(ks__op_init(&op), STATUS_SUCCESS, "the next ks__op_init");
+        ks__op_free(&op);
         return;
     }
     HT_CHECK(site != NULL && strcmp(site, "mdl.alloc") == 0 && n == 1,
@@ -707,24 +707,24 @@ static void t_op_fault(void)
     struct fake f = {0};
     WSK_BUF wbuf;
     ULONG_PTR info = 1;
-    HT_EQ(ks_op_init(&op), STATUS_SUCCESS, "ks_op_init");
-    (void)ks_op_begin(&op);
-    NTSTATUS st = ks_op_lock_buffer(&op, buf, sizeof(buf), IoReadAccess, &wbuf);
-    HT_EQ(st, STATUS_INSUFFICIENT_RESOURCES, "ks_op_lock_buffer without an MDL");
+    HT_EQ(ks__op_init(&op), STATUS_SUCCESS, "ks__op_init");
+    (void)ks__op_begin(&op);
+    NTSTATUS st = ks__op_lock_buffer(&op, buf, sizeof(buf), IoReadAccess, &wbuf);
+    HT_EQ(st, STATUS_INSUFFICIENT_RESOURCES, "ks__op_lock_buffer without an MDL");
     HT_CHECK(kshim_fault_fired(), "the fault fired", 0);
     HT_CHECK(wbuf.Mdl == NULL && op.mdl == NULL, "no MDL", 0);
     HT_EQ(stats().mdls, a.mdls, "none allocated");
-    HT_EQ(ks_op_wait(&op, st, NULL, &info), STATUS_INSUFFICIENT_RESOURCES,
-          "ks_op_wait of the request never issued");
+    HT_EQ(ks__op_wait(&op, st, NULL, &info), STATUS_INSUFFICIENT_RESOURCES,
+          "ks__op_wait of the request never issued");
     HT_EQ(info, 0, "no Information");
     HT_EQ(op.state, KS_OP_IDLE, "idle");
-    PIRP irp = ks_op_begin(&op);
-    HT_EQ(ks_op_lock_buffer(&op, buf, sizeof(buf), IoReadAccess, &wbuf), STATUS_SUCCESS,
+    PIRP irp = ks__op_begin(&op);
+    HT_EQ(ks__op_lock_buffer(&op, buf, sizeof(buf), IoReadAccess, &wbuf), STATUS_SUCCESS,
           "the next lock");
     st = fake_call(&f, &op, irp, &wbuf, HOW_INLINE, STATUS_SUCCESS, sizeof(buf));
-    HT_EQ(ks_op_wait(&op, st, NULL, &info), STATUS_SUCCESS, "the next request");
+    HT_EQ(ks__op_wait(&op, st, NULL, &info), STATUS_SUCCESS, "the next request");
     HT_EQ(stats().mdls, a.mdls, "MDL freed");
-    ks_op_free(&op);
+    ks__op_free(&op);
 }
 
 static const struct ht_run fault_runs[] = {
@@ -735,7 +735,7 @@ static const struct ht_run fault_runs[] = {
 
 /* The reserve IRP (run with KSHIM_FAULT=irp.alloc:2: ks_startup took the
  * reserve with the first allocation, the next one fails): an op that must
- * not fail (WskCloseSocket) borrows it, a request runs on it, ks_op_drop
+ * not fail (WskCloseSocket) borrows it, a request runs on it, ks__op_drop
  * gives it back without freeing it, and the op takes its own IRP again
  * once memory is there. */
 static void t_op_reserve(void)
@@ -749,26 +749,26 @@ static void t_op_reserve(void)
     const char *site = kshim_fault_site(&n);
     HT_CHECK(site != NULL && strcmp(site, "irp.alloc") == 0 && n == 2,
              "run with KSHIM_FAULT=irp.alloc:2", 0);
-    ks_op_init_lazy(&op);
+    ks__op_init_lazy(&op);
     HT_CHECK(op.irp == NULL, "no IRP before the first request", 0);
     struct kshim_stats a = stats();
-    ks_op_prepare_reserved(&op);
+    ks__op_prepare_reserved(&op);
     HT_CHECK(kshim_fault_fired(), "the allocation failed", 0);
-    HT_CHECK(op.irp != NULL && ks_op_has_reserve(&op), "the reserve is lent", 0);
+    HT_CHECK(op.irp != NULL && ks__op_has_reserve(&op), "the reserve is lent", 0);
     HT_EQ(stats().irps, a.irps, "no IRP allocated");
-    PIRP irp = ks_op_begin(&op);
-    HT_EQ(ks_op_lock_buffer(&op, buf, sizeof(buf), IoReadAccess, &wbuf), STATUS_SUCCESS, "lock");
+    PIRP irp = ks__op_begin(&op);
+    HT_EQ(ks__op_lock_buffer(&op, buf, sizeof(buf), IoReadAccess, &wbuf), STATUS_SUCCESS, "lock");
     NTSTATUS st = fake_call(&f, &op, irp, &wbuf, HOW_ASYNC, STATUS_SUCCESS, sizeof(buf));
-    HT_EQ(ks_op_wait(&op, st, NULL, &info), STATUS_SUCCESS, "a request on the reserve IRP");
+    HT_EQ(ks__op_wait(&op, st, NULL, &info), STATUS_SUCCESS, "a request on the reserve IRP");
     HT_EQ(info, sizeof(buf), "its result");
     fake_join(&f);
-    ks_op_drop(&op);
-    HT_CHECK(op.irp == NULL && !ks_op_has_reserve(&op), "given back", 0);
+    ks__op_drop(&op);
+    HT_CHECK(op.irp == NULL && !ks__op_has_reserve(&op), "given back", 0);
     HT_EQ(stats().irps, a.irps, "the reserve is kept, not freed");
-    ks_op_prepare_reserved(&op);
-    HT_CHECK(op.irp != NULL && !ks_op_has_reserve(&op), "memory again: the op's own IRP", 0);
+    ks__op_prepare_reserved(&op);
+    HT_CHECK(op.irp != NULL && !ks__op_has_reserve(&op), "memory again: the op's own IRP", 0);
     HT_EQ(stats().irps, a.irps + 1, "one IRP allocated");
-    ks_op_drop(&op);
+    ks__op_drop(&op);
     HT_EQ(stats().irps, a.irps, "and freed");
 }
 
@@ -811,7 +811,7 @@ static void t_op_reuse(void)
     struct cb_seen cb;
     ULONG_PTR info;
     int bad = 0, bad_data = 0, left = 0, stale = 0;
-    HT_EQ(ks_op_init(&op), STATUS_SUCCESS, "ks_op_init");
+    HT_EQ(ks__op_init(&op), STATUS_SUCCESS, "ks__op_init");
     struct kshim_stats a = stats();
     PIRP the_irp = op.irp;
     for (int i = 0; i < ROUNDS; i++) {
@@ -823,11 +823,11 @@ static void t_op_reuse(void)
         WSK_BUF wbuf;
         if (!blocking) {
             cb_init(&cb);
-            ks_op_set_callback(&op, cb_record, &cb);
+            ks__op_set_callback(&op, cb_record, &cb);
         }
-        PIRP irp = ks_op_begin(&op);
+        PIRP irp = ks__op_begin(&op);
         memset(buf, 0, sizeof(buf));
-        if (ks_op_lock_buffer(&op, buf, len, receive ? IoWriteAccess : IoReadAccess, &wbuf) !=
+        if (ks__op_lock_buffer(&op, buf, len, receive ? IoWriteAccess : IoReadAccess, &wbuf) !=
             STATUS_SUCCESS)
             bad++;
         f.seed = (unsigned)i;
@@ -836,14 +836,14 @@ static void t_op_reuse(void)
         NTSTATUS r;
         info = 0;
         if (blocking) {
-            LARGE_INTEGER t = ks_relative_ms(T_BOUND_MS);
-            r = ks_op_wait(&op, st, (i & 8) != 0 ? &t : NULL, &info);
+            LARGE_INTEGER t = ks__relative_ms(T_BOUND_MS);
+            r = ks__op_wait(&op, st, (i & 8) != 0 ? &t : NULL, &info);
             bad += info != (NT_SUCCESS(want) ? 1000 + (ULONG_PTR)i : 0);
         } else {
-            bad += ks_op_async_issued(&op, st) != STATUS_PENDING;
+            bad += ks__op_async_issued(&op, st) != STATUS_PENDING;
             bad += !wait_event(&cb.done, T_BOUND_MS);
             fake_join(&f);
-            r = ks_op_reap(&op, &info);
+            r = ks__op_reap(&op, &info);
             bad += cb.calls != 1 || cb.status != want;
             bad += info != 1000 + (ULONG_PTR)i;
         }
@@ -863,7 +863,7 @@ static void t_op_reuse(void)
     HT_EQ(bad_data, 0, "every receive's data where it belongs");
     HT_EQ(left, 0, "idle, nothing locked, one IRP throughout");
     HT_EQ(stale, 0, "no signal left on the op's event");
-    ks_op_free(&op);
+    ks__op_free(&op);
 }
 
 const struct ht_test op_tests[] = {

@@ -212,23 +212,23 @@ static void t_lock_after_close(void)
 {
     int native;
     int fd = ht_pair(&native);
-    ks_sock *s = ks_fd_get(fd);
+    ks_sock *s = ks__fd_get(fd);
     HT_CHECK(s != NULL, "socket looked up", fd);
     if (s == NULL)
         return;
     HT_EQ(ks_close(fd), 0, "ks_close while a reference is held");
-    HT_EQ(ks_sock_lock(s, &s->ctl_lock), -EBADF, "control lock after the close");
-    HT_EQ(ks_sock_lock(s, &s->rx_lock), -EBADF, "receive lock after the close");
+    HT_EQ(ks__sock_lock(s, &s->ctl_lock), -EBADF, "control lock after the close");
+    HT_EQ(ks__sock_lock(s, &s->rx_lock), -EBADF, "receive lock after the close");
     PWSK_SOCKET wsk = NULL;
-    HT_EQ(ks_call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk), -EBADF, "WSK call after the close");
-    HT_EQ(ks_sock_wsk_shutdown_send(s, 1000), STATUS_CANCELLED, "disconnect after the close");
-    ks_sock_put(s);
+    HT_EQ(ks__call_enter(s, KS_SS_CONNECTED, -ENOTCONN, &wsk), -EBADF, "WSK call after the close");
+    HT_EQ(ks__sock_wsk_shutdown_send(s, 1000), STATUS_CANCELLED, "disconnect after the close");
+    ks__sock_put(s);
     hp_close(native);
 }
 
 /* Issue 13: a refused in-call bracket reaches the caller as the errno
- * ks_call_enter gave, also through the ks_sock_wsk_* requests, which return
- * NTSTATUS (ks_errno_status, read back by ks_sock_error). A bound stream
+ * ks__call_enter gave, also through the ks_sock_wsk_* requests, which return
+ * NTSTATUS (ks__errno_status, read back by ks__sock_error). A bound stream
  * socket that is not connected refuses a disconnect with -ENOTCONN: before,
  * STATUS_CANCELLED, the status ks_shutdown takes for its bound's expiry. */
 static void t_bracket_errno(void)
@@ -239,17 +239,17 @@ static void t_bracket_errno(void)
     int fd = ks_socket(AF_INET, SOCK_STREAM, 0);
     HT_CHECK(fd > 0, "ks_socket", fd);
     HT_EQ(ks_bind(fd, (struct sockaddr *)&a, len), 0, "ks_bind");
-    ks_sock *s = ks_fd_get(fd);
+    ks_sock *s = ks__fd_get(fd);
     HT_CHECK(s != NULL, "socket looked up", fd);
     if (s == NULL)
         return;
-    HT_EQ(ks_sock_lock(s, &s->ctl_lock), 0, "control lock");
-    NTSTATUS st = ks_sock_wsk_shutdown_send(s, 1000);
+    HT_EQ(ks__sock_lock(s, &s->ctl_lock), 0, "control lock");
+    NTSTATUS st = ks__sock_wsk_shutdown_send(s, 1000);
     HT_CHECK(st != STATUS_CANCELLED, "not the bound's expiry", st);
-    HT_EQ(ks_sock_error(s, st), -ENOTCONN, "disconnect of a socket not connected");
-    ks_sock_unlock(&s->ctl_lock);
-    HT_EQ(ks_status_to_errno(ks_errno_status(-EBADF)), -EBADF, "errno through an NTSTATUS");
-    ks_sock_put(s);
+    HT_EQ(ks__sock_error(s, st), -ENOTCONN, "disconnect of a socket not connected");
+    ks__sock_unlock(&s->ctl_lock);
+    HT_EQ(ks__status_to_errno(ks__errno_status(-EBADF)), -EBADF, "errno through an NTSTATUS");
+    ks__sock_put(s);
     HT_EQ(ks_close(fd), 0, "ks_close");
 }
 

@@ -17,8 +17,8 @@
 #define RS_TAG ((ULONG)'k' | ((ULONG)'s' << 8) | ((ULONG)'R' << 16) | ((ULONG)'s' << 24))
 
 /* Internal: src/ks_utf.h. */
-long ks_utf8_to_utf16(const char *src, WCHAR *dst, size_t dst_units);
-long ks_utf16_to_utf8(const WCHAR *src, size_t src_units, char *dst, size_t dst_size);
+long ks__utf8_to_utf16(const char *src, WCHAR *dst, size_t dst_units);
+long ks__utf16_to_utf8(const WCHAR *src, size_t src_units, char *dst, size_t dst_size);
 
 static const struct sockaddr_in *v4_of(const struct addrinfo *ai)
 {
@@ -405,18 +405,18 @@ static void t_utf(void)
     WCHAR w[8];
     char back[16];
 
-    HT_EQ(ks_utf8_to_utf16(text, NULL, 0), 5, "measure: 5 units");
-    HT_EQ(ks_utf8_to_utf16(text, w, 8), 5, "convert");
+    HT_EQ(ks__utf8_to_utf16(text, NULL, 0), 5, "measure: 5 units");
+    HT_EQ(ks__utf8_to_utf16(text, w, 8), 5, "convert");
     HT_CHECK(memcmp(w, want, sizeof(want)) == 0 && w[5] == 0, "units and NUL", 0);
-    HT_EQ(ks_utf8_to_utf16(text, w, 5), 5, "exact fit without the NUL");
-    HT_EQ(ks_utf8_to_utf16(text, w, 4), -ENOBUFS, "no room for the pair");
-    HT_EQ(ks_utf16_to_utf8(want, 5, NULL, 0), 10, "measure back: 10 bytes");
-    HT_EQ(ks_utf16_to_utf8(want, 5, back, sizeof(back)), 10, "convert back");
+    HT_EQ(ks__utf8_to_utf16(text, w, 5), 5, "exact fit without the NUL");
+    HT_EQ(ks__utf8_to_utf16(text, w, 4), -ENOBUFS, "no room for the pair");
+    HT_EQ(ks__utf16_to_utf8(want, 5, NULL, 0), 10, "measure back: 10 bytes");
+    HT_EQ(ks__utf16_to_utf8(want, 5, back, sizeof(back)), 10, "convert back");
     HT_CHECK(strcmp(back, text) == 0, "round trip", 0);
-    HT_EQ(ks_utf16_to_utf8(want, 5, back, 10), -ENOBUFS, "no room for the NUL");
+    HT_EQ(ks__utf16_to_utf8(want, 5, back, 10), -ENOBUFS, "no room for the NUL");
     HT_EQ(back[0], '\0', "empty after overflow");
-    HT_EQ(ks_utf16_to_utf8(want, 5, back, 11), 10, "exact fit");
-    HT_EQ(ks_utf8_to_utf16("", w, 1), 0, "empty");
+    HT_EQ(ks__utf16_to_utf8(want, 5, back, 11), 10, "exact fit");
+    HT_EQ(ks__utf8_to_utf16("", w, 1), 0, "empty");
 
     static const char *const bad8[] = {
         "\x80",             /* lone continuation */
@@ -431,12 +431,12 @@ static void t_utf(void)
         "\xf0\x9f\x98",     /* truncated pair */
     };
     for (size_t i = 0; i < sizeof(bad8) / sizeof(bad8[0]); i++)
-        HT_EQ(ks_utf8_to_utf16(bad8[i], w, 8), -EINVAL, "invalid UTF-8 rejected");
+        HT_EQ(ks__utf8_to_utf16(bad8[i], w, 8), -EINVAL, "invalid UTF-8 rejected");
     static const WCHAR lone_high[] = {'a', 0xd83d, 'b'}, lone_low[] = {0xde00}, nul[] = {'a', 0};
-    HT_EQ(ks_utf16_to_utf8(lone_high, 3, back, sizeof(back)), -EINVAL, "unpaired high");
-    HT_EQ(ks_utf16_to_utf8(lone_high, 2, back, sizeof(back)), -EINVAL, "high at the end");
-    HT_EQ(ks_utf16_to_utf8(lone_low, 1, back, sizeof(back)), -EINVAL, "lone low");
-    HT_EQ(ks_utf16_to_utf8(nul, 2, back, sizeof(back)), -EINVAL, "NUL unit");
+    HT_EQ(ks__utf16_to_utf8(lone_high, 3, back, sizeof(back)), -EINVAL, "unpaired high");
+    HT_EQ(ks__utf16_to_utf8(lone_high, 2, back, sizeof(back)), -EINVAL, "high at the end");
+    HT_EQ(ks__utf16_to_utf8(lone_low, 1, back, sizeof(back)), -EINVAL, "lone low");
+    HT_EQ(ks__utf16_to_utf8(nul, 2, back, sizeof(back)), -EINVAL, "NUL unit");
 
     /* A non-ASCII name goes to the provider as UTF-16 and back to UTF-8
      * there: it is looked up (and not found) rather than refused. */

@@ -17,13 +17,13 @@
 static void t_rundown_basic(void)
 {
     static ks_rundown r; /* zeroed, as the library's */
-    HT_CHECK(ks_rundown_wait(&r, 1000), "no user: the wait returns at once", r.count);
-    ks_rundown_acquire(&r);
+    HT_CHECK(ks__rundown_wait(&r, 1000), "no user: the wait returns at once", r.count);
+    ks__rundown_acquire(&r);
     LONGLONG t0 = ht_now_ms();
-    HT_CHECK(!ks_rundown_wait(&r, 50), "a user left: the wait times out", r.count);
+    HT_CHECK(!ks__rundown_wait(&r, 50), "a user left: the wait times out", r.count);
     HT_CHECK(ht_now_ms() - t0 >= 40, "after its timeout", ht_now_ms() - t0);
-    ks_rundown_release(&r);
-    HT_CHECK(ks_rundown_wait(&r, 1000), "released: the wait returns", r.count);
+    ks__rundown_release(&r);
+    HT_CHECK(ks__rundown_wait(&r, 1000), "released: the wait returns", r.count);
     HT_EQ(r.waiting, 0, "the waiter withdrew");
 }
 
@@ -38,10 +38,10 @@ static void rd_holder(void *p)
     struct rd_users *u = (struct rd_users *)p;
     while (InterlockedCompareExchange(&u->go, 0, 0) == 0)
         ht_sleep_ms(1);
-    ks_rundown_release(&u->r);
+    ks__rundown_release(&u->r);
     for (int i = 0; i < RD_ROUNDS; i++) {
-        ks_rundown_acquire(&u->r);
-        ks_rundown_release(&u->r);
+        ks__rundown_acquire(&u->r);
+        ks__rundown_release(&u->r);
     }
 }
 
@@ -50,13 +50,13 @@ static void t_rundown_wakes(void)
     static struct rd_users u;
     ht_thread *t[RD_THREADS];
     for (int i = 0; i < RD_THREADS; i++) {
-        ks_rundown_acquire(&u.r); /* counted before the wait starts, as sockets are */
+        ks__rundown_acquire(&u.r); /* counted before the wait starts, as sockets are */
         t[i] = ht_spawn(rd_holder, &u);
         HT_CHECK(t[i] != NULL, "holder thread", i);
     }
     InterlockedExchange(&u.go, 1);
     LONGLONG t0 = ht_now_ms();
-    BOOLEAN drained = ks_rundown_wait(&u.r, 30000);
+    BOOLEAN drained = ks__rundown_wait(&u.r, 30000);
     HT_CHECK(drained, "the last release woke the waiter", u.r.count);
     HT_CHECK(ht_now_ms() - t0 < 20000, "woken, not timed out", ht_now_ms() - t0);
     int joined = 0;
@@ -79,12 +79,12 @@ static void sl_worker(void *p)
     while (InterlockedCompareExchange(&u->go, 0, 0) == 0)
         YieldProcessor();
     for (int i = 0; i < RD_ROUNDS; i++) {
-        ks_static_lock_acquire(&u->l);
+        ks__static_lock_acquire(&u->l);
         if (InterlockedIncrement(&u->inside) != 1)
             InterlockedIncrement(&u->overlaps);
         u->counter++;
         InterlockedDecrement(&u->inside);
-        ks_static_lock_release(&u->l);
+        ks__static_lock_release(&u->l);
     }
 }
 

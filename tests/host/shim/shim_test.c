@@ -1143,7 +1143,7 @@ static void lo_consistent(void)
     KeAcquireSpinLock(&lo_c, &x);
     KeReleaseSpinLock(&lo_c, x);
     KeAcquireSpinLock(&lo_b, &x);
-    kshim_lock_acquired(&lo_a); /* as ks_lock_try_acquire reports a claimed lock */
+    kshim_lock_acquired(&lo_a); /* as ks__lock_try_acquire reports a claimed lock */
     kshim_lock_released(&lo_a);
     KeAcquireSpinLock(&lo_c, &y);
     KeReleaseSpinLock(&lo_b, y); /* released out of order: IRQL stays raised */
