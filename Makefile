@@ -31,13 +31,16 @@
 
 BUILD   ?= build
 WINDIR  := $(BUILD)/win
+# The drivers make bench measures: a release build (no KS_ASSERT checks),
+# where $(WINDIR), the tests' tree, checks them.
+BENCHWINDIR := $(BUILD)/win-release
 HOSTDIR := $(BUILD)/host
 COVDIR  := $(BUILD)/coverage
 INSTRDIR := $(BUILD)/instr
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check msvc-check faults chaos coverage bench bench-quick bench-http bench-instr bench-echo clean
+.PHONY: all deps build demo check msvc-check faults chaos coverage bench bench-release bench-quick bench-http bench-instr bench-echo clean
 
 all: build
 
@@ -45,7 +48,8 @@ deps:
 	@tools/install-deps
 
 build: deps
-	cmake -S . -B $(WINDIR) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/mingw-w64.cmake -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(WINDIR) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/mingw-w64.cmake -DCMAKE_BUILD_TYPE=Release \
+	    -DWSKSOCK_ASSERTS=ON
 	cmake --build $(WINDIR) -j $(JOBS)
 	cmake -S . -B $(HOSTDIR) -DWSKSOCK_DRIVERS_DIR=$(CURDIR)/$(WINDIR) -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(HOSTDIR) -j $(JOBS)
@@ -96,15 +100,20 @@ coverage: deps
 
 # Benchmark under Wine (bench/run_bench.py; BENCH_ARGS e.g. --rounds 5).
 BENCH_ARGS ?=
-bench: build
-	python3 bench/run_bench.py --win $(WINDIR) --host $(HOSTDIR) $(BENCH_ARGS)
+bench-release: build
+	cmake -S . -B $(BENCHWINDIR) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/mingw-w64.cmake \
+	    -DCMAKE_BUILD_TYPE=Release -DWSKSOCK_ASSERTS=OFF
+	cmake --build $(BENCHWINDIR) -j $(JOBS)
 
-bench-quick: build
-	python3 bench/run_bench.py --quick --win $(WINDIR) --host $(HOSTDIR) $(BENCH_ARGS)
+bench: bench-release
+	python3 bench/run_bench.py --win $(BENCHWINDIR) --host $(HOSTDIR) $(BENCH_ARGS)
+
+bench-quick: bench-release
+	python3 bench/run_bench.py --quick --win $(BENCHWINDIR) --host $(HOSTDIR) $(BENCH_ARGS)
 
 # HTTP: examples/httpd (Wine) beside nginx (native), wrk for each in turn.
-bench-http: build
-	python3 bench/http_bench.py --win $(WINDIR) $(BENCH_HTTP_ARGS)
+bench-http: bench-release
+	python3 bench/http_bench.py --win $(BENCHWINDIR) $(BENCH_HTTP_ARGS)
 
 # examples/echo-server's full load: wine.echo-server and host_echo-server
 # with 1 MiB per connection (their figures: wsksuite: figure lines).

@@ -188,3 +188,11 @@ const char *ks_strerror(int err)
         return "Unknown error";
     }
 }
+
+#if !defined(KSHIM_ASSERT_FAILED) && defined(KS_ASSERTS_ENABLED) && KS_ASSERTS_ENABLED
+void ks__assert_failed(const char *file, int line, const char *cond)
+{
+    DbgPrint("wsksock: assertion failed: %s (%s:%d)\n", cond, file, line);
+    DbgRaiseAssertionFailure();
+}
+#endif

@@ -54,16 +54,27 @@ ULONG ks__mdl_priority(ULONG priority);
  *  - Host test bed: always on. A failure is a shim violation
  *    (kshim_assert_failed: "kshim: VIOLATION: assertion failed: <cond>
  *    (<file>:<line>)", exit status 86), so every test run checks them.
- *  - Windows (WDK or mingw-w64): NT_ASSERT, which both kits define: a
- *    DBG=1 build raises an assertion failure (int 2c, the debugger's
- *    "Assertion failure"; without a debugger a bugcheck); otherwise it
- *    expands to nothing and cond is not evaluated.
+ *  - Windows (WDK or mingw-w64) with KS_ASSERTS_ENABLED=1 (CMake option
+ *    WSKSOCK_ASSERTS, on in the trees `make build` makes for the tests):
+ *    a failure prints "wsksock: assertion failed: <cond> (<file>:<line>)"
+ *    and raises an assertion failure (DbgRaiseAssertionFailure, int 2c:
+ *    the debugger's "Assertion failure"; without a debugger a bugcheck;
+ *    under Wine an unhandled exception that ends the driver's process,
+ *    which tools/wskrun reports as a crash).
+ *  - Otherwise (a release build; `make bench`): NT_ASSERT, which both kits
+ *    define: a DBG=1 build raises the assertion failure, any other build
+ *    expands it to nothing and cond is not evaluated.
  * cond must have no side effects. KS_ASSERTS_ON is 1 where KS_ASSERT
  * checks: what exists only to be asserted (a lock's owner) exists only then.
  */
 #if defined(KSHIM_ASSERT_FAILED)
 #define KS_ASSERTS_ON 1
 #define KS_ASSERT(cond) ((cond) ? (void)0 : kshim_assert_failed(__FILE__, __LINE__, #cond))
+#elif defined(KS_ASSERTS_ENABLED) && KS_ASSERTS_ENABLED
+#define KS_ASSERTS_ON 1
+/* Reports the failure and raises it (ks_error.c). */
+void ks__assert_failed(_In_z_ const char *file, int line, _In_z_ const char *cond);
+#define KS_ASSERT(cond) ((cond) ? (void)0 : ks__assert_failed(__FILE__, __LINE__, #cond))
 #else
 #if defined(DBG) && DBG
 #define KS_ASSERTS_ON 1
@@ -73,8 +84,11 @@ ULONG ks__mdl_priority(ULONG priority);
 #define KS_ASSERT(cond) ((void)NT_ASSERT(cond))
 #endif
 
-/* The caller runs at IRQL <= level. */
-#define KS_ASSERT_IRQL_MAX(level) KS_ASSERT(KeGetCurrentIrql() <= (level))
+/* The caller runs at IRQL <= level. Under Wine every driver thread runs at
+ * PASSIVE_LEVEL and reading the IRQL is costly (ks__irql_always_passive,
+ * below): the check then holds without the read. */
+#define KS_ASSERT_IRQL_MAX(level)                                                                  \
+    KS_ASSERT(ks__irql_always_passive != 0 || KeGetCurrentIrql() <= (level))
 /* The calling thread holds the spin lock: on the host bed exactly (the
  * shim knows each lock's owner); on Windows, which keeps none, that some
  * thread holds it. */

@@ -152,6 +152,15 @@ def case_crash_entry(probe):
     check("crashing in DriverEntry now" in r.out, "the log line before the crash")
 
 
+def case_assert_fails(probe):
+    # The host bed's KS_ASSERT failure: a shim violation (exit status 86).
+    r = Run([probe, "--param", "Mode=assert-fails", "--timeout", "20"])
+    check(r.rc == 86, "exit status 86, a violation (%s)" % r.rc)
+    check("kshim: VIOLATION: assertion failed: probe's deliberate assertion" in r.out + r.err,
+          "the violation names the assertion")
+    check("survived the assertion" not in r.out, "the driver did not go on")
+
+
 def case_crash_later(probe):
     r = Run([probe, "--param", "Mode=crash-later", "--timeout", "20"])
     check(r.rc not in (0, None), "non-zero exit (%s)" % r.rc)
@@ -218,6 +227,7 @@ CASES = {
     "until-nomatch": Entry(case_until_nomatch),
     "fail-entry": Entry(case_fail_entry),
     "crash-entry": Entry(case_crash_entry),
+    "assert-fails": Entry(case_assert_fails),
     "crash-later": Entry(case_crash_later),
     "hang-unload": Entry(case_hang_unload),
     "sigterm": Entry(case_sigterm),

@@ -188,6 +188,20 @@ def case_crash_later(e, probe):
     check(r.elapsed < 80, "the crash ended the run before --timeout (took %.1f s)" % r.elapsed)
 
 
+def case_assert_fails(e, probe):
+    # The library's assertions are checked in the tests' driver builds
+    # (WSKSOCK_ASSERTS): a failed KS_ASSERT prints its condition and raises
+    # STATUS_ASSERTION_FAILURE (0xc0000420), which must end the driver
+    # visibly under Wine rather than be swallowed.
+    r = e.run(["--timeout", "20", "--param", "Mode=assert-fails", probe], 60)
+    check(r.rc == 1, "exit status 1 (got %s)" % r.rc)
+    check("wsksock: assertion failed: probe's deliberate assertion (" in r.out + r.err,
+          "the assertion's message")
+    check("survived the assertion" not in r.out + r.err, "the driver did not go on")
+    check(any(ln.startswith("wskrun: FAIL: crashed: ") and "c0000420" in ln.lower()
+              for ln in fail_lines(r)), "FAIL line reporting the assertion failure (0xc0000420)")
+
+
 def case_hang_unload(e, probe):
     r = e.run(["--timeout", "2", "--param", "Mode=hang-unload", probe], 90)
     check(r.rc == 1, "exit status 1 (got %s)" % r.rc)
@@ -285,6 +299,7 @@ CASES = {
     "fail-entry": Entry(case_fail_entry, 120),
     "crash-later": Entry(case_crash_later, 180),
     "hang-unload": Entry(case_hang_unload, 150),
+    "assert-fails": Entry(case_assert_fails, 120),
     "order": Entry(case_order, 120),
     "concurrent": Entry(case_concurrent, 180),
     "sigterm": Entry(case_sigterm, 120),

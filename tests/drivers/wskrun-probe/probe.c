@@ -9,6 +9,11 @@
  *   fail-entry   DriverEntry returns STATUS_UNSUCCESSFUL
  *   hang-unload  DriverUnload waits forever on an event that is never set
  *   crash-later  a system thread dereferences NULL 1 s after the load
+ *   assert-fails the library's assertion failure (ks__assert_failed, what a
+ *                failed KS_ASSERT calls in a WSKSOCK_ASSERTS build) in
+ *                DriverEntry: it must end the driver, with its message
+ *                (without WSKSOCK_ASSERTS: DriverEntry fails, "assertions off";
+ *                on the host bed: the shim's assertion failure, a violation)
  * Every mode also logs "probe: <service> loaded mode=<mode>" and, when it
  * unloads, "probe: <service> unloading" / "probe: <service> unloaded", so
  * that tests can check the order of loads and unloads.
@@ -16,6 +21,11 @@
 #include <ntddk.h>
 
 DRIVER_INITIALIZE DriverEntry;
+
+#if defined(PROBE_KS_ASSERTS) && PROBE_KS_ASSERTS
+/* src/ks_kernel.h's, called by a failed KS_ASSERT (src/ks_error.c). */
+void ks__assert_failed(const char *file, int line, const char *cond);
+#endif
 
 #define PROBE_TEXT_MAX 200 /* bytes of UTF-8 text kept from a parameter */
 
@@ -180,6 +190,20 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     }
     if (mode_is("fail-entry")) {
         DbgPrint("probe: %s failing DriverEntry\n", g_service);
+        return STATUS_UNSUCCESSFUL;
+    }
+    if (mode_is("assert-fails")) {
+#if defined(KSHIM_ASSERT_FAILED)
+        /* The host bed: what KS_ASSERT calls there. */
+        DbgPrint("probe: %s failing an assertion now\n", g_service);
+        kshim_assert_failed(__FILE__, __LINE__, "probe's deliberate assertion");
+#elif defined(PROBE_KS_ASSERTS) && PROBE_KS_ASSERTS
+        DbgPrint("probe: %s failing an assertion now\n", g_service);
+        ks__assert_failed(__FILE__, __LINE__, "probe's deliberate assertion");
+        DbgPrint("probe: %s survived the assertion\n", g_service);
+#else
+        DbgPrint("probe: %s assertions off\n", g_service);
+#endif
         return STATUS_UNSUCCESSFUL;
     }
     driver->DriverUnload = probe_unload;
