@@ -111,7 +111,7 @@ def case_hello(probe):
     check("hostrun: unloaded wskrun-probe in " in r.err, "'unloaded' line")
     check("kshim: seed " in r.err, "the seed is printed")
     check("LEAK" not in r.err and "FAIL" not in r.err, "no leak, no failure")
-    check(r.elapsed < 10, "quick (%.1f s)" % r.elapsed)
+    check("timeout of" not in r.err, "the --timeout did not end the run")
 
 
 def case_name(probe):
@@ -143,7 +143,7 @@ def case_fail_entry(probe):
     check("hostrun: FAIL: wskrun-probe failed to load: DriverEntry returned 0xC0000001" in r.err,
           "FAIL line with the status")
     check("unloading" not in r.out, "no DriverUnload after a failed DriverEntry")
-    check(r.elapsed < 10, "no wait for the timeout (%.1f s)" % r.elapsed)
+    check("timeout of" not in r.err, "no wait for the timeout")
 
 
 def case_crash_entry(probe):
@@ -165,7 +165,7 @@ def case_crash_later(probe):
     r = Run([probe, "--param", "Mode=crash-later", "--timeout", "20"])
     check(r.rc not in (0, None), "non-zero exit (%s)" % r.rc)
     check("crashing in a system thread now" in r.out, "the log line before the crash")
-    check(r.elapsed < 10, "the crash ends the run (%.1f s)" % r.elapsed)
+    check("timeout of" not in r.err, "the crash ends the run, not the timeout")
 
 
 def case_hang_unload(probe):
@@ -173,7 +173,6 @@ def case_hang_unload(probe):
     check(r.rc == 1, "exit 1")
     check("hostrun: FAIL: wskrun-probe did not unload within 1 s (DriverUnload hangs?)" in r.err,
           "FAIL line")
-    check(r.elapsed < 10, "bounded (%.1f s)" % r.elapsed)
 
 
 def case_sigterm(probe):

@@ -132,8 +132,8 @@ def index_of(lines, pattern):
 
 def case_hello(e, probe):
     value = "v%d with spaces" % os.getpid()
-    r = e.run(["--timeout", "30", "--until", r"^probe: hello ", "--param", "Mode=hello",
-               "--param", "Value=" + value, probe], 90)
+    r = e.run(["--timeout", "120", "--until", r"^probe: hello ", "--param", "Mode=hello",
+               "--param", "Value=" + value, probe], 180)
     check(r.rc == 0, "exit status 0 (got %s)" % r.rc)
     check("probe: hello %s\n" % value in r.out, "the Value parameter appears on stdout")
     check(not re.search(r"^\d{4}:", r.out, re.M), "Wine's prefix is stripped from log lines")
@@ -142,7 +142,10 @@ def case_hello(e, probe):
           "'unloaded' status line")
     check("probe: wskrun-probe unloaded\n" in r.out, "DriverUnload ran")
     check(not fail_lines(r), "no FAIL line")
-    check(r.elapsed < 30, "--until ended the run early (took %.1f s)" % r.elapsed)
+    # What ended the run, from wskrun's own status lines (not a time check:
+    # a loaded machine may take long, the --timeout is generous).
+    check("wskrun: --until matched after " in r.err, "--until ended the run")
+    check("reached" not in r.err, "the --timeout did not")
 
 
 def case_until_nomatch(e, probe):
@@ -156,23 +159,25 @@ def case_until_nomatch(e, probe):
 
 
 def case_crash_entry(e, probe):
-    r = e.run(["--timeout", "20", "--param", "Mode=crash-entry", probe], 60)
+    r = e.run(["--timeout", "120", "--param", "Mode=crash-entry", probe], 180)
     check(r.rc == 1, "exit status 1 (got %s)" % r.rc)
     fl = fail_lines(r)
     check(any(ln.startswith("wskrun: FAIL: crashed: ") and "Unhandled" in ln for ln in fl),
           "FAIL line reporting the crash")
     check(any("wskrun-probe failed to load: StartService error 1053" in ln for ln in fl),
           "FAIL line reporting StartService error 1053")
-    check(r.elapsed < 20, "failed fast (took %.1f s)" % r.elapsed)
+    check("reached" not in r.err and "expired" not in r.err,
+          "the failure ended the run, not the --timeout")
 
 
 def case_fail_entry(e, probe):
-    r = e.run(["--timeout", "20", "--param", "Mode=fail-entry", probe], 60)
+    r = e.run(["--timeout", "120", "--param", "Mode=fail-entry", probe], 180)
     check(r.rc == 1, "exit status 1 (got %s)" % r.rc)
     check(any("wskrun-probe failed to load: StartService error" in ln for ln in fail_lines(r)),
           "FAIL line reporting the StartService error")
     check(not any("crashed" in ln for ln in fail_lines(r)), "no crash reported")
-    check(r.elapsed < 20, "failed fast (took %.1f s)" % r.elapsed)
+    check("reached" not in r.err and "expired" not in r.err,
+          "the failure ended the run, not the --timeout")
 
 
 def case_crash_later(e, probe):
@@ -185,7 +190,8 @@ def case_crash_later(e, probe):
               for ln in fail_lines(r)), "FAIL line reporting the crash")
     check(any(ln.startswith("wskrun: FAIL: wskrun-probe: its winedevice.exe") for ln in
               fail_lines(r)), "FAIL line naming the driver whose host process exited")
-    check(r.elapsed < 80, "the crash ended the run before --timeout (took %.1f s)" % r.elapsed)
+    check("reached" not in r.err and "expired" not in r.err,
+          "the crash ended the run, not the --timeout")
 
 
 def case_assert_fails(e, probe):
@@ -207,7 +213,6 @@ def case_hang_unload(e, probe):
     check(r.rc == 1, "exit status 1 (got %s)" % r.rc)
     check(any("wskrun-probe did not unload within 15 s" in ln for ln in fail_lines(r)),
           "FAIL line reporting the unload hang")
-    check(r.elapsed < 40, "bounded (took %.1f s)" % r.elapsed)
 
 
 def case_order(e, probe):
@@ -293,10 +298,10 @@ class Entry:
 # a machine creates the cached Wine template prefix (~10-15 s), hence the
 # margins of the timeouts.
 CASES = {
-    "hello": Entry(case_hello, 120),
+    "hello": Entry(case_hello, 240),
     "until-nomatch": Entry(case_until_nomatch, 120),
-    "crash-entry": Entry(case_crash_entry, 120),
-    "fail-entry": Entry(case_fail_entry, 120),
+    "crash-entry": Entry(case_crash_entry, 240),
+    "fail-entry": Entry(case_fail_entry, 240),
     "crash-later": Entry(case_crash_later, 180),
     "hang-unload": Entry(case_hang_unload, 150),
     "assert-fails": Entry(case_assert_fails, 120),
