@@ -40,6 +40,7 @@
 #include "wsksock/pool.h"
 #include "wsksock/sal.h"
 #include "wsksock/sockaddr.h"
+#include "wsksock/thread.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -120,6 +120,8 @@ const char *ks_strerror(int err)
         return "Bad address (NULL pointer)";
     case EBUSY:
         return "Busy";
+    case EDEADLK:
+        return "Deadlock avoided (a thread joining itself)";
     case EINVAL:
         return "Invalid argument";
     case EMFILE:

@@ -41,6 +41,9 @@
 #ifndef EBUSY
 #define EBUSY 16
 #endif
+#ifndef EDEADLK
+#define EDEADLK 36
+#endif
 #ifndef EINVAL
 #define EINVAL 22
 #endif
