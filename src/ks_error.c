@@ -110,8 +110,8 @@ const char *ks_strerror(int err)
         return "I/O error";
     case EBADF:
         return "Bad descriptor";
-    case EAGAIN:
-        return "Resource temporarily unavailable";
+    case EAGAIN: /* EWOULDBLOCK too: the same value (wsksock/errno.h) */
+        return "Resource temporarily unavailable (would block)";
     case ENOMEM:
         return "Out of memory";
     case EACCES:
@@ -182,10 +182,6 @@ const char *ks_strerror(int err)
         return "Protocol wrong type for socket";
     case ETIMEDOUT:
         return "Timed out";
-#if EWOULDBLOCK != EAGAIN
-    case EWOULDBLOCK:
-        return "Operation would block";
-#endif
     default:
         return "Unknown error";
     }

@@ -303,6 +303,9 @@ static void accept_and_poll(int l)
     STEP("nonblock: accept");
     EXPECT("nonblock: FIONBIO on the listener", set_nb(l, 1), 0);
     EXPECT("nonblock: ks_accept without a connection", ks_accept(l, NULL, NULL), -EWOULDBLOCK);
+    /* EAGAIN is EWOULDBLOCK (wsksock/errno.h; 11 and 140 in the C runtime). */
+    EXPECT("nonblock: ks_accept without a connection, as -EAGAIN", ks_accept(l, NULL, NULL),
+           -EAGAIN);
     nc = ks_socket(AF_INET, SOCK_STREAM, 0);
     set_nb(nc, 1);
     r = ks_connect(nc, (struct sockaddr *)&a, sizeof(a));
