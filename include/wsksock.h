@@ -551,5 +551,6 @@ _IRQL_requires_max_(HIGH_LEVEL) static inline uint32_t ks_ntohl(uint32_t v)
 
 #include "wsksock/aio.h"
 #include "wsksock/events.h"
+#include "wsksock/connect.h"
 
 #endif /* WSKSOCK_H */

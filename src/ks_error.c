@@ -126,6 +126,8 @@ const char *ks_strerror(int err)
         return "Invalid argument";
     case EMFILE:
         return "Too many open sockets";
+    case ENOSPC:
+        return "No space left (buffer too small)";
     case EPIPE:
         return "Broken pipe";
     case ENOSYS:

@@ -61,6 +61,9 @@
 #ifndef EMFILE
 #define EMFILE 24
 #endif
+#ifndef ENOSPC
+#define ENOSPC 28
+#endif
 #ifndef EPIPE
 #define EPIPE 32
 #endif
