@@ -133,6 +133,8 @@ int ks_connect_name(const char *host, const char *service, int type, int timeout
     if (host == NULL || service == NULL || host[0] == '\0' || service[0] == '\0' ||
         (type != SOCK_STREAM && type != SOCK_DGRAM))
         return -EINVAL;
+    if (type != SOCK_STREAM)
+        return -EOPNOTSUPP; /* ks_connect is for stream sockets only */
     if (!ks__can_block())
         return -EPERM;
     BOOLEAN bounded = timeout_ms > 0;

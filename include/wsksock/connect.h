@@ -36,8 +36,8 @@ extern "C" {
  * host:    a host name ("example.com", "localhost") or a numeric address
  *          ("127.0.0.1", "::1"), as ks_getaddrinfo takes it (not NULL);
  * service: a decimal port ("80") or a service name ("http"); not NULL;
- * type:    SOCK_STREAM or SOCK_DGRAM (a datagram socket's connect only
- *          sets its peer);
+ * type:    SOCK_STREAM (SOCK_DGRAM is -EOPNOTSUPP: the library's datagram
+ *          sockets have no connect; use ks_getaddrinfo and ks_sendto);
  * timeout_ms: a bound, in milliseconds, on all the connection attempts
  *          together; 0 or negative: no bound of ours (each attempt takes
  *          as long as a blocking ks_connect). The name query itself is not
@@ -47,18 +47,16 @@ extern "C" {
  * Resolves host and service with ks_getaddrinfo (AF_UNSPEC: IPv6 and IPv4
  * addresses, in the provider's order), then tries each address in that
  * order: a new socket, ks_connect (non-blocking then ks_poll when bounded),
- * the next address on failure. The first connection wins; the returned
- * descriptor is blocking (FIONBIO 0), owned by the caller, closed with
- * ks_close. Sockets of failed attempts are closed before the call returns.
- * IRQL: PASSIVE_LEVEL.
- * Returns the descriptor (> 0), or
- *   -EINVAL   host or service NULL or empty, or type not one of the two;
- *   -EAI_*    the resolution failed (-EAI_NONAME: unknown host; see
- *             ks_getaddrinfo; ks_gai_strerror names them);
- *   -ETIMEDOUT timeout_ms passed before an attempt succeeded;
- *   otherwise the error of the last attempt (-ECONNREFUSED,
- *   -ENETUNREACH, -EAFNOSUPPORT for a family the provider lacks, ...),
- *   or -EPERM (IRQL), -ENETDOWN (library not started or stopping).
+ * the next address on failure. The bound is for all attempts together: an
+ * address that never answers may use all of it (no parallel attempts). The first connection wins;
+ * the returned descriptor is blocking (FIONBIO 0), owned by the caller, closed with ks_close.
+ * Sockets of failed attempts are closed before the call returns. IRQL: PASSIVE_LEVEL. Returns the
+ * descriptor (> 0), or -EINVAL   host or service NULL or empty, or type neither SOCK_STREAM nor
+ * SOCK_DGRAM; -EOPNOTSUPP type SOCK_DGRAM; -EAI_*    the resolution failed (-EAI_NONAME: unknown
+ * host; see ks_getaddrinfo; ks_gai_strerror names them); -ETIMEDOUT timeout_ms passed before an
+ * attempt succeeded; otherwise the error of the last attempt (-ECONNREFUSED, -ENETUNREACH,
+ * -EAFNOSUPPORT for a family the provider lacks, ...), or -EPERM (IRQL), -ENETDOWN (library not
+ * started or stopping).
  */
 _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_connect_name(
     _In_z_ const char *host, _In_z_ const char *service, int type, int timeout_ms);
