@@ -14,6 +14,10 @@ struct ks_thread {
     BOOLEAN abandon; /* the reference failed: do not run the routine */
 };
 
+static KSTART_ROUTINE thread_main;
+
+/* Every thread's start: waits until ks_thread_start knows the outcome, then
+ * records its id (for the join-self check) and runs the routine. */
 static VOID thread_main(PVOID p)
 {
     struct ks_thread *t = p;
@@ -84,6 +88,7 @@ int ks_thread_join_timeout(struct ks_thread *t, int timeout_ms)
     if (t->id == PsGetCurrentThreadId())
         return -EDEADLK;
     LARGE_INTEGER due;
+    due.QuadPart = 0;
     if (timeout_ms >= 0)
         due = ks__relative_ms((ULONG)timeout_ms);
     NTSTATUS st = KeWaitForSingleObject(t->object, Executive, KernelMode, FALSE,
