@@ -150,7 +150,11 @@ int ks_connect_name(const char *host, const char *service, int type, int timeout
     err = -EAI_NONAME; /* an empty list: cannot happen, ks_getaddrinfo fails then */
     for (const struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
         err = attempt(ai, bounded, deadline_ms);
-        if (err >= 0 || err == -ETIMEDOUT || err == -ENETDOWN || err == -EPERM)
+        /* Stop at a connection, when the bound is spent, or when no other
+         * address can do better (the library stops, the IRQL); a blocking
+         * connect's own -ETIMEDOUT (unbounded) moves on to the next one. */
+        if (err >= 0 || err == -ENETDOWN || err == -EPERM ||
+            (bounded && ks__now_ms() >= deadline_ms))
             break;
     }
     ks_freeaddrinfo(list);
