@@ -40,6 +40,7 @@
 #include "wsksock/pool.h"
 #include "wsksock/sal.h"
 #include "wsksock/sockaddr.h"
+#include "wsksock/thread.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -550,5 +551,6 @@ _IRQL_requires_max_(HIGH_LEVEL) static inline uint32_t ks_ntohl(uint32_t v)
 
 #include "wsksock/aio.h"
 #include "wsksock/events.h"
+#include "wsksock/connect.h"
 
 #endif /* WSKSOCK_H */

@@ -110,8 +110,8 @@ const char *ks_strerror(int err)
         return "I/O error";
     case EBADF:
         return "Bad descriptor";
-    case EAGAIN:
-        return "Resource temporarily unavailable";
+    case EAGAIN: /* EWOULDBLOCK too: the same value (wsksock/errno.h) */
+        return "Resource temporarily unavailable (would block)";
     case ENOMEM:
         return "Out of memory";
     case EACCES:
@@ -120,10 +120,14 @@ const char *ks_strerror(int err)
         return "Bad address (NULL pointer)";
     case EBUSY:
         return "Busy";
+    case EDEADLK:
+        return "Deadlock avoided (a thread joining itself)";
     case EINVAL:
         return "Invalid argument";
     case EMFILE:
         return "Too many open sockets";
+    case ENOSPC:
+        return "No space left (buffer too small)";
     case EPIPE:
         return "Broken pipe";
     case ENOSYS:
@@ -180,10 +184,6 @@ const char *ks_strerror(int err)
         return "Protocol wrong type for socket";
     case ETIMEDOUT:
         return "Timed out";
-#if EWOULDBLOCK != EAGAIN
-    case EWOULDBLOCK:
-        return "Operation would block";
-#endif
     default:
         return "Unknown error";
     }

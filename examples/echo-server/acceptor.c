@@ -53,7 +53,7 @@ static BOOLEAN accept_all(struct es_server *s, int l)
     }
 }
 
-VOID NTAPI es_acceptor_main(PVOID ctx)
+void es_acceptor_main(void *ctx)
 {
     struct es_server *s = ctx;
     int l = (int)s->listener;
@@ -78,5 +78,4 @@ VOID NTAPI es_acceptor_main(PVOID ctx)
         if (r > 0 && !accept_all(s, l))
             break;
     }
-    PsTerminateSystemThread(STATUS_SUCCESS);
 }

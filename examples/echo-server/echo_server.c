@@ -38,31 +38,15 @@ static LONGLONG now_ms(void)
     return f.QuadPart >= 1000 ? c.QuadPart / (f.QuadPart / 1000) : 0;
 }
 
-static NTSTATUS start_thread(PKSTART_ROUTINE fn, void *ctx, PVOID *obj)
+/* Joins a thread without bound, logging every 5 s: returning early would
+ * unmap running code. */
+static void join_thread(struct ks_thread **t, const char *what)
 {
-    HANDLE h;
-    NTSTATUS st = PsCreateSystemThread(&h, THREAD_ALL_ACCESS, NULL, NULL, NULL, fn, ctx);
-
-    if (!NT_SUCCESS(st))
-        return st;
-    /* NULL object type: mingw's PsThreadType is a dllimport'ed pointer. */
-    st = ObReferenceObjectByHandle(h, THREAD_ALL_ACCESS, NULL, KernelMode, obj, NULL);
-    ZwClose(h);
-    return st;
-}
-
-/* Waits without bound, logging every 5 s: returning early would unmap running code. */
-static void join_thread(PVOID *obj, const char *what)
-{
-    LARGE_INTEGER t;
-
-    if (!*obj)
+    if (*t == NULL)
         return;
-    t.QuadPart = -5000LL * 10000;
-    while (KeWaitForSingleObject(*obj, Executive, KernelMode, FALSE, &t) != STATUS_SUCCESS)
+    while (ks_thread_join_timeout(*t, 5000) == -ETIMEDOUT)
         ES_LOG("unload: still waiting for %s\n", what);
-    ObDereferenceObject(*obj);
-    *obj = NULL;
+    *t = NULL;
 }
 
 /* Stops and joins every thread started, closes the listener, ks_cleanup. */
@@ -124,22 +108,21 @@ static int listen_on(int port)
     return l;
 }
 
-static NTSTATUS start_threads(struct es_server *s)
+static int start_threads(struct es_server *s)
 {
-    NTSTATUS st = STATUS_SUCCESS;
+    int err = 0;
     int i;
 
-    for (i = 0; i < s->nthreads && NT_SUCCESS(st); i++)
-        st = start_thread(es_worker_main, &s->workers[i], &s->workers[i].thread);
-    if (NT_SUCCESS(st))
-        st = start_thread(es_acceptor_main, s, &s->acceptor);
-    return st;
+    for (i = 0; i < s->nthreads && err == 0; i++)
+        err = ks_thread_start(&s->workers[i].thread, es_worker_main, &s->workers[i]);
+    if (err == 0)
+        err = ks_thread_start(&s->acceptor, es_acceptor_main, s);
+    return err;
 }
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
     struct es_server *s;
-    NTSTATUS st;
     int i, r;
 
     s = ks_pool_alloc(sizeof(*s), ES_TAG);
@@ -181,13 +164,13 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     }
     s->listener = r;
     ES_LOG("listening on port %d (threads=%d)\n", s->port, s->nthreads);
-    st = start_threads(s);
-    if (!NT_SUCCESS(st)) {
-        ES_LOG("cannot start the threads: 0x%08lx\n", (ULONG)st);
+    r = start_threads(s);
+    if (r != 0) {
+        ES_LOG("cannot start the threads: %d (%s)\n", r, ks_strerror(r));
         es_stop(s);
         ks_pool_free(s, ES_TAG);
         g_es = NULL;
-        return st;
+        return STATUS_UNSUCCESSFUL;
     }
     driver->DriverUnload = es_unload;
     return STATUS_SUCCESS;

@@ -32,7 +32,7 @@ struct es_conn {
 
 struct es_worker {
     int index;
-    PVOID thread; /* referenced thread object */
+    struct ks_thread *thread;
     KSPIN_LOCK lock;
     LIST_ENTRY inbox; /* connections handed over by the acceptor */
     KEVENT wake;      /* set when the inbox gets one (or at the unload) */
@@ -49,7 +49,7 @@ struct es_server {
     volatile LONG stopping;
     volatile LONG accepted, ended, eof, errors;
     volatile LONG64 bytes; /* echoed by ended connections */
-    PVOID acceptor;        /* referenced thread object */
+    struct ks_thread *acceptor;
     struct es_worker workers[ES_MAX_THREADS];
 };
 
@@ -62,10 +62,10 @@ int es_conn_serve(struct es_conn *c, short revents);
 void es_conn_close(struct es_conn *c, int result);
 
 /* worker.c */
-KSTART_ROUTINE es_worker_main;
+ks_thread_routine es_worker_main;
 void es_worker_give(struct es_worker *w, struct es_conn *c);
 
 /* acceptor.c */
-KSTART_ROUTINE es_acceptor_main;
+ks_thread_routine es_acceptor_main;
 
 #endif /* ECHO_SERVER_H */

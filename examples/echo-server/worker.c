@@ -112,7 +112,7 @@ static void serve_round(struct es_worker *w)
     }
 }
 
-VOID NTAPI es_worker_main(PVOID ctx)
+void es_worker_main(void *ctx)
 {
     struct es_worker *w = ctx;
     LARGE_INTEGER t;
@@ -146,5 +146,4 @@ VOID NTAPI es_worker_main(PVOID ctx)
         ks_pool_free(w->conns, ES_TAG);
         ks_pool_free(w->pfds, ES_TAG);
     }
-    PsTerminateSystemThread(STATUS_SUCCESS);
 }

@@ -34,7 +34,7 @@
 
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_UNLOAD hg_unload;
-static KSTART_ROUTINE hg_worker;
+static ks_thread_routine hg_worker;
 
 #define HG_TAG ((ULONG)'h' | ((ULONG)'g' << 8) | ((ULONG)'e' << 16) | ((ULONG)'t' << 24))
 #define HG_RECV_BUF (64 * 1024)
@@ -58,7 +58,7 @@ struct hg {
 };
 
 static struct hg *g_hg;
-static PKTHREAD g_worker;
+static struct ks_thread *g_worker;
 static volatile LONG g_stopping;
 static volatile LONG g_sock = -1; /* the worker's socket, for DriverUnload */
 
@@ -296,7 +296,7 @@ static int run(struct hg *h)
     }
 }
 
-static void hg_worker(PVOID context)
+static void hg_worker(void *context)
 {
     struct hg *h = context;
     int err = run(h);
@@ -305,7 +305,6 @@ static void hg_worker(PVOID context)
                  g_stopping ? "stopped by the unload" : error_text(err), err);
     else if (err == 0)
         DbgPrint("http-get: done\n");
-    PsTerminateSystemThread(STATUS_SUCCESS);
 }
 
 static void free_hg(void)
@@ -331,15 +330,11 @@ static void hg_unload(PDRIVER_OBJECT driver)
     if (g_worker != NULL) {
         /* A name query is not woken by a close: give the thread 5 s, then
          * let ks_cleanup cancel whatever it still waits for. */
-        LARGE_INTEGER bound;
-        bound.QuadPart = -5LL * 10 * 1000 * 1000;
-        if (KeWaitForSingleObject(g_worker, Executive, KernelMode, FALSE, &bound) ==
-            STATUS_TIMEOUT) {
+        if (ks_thread_join_timeout(g_worker, 5000) == -ETIMEDOUT) {
             ks_cleanup();
             cleaned = TRUE;
-            KeWaitForSingleObject(g_worker, Executive, KernelMode, FALSE, NULL);
+            ks_thread_join(g_worker);
         }
-        ObDereferenceObject(g_worker);
         g_worker = NULL;
     }
     if (!cleaned)
@@ -380,23 +375,12 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
         free_hg();
         return STATUS_UNSUCCESSFUL;
     }
-    HANDLE thread;
-    NTSTATUS status =
-        PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, hg_worker, g_hg);
-    if (!NT_SUCCESS(status)) {
+    err = ks_thread_start(&g_worker, hg_worker, g_hg);
+    if (err != 0) {
+        DbgPrint("http-get: cannot start the worker: %s\n", ks_strerror(err));
         ks_cleanup();
         free_hg();
-        return status;
-    }
-    /* NULL object type: mingw's PsThreadType is dllimport data. */
-    status =
-        ObReferenceObjectByHandle(thread, SYNCHRONIZE, NULL, KernelMode, (PVOID *)&g_worker, NULL);
-    ZwClose(thread);
-    if (!NT_SUCCESS(status)) {
-        /* Cannot wait for the thread; cannot free what it uses either. */
-        InterlockedExchange(&g_stopping, 1);
-        ks_cleanup();
-        return status;
+        return STATUS_UNSUCCESSFUL;
     }
     driver->DriverUnload = hg_unload;
     return STATUS_SUCCESS;

@@ -54,7 +54,7 @@ static DRIVER_UNLOAD httpd_unload;
 /* One connection: its thread, its socket and its buffers, in one block. */
 struct conn {
     LIST_ENTRY link;
-    PVOID thread; /* referenced thread object */
+    struct ks_thread *thread;
     int fd;
     int number;
     volatile LONG finished;
@@ -66,7 +66,7 @@ struct conn {
 
 static int g_port, g_max_conns, g_idle_ms;
 static int g_started;
-static PVOID g_listener_thread;
+static struct ks_thread *g_listener_thread;
 static volatile LONG g_listen_fd = -1;
 static volatile LONG g_stopping;
 static volatile LONG g_accepted, g_active, g_requests;
@@ -78,35 +78,12 @@ static LONGLONG now_ms(void)
     return f.QuadPart >= 1000 ? c.QuadPart / (f.QuadPart / 1000) : 0;
 }
 
-static NTSTATUS start_thread(PKSTART_ROUTINE fn, void *ctx, PVOID *obj)
+/* Joins a thread without bound, logging every 5 s: returning early would
+ * unmap running code. */
+static void join_thread_forever(struct ks_thread *t, const char *what)
 {
-    HANDLE h;
-    NTSTATUS st = PsCreateSystemThread(&h, THREAD_ALL_ACCESS, NULL, NULL, NULL, fn, ctx);
-
-    if (!NT_SUCCESS(st))
-        return st;
-    /* NULL object type: mingw's PsThreadType is a dllimport'ed pointer. */
-    st = ObReferenceObjectByHandle(h, THREAD_ALL_ACCESS, NULL, KernelMode, obj, NULL);
-    ZwClose(h);
-    return st;
-}
-
-/* Waits for a thread object; returns 1 once it ended (ms 0: just poll). */
-static int join_thread(PVOID obj, ULONG ms)
-{
-    LARGE_INTEGER t;
-
-    t.QuadPart = -(LONGLONG)ms * 10000;
-    return KeWaitForSingleObject(obj, Executive, KernelMode, FALSE, &t) == STATUS_SUCCESS;
-}
-
-/* Waits without bound, logging every 5 s: returning early would unmap
- * running code. */
-static void join_thread_forever(PVOID obj, const char *what)
-{
-    while (!join_thread(obj, 5000))
+    while (ks_thread_join_timeout(t, 5000) == -ETIMEDOUT)
         LOG("unload: still waiting for %s\n", what);
-    ObDereferenceObject(obj);
 }
 
 /* Drops n bytes from the front of c->in. */
@@ -209,7 +186,7 @@ static ks_ssize_t serve(struct conn *c, ULONG *requests)
     }
 }
 
-static VOID NTAPI conn_thread(PVOID ctx)
+static void conn_thread(void *ctx)
 {
     struct conn *c = ctx;
     ULONG requests = 0;
@@ -226,7 +203,6 @@ static VOID NTAPI conn_thread(PVOID ctx)
     LOG("connection #%d done requests=%lu result=%ld\n", c->number, requests, (long)r);
     InterlockedDecrement(&g_active);
     InterlockedExchange(&c->finished, 1);
-    PsTerminateSystemThread(STATUS_SUCCESS);
 }
 
 /* Frees the blocks of connections whose thread has ended (wait: all). */
@@ -239,9 +215,7 @@ static void reap(int wait)
         e = e->Flink;
         if (wait)
             join_thread_forever(c->thread, "a connection thread");
-        else if (c->finished && join_thread(c->thread, 0))
-            ObDereferenceObject(c->thread);
-        else
+        else if (!c->finished || ks_thread_join_timeout(c->thread, 0) != 0)
             continue;
         RemoveEntryList(&c->link);
         ks_pool_free(c, HTTPD_TAG);
@@ -252,7 +226,7 @@ static void reap(int wait)
 static void start_conn(int fd)
 {
     struct conn *c;
-    NTSTATUS st;
+    int err;
 
     if (InterlockedIncrement(&g_active) > g_max_conns) {
         InterlockedDecrement(&g_active);
@@ -269,9 +243,9 @@ static void start_conn(int fd)
     RtlZeroMemory(c, offsetof(struct conn, in));
     c->fd = fd;
     c->number = (int)InterlockedIncrement(&g_accepted);
-    st = start_thread(conn_thread, c, &c->thread);
-    if (!NT_SUCCESS(st)) {
-        LOG("cannot start a connection thread: 0x%08lx\n", (ULONG)st);
+    err = ks_thread_start(&c->thread, conn_thread, c);
+    if (err != 0) {
+        LOG("cannot start a connection thread: %d (%s)\n", err, ks_strerror(err));
         InterlockedDecrement(&g_active);
         ks_close(fd);
         ks_pool_free(c, HTTPD_TAG);
@@ -302,14 +276,13 @@ static int listen_on(int port)
     return l;
 }
 
-static VOID NTAPI listener_thread(PVOID ctx)
+static void listener_thread(void *ctx)
 {
     int l = listen_on(g_port);
 
     (void)ctx;
     if (l < 0) {
         LOG("cannot listen on port %d: %d (%s)\n", g_port, l, ks_strerror(l));
-        PsTerminateSystemThread(STATUS_SUCCESS);
         return;
     }
     InterlockedExchange(&g_listen_fd, l);
@@ -334,7 +307,6 @@ static VOID NTAPI listener_thread(PVOID ctx)
         start_conn(fd);
     }
     ks_close(l); /* -EBADF if the unload closed it */
-    PsTerminateSystemThread(STATUS_SUCCESS);
 }
 
 static VOID httpd_unload(PDRIVER_OBJECT driver)
@@ -359,7 +331,6 @@ static VOID httpd_unload(PDRIVER_OBJECT driver)
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
-    NTSTATUS st;
     int r;
 
     InitializeListHead(&g_conns);
@@ -377,12 +348,11 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     }
     g_started = 1;
     driver->DriverUnload = httpd_unload;
-    st = start_thread(listener_thread, NULL, &g_listener_thread);
-    if (!NT_SUCCESS(st)) {
-        LOG("cannot start the listener thread: 0x%08lx\n", (ULONG)st);
-        g_listener_thread = NULL;
+    r = ks_thread_start(&g_listener_thread, listener_thread, NULL);
+    if (r != 0) {
+        LOG("cannot start the listener thread: %d (%s)\n", r, ks_strerror(r));
         ks_cleanup();
-        return st;
+        return STATUS_UNSUCCESSFUL;
     }
     return STATUS_SUCCESS;
 }

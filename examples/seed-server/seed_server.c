@@ -1,10 +1,11 @@
 /*
  * seed-server - the LySocket article's server driver, on wsksock.h.
  *
- * DriverEntry starts a system thread that listens on 0.0.0.0:<Port> (the
- * service's Parameters\Port value, default 8888) and serves clients one
- * after another: it receives and prints the greeting, replies
- * "Hi, lyshark.com B" and receives the 2-byte "ok". Unlike the article's,
+ * DriverEntry starts a system thread (ks_thread_start, wsksock/thread.h)
+ * that listens on 0.0.0.0:<Port> (the service's Parameters\Port value,
+ * default 8888) and serves clients one after another: it receives and
+ * prints the greeting, replies "Hi, lyshark.com B" and receives the 2-byte
+ * "ok". Unlike the article's,
  * DriverUnload stops the thread promptly (ks_cleanup wakes its blocked
  * accept or receive) and leaks nothing.
  */
@@ -15,9 +16,9 @@
 
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_UNLOAD seed_unload;
-static KSTART_ROUTINE seed_worker;
+static ks_thread_routine seed_worker;
 
-static PKTHREAD g_worker;
+static struct ks_thread *g_worker;
 static volatile LONG g_stopping;
 static int g_port = 8888;
 
@@ -46,13 +47,12 @@ static void serve(int c)
         DbgPrint("seed-server: no acknowledgement (%s)\n", n < 0 ? ks_strerror((int)n) : "closed");
 }
 
-static void seed_worker(PVOID context)
+static void seed_worker(void *context)
 {
     UNREFERENCED_PARAMETER(context);
     int l = ks_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
     if (l < 0) {
         DbgPrint("seed-server: socket failed: %s\n", ks_strerror(l));
-        PsTerminateSystemThread(STATUS_SUCCESS);
         return;
     }
     struct sockaddr_in local;
@@ -66,7 +66,6 @@ static void seed_worker(PVOID context)
     if (err != 0) {
         DbgPrint("seed-server: cannot listen on port %d: %s\n", g_port, ks_strerror(err));
         ks_close(l);
-        PsTerminateSystemThread(STATUS_SUCCESS);
         return;
     }
     DbgPrint("seed-server: listening on port %d\n", g_port);
@@ -92,7 +91,6 @@ static void seed_worker(PVOID context)
     }
     ks_close(l); /* -EBADF after ks_cleanup: harmless */
     DbgPrint("seed-server: worker stopped\n");
-    PsTerminateSystemThread(STATUS_SUCCESS);
 }
 
 static void seed_unload(PDRIVER_OBJECT driver)
@@ -101,8 +99,7 @@ static void seed_unload(PDRIVER_OBJECT driver)
     InterlockedExchange(&g_stopping, 1);
     ks_cleanup(); /* closes the sockets: the worker's blocked call returns */
     if (g_worker != NULL) {
-        KeWaitForSingleObject(g_worker, Executive, KernelMode, FALSE, NULL);
-        ObDereferenceObject(g_worker);
+        ks_thread_join(g_worker); /* returning earlier would unmap its code */
         g_worker = NULL;
     }
     DbgPrint("seed-server: unloaded\n");
@@ -116,22 +113,11 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
         DbgPrint("seed-server: ks_startup failed: %s\n", ks_strerror(err));
         return STATUS_UNSUCCESSFUL;
     }
-    HANDLE thread;
-    NTSTATUS status =
-        PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, seed_worker, NULL);
-    if (!NT_SUCCESS(status)) {
+    err = ks_thread_start(&g_worker, seed_worker, NULL);
+    if (err != 0) {
+        DbgPrint("seed-server: cannot start the worker: %s\n", ks_strerror(err));
         ks_cleanup();
-        return status;
-    }
-    /* NULL object type: mingw's PsThreadType is dllimport data (see docs). */
-    status =
-        ObReferenceObjectByHandle(thread, SYNCHRONIZE, NULL, KernelMode, (PVOID *)&g_worker, NULL);
-    ZwClose(thread);
-    if (!NT_SUCCESS(status)) {
-        /* Cannot wait for the thread: stop it through the library and go. */
-        InterlockedExchange(&g_stopping, 1);
-        ks_cleanup();
-        return status;
+        return STATUS_UNSUCCESSFUL;
     }
     driver->DriverUnload = seed_unload;
     return STATUS_SUCCESS;

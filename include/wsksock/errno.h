@@ -5,6 +5,17 @@
  * supplement), which mingw-w64 shares. Where the toolchain's <errno.h> already
  * defines a name (MSVC, mingw-w64, or glibc on the Linux host test bed) that
  * definition is kept, so code may compare against the names, never the numbers.
+ *
+ * One exception: EWOULDBLOCK is EAGAIN. The Microsoft C runtime (and so
+ * mingw-w64) gives them different values (11 and 140), so a driver that
+ * tests `err == -EAGAIN`, the habit of Linux and of POSIX's "either
+ * value", would never match what a non-blocking call returns. Here both
+ * names are one value (the toolchain's EAGAIN, 11 on Windows), so
+ * `err == -EAGAIN` and `err == -EWOULDBLOCK` both match every "would
+ * block" result; ks_strerror names it "Resource temporarily unavailable
+ * (would block)". A driver that includes <errno.h> after this header
+ * keeps this definition (the C runtime header is included first, here).
+ * Do not put both names in one switch: they are the same case.
  */
 #ifndef WSKSOCK_ERRNO_H
 #define WSKSOCK_ERRNO_H
@@ -41,11 +52,17 @@
 #ifndef EBUSY
 #define EBUSY 16
 #endif
+#ifndef EDEADLK
+#define EDEADLK 36
+#endif
 #ifndef EINVAL
 #define EINVAL 22
 #endif
 #ifndef EMFILE
 #define EMFILE 24
+#endif
+#ifndef ENOSPC
+#define ENOSPC 28
 #endif
 #ifndef EPIPE
 #define EPIPE 32
@@ -128,8 +145,15 @@
 #ifndef ETIMEDOUT
 #define ETIMEDOUT 138
 #endif
-#ifndef EWOULDBLOCK
-#define EWOULDBLOCK 140
+/* The same value as EAGAIN, replacing the C runtime's 140 (see above). */
+#undef EWOULDBLOCK
+#define EWOULDBLOCK EAGAIN
+
+/* Both habits, one value: code may compare against either name. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+static_assert(EWOULDBLOCK == EAGAIN, "EWOULDBLOCK must equal EAGAIN");
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+_Static_assert(EWOULDBLOCK == EAGAIN, "EWOULDBLOCK must equal EAGAIN");
 #endif
 
 #endif /* WSKSOCK_ERRNO_H */

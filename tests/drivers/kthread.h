@@ -1,9 +1,10 @@
 /*
- * kthread.h - system threads of the test and benchmark drivers (kecho,
- * ksbench, raw-echo): start one keeping a referenced thread object, join it
- * with a bound, or at the unload without one (returning before the thread
- * ended would unmap code it still runs). Header-only; the examples keep
- * their own copy so that each stays a driver one can copy alone.
+ * kthread.h - system threads of the benchmark drivers (ksbench, raw-echo):
+ * start one keeping a referenced thread object, join it with a bound, or at
+ * the unload without one (returning before the thread ended would unmap
+ * code it still runs). Header-only, for raw-echo, which runs on WSK
+ * without the library; drivers on the library (the examples, kecho, ktest)
+ * use ks_thread_start/ks_thread_join (wsksock/thread.h) instead.
  */
 #ifndef KTHREAD_H
 #define KTHREAD_H

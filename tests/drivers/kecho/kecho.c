@@ -18,8 +18,6 @@
  */
 #include <ntddk.h>
 
-#include "../kthread.h"
-
 #include <wsksock.h>
 #include <wsksock/params.h>
 
@@ -35,7 +33,7 @@ static DRIVER_UNLOAD kecho_unload;
 
 struct conn {
     LIST_ENTRY link;
-    PVOID thread; /* referenced thread object */
+    struct ks_thread *thread;
     int fd;
     int number;
     volatile LONG finished;
@@ -43,7 +41,7 @@ struct conn {
 
 static int g_port;
 static int g_started;
-static PVOID g_listener_thread;
+static struct ks_thread *g_listener_thread;
 static volatile LONG g_stopping;
 static volatile LONG g_accepted, g_done;
 static LIST_ENTRY g_conns; /* owned by the listener thread until it ended */
@@ -54,7 +52,7 @@ static LONGLONG now_ms(void)
     return f.QuadPart >= 1000 ? c.QuadPart / (f.QuadPart / 1000) : 0;
 }
 
-static VOID NTAPI conn_thread(PVOID ctx)
+static void conn_thread(void *ctx)
 {
     struct conn *c = ctx;
     unsigned char *buf = ks_pool_alloc(KECHO_BUF, KECHO_TAG);
@@ -80,7 +78,14 @@ static VOID NTAPI conn_thread(PVOID ctx)
     LOG("connection done #%ld bytes=%lu result=%ld\n", InterlockedIncrement(&g_done), bytes,
         (long)r);
     InterlockedExchange(&c->finished, 1);
-    PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
+/* Joins without bound, logging every 5 s: returning from the unload
+ * before the thread ended would unmap code it still runs. */
+static void join_forever(struct ks_thread *t, const char *what)
+{
+    while (ks_thread_join_timeout(t, 5000) == -ETIMEDOUT)
+        LOG("unload: still waiting for %s\n", what);
 }
 
 /* Frees the contexts of connections whose thread has ended. */
@@ -92,17 +97,15 @@ static void reap(int wait)
         struct conn *c = CONTAINING_RECORD(e, struct conn, link);
         e = e->Flink;
         if (wait)
-            kd_thread_join_forever(c->thread, "kecho", "a connection thread");
-        else if (c->finished && kd_thread_join(c->thread, 0))
-            ObDereferenceObject(c->thread);
-        else
+            join_forever(c->thread, "a connection thread");
+        else if (!c->finished || ks_thread_join_timeout(c->thread, 0) != 0)
             continue;
         RemoveEntryList(&c->link);
         ks_pool_free(c, KECHO_TAG);
     }
 }
 
-static VOID NTAPI listener_thread(PVOID ctx)
+static void listener_thread(void *ctx)
 {
     struct sockaddr_in a;
     int l, r;
@@ -129,7 +132,6 @@ static VOID NTAPI listener_thread(PVOID ctx)
 
     while (!g_stopping) {
         struct conn *c;
-        NTSTATUS st;
         int fd = ks_accept(l, NULL, NULL);
 
         if (fd < 0) {
@@ -150,9 +152,9 @@ static VOID NTAPI listener_thread(PVOID ctx)
         c->fd = fd;
         c->number = (int)InterlockedIncrement(&g_accepted);
         LOG("accepted #%d\n", c->number);
-        st = kd_thread_start(conn_thread, c, &c->thread);
-        if (!NT_SUCCESS(st)) {
-            LOG("cannot start a connection thread: 0x%08lx\n", (ULONG)st);
+        r = ks_thread_start(&c->thread, conn_thread, c);
+        if (r != 0) {
+            LOG("cannot start a connection thread: %d (%s)\n", r, ks_strerror(r));
             ks_close(fd);
             ks_pool_free(c, KECHO_TAG);
             continue;
@@ -162,7 +164,6 @@ static VOID NTAPI listener_thread(PVOID ctx)
 out:
     if (l >= 0)
         ks_close(l);
-    PsTerminateSystemThread(STATUS_SUCCESS);
 }
 
 static VOID kecho_unload(PDRIVER_OBJECT driver)
@@ -174,14 +175,13 @@ static VOID kecho_unload(PDRIVER_OBJECT driver)
     if (g_started)
         ks_cleanup(); /* closes the listener and every connection: blocked calls return */
     if (g_listener_thread)
-        kd_thread_join_forever(g_listener_thread, "kecho", "the listener thread");
+        join_forever(g_listener_thread, "the listener thread");
     reap(1); /* the list is final: the listener thread has ended */
     LOG("unloaded in %ld ms (connections=%ld)\n", (long)(now_ms() - t0), (long)g_accepted);
 }
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
-    NTSTATUS st;
     int r;
 
     InitializeListHead(&g_conns);
@@ -197,12 +197,11 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     }
     g_started = 1;
     driver->DriverUnload = kecho_unload;
-    st = kd_thread_start(listener_thread, NULL, &g_listener_thread);
-    if (!NT_SUCCESS(st)) {
-        LOG("cannot start the listener thread: 0x%08lx\n", (ULONG)st);
-        g_listener_thread = NULL;
+    r = ks_thread_start(&g_listener_thread, listener_thread, NULL);
+    if (r != 0) {
+        LOG("cannot start the listener thread: %d (%s)\n", r, ks_strerror(r));
         ks_cleanup();
-        return st;
+        return STATUS_UNSUCCESSFUL;
     }
     return STATUS_SUCCESS;
 }

@@ -303,6 +303,9 @@ static void accept_and_poll(int l)
     STEP("nonblock: accept");
     EXPECT("nonblock: FIONBIO on the listener", set_nb(l, 1), 0);
     EXPECT("nonblock: ks_accept without a connection", ks_accept(l, NULL, NULL), -EWOULDBLOCK);
+    /* EAGAIN is EWOULDBLOCK (wsksock/errno.h; 11 and 140 in the C runtime). */
+    EXPECT("nonblock: ks_accept without a connection, as -EAGAIN", ks_accept(l, NULL, NULL),
+           -EAGAIN);
     nc = ks_socket(AF_INET, SOCK_STREAM, 0);
     set_nb(nc, 1);
     r = ks_connect(nc, (struct sockaddr *)&a, sizeof(a));
@@ -319,6 +322,29 @@ static void accept_and_poll(int l)
     ks_close(na);
     ks_close(nc);
     EXPECT("nonblock: FIONBIO 0 on the listener", set_nb(l, 0), 0);
+
+    STEP("nonblock: ks_connect_name (wsksock/connect.h)");
+    {
+        char svc[KS_SERVICE_STRLEN], text[KS_SOCKADDR_STRLEN];
+        struct sockaddr_in peer;
+        int plen = (int)sizeof(peer);
+
+        EXPECT("connect_name: port text",
+               ks_port_to_service((unsigned)kt_param.port2, svc, sizeof(svc)) > 0, 1);
+        nc = ks_connect_name("127.0.0.1", svc, SOCK_STREAM, 5000);
+        CHECK("connect_name: connected to ktest's listener", nc > 0, nc);
+        na = ks_accept(l, NULL, NULL);
+        CHECK("connect_name: accepted", na > 0, na);
+        EXPECT("connect_name: getpeername", ks_getpeername(nc, (struct sockaddr *)&peer, &plen), 0);
+        CHECK("connect_name: the peer as text",
+              ks_sockaddr_format((struct sockaddr *)&peer, plen, text, sizeof(text)) > 0, 0);
+        CHECK("connect_name: 127.0.0.1:<port>",
+              RtlCompareMemory(text, "127.0.0.1:", 10) == 10 && strcmp(text + 10, svc) == 0, 0);
+        ks_close(na);
+        ks_close(nc);
+        EXPECT("connect_name: an unknown host",
+               ks_connect_name("no-such-host.invalid", svc, SOCK_STREAM, 5000) < 0, 1);
+    }
 
     STEP("nonblock: poll over many sockets");
     for (i = 0; i < NB_PAIRS; i++)

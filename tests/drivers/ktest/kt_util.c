@@ -164,7 +164,8 @@ void kt_free(void *p)
 /* --------------------------------------------------------------- threads */
 
 #define KT_MAX_THREADS 64
-static PVOID kt_threads[KT_MAX_THREADS];
+static struct ks_thread *kt_threads[KT_MAX_THREADS];
+static volatile LONG kt_ended[KT_MAX_THREADS]; /* joined (its record freed) */
 static int kt_nthreads;
 static int kt_no_more_threads;
 /*
@@ -189,12 +190,11 @@ static void threads_unlock(void)
     KeSetEvent(&kt_threads_lock, IO_NO_INCREMENT, FALSE);
 }
 
-int kt_spawn(PKSTART_ROUTINE fn, void *ctx)
+int kt_spawn(ks_thread_routine *fn, void *ctx)
 {
-    HANDLE h;
-    PVOID obj = NULL;
-    NTSTATUS st;
+    struct ks_thread *t = NULL;
     int slot = -1;
+    int err;
 
     threads_lock();
     if (kt_no_more_threads) {
@@ -203,24 +203,12 @@ int kt_spawn(PKSTART_ROUTINE fn, void *ctx)
     } else if (kt_nthreads >= KT_MAX_THREADS) {
         KT_LOG("FAIL too many threads\n");
         InterlockedIncrement(&kt_failures);
+    } else if ((err = ks_thread_start(&t, fn, ctx)) != 0) {
+        KT_LOG("FAIL ks_thread_start: %d (%s)\n", err, kt_errname(err));
+        InterlockedIncrement(&kt_failures);
     } else {
-        st = PsCreateSystemThread(&h, THREAD_ALL_ACCESS, NULL, NULL, NULL, fn, ctx);
-        if (!NT_SUCCESS(st)) {
-            KT_LOG("FAIL PsCreateSystemThread: 0x%08lx\n", (ULONG)st);
-            InterlockedIncrement(&kt_failures);
-        } else {
-            /* NULL object type: mingw's PsThreadType is a dllimport'ed pointer. */
-            st = ObReferenceObjectByHandle(h, THREAD_ALL_ACCESS, NULL, KernelMode, &obj, NULL);
-            ZwClose(h);
-            if (!NT_SUCCESS(st)) {
-                /* Cannot happen for a handle just made; the thread could then not be joined. */
-                KT_LOG("FAIL ObReferenceObjectByHandle(thread): 0x%08lx\n", (ULONG)st);
-                InterlockedIncrement(&kt_failures);
-            } else {
-                slot = kt_nthreads++;
-                kt_threads[slot] = obj;
-            }
-        }
+        slot = kt_nthreads++;
+        kt_threads[slot] = t;
     }
     threads_unlock();
     return slot;
@@ -228,13 +216,20 @@ int kt_spawn(PKSTART_ROUTINE fn, void *ctx)
 
 int kt_join(int slot, ULONG ms)
 {
-    LARGE_INTEGER t;
-    PVOID obj;
+    struct ks_thread *t;
 
-    if (slot < 0 || slot >= KT_MAX_THREADS || !(obj = kt_threads[slot]))
+    if (slot < 0 || slot >= KT_MAX_THREADS)
         return 0;
-    t.QuadPart = -(LONGLONG)ms * 10000;
-    return KeWaitForSingleObject(obj, Executive, KernelMode, FALSE, &t) == STATUS_SUCCESS;
+    if (kt_ended[slot])
+        return 1;
+    if (!(t = kt_threads[slot]))
+        return 0;
+    if (ks_thread_join_timeout(t, ms > 0x7fffffffUL ? 0x7fffffff : (int)ms) != 0)
+        return 0;
+    /* Joined: the record is freed. */
+    kt_threads[slot] = NULL;
+    kt_ended[slot] = 1;
+    return 1;
 }
 
 int kt_join_all(ULONG ms)
@@ -250,12 +245,8 @@ int kt_join_all(ULONG ms)
         LONGLONG left = deadline - kt_now_ms();
         if (!kt_threads[i])
             continue;
-        if (!kt_join(i, left > 0 ? (ULONG)left : 0)) {
+        if (!kt_join(i, left > 0 ? (ULONG)left : 0))
             all = 0;
-            continue;
-        }
-        ObDereferenceObject(kt_threads[i]);
-        kt_threads[i] = NULL;
     }
     return all;
 }

@@ -89,7 +89,7 @@ void kt_free(void *p);
 /* ---- threads ---- */
 void kt_util_init(void);
 /* Starts a system thread; it is joined by DriverUnload at the latest. Returns its slot or -1. */
-int kt_spawn(PKSTART_ROUTINE fn, void *ctx);
+int kt_spawn(ks_thread_routine *fn, void *ctx);
 /* Waits up to ms for the thread of that slot to end. Returns 1 if it ended. */
 int kt_join(int slot, ULONG ms);
 /* DriverUnload: waits for every thread, up to ms in total; returns 1 if all ended. */

@@ -16,6 +16,11 @@
 int hp_listen(int v6, int *port);
 /* Accepts one connection within timeout_ms; the fd or -1. */
 int hp_accept(int listen_fd, int timeout_ms);
+/* IPv4 loopback listener (backlog 0) whose accept queue HP_FULL_FILLERS
+ * native connects filled: a further connect to *port hangs (its SYNs
+ * dropped). Close the fillers and the listener with hp_close. */
+#define HP_FULL_FILLERS 4
+int hp_listen_full(int *port, int fillers[HP_FULL_FILLERS]);
 /* Connects to loopback:port; the fd or -1. */
 int hp_connect(int v6, int port);
 /* Sends everything; len or -1. */

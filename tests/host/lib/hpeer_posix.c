@@ -78,6 +78,33 @@ int hp_listen(int v6, int *port)
     return fd;
 }
 
+int hp_listen_full(int *port, int fillers[HP_FULL_FILLERS])
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_storage ss;
+    socklen_t len = loopback(0, 0, &ss);
+    for (int i = 0; i < HP_FULL_FILLERS; i++)
+        fillers[i] = -1;
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 0) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = port_of(fd);
+    len = loopback(0, *port, &ss);
+    /* Non-blocking connects fill the accept queue (backlog 0: one entry);
+     * the later ones' SYNs are dropped, as every connect's after them. */
+    for (int i = 0; i < HP_FULL_FILLERS; i++) {
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fillers[i] >= 0)
+            (void)connect(fillers[i], (struct sockaddr *)&ss, len);
+        struct timespec t = {0, 20 * 1000 * 1000};
+        nanosleep(&t, NULL);
+    }
+    return fd;
+}
+
 int hp_accept(int listen_fd, int timeout_ms)
 {
     if (!wait_fd(listen_fd, POLLIN, timeout_ms))

@@ -37,7 +37,8 @@ int main(int argc, char **argv)
         {event_tests, &event_test_count},       {reliability_tests, &reliability_test_count},
         {pool_tests, &pool_test_count},         {op_tests, &op_test_count},
         {lock_tests, &lock_test_count},         {fdtable_tests, &fdtable_test_count},
-        {rundown_tests, &rundown_test_count},
+        {rundown_tests, &rundown_test_count},   {thread_tests, &thread_test_count},
+        {connect_tests, &connect_test_count},
     };
     for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
         for (int i = 0; i < *groups[g].count; i++) {

@@ -117,6 +117,25 @@ static void t_nb_recv(void)
     ks_close(s);
 }
 
+/* EAGAIN and EWOULDBLOCK are one value (wsksock/errno.h), so a
+ * non-blocking receive on an empty socket matches both. */
+_Static_assert(EAGAIN == EWOULDBLOCK, "EAGAIN == EWOULDBLOCK");
+static void t_nb_eagain(void)
+{
+    int fd;
+    int s = ht_pair(&fd);
+    char buf[16];
+    HT_EQ(set_nb(s, 1), 0, "FIONBIO 1");
+    ks_ssize_t n = ks_recv(s, buf, sizeof(buf), 0);
+    HT_EQ(n, -EAGAIN, "non-blocking recv without data: -EAGAIN");
+    HT_EQ(n, -EWOULDBLOCK, "the same value: -EWOULDBLOCK");
+    HT_EQ(ks_recv(s, buf, sizeof(buf), MSG_DONTWAIT), -EAGAIN, "MSG_DONTWAIT: -EAGAIN");
+    HT_CHECK(ks_strerror(-EAGAIN) == ks_strerror(-EWOULDBLOCK), "one text", 0);
+    HT_CHECK(strstr(ks_strerror(-EAGAIN), "would block") != NULL, "the text says it", 0);
+    hp_close(fd);
+    ks_close(s);
+}
+
 /* MSG_DONTWAIT on a blocking socket; FIONREAD; end of stream seen by poll. */
 static void t_dontwait_fionread(void)
 {
@@ -646,6 +665,7 @@ static void t_ioctl_args(void)
 
 const struct ht_test nonblock_tests[] = {
     {"nonblock-recv", t_nb_recv, ht_runs_modes},
+    {"nonblock-eagain", t_nb_eagain, ht_runs_once},
     {"nonblock-dontwait-fionread", t_dontwait_fionread, ht_runs_modes},
     {"nonblock-accept", t_nb_accept, ht_runs_modes},
     {"nonblock-connect", t_nb_connect, ht_runs_modes},

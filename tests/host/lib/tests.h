@@ -27,6 +27,10 @@ extern const struct ht_test reliability_tests[];
 extern const int reliability_test_count;
 extern const struct ht_test pool_tests[];
 extern const int pool_test_count;
+extern const struct ht_test thread_tests[];
+extern const int thread_test_count;
+extern const struct ht_test connect_tests[];
+extern const int connect_test_count;
 /* Unit tests of src/ks_op.c, ks_lock.h, ks_fdtable.c (white box). */
 extern const struct ht_test op_tests[];
 extern const int op_test_count;
