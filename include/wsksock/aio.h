@@ -138,8 +138,9 @@ _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_sendto_async(
  * Cancellable before it started (-ECANCELED, *res NULL).
  *
  * ks_close_async - the graceful close, without waiting: the descriptor is
- * closed at once (later calls and submissions get -EBADF, blocked calls
- * and pending receives, accepts and connects end with -EBADF), then, in
+ * closed at once (later calls and submissions get -EBADF; blocked calls
+ * and pending receives, accepts and connects end with -EBADF, at the
+ * latest when the socket closes), then, in
  * the background, the socket's close waits until the ks_send_async
  * requests queued before it have completed (their callbacks report their
  * own results: all the data went, in order), then closes in order (the
