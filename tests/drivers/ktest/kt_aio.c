@@ -25,9 +25,9 @@
 #define AIO_WAIT_MS 20000
 
 struct kop {
+    ptrdiff_t result;
     struct ks_aio req;
     volatile LONG fired;
-    ptrdiff_t result;
     KIRQL irql;
 };
 
