@@ -205,8 +205,15 @@ static ptrdiff_t try_once(struct aio *a)
     switch (a->kind) {
     case AIO_RECV:
         return try_recv(a);
-    case AIO_SEND:
-        return try_send(a);
+    case AIO_SEND: {
+        ptrdiff_t r = try_send(a);
+        /* A send a close cut off reports -EBADF, as ks__sock_error does,
+         * whatever it met first (-EPIPE once the close marked the stream
+         * broken, while this try was under way). */
+        if (r < 0 && r != AIO_AGAIN && (a->s->closing || a->s->fd_end == KS_FD_CLOSED))
+            r = -EBADF;
+        return r;
+    }
     case AIO_ACCEPT:
         return ks__accept_mode(a->fd, a->addr, a->addrlen,
                                MSG_DONTWAIT | (a->flags & KS_MSG_EVENTS));
