@@ -262,6 +262,14 @@ _Success_(return >= 0) _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) 
  * already and SO_LINGER does not apply. Providers without WskDisconnect
  * (Wine's) close the way their WskCloseSocket does (graceful on Wine).
  * The descriptor is invalid as soon as ks_close is called.
+ * Asynchronous requests (wsksock/aio.h) still pending on the socket end
+ * with -EBADF; if a ks_send_async was among them (its data will not all
+ * arrive), the close is abortive. To close after the sends queued so far,
+ * use ks_close_async.
+ * In a callback (an asynchronous call's or an event handler's, i.e. on a
+ * completion thread) ks_close never waits: the descriptor is closed at
+ * once and the socket's close runs on one of the library's blocking-call
+ * threads (ks_cleanup waits for it).
  * IRQL: PASSIVE_LEVEL.
  * Returns 0, or -EBADF.
  */

@@ -137,26 +137,30 @@ static ptrdiff_t try_recv(struct aio *a)
     }
 }
 
-/* The send side is idle again: the last background send completed. */
+/* The send side is idle again: the last background send completed. On
+ * the socket, not the descriptor (see try_send). */
 static ptrdiff_t try_flush(struct aio *a)
 {
-    ks_sock *s;
-    int err = ks__fd_enter(a->fd, &s);
-    if (err != 0)
-        return err;
-    err = ks__lock_try(&s->tx_lock);
+    ks_sock *s = a->s; /* the request's reference */
+    int err = ks__lock_try(&s->tx_lock);
     if (err == 0) {
         err = ks__ready_tx_settle(s, TRUE, NULL);
         ks__sock_unlock(&s->tx_lock);
     }
-    ks__sock_put(s);
     return err == 0 ? (ptrdiff_t)a->len : err;
 }
 
+/* Sends go on the socket, not the descriptor: after ks_close_async
+ * (fd_end KS_FD_CLOSE_AFTER) the sends queued before it still run, and the
+ * close waits for them (aio_close_drain); after ks_close (KS_FD_CLOSED)
+ * they end with -EBADF, also while the close itself is still to run (a
+ * ks_close from a callback runs on a blocking-call thread). */
 static ptrdiff_t try_send(struct aio *a)
 {
+    if (a->s->fd_end == KS_FD_CLOSED)
+        return -EBADF;
     while (!a->flushing) {
-        ks_ssize_t n = ks_send(a->fd, a->buf + a->done, a->len - a->done, MSG_DONTWAIT);
+        ks_ssize_t n = ks__send_sock(a->s, a->buf + a->done, a->len - a->done, MSG_DONTWAIT);
         if (n < 0)
             return n;
         a->done += (size_t)n;
@@ -201,8 +205,15 @@ static ptrdiff_t try_once(struct aio *a)
     switch (a->kind) {
     case AIO_RECV:
         return try_recv(a);
-    case AIO_SEND:
-        return try_send(a);
+    case AIO_SEND: {
+        ptrdiff_t r = try_send(a);
+        /* A send a close cut off reports -EBADF, as ks__sock_error does,
+         * whatever it met first (-EPIPE once the close marked the stream
+         * broken, while this try was under way). */
+        if (r < 0 && r != AIO_AGAIN && (a->s->closing || a->s->fd_end == KS_FD_CLOSED))
+            r = -EBADF;
+        return r;
+    }
     case AIO_ACCEPT:
         return ks__accept_mode(a->fd, a->addr, a->addrlen,
                                MSG_DONTWAIT | (a->flags & KS_MSG_EVENTS));
@@ -237,7 +248,11 @@ static void aio_complete(struct aio *a, ptrdiff_t result)
     }
     if (result == -ECANCELED && a->kind == AIO_SEND && a->done > 0)
         s->send_broken = TRUE; /* part of the data went: the stream has a hole */
+    if (result < 0 && a->kind == AIO_SEND && (s->closing || s->fd_end == KS_FD_CLOSED))
+        s->send_broken = TRUE; /* a send the close ended: abortive (aio_close_begin) */
     RemoveEntryList(&a->fifo);
+    if (a->dir == AIO_TX && IsListEmpty(&s->aio_q[AIO_TX]) && s->fd_end == KS_FD_CLOSE_AFTER)
+        KeSetEvent(&s->aio_tx_done, IO_NO_INCREMENT, FALSE); /* aio_close_drain may go on */
     if (!IsListEmpty(&s->aio_q[a->dir])) {
         struct aio *next = CONTAINING_RECORD(s->aio_q[a->dir].Flink, struct aio, fifo);
         if (next->head.state == AIO_QUEUED) {
@@ -363,6 +378,8 @@ static int aio_check(const struct ks_aio *req, ks_aio_cb *cb, const void *buf, s
 int ks__recv_async_flags(int s, void *buf, size_t len, int flags, struct ks_aio *req, ks_aio_cb *cb)
 {
     int err = aio_check(req, cb, buf, len, flags, MSG_WAITALL | KS_MSG_EVENTS);
+    if (err == 0 && len == 0)
+        err = -EINVAL; /* its result 0 would read as the end of the stream */
     if (err != 0)
         return err;
     struct aio *a = aio_of(req);
@@ -507,4 +524,57 @@ int ks_aio_cancel(struct ks_aio *req)
     KeReleaseSpinLock(&s->lock, irql);
     ks__sock_put(s); /* may be the last: freeing a socket is DISPATCH_LEVEL-safe */
     return err;
+}
+
+/* ---- the close (layer hooks, src/ks_socket.h) ---- */
+
+/* close_drain: ks_close_async's close waits until the send-side requests
+ * queued before it have completed (their callbacks report their own
+ * results), up to d; past d the close goes on (aio_close_begin then makes
+ * it abortive and the requests end with -EBADF). PASSIVE_LEVEL. */
+static void aio_close_drain(ks_sock *s, const ks_deadline *d)
+{
+    KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
+    KS_ASSERT(s->fd_end == KS_FD_CLOSE_AFTER && d != NULL && d->bounded);
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    /* fd_end was set before: the request that empties the queue after this
+     * check sets the event. */
+    BOOLEAN idle = IsListEmpty(&s->aio_q[AIO_TX]);
+    KeReleaseSpinLock(&s->lock, irql);
+    if (!idle) {
+        LARGE_INTEGER t;
+        KeWaitForSingleObject(&s->aio_tx_done, Executive, KernelMode, FALSE,
+                              ks__deadline_left(d, &t));
+    }
+}
+
+/* close_begin: send requests still pending when the close starts (ks_close,
+ * ks_cleanup, or ks_close_async past its bound) will not deliver their
+ * data: the close is abortive, so that the peer sees a reset rather than
+ * an orderly end of a stream with a hole. Before the readiness engine's
+ * hook (slot order), which then does not wait for their background send. */
+static void aio_close_begin(ks_sock *s, const ks_deadline *d)
+{
+    UNREFERENCED_PARAMETER(d);
+    KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
+    KS_ASSERT(s->closing);
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    for (PLIST_ENTRY e = s->aio_q[AIO_TX].Flink; e != &s->aio_q[AIO_TX]; e = e->Flink) {
+        if (CONTAINING_RECORD(e, struct aio, fifo)->kind == AIO_SEND) {
+            s->send_broken = TRUE;
+            break;
+        }
+    }
+    KeReleaseSpinLock(&s->lock, irql);
+}
+
+static const struct ks_sock_layer aio_layer = {
+    NULL, NULL, aio_close_begin, NULL, NULL, NULL, NULL, aio_close_drain,
+};
+
+void ks__aio_register(void)
+{
+    ks__sock_register_layer(KS_LAYER_AIO, &aio_layer);
 }

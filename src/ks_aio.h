@@ -16,4 +16,8 @@ int ks__accept_async_flags(int s, _Out_writes_bytes_opt_(*addrlen) struct sockad
                            _Inout_opt_ int *addrlen, int flags, _Inout_ struct ks_aio *req,
                            _In_ ks_aio_cb *cb);
 
+/* Registers the asynchronous calls' socket layer hooks (the close: see
+ * ks_aio.c). ks_startup, library stopped. */
+void ks__aio_register(void);
+
 #endif /* KS_AIO_H */

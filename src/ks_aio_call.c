@@ -85,7 +85,7 @@ static void call_run(ks_work *w)
                                a->u.gni.hostlen, a->u.gni.serv, a->u.gni.servlen, a->u.gni.flags);
             break;
         case CALL_CLOSE:
-            ks__sock_close(a->u.sock.s);
+            ks__sock_close_after_sends(a->u.sock.s);
             ks__sock_put(a->u.sock.s);
             a->u.sock.s = NULL;
             a->result = 0;
@@ -195,6 +195,7 @@ int ks_close_async(int fd, struct ks_aio *req, ks_aio_cb *cb)
     ks_sock *s = ks__fd_remove(fd);
     if (s == NULL)
         return -EBADF;
+    ks__sock_fd_ended(s, KS_FD_CLOSE_AFTER); /* its queued sends go on */
     struct aio_call *a = call_of(req);
     a->names = NULL;
     a->u.sock.s = s;

@@ -51,7 +51,11 @@ int ks_close(int fd)
     ks_sock *s = ks__fd_remove(fd);
     if (s == NULL)
         return -EBADF;
-    ks__sock_close(s);
+    /* Asynchronous requests still pending end with -EBADF (ks_aio.c reads
+     * this); in a callback the close itself runs on a blocking-call thread,
+     * so that no completion thread waits for a peer. */
+    ks__sock_fd_ended(s, KS_FD_CLOSED);
+    ks__sock_close_soon(s);
     ks__sock_put(s);
     return 0;
 }

@@ -142,6 +142,15 @@ static BOOLEAN closed_locked(const struct ev_conn *k)
     return k->delivery == DELIVERY_CLOSE_DEFERRED || k->delivery == DELIVERY_CLOSED;
 }
 
+/* No user callback may start: closed, or the descriptor is (ks_close or
+ * ks_close_async called; from a callback, the socket's close itself runs
+ * later, on a blocking-call thread). */
+static BOOLEAN silent_locked(const struct ks_events_state *c)
+{
+    KS_ASSERT_SPIN_HELD(&c->s->lock);
+    return closed_locked(&c->u.conn) || c->s->fd_end != KS_FD_OPEN;
+}
+
 static BOOLEAN pulling_locked(const struct ev_conn *k)
 {
     return k->flow == FLOW_PULLING || k->flow == FLOW_PULLING_STOPPED_AGAIN;
@@ -357,7 +366,7 @@ static BOOLEAN deliver_begin(struct ks_events_state *c)
 {
     KIRQL irql;
     KeAcquireSpinLock(&c->s->lock, &irql);
-    BOOLEAN open = !closed_locked(&c->u.conn);
+    BOOLEAN open = !silent_locked(c);
     if (open)
         delivery_start_locked(c);
     KeReleaseSpinLock(&c->s->lock, irql);
@@ -377,7 +386,7 @@ static void deliver_end(struct ks_events_state *c)
     k->delivery = close_now ? DELIVERY_CLOSED : DELIVERY_IDLE;
     KeReleaseSpinLock(&c->s->lock, irql);
     if (close_now)
-        ks__sock_close(c->s);
+        ks__sock_close_soon(c->s); /* on a blocking-call thread: callbacks never wait */
 }
 
 enum list_result { LIST_DONE, LIST_PAUSED, LIST_UNMAPPED };
@@ -386,7 +395,7 @@ static BOOLEAN paused_now(struct ks_events_state *c)
 {
     KIRQL irql;
     KeAcquireSpinLock(&c->s->lock, &irql);
-    BOOLEAN p = c->u.conn.paused || closed_locked(&c->u.conn);
+    BOOLEAN p = c->u.conn.paused || silent_locked(c);
     KeReleaseSpinLock(&c->s->lock, irql);
     return p;
 }
@@ -551,7 +560,7 @@ static void conn_run(ks_work *work)
     for (;;) {
         KeAcquireSpinLock(&s->lock, &irql);
         /* Closed, or paused (ks_events_resume schedules the connection again). */
-        if (closed_locked(k) || k->paused) {
+        if (silent_locked(c) || k->paused) {
             unschedule_locked(c);
             KeReleaseSpinLock(&s->lock, irql);
             break;
@@ -740,7 +749,7 @@ static void ev_free(ks_sock *s)
  * disabled unless ks_recv_events or ks_listen_events enables them (WSK
  * calls none while disabled). */
 static const struct ks_sock_layer ev_layer = {
-    NULL, ev_close_defer_locked, NULL, ev_close_release, NULL, ev_free, &ev_conn_dispatch,
+    NULL, ev_close_defer_locked, NULL, ev_close_release, NULL, ev_free, &ev_conn_dispatch, NULL,
 };
 
 void ks__events_register(void)

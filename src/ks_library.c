@@ -8,6 +8,7 @@
  * cancels name resolutions, waits for every live socket (rundown), stops
  * the completion threads and deregisters.
  */
+#include "ks_aio.h"
 #include "ks_events.h"
 #include "ks_fdtable.h"
 #include "ks_provider.h"
@@ -33,6 +34,7 @@ int ks_startup(void)
         return 0;
     }
     /* Before any socket can exist (the library is stopped). */
+    ks__aio_register();
     ks__ready_register();
     ks__events_register();
     int err = ks__provider_start();

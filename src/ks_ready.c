@@ -578,7 +578,7 @@ static void ready_close_end(ks_sock *s)
 }
 
 static const struct ks_sock_layer ready_layer = {
-    ready_init, NULL, ready_close_begin, NULL, ready_close_end, ready_free, NULL,
+    ready_init, NULL, ready_close_begin, NULL, ready_close_end, ready_free, NULL, NULL,
 };
 
 void ks__ready_register(void)

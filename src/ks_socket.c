@@ -1,6 +1,7 @@
 /* ks_socket.c - socket objects: creation, references, close; address checks. */
 #include "ks_socket.h"
 #include "ks_provider.h"
+#include "ks_work.h"
 #include "ks_wsk.h"
 
 /* The higher layers' hooks (ks_socket.h), by slot. Written only by
@@ -73,6 +74,8 @@ ks_sock *ks__sock_new(ADDRESS_FAMILY family, USHORT type, ULONG protocol, int *e
     KS_LAYERS_CALL(init, s);
     InitializeListHead(&s->aio_q[0]);
     InitializeListHead(&s->aio_q[1]);
+    s->fd_end = KS_FD_OPEN;
+    KeInitializeEvent(&s->aio_tx_done, NotificationEvent, FALSE);
     /* No IRP yet: each direction gets its own at its first use and keeps
      * it; the control operation takes one per request (a socket at rest
      * holds none), and the close falls back on the library's reserve. */
@@ -336,6 +339,69 @@ void ks__sock_close(ks_sock *s)
 {
     if (ks__sock_close_start(s, NULL))
         ks__sock_close_finish(s, NULL);
+}
+
+/* A close moved off a completion thread (ks__sock_close_soon). */
+struct close_soon {
+    ks_work work;
+    ks_sock *s; /* referenced */
+};
+
+static void close_soon_run(ks_work *w)
+{
+    struct close_soon *c = CONTAINING_RECORD(w, struct close_soon, work);
+    ks_sock *s = c->s;
+    ks__free(c, KS_TAG_MISC);
+    ks__sock_close(s);
+    ks__sock_put(s);
+}
+
+void ks__sock_close_soon(ks_sock *s)
+{
+    KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
+    KS_ASSERT(s->refs > 0);
+    if (ks__work_on_completion_thread()) {
+        struct close_soon *c = (struct close_soon *)ks__alloc(sizeof(*c), KS_TAG_MISC);
+        if (c != NULL) {
+            c->work.fn = close_soon_run;
+            c->s = s;
+            ks__sock_get(s);
+            if (ks__work_post_blocking(&c->work) == 0)
+                return;
+            ks__sock_put(s); /* the caller still holds one */
+            ks__free(c, KS_TAG_MISC);
+        }
+    }
+    ks__sock_close(s);
+}
+
+void ks__sock_close_after_sends(ks_sock *s)
+{
+    KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);
+    KS_ASSERT(s->refs > 0 && s->fd_end == KS_FD_CLOSE_AFTER);
+    /* One bound for the wait for the sends and the close's own orderly part. */
+    ks_deadline d =
+        ks__deadline_in(s->linger_on ? (ULONG)s->linger_secs * 1000u : KS_CLOSE_DISCONNECT_MS);
+    if (!d.bounded) { /* SO_LINGER {1, 0}: no wait, the close is abortive */
+        d.bounded = TRUE;
+        d.at_ms = ks__now_ms();
+    }
+    for (int i = 0; i < KS_LAYER_COUNT; i++)
+        if (g_layers[i] != NULL && g_layers[i]->close_drain != NULL)
+            g_layers[i]->close_drain(s, &d);
+    if (ks__sock_close_start(s, &d))
+        ks__sock_close_finish(s, &d);
+}
+
+void ks__sock_fd_ended(ks_sock *s, enum ks_fd_end how)
+{
+    KS_ASSERT_IRQL_MAX(DISPATCH_LEVEL);
+    KS_ASSERT(how != KS_FD_OPEN);
+    KIRQL irql;
+    KeAcquireSpinLock(&s->lock, &irql);
+    KS_ASSERT(s->fd_end == KS_FD_OPEN); /* a descriptor ends once */
+    s->fd_end = how;
+    KeReleaseSpinLock(&s->lock, irql);
 }
 
 /* Starts the disconnect of a connected connection socket before its close

@@ -33,6 +33,14 @@ enum ks_sock_state {
     KS_SS_DATAGRAM   /* WSK datagram socket, bound */
 };
 
+/* How a socket's descriptor ended, for the asynchronous requests still
+ * queued on it (ks_aio.c). */
+enum ks_fd_end {
+    KS_FD_OPEN = 0,   /* in the table (or never in it, or closed by ks_cleanup) */
+    KS_FD_CLOSED,     /* ks_close: pending requests end with -EBADF */
+    KS_FD_CLOSE_AFTER /* ks_close_async: queued sends go on, then the close */
+};
+
 typedef struct ks_sock {
     volatile LONG refs;
     KSPIN_LOCK lock; /* protects the fields marked (L) */
@@ -87,7 +95,11 @@ typedef struct ks_sock {
     struct ks_ready ready; /* asynchronous requests, poll waiters */
 
     /* ---- asynchronous calls (ks_aio.c) and events (ks_events.c) ---- */
-    LIST_ENTRY aio_q[2];        /* (L) ks_aio requests per direction, in order */
+    LIST_ENTRY aio_q[2];   /* (L) ks_aio requests per direction, in order */
+    enum ks_fd_end fd_end; /* (L) set once, when the descriptor is closed */
+    /* Notification: set (by ks_aio.c) once fd_end is KS_FD_CLOSE_AFTER and
+     * the send side's queue (aio_q[1]) is empty. */
+    KEVENT aio_tx_done;
     struct ks_events_state *ev; /* event-driven mode, or NULL */
 } ks_sock;
 
@@ -99,7 +111,7 @@ typedef struct ks_sock {
  * (static const tables; re-registering the same table is allowed). The
  * core calls them in slot order; any member may be NULL.
  */
-enum ks_sock_layer_slot { KS_LAYER_READY = 0, KS_LAYER_EVENTS, KS_LAYER_COUNT };
+enum ks_sock_layer_slot { KS_LAYER_AIO = 0, KS_LAYER_READY, KS_LAYER_EVENTS, KS_LAYER_COUNT };
 
 struct ks_sock_layer {
     /* ks__sock_new, before the socket is shared. */
@@ -123,6 +135,9 @@ struct ks_sock_layer {
      * or accepted with (event callbacks, disabled until asked for), or
      * NULL. */
     const WSK_CLIENT_CONNECTION_DISPATCH *connection_dispatch;
+    /* ks__sock_close_after_sends, before the close starts: wait (until d,
+     * bounded) for what must complete before the close. PASSIVE_LEVEL. */
+    void (*close_drain)(_Inout_ ks_sock *s, _In_ const ks_deadline *d);
 };
 
 /* Registers a layer's hooks in its slot. PASSIVE_LEVEL, library stopped. */
@@ -145,6 +160,25 @@ void ks__sock_put(_Inout_ ks_sock *s);
  * disconnect) share one bound: the SO_LINGER time, or
  * KS_CLOSE_DISCONNECT_MS. */
 _IRQL_requires_max_(PASSIVE_LEVEL) void ks__sock_close(_Inout_ ks_sock *s);
+
+/* ks__sock_close for a caller that must not wait: on a completion thread
+ * (a user callback, or the event layer's delivery) the close runs on a
+ * blocking-call thread, which takes its own reference; elsewhere, or if
+ * that cannot be arranged (no memory, ks_cleanup stopping the pool), it
+ * runs here. PASSIVE_LEVEL. */
+_IRQL_requires_max_(PASSIVE_LEVEL) void ks__sock_close_soon(_Inout_ ks_sock *s);
+
+/* The graceful close of ks_close_async (on a blocking-call thread): waits
+ * until the send requests queued on s have completed (the layers'
+ * close_drain), then closes s; the whole is bounded by one deadline, the
+ * SO_LINGER time if set, else KS_CLOSE_DISCONNECT_MS, past which the close
+ * goes on (abortive when sends are still pending). s->fd_end must be
+ * KS_FD_CLOSE_AFTER. PASSIVE_LEVEL. */
+_IRQL_requires_max_(PASSIVE_LEVEL) void ks__sock_close_after_sends(_Inout_ ks_sock *s);
+
+/* Records how s's descriptor ended (once; ks_close, ks_close_async), after
+ * it left the table. IRQL <= DISPATCH_LEVEL. */
+_IRQL_requires_max_(DISPATCH_LEVEL) void ks__sock_fd_ended(_Inout_ ks_sock *s, enum ks_fd_end how);
 
 /* The same close in two halves, so that ks_cleanup closes many sockets at
  * once under one deadline (PASSIVE_LEVEL). start marks the socket closing,

@@ -58,16 +58,26 @@ static ks_ssize_t stream_request(ks_sock *s, ks_op *op, BOOLEAN send, void *buf,
 }
 
 /*
- * Common entry of ks_send/ks_recv: looks fd up, checks the arguments and
- * takes the direction lock (without waiting for it when non-blocking).
- * Returns 1 with *out referenced and locked, 0 for a zero-length call
- * (nothing to do), or a negative errno.
+ * Common entry of ks_send/ks_recv: looks fd up (or takes a reference to
+ * held, if not NULL), checks the arguments and takes the direction lock
+ * (without waiting for it when non-blocking). Returns 1 with *out
+ * referenced and locked, 0 for a zero-length call (nothing to do), or a
+ * negative errno.
  */
-static int stream_enter(int fd, const void *buf, size_t len, int flags, int allowed_flags,
-                        BOOLEAN send, ks_sock **out)
+static int stream_enter(int fd, ks_sock *held, const void *buf, size_t len, int flags,
+                        int allowed_flags, BOOLEAN send, ks_sock **out)
 {
     ks_sock *s = NULL;
-    int err = ks__fd_enter(fd, &s);
+    int err;
+    if (held != NULL) {
+        err = ks__can_block() ? 0 : -EPERM;
+        if (err == 0) {
+            ks__sock_get(held);
+            s = held;
+        }
+    } else {
+        err = ks__fd_enter(fd, &s);
+    }
     if (err != 0 || s == NULL)
         return err < 0 ? err : -EBADF;
     if ((flags & ~allowed_flags) != 0 || s->type != SOCK_STREAM)
@@ -138,10 +148,11 @@ static ks_ssize_t send_timed(ks_sock *s, const UCHAR *buf, size_t len, const ks_
     return (ks_ssize_t)len;
 }
 
-ks_ssize_t ks_send(int fd, const void *buf, size_t len, int flags)
+/* ks_send on fd, or on held (if not NULL). */
+static ks_ssize_t send_on(int fd, ks_sock *held, const void *buf, size_t len, int flags)
 {
     ks_sock *s = NULL;
-    int entered = stream_enter(fd, buf, len, flags, MSG_DONTWAIT, TRUE, &s);
+    int entered = stream_enter(fd, held, buf, len, flags, MSG_DONTWAIT, TRUE, &s);
     if (entered <= 0)
         return entered;
     BOOLEAN nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;
@@ -156,6 +167,17 @@ ks_ssize_t ks_send(int fd, const void *buf, size_t len, int flags)
     ks__ready_wake_waiters(s); /* an asynchronous send may have found the lock taken */
     ks__sock_put(s);
     return result;
+}
+
+ks_ssize_t ks_send(int fd, const void *buf, size_t len, int flags)
+{
+    return send_on(fd, NULL, buf, len, flags);
+}
+
+ks_ssize_t ks__send_sock(ks_sock *s, const void *buf, size_t len, int flags)
+{
+    KS_ASSERT(s != NULL && s->refs > 0); /* the caller's reference */
+    return send_on(0, s, buf, len, flags);
 }
 
 /* Blocking receive into the free end of the buffer (MSG_PEEK). Returns the
@@ -293,7 +315,7 @@ static ks_ssize_t recv_locked(ks_sock *s, UCHAR *buf, size_t len, int flags, BOO
 static ks_ssize_t recv_allowed(int fd, void *buf, size_t len, int flags, int allowed)
 {
     ks_sock *s = NULL;
-    int entered = stream_enter(fd, buf, len, flags, allowed, FALSE, &s);
+    int entered = stream_enter(fd, NULL, buf, len, flags, allowed, FALSE, &s);
     if (entered <= 0)
         return entered;
     BOOLEAN nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;

@@ -190,6 +190,17 @@ BOOLEAN ks__work_on_worker(void)
     return FALSE;
 }
 
+BOOLEAN ks__work_on_completion_thread(void)
+{
+    if (g_work.state == WORK_STOPPED)
+        return FALSE;
+    HANDLE self = PsGetCurrentThreadId();
+    for (int i = 0; i < KS_WORK_THREADS; i++)
+        if (g_work.pools[POOL_COMPLETION].self[i] == self)
+            return TRUE;
+    return FALSE;
+}
+
 void ks__work_stop(void)
 {
     KS_ASSERT_IRQL_MAX(PASSIVE_LEVEL);

@@ -45,6 +45,9 @@ _Must_inspect_result_ _IRQL_requires_max_(DISPATCH_LEVEL)
 int ks__work_post_blocking(_Inout_ ks_work *work);
 /* TRUE on one of the library's threads. */
 BOOLEAN ks__work_on_worker(void);
+/* TRUE on one of the completion threads (where every user callback runs),
+ * also while ks_cleanup stops them. IRQL: any. */
+BOOLEAN ks__work_on_completion_thread(void);
 /* Stops the threads after running what is queued; waits for them.
  * PASSIVE_LEVEL, not on a completion thread. */
 _IRQL_requires_max_(PASSIVE_LEVEL) void ks__work_stop(void);

@@ -12,9 +12,11 @@
  * data to on_receive, on the library's completion threads. on_receive
  * copies the piece into a node (its struct ks_aio and the bytes) and
  * sends it back with ks_send_async; the node is freed by the send's
- * callback. on_disconnect queues an empty send behind the connection's
- * echo and closes the descriptor from its callback, so the peer gets every
- * byte before the end of the stream. What waits to be echoed is bounded
+ * callback. on_disconnect closes the connection with ks_close_async, the
+ * graceful close: the echo still queued goes out first (the sends'
+ * callbacks report their results), then the stream ends in order; an error
+ * closes it with ks_close (pending sends end with -EBADF). Neither call
+ * waits in a callback. What waits to be echoed is bounded
  * per connection (flow control): past EE_PAUSE_AT bytes the connection is
  * paused (ks_events_pause: the data waits with the provider and TCP slows
  * the peer down) and resumed when its echo drained below EE_RESUME_AT. It
@@ -52,15 +54,15 @@ struct ee_conn {
     KEVENT lock;   /* a mutex at PASSIVE_LEVEL: queued, paused and their calls */
     LONG64 queued; /* bytes received, not yet echoed */
     BOOLEAN paused;
-    BOOLEAN ended; /* closed by end_connection */
+    BOOLEAN ended;          /* closed by end_connection */
+    int result;             /* the first error of its echo, or 0 */
+    struct ks_aio close_op; /* ks_close_async (close_op.data: the connection) */
 };
 
-/* One piece of data on its way back, or (len 0, close set) the end marker
- * of a connection. */
+/* One piece of data on its way back. */
 struct ee_node {
     struct ks_aio aio; /* aio.data points back at the node */
     struct ee_conn *conn;
-    BOOLEAN close; /* close the connection once this send completed */
     size_t len;
     UCHAR bytes[]; /* len bytes */
 };
@@ -131,27 +133,56 @@ static void node_free(struct ee_node *n)
     conn_put(c);
 }
 
-/* Closes the connection and counts its end once: several failed sends may
- * each ask. A close by ks_cleanup at the unload makes pending sends fail
- * with -EBADF; those connections are not counted as ended (ks_close then
- * fails: the descriptor is stale, never reused). */
-static void end_connection(struct ee_conn *c, int result)
+/* Counts a connection's end (its descriptor closed) and drops its life. */
+static void count_end(struct ee_conn *c, int result)
 {
     LONG k;
-    BOOLEAN first;
 
-    conn_lock(c);
-    first = !c->ended;
-    c->ended = TRUE; /* no resume after this */
-    conn_unlock(c);
-    if (!first || ks_close(c->fd) != 0)
-        return; /* ended already, or closed by ks_cleanup (the unload frees it) */
     if (result < 0)
         InterlockedIncrement(&g_ee.errors);
     k = InterlockedIncrement(&g_ee.ended);
     if (result < 0 || k == 1 || k % g_ee.log_every == 0)
         EE_LOG("ended #%ld result=%d\n", (long)k, result);
     conn_put(c); /* its life */
+}
+
+/* The graceful close completed: every echo queued before it completed. */
+static void on_closed(struct ks_aio *req, ptrdiff_t result)
+{
+    struct ee_conn *c = req->data;
+
+    (void)result; /* 0: ks_close_async always closes */
+    count_end(c, c->result);
+}
+
+/* Closes the connection and counts its end once: a failed send and the
+ * disconnect may each ask. result 0 (the peer ended the stream): the
+ * graceful close, ks_close_async, whose callback counts the end once the
+ * echo still queued went out. An error: ks_close, which ends the pending
+ * sends with -EBADF. A close by ks_cleanup at the unload makes pending
+ * sends fail with -EBADF; those connections are not counted as ended
+ * (ks_close then fails: the descriptor is stale, never reused). */
+static void end_connection(struct ee_conn *c, int result)
+{
+    BOOLEAN first;
+
+    conn_lock(c);
+    first = !c->ended;
+    c->ended = TRUE; /* no resume after this */
+    if (c->result == 0)
+        c->result = result;
+    conn_unlock(c);
+    if (!first)
+        return;
+    if (result == 0) {
+        c->close_op.data = c;
+        if (ks_close_async(c->fd, &c->close_op, on_closed) == 0)
+            return; /* on_closed counts it */
+        /* -ENOMEM: closed below; -EBADF, -ENETDOWN: ks_cleanup closed it */
+    }
+    if (ks_close(c->fd) != 0)
+        return; /* closed by ks_cleanup (the unload frees it) */
+    count_end(c, result);
 }
 
 /* A send of a node completed (result: its length, or an error). */
@@ -172,9 +203,7 @@ static void on_sent(struct ks_aio *req, ptrdiff_t result)
     }
     conn_unlock(c);
     if (result < 0)
-        end_connection(c, (int)result);
-    else if (n->close)
-        end_connection(c, 0); /* every earlier send completed: see on_disconnect */
+        end_connection(c, (int)result); /* or, after the graceful close, its result */
     node_free(n);
 }
 
@@ -252,31 +281,15 @@ static void on_receive(void *conn_ctx, int fd, const void *data, size_t len)
 
 /*
  * The stream ended. On an orderly end the echo of the last pieces may still
- * be on its way: closing now would cut it off (a close completes the
- * socket's pending sends with -EBADF). So an empty send goes behind them;
- * its callback runs once every earlier send completed, and closes.
+ * be on its way: end_connection closes with ks_close_async, which lets the
+ * sends queued before it complete, then closes in order (bounded: 5 s for
+ * a peer that stops reading, then abortive). After a reset nothing more
+ * can be sent: ks_close.
  */
 static void on_disconnect(void *conn_ctx, int fd, int err)
 {
-    struct ee_conn *c = conn_ctx;
-    struct ee_node *n;
-    int r;
-
-    if (err != 0) {
-        end_connection(c, err); /* reset: nothing more can be sent */
-        return;
-    }
-    n = node_new(c, NULL, 0);
-    if (!n) {
-        end_connection(c, -ENOMEM);
-        return;
-    }
-    n->close = TRUE;
-    r = ks_send_async(fd, NULL, 0, 0, &n->aio, on_sent);
-    if (r != 0) {
-        node_free(n);
-        end_connection(c, r); /* -EBADF: a failed send closed it already */
-    }
+    (void)fd;
+    end_connection(conn_ctx, err);
 }
 
 static const struct ks_event_handlers ee_handlers = {on_accept, on_receive, on_disconnect};

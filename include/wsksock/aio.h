@@ -29,16 +29,27 @@
  *    Mixing them with blocking calls on the same socket and direction is
  *    allowed (they take turns) but has no defined order.
  *  - Timeouts: SO_RCVTIMEO/SO_SNDTIMEO do not apply; use ks_aio_cancel.
- *  - Close: closing the socket completes its pending operations with
- *    -EBADF. ks_cleanup closes every socket, waits for every callback to
+ *  - Close: ks_close ends the socket's pending operations with -EBADF
+ *    (abortively if a send was among them); ks_close_async is the graceful
+ *    close: it lets the sends queued before it complete first (see below).
+ *    ks_cleanup closes every socket, waits for every callback to
  *    return and stops the completion threads: after ks_cleanup returns no
  *    callback runs, so a driver may unload.
+ *  - Closing from a callback (one rule, stated alike in wsksock/aio.h
+ *    and wsksock/events.h): ks_close and ks_close_async may both be
+ *    called from any callback, on any socket, the callback's own included,
+ *    and neither waits there: the descriptor is closed at once and the socket's close
+ *    (the graceful disconnect, up to 5 s or the SO_LINGER time) runs on one
+ *    of the library's blocking-call threads. They differ only in what
+ *    happens to pending operations: ks_close ends them with -EBADF,
+ *    ks_close_async lets queued sends finish.
  *  - Non-blocking mode (FIONBIO) does not change these calls.
  * IRQL of every submitting call: PASSIVE_LEVEL (else -EPERM).
  * Errors of every submitting call: -EPERM, -EBADF, -EFAULT (req or cb NULL,
  * buf NULL with len > 0), -EOPNOTSUPP (a flag bit the call does not list),
- * -EINVAL (length above KS_MAX_IO_SIZE), -EBUSY (req is already in flight), -ENOMEM, -ENETDOWN
- * (library not started or stopping); the error the blocking call would
+ * -EINVAL (length above KS_MAX_IO_SIZE; ks_recv_async: length 0), -EBUSY
+ * (req is already in flight), -ENOMEM, -ENETDOWN (library not started or
+ * stopping); the error the blocking call would
  * report at once for a socket in the wrong state is reported by the
  * callback instead.
  */
@@ -70,9 +81,11 @@ struct ks_aio {
 
 /* ks_recv_async - receive up to len bytes (flags: 0 or MSG_WAITALL: the
  * callback then waits for len bytes, or fewer at end of stream or when an
- * error ends the stream after some bytes came, as BSD recv). result:
- * bytes received, 0 at end of stream, or an error (-ECONNRESET, -ENOTCONN,
- * -EBADF, ...). */
+ * error ends the stream after some bytes came, as BSD recv). len must be
+ * at least 1: a length of 0 is refused at once with -EINVAL (the callback
+ * never runs), so that a result of 0 always means end of stream. result:
+ * bytes received (1..len), 0 at end of stream, or an error (-ECONNRESET,
+ * -ENOTCONN, -EBADF, ...). */
 _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_recv_async(
     int s, _Out_writes_bytes_(len) void *buf, size_t len, int flags, _Inout_ struct ks_aio *req,
     _In_ ks_aio_cb *cb);
@@ -124,11 +137,19 @@ _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_sendto_async(
  * ks_freeaddrinfo) or -EAI_*; res must stay valid until the callback.
  * Cancellable before it started (-ECANCELED, *res NULL).
  *
- * ks_close_async - ks_close without waiting: the descriptor is closed at
- * once (later calls get -EBADF), the socket's orderly close runs in the
- * background (blocked calls and pending operations on it end with -EBADF);
- * result: 0 once the provider's socket is closed. Not cancellable. Use it
- * from callbacks: a ks_close there may wait up to 5 s for the peer.
+ * ks_close_async - the graceful close, without waiting: the descriptor is
+ * closed at once (later calls and submissions get -EBADF; blocked calls
+ * and pending receives, accepts and connects end with -EBADF, at the
+ * latest when the socket closes), then, in
+ * the background, the socket's close waits until the ks_send_async
+ * requests queued before it have completed (their callbacks report their
+ * own results: all the data went, in order), then closes in order (the
+ * peer reads every byte, then end of stream). The whole is bounded by the
+ * SO_LINGER time if set, else 5 s: past it (a peer that stopped reading)
+ * the close is abortive and the sends still pending end with -EBADF.
+ * SO_LINGER {1, 0}: abortive at once. result: 0 once the provider's socket
+ * is closed (after the sends' callbacks were started). Not cancellable.
+ * Safe in callbacks, as ks_close (see "Closing from a callback" above).
  *
  * ks_shutdown_async - ks_shutdown in the background; result: as
  * ks_shutdown's. Cancellable before it started.

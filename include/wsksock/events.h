@@ -20,9 +20,18 @@
  * stream order, then at most one disconnect. After disconnect, or once the
  * connection's descriptor was closed, no callback runs for it. They may
  * call any ks_* function, including ks_send/ks_send_async on the
- * connection and ks_close of it (also from inside its own callbacks: the
- * close then completes right after the callback returns); never
- * ks_cleanup. A callback that blocks holds up other deliveries.
+ * connection; never ks_cleanup. A callback that blocks holds up other
+ * deliveries.
+ * Closing from a callback (one rule, stated alike in wsksock/aio.h and
+ * wsksock/events.h): ks_close and ks_close_async may both be called from
+ * any callback, on any socket, the callback's own included, and neither
+ * waits there: the descriptor is closed at once and the socket's close (the
+ * graceful disconnect, up to 5 s or the SO_LINGER time) runs on one of the
+ * library's blocking-call threads. They differ only in what happens to
+ * pending operations: ks_close ends them with -EBADF, ks_close_async lets
+ * queued sends finish. So the idiom for an echo's end is ks_close_async in
+ * the disconnect callback: the echoes already queued with ks_send_async
+ * are delivered, then the connection closes in order.
  * ks_cleanup closes everything and returns after the last callback
  * returned, so a driver may unload after it.
  */

@@ -12,6 +12,9 @@
  *     connection (native or fallback, as ks_events_native says: fallback
  *     under Wine), 256 KiB delivered in order, the orderly end, then
  *     ks_close_async; a receive pending at a close ends with -EBADF;
+ *   - ks_close_async behind 4 queued ks_send_async (issue 14, on a second
+ *     connection to ktest's listener): every byte arrives in order, then
+ *     the end of the stream, and every send reports success;
  *   - ks_getaddrinfo_async of localhost.
  */
 #include "ktest.h"
@@ -22,9 +25,9 @@
 #define AIO_WAIT_MS 20000
 
 struct kop {
+    ptrdiff_t result;
     struct ks_aio req;
     volatile LONG fired;
-    ptrdiff_t result;
     KIRQL irql;
 };
 
@@ -137,7 +140,41 @@ static void echo_part(UCHAR *out, UCHAR *in)
     ks_close(s);
 }
 
-static void events_part(UCHAR *out)
+/* ks_close_async behind queued sends: the graceful close (issue 14). */
+static void close_after_sends_part(int l, UCHAR *out, UCHAR *in)
+{
+    enum { PIECES = 4, PIECE = AIO_EVENTS / PIECES };
+    static struct kop a, k, w[PIECES];
+    STEP("aio: close after sends");
+    kop_init(&a);
+    EXPECT("aio: accept another", ks_accept_async(l, NULL, NULL, &a.req, kop_cb), 0);
+    int c = kt_connect_loopback(kt_param.port2);
+    ptrdiff_t fd = kop_wait(&a);
+    CHECK("aio: connected another", c > 0 && fd > 0, (long)fd);
+    if (c <= 0 || fd <= 0) {
+        ks_close(c);
+        ks_close((int)fd);
+        return;
+    }
+    ksp_fill(AIO_SEED + 2, 0, out, AIO_EVENTS);
+    for (int i = 0; i < PIECES; i++) {
+        kop_init(&w[i]);
+        EXPECT("aio: send queued", ks_send_async(c, out + i * PIECE, PIECE, 0, &w[i].req, kop_cb),
+               0);
+    }
+    kop_init(&k);
+    EXPECT("aio: ks_close_async behind the sends", ks_close_async(c, &k.req, kop_cb), 0);
+    EXPECT("aio: every byte sent before the close arrives",
+           ks_recv((int)fd, in, AIO_EVENTS, MSG_WAITALL), AIO_EVENTS);
+    EXPECT("aio: in order", ksp_check(AIO_SEED + 2, 0, in, AIO_EVENTS), AIO_EVENTS);
+    EXPECT("aio: then the end of the stream", ks_recv((int)fd, in, 1, 0), 0);
+    for (int i = 0; i < PIECES; i++)
+        EXPECT("aio: each send reports success", kop_wait(&w[i]), PIECE);
+    EXPECT("aio: the graceful close completed", kop_wait(&k), 0);
+    ks_close((int)fd);
+}
+
+static void events_part(UCHAR *out, UCHAR *in)
 {
     static struct kop a, k1, k2, p;
     static struct ev_seen seen;
@@ -191,6 +228,7 @@ static void events_part(UCHAR *out)
     EXPECT("aio: ks_close_async submitted", ks_close_async((int)fd, &k1.req, kop_cb), 0);
     EXPECT("aio: its descriptor ended at once", ks_send((int)fd, "x", 1, 0), -EBADF);
     EXPECT("aio: close completed", kop_wait(&k1), 0);
+    close_after_sends_part(l, out, in);
     ks_close(l);
 }
 
@@ -218,7 +256,7 @@ enum kt_outcome kt_aio(void)
         kt_fail(__LINE__, "aio: buffers", 0);
     } else {
         echo_part(out, in);
-        events_part(out);
+        events_part(out, in);
         resolve_part();
         EXPECT("aio: no callback inside its submitting call", g_inline, 0);
     }

@@ -37,6 +37,8 @@ int hp_wait_eof(int fd, int timeout_ms);
 int hp_wait_end(int fd, int timeout_ms, long *bytes);
 /* The local port of a connected or bound socket, or -1. */
 int hp_local_port(int fd);
+/* Ends the sending direction (the library's side sees end of stream). */
+void hp_shutdown_send(int fd);
 /* Orderly close. */
 void hp_close(int fd);
 /* Abortive close: the peer sees a reset (SO_LINGER {1, 0}). */

@@ -204,6 +204,12 @@ int hp_local_port(int fd)
     return port_of(fd);
 }
 
+void hp_shutdown_send(int fd)
+{
+    if (fd >= 0)
+        shutdown(fd, SHUT_WR);
+}
+
 void hp_close(int fd)
 {
     if (fd >= 0)

@@ -251,6 +251,31 @@ int ht_main(int argc, char **argv, const struct ht_test *tests, int count)
     return ht_failures == 0 && ran > 0 ? 0 : 1;
 }
 
+void ht_fill_send_side(int s, int linger_secs)
+{
+    LINGER lg;
+    lg.l_onoff = 1;
+    lg.l_linger = (USHORT)linger_secs;
+    HT_EQ(ks_setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, (int)sizeof(lg)), 0, "SO_LINGER");
+    static unsigned char chunk[64 * 1024];
+    /* Full once no send went through for 200 ms (a send completes in the
+     * background: -EWOULDBLOCK until it did). */
+    int idle = 0;
+    for (int i = 0; i < 100000 && idle < 40; i++) {
+        ks_ssize_t n = ks_send(s, chunk, sizeof(chunk), MSG_DONTWAIT);
+        if (n == -EWOULDBLOCK) {
+            idle++;
+            ht_sleep_ms(5);
+        } else {
+            HT_CHECK(n > 0, "non-blocking send", n);
+            if (n <= 0)
+                return;
+            idle = 0;
+        }
+    }
+    HT_EQ(idle, 40, "send side full, a send in flight");
+}
+
 int ht_pair(int *native)
 {
     int port;

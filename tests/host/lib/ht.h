@@ -81,6 +81,10 @@ int ht_ks_connect(int v6, int port);
 /* A library socket (returned) connected to a native one (*native), over
  * IPv4 loopback; the check fails the test if either is missing. */
 int ht_pair(int *native);
+/* Makes s's close wait: SO_LINGER {1, linger_secs} (its bound), then
+ * non-blocking sends until the peer (which must not read) stops taking
+ * data, so that a send is in flight, which the close lets finish. */
+void ht_fill_send_side(int s, int linger_secs);
 
 /* Deterministic test pattern and checksum. */
 void ht_pattern(unsigned char *buf, size_t len, unsigned seed, size_t offset);

@@ -260,6 +260,13 @@ static void t_aio_args(void)
     HT_EQ(ks_recv_async(s, buf, sizeof(buf), MSG_PEEK, &o.req, op_cb), -EOPNOTSUPP, "MSG_PEEK");
     HT_EQ(ks_send_async(s, buf, sizeof(buf), MSG_DONTWAIT, &o.req, op_cb), -EOPNOTSUPP, "flag");
     HT_EQ(ks_recv_async(s, buf, KS_MAX_IO_SIZE + 1, 0, &o.req, op_cb), -EINVAL, "too long");
+    /* Length 0 would complete with 0, which means end of stream: refused. */
+    HT_EQ(ks_recv_async(s, buf, 0, 0, &o.req, op_cb), -EINVAL, "recv length 0");
+    HT_EQ(ks_recv_async(s, buf, 0, MSG_WAITALL, &o.req, op_cb), -EINVAL, "recv length 0 WAITALL");
+    HT_EQ(ks_recv_async(s, NULL, 0, 0, &o.req, op_cb), -EINVAL, "recv NULL, length 0");
+    HT_EQ(ks_send_async(s, buf, 0, 0, &o.req, op_cb), 0, "an empty send is still allowed");
+    HT_EQ(wait_op(&o, 5000), 0, "it completes with 0");
+    op_init(&o);
     HT_EQ(ks_recv_async(123456, buf, sizeof(buf), 0, &o.req, op_cb), -EBADF, "bad fd");
     HT_EQ(ks_connect_async(s, NULL, 16, &o.req, op_cb), -EFAULT, "connect addr NULL");
     SOCKADDR_STORAGE to;
@@ -445,6 +452,172 @@ static void t_aio_blocking_calls(void)
     ks_close(s);
 }
 
+/* Sets SO_LINGER {1, secs} (the close's bound). */
+static void set_linger(int s, int secs)
+{
+    LINGER lg;
+    lg.l_onoff = 1;
+    lg.l_linger = (USHORT)secs;
+    HT_EQ(ks_setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, (int)sizeof(lg)), 0, "SO_LINGER");
+}
+
+/* ks_close_async behind queued sends (issue 14): the descriptor ends at
+ * once, the sends go on and report success, the peer reads every byte in
+ * order and then an orderly end, then the close completes. */
+static void t_aio_close_async_sends(void)
+{
+    int fd;
+    int s = ht_pair(&fd);
+    enum { N = 64, BLOCK = 256 * 1024 }; /* 16 MiB: more than loopback buffers hold */
+    const size_t total = (size_t)N * BLOCK;
+    unsigned char *out = malloc(total), *back = malloc(total);
+    ht_pattern(out, total, 21, 0);
+    static struct op w[N];
+    struct op c, x;
+    g_seq = 0;
+    for (int i = 0; i < N; i++) {
+        op_init(&w[i]);
+        HT_EQ(ks_send_async(s, out + (size_t)i * BLOCK, BLOCK, 0, &w[i].req, op_cb), 0, "queued");
+    }
+    op_init(&c);
+    op_init(&x);
+    HT_EQ(ks_close_async(s, &c.req, op_cb), 0, "close behind the sends");
+    HT_EQ(ks_send(s, "x", 1, 0), -EBADF, "the descriptor is closed at once");
+    HT_EQ(ks_send_async(s, "x", 1, 0, &x.req, op_cb), -EBADF, "no submission after it");
+    ht_sleep_ms(300); /* the peer reads late */
+    HT_EQ(c.fired, 0, "the close waits for the sends");
+    HT_EQ(hp_recv_all(fd, back, total, 30000), (long)total, "the peer reads every byte");
+    HT_CHECK(memcmp(back, out, total) == 0, "in order, intact", 0);
+    HT_EQ(hp_wait_end(fd, 10000, NULL), HP_END_EOF, "then an orderly end");
+    for (int i = 0; i < N; i++) {
+        HT_EQ(wait_op(&w[i], 10000), BLOCK, "each send reports success");
+        check_cb(&w[i], "send callback once");
+        if (i > 0)
+            HT_CHECK(w[i].seq > w[i - 1].seq, "sends complete in order", i);
+    }
+    HT_EQ(wait_op(&c, 10000), 0, "the close completed");
+    check_cb(&c, "close callback once");
+    hp_close(fd);
+    free(out);
+    free(back);
+}
+
+/* ks_close_async behind sends the peer never reads: bounded by SO_LINGER
+ * (1 s here; 5 s without it), then abortive: the peer sees a reset and the
+ * sends still pending report an error. */
+static void t_aio_close_async_bound(void)
+{
+    int fd;
+    int s = ht_pair(&fd);
+    set_linger(s, 1);
+    enum { N = 4, BLOCK = 16 * 1024 * 1024 };
+    unsigned char *out = malloc(BLOCK);
+    ht_pattern(out, BLOCK, 22, 0);
+    struct op w[N], c;
+    for (int i = 0; i < N; i++) {
+        op_init(&w[i]);
+        HT_EQ(ks_send_async(s, out, BLOCK, 0, &w[i].req, op_cb), 0, "queued");
+    }
+    op_init(&c);
+    LONGLONG t0 = ht_now_ms();
+    HT_EQ(ks_close_async(s, &c.req, op_cb), 0, "close behind the sends");
+    HT_EQ(wait_op(&c, 15000), 0, "the close completed");
+    LONGLONG ms = ht_now_ms() - t0;
+    HT_CHECK(ms >= 800 && ms < 4000, "after the SO_LINGER bound (ms)", ms);
+    for (int i = 0; i < N; i++) {
+        ptrdiff_t r = wait_op(&w[i], 10000);
+        HT_CHECK(r == -EBADF || (i == 0 && r == BLOCK), "a send cut by the close: -EBADF", r);
+    }
+    HT_EQ(w[N - 1].result, -EBADF, "the last one never went");
+    HT_EQ(hp_wait_end(fd, 10000, NULL), HP_END_RESET, "the peer sees a reset");
+    hp_close(fd);
+    free(out);
+}
+
+/* ks_close with sends queued: they end with -EBADF at once, the close is
+ * abortive (their data will not all arrive) and does not wait. */
+static void t_aio_close_sends_pending(void)
+{
+    int fd;
+    int s = ht_pair(&fd);
+    enum { N = 4, BLOCK = 16 * 1024 * 1024 };
+    unsigned char *out = malloc(BLOCK);
+    ht_pattern(out, BLOCK, 23, 0);
+    struct op w[N];
+    for (int i = 0; i < N; i++) {
+        op_init(&w[i]);
+        HT_EQ(ks_send_async(s, out, BLOCK, 0, &w[i].req, op_cb), 0, "queued");
+    }
+    ht_sleep_ms(100);
+    LONGLONG t0 = ht_now_ms();
+    HT_EQ(ks_close(s), 0, "close with sends pending");
+    LONGLONG ms = ht_now_ms() - t0;
+    HT_CHECK(ms < 2000, "abortive: no wait for the peer (ms)", ms);
+    for (int i = 0; i < N; i++)
+        HT_EQ(wait_op(&w[i], 10000), -EBADF, "pending sends end with -EBADF");
+    HT_EQ(hp_wait_end(fd, 10000, NULL), HP_END_RESET, "the peer sees a reset");
+    hp_close(fd);
+    free(out);
+}
+
+struct cb_close {
+    struct ks_aio req;
+    struct op close_op; /* ks_close_async's */
+    int fd;
+    int use_async;
+    int rc;
+    LONGLONG ms;
+    ptrdiff_t result;
+    volatile LONG fired;
+};
+
+/* A receive callback closing its own socket. */
+static void close_in_cb(struct ks_aio *req, ptrdiff_t result)
+{
+    struct cb_close *x = (struct cb_close *)req->data;
+    LONGLONG t0 = ht_now_ms();
+    x->rc = x->use_async ? ks_close_async(x->fd, &x->close_op.req, op_cb) : ks_close(x->fd);
+    x->ms = ht_now_ms() - t0;
+    x->result = result;
+    InterlockedIncrement(&x->fired);
+}
+
+/* ks_close and ks_close_async from inside a receive callback, on a socket
+ * whose close waits (3 s): both return at once (the close runs on a
+ * blocking-call thread), the close then happens (the peer sees the end)
+ * and the socket is freed (the leak check after ks_cleanup). */
+static void t_aio_close_in_callback(void)
+{
+    for (int use_async = 0; use_async < 2; use_async++) {
+        int fd;
+        int s = ht_pair(&fd);
+        ht_fill_send_side(s, 3);
+        static struct cb_close x;
+        memset(&x, 0, sizeof(x));
+        x.req.data = &x;
+        op_init(&x.close_op);
+        x.fd = s;
+        x.use_async = use_async;
+        char buf[4];
+        HT_EQ(ks_recv_async(s, buf, sizeof(buf), 0, &x.req, close_in_cb), 0, "recv");
+        HT_EQ(hp_send_all(fd, "go", 2), 2, "peer sends");
+        LONGLONG end = ht_now_ms() + 10000;
+        while (x.fired == 0 && ht_now_ms() < end)
+            ht_sleep_ms(1);
+        HT_EQ(x.fired, 1, "the callback ran");
+        HT_EQ(x.result, 2, "with the data");
+        HT_EQ(x.rc, 0, use_async ? "ks_close_async in the callback" : "ks_close in the callback");
+        HT_CHECK(x.ms < 1500, "it did not wait (ms)", x.ms);
+        HT_EQ(ks_send(s, "x", 1, 0), -EBADF, "the descriptor is closed");
+        LONGLONG t0 = ht_now_ms();
+        HT_CHECK(hp_wait_end(fd, 15000, NULL) != 0, "the close ran: the peer sees the end", 0);
+        HT_CHECK(ht_now_ms() - t0 < 10000, "within its bound", ht_now_ms() - t0);
+        if (use_async)
+            HT_EQ(wait_op(&x.close_op, 10000), 0, "ks_close_async completed");
+        hp_close(fd);
+    }
+}
+
 const struct ht_test aio_tests[] = {
     {"aio-echo", t_aio_echo, ht_runs_modes},
     {"aio-order", t_aio_order, ht_runs_modes},
@@ -453,5 +626,9 @@ const struct ht_test aio_tests[] = {
     {"aio-args", t_aio_args, ht_runs_modes},
     {"aio-connect-udp", t_aio_connect_udp, ht_runs_modes},
     {"aio-blocking-calls", t_aio_blocking_calls, ht_runs_modes},
+    {"aio-close-async-sends", t_aio_close_async_sends, ht_runs_modes},
+    {"aio-close-async-bound", t_aio_close_async_bound, ht_runs_modes},
+    {"aio-close-sends-pending", t_aio_close_sends_pending, ht_runs_modes},
+    {"aio-close-in-callback", t_aio_close_in_callback, ht_runs_modes},
 };
 const int aio_test_count = (int)(sizeof(aio_tests) / sizeof(aio_tests[0]));

@@ -531,6 +531,130 @@ static void t_ev_cleanup(void)
         hp_close(fds[i]);
 }
 
+/* Closing from the disconnect callback (issue 14). */
+struct dc_state {
+    int use_async;
+    int rc;
+    LONGLONG ms;
+    int disc_err;
+    volatile LONG disconnects;
+    struct ks_aio close_req;
+    volatile LONG close_fired;
+    ptrdiff_t close_result;
+    volatile LONG sends_ok, send_errors;
+};
+static struct dc_state g_dc;
+
+/* One echoed piece (ks_send_async), freed by its callback. */
+struct dc_node {
+    struct ks_aio req;
+    size_t len;
+    unsigned char data[];
+};
+
+static void dc_sent(struct ks_aio *req, ptrdiff_t result)
+{
+    struct dc_node *n = (struct dc_node *)req->data;
+    if (result == (ptrdiff_t)n->len)
+        InterlockedIncrement(&g_dc.sends_ok);
+    else
+        InterlockedIncrement(&g_dc.send_errors);
+    free(n);
+}
+
+static void dc_echo(void *conn_ctx, int fd, const void *data, size_t len)
+{
+    UNREFERENCED_PARAMETER(conn_ctx);
+    struct dc_node *n = (struct dc_node *)malloc(sizeof(*n) + len);
+    memset(&n->req, 0, sizeof(n->req));
+    n->req.data = n;
+    n->len = len;
+    memcpy(n->data, data, len);
+    if (ks_send_async(fd, n->data, len, 0, &n->req, dc_sent) != 0) {
+        InterlockedIncrement(&g_dc.send_errors);
+        free(n);
+    }
+}
+
+static void dc_ignore(void *conn_ctx, int fd, const void *data, size_t len)
+{
+    UNREFERENCED_PARAMETER(conn_ctx);
+    UNREFERENCED_PARAMETER(fd);
+    UNREFERENCED_PARAMETER(data);
+    UNREFERENCED_PARAMETER(len);
+}
+
+static void dc_closed(struct ks_aio *req, ptrdiff_t result)
+{
+    UNREFERENCED_PARAMETER(req);
+    g_dc.close_result = result;
+    InterlockedIncrement(&g_dc.close_fired);
+}
+
+static void dc_disconnect(void *conn_ctx, int fd, int err)
+{
+    UNREFERENCED_PARAMETER(conn_ctx);
+    g_dc.disc_err = err;
+    LONGLONG t0 = ht_now_ms();
+    g_dc.rc = g_dc.use_async ? ks_close_async(fd, &g_dc.close_req, dc_closed) : ks_close(fd);
+    g_dc.ms = ht_now_ms() - t0;
+    InterlockedIncrement(&g_dc.disconnects);
+}
+
+/* ks_close in the disconnect callback of a socket whose close waits (a
+ * send in flight to a peer that does not read, SO_LINGER 3 s): returns at
+ * once, the close then runs (the peer sees the end) and the socket is
+ * freed (leak check after ks_cleanup). */
+static void t_ev_close_in_disconnect(void)
+{
+    static const struct ks_event_handlers h = {NULL, dc_ignore, dc_disconnect};
+    memset(&g_dc, 0, sizeof(g_dc));
+    int fd;
+    int s = ht_pair(&fd);
+    HT_EQ(ks_recv_events(s, &h, NULL), 0, "ks_recv_events");
+    ht_fill_send_side(s, 3);
+    hp_shutdown_send(fd);
+    HT_EQ(wait_until(&g_dc.disconnects, 1, 10000), 1, "disconnect");
+    HT_EQ(g_dc.disc_err, 0, "orderly end");
+    HT_EQ(g_dc.rc, 0, "ks_close in the disconnect callback");
+    HT_CHECK(g_dc.ms < 1500, "it did not wait (ms)", g_dc.ms);
+    HT_EQ(ks_send(s, "x", 1, 0), -EBADF, "the descriptor is closed");
+    HT_CHECK(hp_wait_end(fd, 15000, NULL) != 0, "the close ran: the peer sees the end", 0);
+    hp_close(fd);
+}
+
+/* The echo idiom: ks_send_async per piece, ks_close_async in disconnect
+ * while echoes are still queued (the peer has not read yet): every byte
+ * comes back, in order, every send reports success, then an orderly end. */
+static void t_ev_close_async_in_disconnect(void)
+{
+    static const struct ks_event_handlers h = {NULL, dc_echo, dc_disconnect};
+    memset(&g_dc, 0, sizeof(g_dc));
+    g_dc.use_async = 1;
+    int fd;
+    int s = ht_pair(&fd);
+    HT_EQ(ks_recv_events(s, &h, NULL), 0, "ks_recv_events");
+    const size_t len = 4u << 20;
+    unsigned char *out = malloc(len), *back = malloc(len);
+    ht_pattern(out, len, 77, 0);
+    HT_EQ(hp_send_all(fd, out, len), (long)len, "peer sends 4 MiB, reading nothing yet");
+    hp_shutdown_send(fd);
+    HT_EQ(wait_until(&g_dc.disconnects, 1, 20000), 1, "disconnect");
+    HT_EQ(g_dc.disc_err, 0, "orderly end");
+    HT_EQ(g_dc.rc, 0, "ks_close_async in the disconnect callback");
+    HT_CHECK(g_dc.ms < 1500, "it did not wait (ms)", g_dc.ms);
+    HT_EQ(hp_recv_all(fd, back, len, 30000), (long)len, "every byte echoed");
+    HT_CHECK(memcmp(back, out, len) == 0, "in order, intact", 0);
+    HT_EQ(hp_wait_end(fd, 10000, NULL), HP_END_EOF, "then an orderly end");
+    HT_EQ(wait_until(&g_dc.close_fired, 1, 10000), 1, "the close completed");
+    HT_EQ(g_dc.close_result, 0, "with 0");
+    HT_EQ(g_dc.send_errors, 0, "no send failed");
+    HT_CHECK(g_dc.sends_ok > 0, "sends reported success", g_dc.sends_ok);
+    hp_close(fd);
+    free(out);
+    free(back);
+}
+
 const struct ht_test event_tests[] = {
     {"events-echo", t_ev_echo, ht_runs_events},
     {"events-slow-consumer", t_ev_slow, ht_runs_events},
@@ -540,5 +664,7 @@ const struct ht_test event_tests[] = {
     {"events-close-in-callback", t_ev_close_in_callback, ht_runs_events},
     {"events-reset-reject-args", t_ev_reset_reject_args, ht_runs_events},
     {"events-cleanup", t_ev_cleanup, ht_runs_events},
+    {"events-close-in-disconnect", t_ev_close_in_disconnect, ht_runs_events},
+    {"events-close-async-in-disconnect", t_ev_close_async_in_disconnect, ht_runs_events},
 };
 const int event_test_count = (int)(sizeof(event_tests) / sizeof(event_tests[0]));
