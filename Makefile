@@ -27,6 +27,8 @@
 #                lld-link, and the Wine suite and the demo run on them; ends
 #                with "msvc-check: F files compiled, D drivers linked, P passed,
 #                N failed". Without the folders: one "skipped" line, exit 0
+#   make docs    the HTML reference of the public headers (Doxygen, warnings
+#                are errors): $(BUILD)/docs/html/index.html
 #   make clean   remove build trees
 
 BUILD   ?= build
@@ -40,7 +42,7 @@ INSTRDIR := $(BUILD)/instr
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build demo check msvc-check faults chaos coverage bench bench-release bench-quick bench-http bench-instr bench-echo clean
+.PHONY: all deps build demo check docs msvc-check faults chaos coverage bench bench-release bench-quick bench-http bench-instr bench-echo clean
 
 all: build
 
@@ -60,6 +62,9 @@ demo: build
 
 check: build
 	cd $(HOSTDIR) && ctest --output-on-failure --timeout 600 $(CTEST_ARGS)
+
+docs: deps
+	tools/docs $(BUILD)/docs
 
 WDK_KM ?=
 WDK_SHARED ?=

@@ -14,6 +14,7 @@
 #   WSKSOCK_COVERAGE  (OFF) gcov instrumentation of the library (make coverage)
 
 option(WSKSOCK_SANITIZE "Build the host bed with ASan and UBSan" ON)
+include(${CMAKE_CURRENT_LIST_DIR}/../cmake/driver-options.cmake)
 option(WSKSOCK_COVERAGE "Instrument the library for coverage (gcov)" OFF)
 set(WSKSOCK_HOSTBED_DIR ${WSKSOCK_SOURCE_DIR}/hostbed CACHE INTERNAL "")
 
@@ -70,19 +71,24 @@ target_compile_options(wsksock_hostrun PRIVATE ${WSKSOCK_WARNINGS})
 
 add_library(wsksock_host_runtime INTERFACE)
 target_link_libraries(wsksock_host_runtime INTERFACE wsksock_hostrun wskprov kshim)
+# The sanitizers and coverage reach a consumer's <name>-host through this
+# target (add_compile_options above covers this directory only).
+if(WSKSOCK_SANITIZE)
+  target_compile_options(wsksock_host_runtime INTERFACE -fsanitize=address,undefined
+                         -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(wsksock_host_runtime INTERFACE -fsanitize=address,undefined)
+endif()
+if(WSKSOCK_COVERAGE)
+  target_link_options(wsksock_host_runtime INTERFACE --coverage)
+endif()
 
-# wsksock_add_driver(<name> SOURCES ... [COMPAT] [LIBS ...]): host variant of
-# cmake/wsksock.cmake's function; builds the executable <name>-host.
+# wsksock_add_driver(<name> SOURCES ... [COMPAT] [NO_WERROR] [WARNINGS ...]
+# [LIBS ...]): host variant of cmake/wsksock.cmake's function (the same
+# arguments and warnings, cmake/driver-options.cmake); builds the executable
+# <name>-host.
 function(wsksock_add_driver name)
-  cmake_parse_arguments(ARG "COMPAT" "" "SOURCES;LIBS" ${ARGN})
-  if(NOT ARG_SOURCES)
-    message(FATAL_ERROR "wsksock_add_driver(${name}): SOURCES is required")
-  endif()
+  _wsksock_driver_parse(${name} ${ARGN})
   add_executable(${name}-host ${ARG_SOURCES})
   target_link_libraries(${name}-host PRIVATE wsksock ${ARG_LIBS} wsksock_host_runtime)
-  if(ARG_COMPAT)
-    target_include_directories(${name}-host PRIVATE ${WSKSOCK_SOURCE_DIR}/compat)
-  else()
-    target_compile_options(${name}-host PRIVATE ${WSKSOCK_WARNINGS})
-  endif()
+  _wsksock_driver_options(${name}-host)
 endfunction()
