@@ -5,7 +5,8 @@ Usage: bench/run_bench.py [--win DIR] [--host DIR] [--rounds N] [--quick]
                           [--out DIR] [--only NAME,...] [--no-chart]
 
 Builds nothing (make bench does). In interleaved rounds (raw wsksock winsock
-native k2k, raw wsksock ..., --rounds, default 3) it starts each server
+native k2k, then k2k native ... raw: every other round reversed, --rounds,
+default 3) it starts each server
 fresh, measures it with bench/client/benchclient and stops it:
   raw      raw-echo.sys, an echo driver written directly on WSK (tools/wskrun)
   wsksock  ksbench-echo.sys, the same echo server on wsksock (tools/wskrun)
@@ -526,7 +527,11 @@ def main(argv):
         t0 = time.monotonic()
         for i in range(rounds_n):
             rnd = {}
-            for name in only:
+            # Every other round runs the servers in reverse order (ABBA), so
+            # raw and wsksock each take every position equally often: an A/A
+            # run (raw against raw) showed the machine's drift within a round
+            # moving one position by ~5% (docs/benchmarks.md).
+            for name in (only if i % 2 == 0 else list(reversed(only))):
                 t = time.monotonic()
                 try:
                     rnd[name] = bench.k2k_run() if name == "k2k" else bench.echo_run(name)
