@@ -14,7 +14,16 @@
  *   http-get: HTTP/1.1 200 OK
  *   http-get: status=200 bytes=52428800 sha256=<64 hex digits> ms=420 MiB/s=119.0
  *
- * or "http-get: failed: <reason>". Parameters\Timeout (milliseconds,
+ * or "http-get: failed: <reason>".
+ *
+ * https:// URLs go through wsksock/tls.h (TLS 1.2, BearSSL): the server's
+ * certificate chain must lead to a trust anchor from Parameters\TrustFile
+ * (a PEM or DER file: "\??\C:\certs\ca.pem"; under Wine "Z:\tmp\ca.pem"
+ * is /tmp/ca.pem), must be valid now and carry the URL's host name; with
+ * Parameters\Pin (64 hex digits: the SHA-256 of the server's certificate)
+ * it must also be that certificate. A refusal prints its reason, e.g.
+ * "http-get: failed: TLS: certificate expired or not yet valid (-13002)".
+ * Parameters\Timeout (milliseconds,
  * default 10000) bounds each receive and send (SO_RCVTIMEO, SO_SNDTIMEO),
  * so a silent server cannot hold the thread. DriverUnload closes the
  * thread's socket (its blocked call returns at once), waits for the thread
@@ -27,6 +36,7 @@
 
 #include "wsksock.h"
 #include "wsksock/params.h"
+#include "wsksock/tls.h"
 
 #include "http.h"
 #include "sha256.h"
@@ -55,6 +65,8 @@ struct hg {
     struct sha256 sha;
     int timeout_ms;
     int max_redirects;
+    struct ks_tls_config *tls_cfg; /* https: trust anchors (and pin); NULL: none given */
+    struct ks_tls *tls;            /* the current connection's session, if https */
 };
 
 static struct hg *g_hg;
@@ -112,7 +124,7 @@ static const char *error_text(int err)
     case URL_ETOOLONG:
         return "URL too long";
     default:
-        return ks_strerror(err);
+        return ks_tls_strerror(err);
     }
 }
 
@@ -126,6 +138,20 @@ static ULONGLONG now_ms(void)
 static ptrdiff_t sock_recv(void *ctx, void *buf, size_t len)
 {
     return ks_recv((int)(LONG_PTR)ctx, buf, len, 0);
+}
+
+static ptrdiff_t tls_recv(void *ctx, void *buf, size_t len)
+{
+    ks_ssize_t n = ks_tls_recv(ctx, buf, len, 0);
+    /* The end of the response is the end of the TLS stream (close_notify);
+     * a server that just drops the connection after a complete body is
+     * common (and harmless when Content-Length or chunking framed it). */
+    return n == -KS_ETLS_TRUNCATED ? 0 : n;
+}
+
+static ks_ssize_t send_all(struct hg *h, int s, const void *buf, size_t len)
+{
+    return h->tls != NULL ? ks_tls_send(h->tls, buf, len, 0) : ks_send(s, buf, len, 0);
 }
 
 static int body_hash(void *ctx, const void *data, size_t len)
@@ -230,16 +256,34 @@ static int fetch_once(struct hg *h, struct http_response *resp, uint64_t *bytes)
     err = connect_to(h, &s);
     if (err != 0)
         return err;
+    if (h->url.secure) {
+        if (h->tls_cfg == NULL)
+            err = -EACCES; /* no TrustFile: nothing to check the server against */
+        else
+            err = ks_tls_client(s, h->tls_cfg, h->url.host, &h->tls);
+        if (err != 0) {
+            if (err == -EACCES)
+                DbgPrint("http-get: https needs Parameters\\TrustFile\n");
+            close_socket(s);
+            return err;
+        }
+        struct ks_tls_info info;
+        if (ks_tls_get_info(h->tls, &info) == 0)
+            DbgPrint("http-get: TLS 1.%u %s\n", (info.version & 0xFF) - 1, info.cipher);
+    }
     size_t len = text_length(h->request);
-    ks_ssize_t sent = ks_send(s, h->request, len, 0);
+    ks_ssize_t sent = send_all(h, s, h->request, len);
     if (sent < 0)
         err = (int)sent;
     else
         DbgPrint("http-get: request sent (%lu bytes)\n", (ULONG)sent);
 
     struct http_reader r;
-    http_reader_init(&r, sock_recv, (void *)(LONG_PTR)s, h->buf, HG_RECV_BUF, h->line,
-                     sizeof(h->line));
+    if (h->tls != NULL)
+        http_reader_init(&r, tls_recv, h->tls, h->buf, HG_RECV_BUF, h->line, sizeof(h->line));
+    else
+        http_reader_init(&r, sock_recv, (void *)(LONG_PTR)s, h->buf, HG_RECV_BUF, h->line,
+                         sizeof(h->line));
     resp->location = h->location;
     resp->location_cap = sizeof(h->location);
     if (err == 0)
@@ -252,7 +296,15 @@ static int fetch_once(struct hg *h, struct http_response *resp, uint64_t *bytes)
         if (!is_redirect(resp->status) || h->location[0] == '\0')
             err = http_read_body(&r, resp, body_hash, &h->sha, bytes);
     }
-    close_socket(s);
+    if (h->tls != NULL) {
+        /* The session owns s: ks_tls_close closes it (after DriverUnload
+         * closed it first, that close is a harmless -EBADF). */
+        InterlockedCompareExchange(&g_sock, -1, s);
+        (void)ks_tls_close(h->tls);
+        h->tls = NULL;
+    } else {
+        close_socket(s);
+    }
     return err;
 }
 
@@ -310,6 +362,7 @@ static void hg_worker(void *context)
 static void free_hg(void)
 {
     if (g_hg != NULL) {
+        (void)ks_tls_config_free(g_hg->tls_cfg);
         if (g_hg->buf != NULL)
             ks_pool_free(g_hg->buf, HG_TAG);
         ks_pool_free(g_hg, HG_TAG);
@@ -343,6 +396,50 @@ static void hg_unload(PDRIVER_OBJECT driver)
     DbgPrint("http-get: unloaded in %lu ms\n", (ULONG)(now_ms() - t0));
 }
 
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Parameters TrustFile and Pin: the https configuration (none without a
+ * TrustFile). 0, or an error (logged). */
+static int load_tls(struct hg *h, PUNICODE_STRING registry_path)
+{
+    int n = ks_param_get(registry_path, "TrustFile", h->location, sizeof(h->location));
+    if (n == -ENOENT)
+        return 0;
+    int err = n < 0 ? n : ks_tls_config_new(KS_TLS_CLIENT, 0, &h->tls_cfg);
+    if (err == 0) {
+        n = ks_tls_config_add_trust_file(h->tls_cfg, h->location);
+        err = n < 0 ? n : 0;
+        if (err == 0)
+            DbgPrint("http-get: %d trust anchor(s) from %s\n", n, h->location);
+    }
+    if (err == 0 && ks_param_get(registry_path, "Pin", h->line, sizeof(h->line)) >= 0) {
+        unsigned char pin[32];
+        for (int i = 0; i < 32 && err == 0; i++) {
+            int hi = hex_value(h->line[2 * i]), lo = hi < 0 ? -1 : hex_value(h->line[2 * i + 1]);
+            if (lo < 0)
+                err = -EINVAL;
+            else
+                pin[i] = (unsigned char)(hi << 4 | lo);
+        }
+        if (err == 0 && h->line[64] != '\0')
+            err = -EINVAL;
+        if (err == 0)
+            err = ks_tls_config_add_pin(h->tls_cfg, pin);
+    }
+    if (err != 0)
+        DbgPrint("http-get: TrustFile/Pin: %s (%d)\n", ks_tls_strerror(err), err);
+    return err;
+}
+
 NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
     g_hg = ks_pool_alloc(sizeof(*g_hg), HG_TAG);
@@ -366,6 +463,11 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     int err = url_parse(g_hg->text, &g_hg->url);
     if (err != 0) {
         DbgPrint("http-get: Url \"%s\": %s\n", g_hg->text, error_text(err));
+        free_hg();
+        return STATUS_INVALID_PARAMETER;
+    }
+    err = load_tls(g_hg, registry_path);
+    if (err != 0) {
         free_hg();
         return STATUS_INVALID_PARAMETER;
     }

@@ -211,7 +211,9 @@ static void test_parsers(void)
     url_case("http://[::1]:81/a/b?c", 0, "::1", "81", "/a/b?c");
     url_case("http://host:/p", 0, "host", "80", "/p");
     url_case("http://host:0080/p#f", 0, "host", "80", "/p");
-    url_case("https://host/", URL_ESCHEME, NULL, NULL, NULL);
+    url_case("https://host/", 0, "host", "443", "/");
+    url_case("HTTPS://host:8443/x?y", 0, "host", "8443", "/x?y");
+    url_case("httpx://host/", URL_ESCHEME, NULL, NULL, NULL);
     url_case("ftp://host/", URL_ESCHEME, NULL, NULL, NULL);
     url_case("host/path", URL_EINVAL, NULL, NULL, NULL);
     url_case("http:/host", URL_EINVAL, NULL, NULL, NULL);
@@ -255,6 +257,12 @@ static void test_parsers(void)
     resolve_case("http://127.0.0.1:8080/r/1", "/file", "http://127.0.0.1:8080/file");
     resolve_case("http://127.0.0.1:8080/r/1", "2", "http://127.0.0.1:8080/r/2");
     resolve_case("http://[::1]:8080/a", "b", "http://[::1]:8080/b");
+    /* https: default port 443 left out of the text; scheme kept or changed */
+    resolve_case("https://a/b/c", "d", "https://a/b/d");
+    resolve_case("https://a:443/b", "//g/x", "https://g/x");
+    resolve_case("https://a/b", "http://a/b", "http://a/b");
+    resolve_case("http://a/b", "https://a:8443/b", "https://a:8443/b");
+    resolve_case("https://a/b", "https://a:80/b", "https://a:80/b");
 
     uint64_t v = 0;
     check(http_parse_chunk_size("1a", &v) == 0 && v == 26, "chunk size 1a");

@@ -1,5 +1,5 @@
 /*
- * url.c - http:// URL parsing and reference resolution (RFC 3986).
+ * url.c - http:// and https:// URL parsing and reference resolution (RFC 3986).
  */
 #include "url.h"
 
@@ -51,13 +51,24 @@ static size_t scheme_length(const char *text)
     return text[i] == ':' ? i : 0;
 }
 
-static int is_http_scheme(const char *text, size_t n)
+/* 0 for "http", 1 for "https" (any case), -1 for any other scheme. */
+static int http_scheme(const char *text, size_t n)
 {
-    return n == 4 && lower(text[0]) == 'h' && lower(text[1]) == 't' && lower(text[2]) == 't' &&
-           lower(text[3]) == 'p';
+    if (n < 4 || n > 5 || lower(text[0]) != 'h' || lower(text[1]) != 't' || lower(text[2]) != 't' ||
+        lower(text[3]) != 'p')
+        return -1;
+    if (n == 4)
+        return 0;
+    return lower(text[4]) == 's' ? 1 : -1;
 }
 
-/* Parses "//authority" and what follows (after the scheme's ':'). */
+static const char *default_port(int secure)
+{
+    return secure ? "443" : "80";
+}
+
+/* Parses "//authority" and what follows (after the scheme's ':');
+ * u->secure is already set. */
 static int parse_hier(const char *p, struct url *u)
 {
     if (p[0] != '/' || p[1] != '/')
@@ -105,8 +116,8 @@ static int parse_hier(const char *p, struct url *u)
         }
     }
     if (port_len == 0) { /* absent or empty ("host:"): the default */
-        port = "80";
-        port_len = 2;
+        port = default_port(u->secure);
+        port_len = str_len(port);
     }
     unsigned long value = 0;
     for (size_t i = 0; i < port_len; i++) {
@@ -142,8 +153,10 @@ int url_parse(const char *text, struct url *u)
     size_t n = scheme_length(text);
     if (n == 0)
         return URL_EINVAL;
-    if (!is_http_scheme(text, n))
+    int secure = http_scheme(text, n);
+    if (secure < 0)
         return URL_ESCHEME;
+    u->secure = secure;
     return parse_hier(text + n + 1, u);
 }
 
@@ -194,12 +207,16 @@ int url_resolve(const struct url *base, const char *location, struct url *out)
     size_t n = scheme_length(location);
     int err;
     if (n > 0) {
-        if (!is_http_scheme(location, n))
+        int secure = http_scheme(location, n);
+        if (secure < 0)
             return URL_ESCHEME;
+        out->secure = secure;
         err = parse_hier(location + n + 1, out);
     } else if (location[0] == '/' && location[1] == '/') {
+        out->secure = base->secure;
         err = parse_hier(location, out);
     } else {
+        out->secure = base->secure;
         err = copy_n(out->host, sizeof(out->host), base->host, str_len(base->host));
         if (err == 0)
             err = copy_n(out->port, sizeof(out->port), base->port, str_len(base->port));
@@ -253,7 +270,11 @@ int url_authority(const struct url *u, char *buf, size_t size)
         err = append_n(buf, size, u->host, str_len(u->host));
     if (err == 0 && v6)
         err = append_n(buf, size, "]", 1);
-    if (err == 0 && !(u->port[0] == '8' && u->port[1] == '0' && u->port[2] == '\0')) {
+    const char *dflt = default_port(u->secure);
+    size_t i = 0;
+    while (u->port[i] != '\0' && u->port[i] == dflt[i])
+        i++;
+    if (err == 0 && !(u->port[i] == '\0' && dflt[i] == '\0')) {
         err = append_n(buf, size, ":", 1);
         if (err == 0)
             err = append_n(buf, size, u->port, str_len(u->port));
@@ -263,11 +284,12 @@ int url_authority(const struct url *u, char *buf, size_t size)
 
 int url_format(const struct url *u, char *buf, size_t size)
 {
-    if (size < 8)
+    size_t scheme = u->secure ? 8 : 7;
+    if (size < scheme + 1)
         return URL_ETOOLONG;
-    int err = copy_n(buf, size, "http://", 7);
+    int err = copy_n(buf, size, u->secure ? "https://" : "http://", scheme);
     if (err == 0)
-        err = url_authority(u, buf + 7, size - 7);
+        err = url_authority(u, buf + scheme, size - scheme);
     if (err == 0)
         err = append_n(buf, size, u->target, str_len(u->target));
     return err;
