@@ -58,7 +58,9 @@
  *
  * Errors: negative errno values as everywhere in wsksock (socket errors
  * pass through: -ECONNRESET, -ETIMEDOUT, ...), plus the KS_ETLS_* values
- * below for what TLS itself refused; ks_tls_strerror names both.
+ * below for what TLS itself refused; ks_tls_strerror names both. Once a
+ * session failed, every later call returns that same error (the session
+ * is unusable; ks_tls_close still works). -EIO: the kernel RNG failed.
  */
 #ifndef WSKSOCK_TLS_H
 #define WSKSOCK_TLS_H
@@ -88,7 +90,6 @@ extern "C" {
 #define KS_ETLS_ALERT 13008       /* the peer sent a fatal alert (it refused us) */
 #define KS_ETLS_NEGOTIATION 13009 /* no common protocol version or cipher suite */
 #define KS_ETLS_DECODE 13010      /* configuration data (PEM/DER) cannot be decoded */
-#define KS_ETLS_FAILED 13011      /* the session failed earlier; only ks_tls_close is left */
 
 /* Roles of a configuration. */
 #define KS_TLS_CLIENT 1
@@ -109,7 +110,8 @@ struct ks_tls;
  * ks_tls_config_new - an empty configuration for role KS_TLS_CLIENT or
  * KS_TLS_SERVER; flags 0 or KS_TLS_ALLOW_TLS10. The caller owns *out and
  * frees it with ks_tls_config_free. A client configuration needs at least
- * one trust anchor (or pin) before use, a server one a certificate.
+ * one trust anchor before use (pins add to anchors, they do not replace
+ * them), a server one a certificate.
  * Returns 0, or -EINVAL (role, flags), -EFAULT (out NULL), -ENOMEM, -EPERM.
  */
 _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_config_new(
@@ -214,9 +216,9 @@ _Must_inspect_result_
  * MSG_DONTWAIT. Blocking: all bytes or an error, like ks_send (the bytes
  * are flushed to the socket before it returns). Non-blocking: the bytes
  * taken (>= 1) or -EAGAIN. Returns the count, or -EINVAL (flags, len >
- * INT_MAX), -EFAULT, -EBUSY, -EPIPE (after ks_tls_shutdown; sending after the
- * peer's close_notify is allowed), -KS_ETLS_FAILED, socket and TLS errors.
- * len 0: 0.
+ * INT_MAX), -EFAULT, -EBUSY, -EPIPE (after ks_tls_shutdown or the peer's
+ * close_notify: BearSSL answers a close_notify at once, which ends both
+ * directions), socket and TLS errors. len 0: 0.
  */
 _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) ks_ssize_t
     ks_tls_send(_Inout_ struct ks_tls *tls, _In_reads_bytes_(len) const void *buf, size_t len,

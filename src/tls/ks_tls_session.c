@@ -765,8 +765,6 @@ const char *ks_tls_strerror(int err)
         return "TLS: no common protocol version or cipher suite";
     case KS_ETLS_DECODE:
         return "TLS: certificate or key data cannot be decoded";
-    case KS_ETLS_FAILED:
-        return "TLS: session failed earlier";
     default:
         return ks_strerror(err);
     }

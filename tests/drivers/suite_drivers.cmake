@@ -22,3 +22,8 @@ if(MSVC)
   set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/ktest/kt_util.c PROPERTIES COMPILE_OPTIONS
     $<IF:$<C_COMPILER_ID:Clang>,-Wno-deprecated-declarations,/wd4996>)
 endif()
+# ktls: TLS client cases (parameters TrustFile, Cases, Timeout); needs
+# wsksock_tls.
+if(TARGET wsksock_tls)
+  wsksock_add_driver(ktls SOURCES ${CMAKE_CURRENT_LIST_DIR}/ktls/ktls.c LIBS wsksock_tls)
+endif()
