@@ -1438,6 +1438,18 @@ def case_event_echo_fallback(c):
 
 # --------------------------------------------------------------- the cases
 
+def case_tls_client(c):
+    """wsksock/tls.h as a client (ktls): tests/wine/tlscases.py."""
+    import tlscases
+    tlscases.case_tls_client(c, Proc, Failure)
+
+
+def case_https_get(c):
+    """examples/http-get over HTTPS from nginx: tests/wine/tlscases.py."""
+    import tlscases
+    tlscases.case_https_get(c, Proc, Failure, http_get_run, http_get_result)
+
+
 class Entry:
     """A case of CASES: its function, ctest's TIMEOUT for it (s; the case's
     own --time-limit is 30 s less), the beds ctest runs it on, and the ctest
@@ -1491,6 +1503,10 @@ CASES = {
     # The LySocket article's drivers (wine.compat_seed on Wine: compat.cmake);
     # their fixed port 8888 is shared with make demo's.
     "compat": Entry(case_compat, 150, HOST_ONLY, lock="port8888"),
+    # TLS (wsksock/tls.h): a client's refusals and handshakes (ktls), and
+    # http-get over HTTPS from nginx (50 MiB, pins).
+    "tls-client": Entry(case_tls_client, 240),
+    "https-get": Entry(case_https_get, 300),
 }
 
 
