@@ -53,6 +53,7 @@ struct ks_tls {
     short want;    /* POLLIN/POLLOUT of the last -EAGAIN */
     BOOLEAN shut;  /* our close_notify was queued (ks_tls_shutdown) */
     BOOLEAN ended; /* the engine closed cleanly (the peer's close_notify) */
+    BOOLEAN heard; /* the peer's first bytes were checked (looks_like_tls) */
     union {
         br_ssl_client_context client;
         br_ssl_server_context server;
@@ -186,6 +187,13 @@ static int closed_result(struct ks_tls *t)
 
 /* ---- the pump ---- */
 
+/* The start of a TLS record: a content type (change_cipher_spec, alert,
+ * handshake, application_data) and major version 3 (SSL 3.0 to TLS 1.3). */
+static BOOLEAN looks_like_tls(const unsigned char *p, size_t n)
+{
+    return p[0] >= 20 && p[0] <= 23 && (n < 2 || p[1] == 3);
+}
+
 struct pump_args {
     struct ks_tls *t;
     unsigned until; /* BR_SSL_* states that end the pump */
@@ -237,6 +245,13 @@ static int pump_run(void *ctx)
                 return fail(t, -KS_ETLS_TRUNCATED);
             if (n < 0)
                 return fail(t, (int)n);
+            if (!t->heard) {
+                /* A peer that is not TLS at all (BearSSL would call its
+                 * bytes an unsupported version, like an old TLS peer's). */
+                t->heard = TRUE;
+                if (!looks_like_tls(buf, (size_t)n))
+                    return fail(t, -KS_ETLS_PROTOCOL);
+            }
             br_ssl_engine_recvrec_ack(eng, (size_t)n);
             continue;
         }
