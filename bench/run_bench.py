@@ -14,6 +14,10 @@ fresh, measures it with bench/client/benchclient and stops it:
   native   native-echo, the same server on Linux sockets
   k2k      ksbench-echo.sys and ksbench-client.sys in one wskrun run: wsksock
            to wsksock, kernel to kernel
+  tls      examples/http-get.sys fetching one file from nginx over HTTP and
+           over HTTPS (wsksock/tls.h; nginx with TLS from tests/tls/tlspeer.py),
+           and examples/tls-echo.sys (if built) against tlspeer.py's Python
+           ssl client: TLS beside plain TCP in the same run
 Each Wine run has its own private prefix. Ports are picked free at run time.
 Every server is stopped by a connection that sends "BENCHEND" (the drivers
 then unload, which wskrun checks); anything still running on any exit path
@@ -48,14 +52,14 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SERVERS = ["raw", "wsksock", "winsock", "native", "k2k"]
+SERVERS = ["raw", "wsksock", "winsock", "native", "k2k", "tls"]
 ECHO_SERVERS = ["raw", "wsksock", "winsock", "native"]
 TITLES = {"raw": "raw WSK", "wsksock": "wsksock", "winsock": "Winsock (Wine)",
-          "native": "native Linux", "k2k": "wsksock k2k"}
+          "native": "native Linux", "k2k": "wsksock k2k", "tls": "wsksock TLS"}
 
-FULL = {"stream_bytes": 200 << 20, "rt_ms": 2000, "conn_ms": 2000, "conns": 50,
+FULL = {"tls_mib": 100, "tls_echo_mib": 32, "stream_bytes": 200 << 20, "rt_ms": 2000, "conn_ms": 2000, "conns": 50,
         "conns_bytes": 4 << 20, "client_timeout": 300, "k2k_bytes": 200 << 20, "k2k_rt_ms": 2000}
-QUICK = {"stream_bytes": 4 << 20, "rt_ms": 200, "conn_ms": 200, "conns": 50,
+QUICK = {"tls_mib": 4, "tls_echo_mib": 1, "stream_bytes": 4 << 20, "rt_ms": 200, "conn_ms": 200, "conns": 50,
          "conns_bytes": 64 << 10, "client_timeout": 120, "k2k_bytes": 4 << 20, "k2k_rt_ms": 200}
 
 START_WAIT = 90     # a server listening (Wine prefix copy + start + load)
@@ -72,10 +76,15 @@ MEASURES = [
     ("conn_per_s", "connect+close", "/s", True, False),
 ]
 K2K_MEASURES = [
-    ("k2k_rt1_per_s", "kernel to kernel: 1-byte round trips", "/s"),
-    ("k2k_rt64k_per_s", "kernel to kernel: 64 KiB round trips", "/s"),
-    ("k2k_stream_mib_s", "kernel to kernel: streamed echo", "MiB/s"),
+    ("k2k_rt1_per_s", "kernel to kernel: 1-byte round trips", "/s", "k2k"),
+    ("k2k_rt64k_per_s", "kernel to kernel: 64 KiB round trips", "/s", "k2k"),
+    ("k2k_stream_mib_s", "kernel to kernel: streamed echo", "MiB/s", "k2k"),
+    # wsksock/tls.h: one driver, a plain and a TLS figure in the same round.
+    ("http_get_mib_s", "http-get from nginx, HTTP", "MiB/s", "tls"),
+    ("https_get_mib_s", "http-get from nginx, HTTPS (TLS 1.2)", "MiB/s", "tls"),
+    ("tls_echo_mib_s", "tls-echo, 1 conn (Python ssl client)", "MiB/s", "tls"),
 ]
+TLS_WAIT = 300      # the whole TLS run
 
 
 def log(msg):
@@ -337,6 +346,96 @@ class Bench:
         finally:
             proc.terminate()
 
+    def tls_run(self):
+        """http-get over HTTP and HTTPS from nginx (the same file), and
+        tls-echo against Python's ssl client: MiB/s of each."""
+        sys.path.insert(0, os.path.join(ROOT, "tests", "wine"))
+        import httpfix
+        s = self.sizes
+        tlspeer = os.path.join(ROOT, "tests", "tls", "tlspeer.py")
+        http_get = os.path.join(self.args.win, "examples", "http-get.sys")
+        tls_echo = os.path.join(self.args.win, "examples", "tls-echo.sys")
+        work = tempfile.mkdtemp(prefix="wsksock-bench-tls-")
+        procs = []
+
+        def start(name, argv):
+            p = Proc(name, argv, self.args.verbose)
+            p.stop = p.terminate  # httpfix.Nginx's name for it
+            procs.append(p)
+            return p
+
+        def kpath(path):
+            return "Z:" + path.replace("/", "\\")
+
+        def get(url, extra):
+            argv = [self.wskrun, "--timeout", str(TLS_WAIT - 60), "--until",
+                    r"^http-get: (done|failed)", "--param", "Url=" + url, "--param",
+                    "Timeout=60000"]
+            for k, v in extra.items():
+                argv += ["--param", "%s=%s" % (k, v)]
+            p = start("http-get", argv + [http_get])
+            rc = p.wait(TLS_WAIT)
+            m = [re.search(r"bytes=(\d+) sha256=([0-9a-f]+) ms=(\d+)", line) for line in p.lines]
+            m = [x for x in m if x]
+            if rc != 0 or not m:
+                raise Failure("tls: http-get %s failed (status %s)%s" % (url, rc, p.tail()))
+            return int(m[0].group(1)), m[0].group(2), int(m[0].group(3))
+
+        try:
+            r = subprocess.run([sys.executable, tlspeer, "certs", "--out", work],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               timeout=120)
+            if r.returncode != 0:
+                raise Failure("tls: tlspeer.py certs: %s" % r.stdout[-500:])
+            size = s["tls_mib"] << 20
+            plain_port = free_port()
+            plain = httpfix.Nginx(start, plain_port, size, 7)
+            try:
+                if not httpfix.wait_listening(plain_port, 20, lambda: plain.proc.p.poll() is None):
+                    raise Failure("tls: nginx (HTTP) does not listen")
+                root = os.path.join(work, "www")
+                os.mkdir(root)
+                shutil.copy(os.path.join(plain.prefix, "www", "big.bin"), root)
+                tls = start("nginx-tls", [sys.executable, tlspeer, "nginx", "--certs", work,
+                                          "--root", root, "--timeout", str(TLS_WAIT)])
+                tls_port = int(tls.wait_line(r"^PORT (\d+)$", START_WAIT).group(1))
+                res = {"ok": True}
+                n, sha, ms = get("http://127.0.0.1:%d/big.bin" % plain_port, {})
+                if n != size or sha != plain.big_sha256:
+                    raise Failure("tls: HTTP body %d bytes, SHA-256 %s" % (n, sha))
+                res["http_get_mib_s"] = n / 1048576.0 * 1000 / max(ms, 1)
+                n, sha, ms = get("https://localhost:%d/big.bin" % tls_port,
+                                 {"TrustFile": kpath(os.path.join(work, "ca.pem"))})
+                if n != size or sha != plain.big_sha256:
+                    raise Failure("tls: HTTPS body %d bytes, SHA-256 %s" % (n, sha))
+                res["https_get_mib_s"] = n / 1048576.0 * 1000 / max(ms, 1)
+            finally:
+                plain.proc.terminate()
+                plain.cleanup()
+            res["tls_echo_mib_s"] = None
+            if os.path.isfile(tls_echo):
+                port = free_port()
+                srv = start("tls-echo", [self.wskrun, "--timeout", str(TLS_WAIT - 60),
+                                         "--until", "tls-echo: never", "--param", "Port=%d" % port,
+                                         "--param", "CertFile=" + kpath(os.path.join(work, "server.pem")),
+                                         "--param", "KeyFile=" + kpath(os.path.join(work, "server.key")),
+                                         tls_echo])
+                srv.wait_line(r"listening", START_WAIT)
+                r = subprocess.run([sys.executable, tlspeer, "pyclient", "--port", str(port),
+                                    "--cafile", os.path.join(work, "ca.pem"), "--bytes",
+                                    "%dM" % s["tls_echo_mib"], "--conns", "1", "--timeout", "200"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   timeout=230)
+                m = re.search(r"^TOTAL .*mibps=([\d.]+)", r.stdout, re.M)
+                if r.returncode != 0 or not m:
+                    raise Failure("tls: pyclient against tls-echo: %s" % r.stdout[-500:])
+                res["tls_echo_mib_s"] = float(m.group(1))
+            return res
+        finally:
+            for p in procs:
+                p.terminate()
+            shutil.rmtree(work, ignore_errors=True)
+
 
 # ---------------------------------------------------------------- report
 
@@ -367,10 +466,11 @@ def summarize(rounds):
                   and r["raw"][key] > 0]
         entry["ratio_wsksock_raw"] = ratios
         summary[key] = entry
-    for key, label, unit in K2K_MEASURES:
+    for key, label, unit, server in K2K_MEASURES:
         summary[key] = {"label": label, "unit": unit, "round_trip": "rt" in key,
-                        "values": {"k2k": [r["k2k"][key] for r in rounds
-                                           if r.get("k2k", {}).get("ok")]}}
+                        "values": {"k2k": [r[server][key] for r in rounds
+                                           if r.get(server, {}).get("ok")
+                                           and r[server].get(key) is not None]}}
     return summary
 
 
@@ -383,7 +483,7 @@ def table(summary):
         allv = [x for v in vals.values() for x in v]
         fmt = number_format(allv)
         row = [entry["label"], entry["unit"]]
-        if key.startswith("k2k_"):
+        if key in [k for k, _, _, _ in K2K_MEASURES]:
             # wsksock client driver against wsksock server driver.
             row += ["-", cell(vals["k2k"], fmt), "-", "-", "", ""]
             rows.append(row)
@@ -455,7 +555,8 @@ def chart(summary, meta, path):
         for p in panels:
             if p == "k2k":
                 items = [(summary[k]["label"].replace("kernel to kernel: ", ""),
-                          summary[k]["values"]["k2k"], "k2k") for k, _, _ in K2K_MEASURES]
+                          summary[k]["values"]["k2k"], "k2k")
+                         for k, _, _, server in K2K_MEASURES if server == "k2k"]
                 title = "kernel to kernel (wsksock), /s and MiB/s"
             else:
                 e = summary[p]
@@ -534,7 +635,8 @@ def main(argv):
             for name in (only if i % 2 == 0 else list(reversed(only))):
                 t = time.monotonic()
                 try:
-                    rnd[name] = bench.k2k_run() if name == "k2k" else bench.echo_run(name)
+                    rnd[name] = (bench.k2k_run() if name == "k2k" else
+                                 bench.tls_run() if name == "tls" else bench.echo_run(name))
                     log("round %d %-8s ok in %4.1f s" % (i + 1, name, time.monotonic() - t))
                 except Failure as e:
                     rnd[name] = {"ok": False, "error": str(e)}
