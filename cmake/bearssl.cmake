@@ -32,6 +32,11 @@ target_compile_definitions(bearssl PRIVATE BR_USE_URANDOM=0 BR_USE_WIN32_RAND=0 
                            BR_POWER8=0)
 if(MSVC)
   target_compile_options(bearssl PRIVATE /W0)
+  if(CMAKE_C_COMPILER_ID STREQUAL "Clang")
+    # clang-cl is both Clang and MSVC to BearSSL, which then includes GCC's
+    # <cpuid.h> and MSVC's <intrin.h> together (they clash): MSVC only.
+    target_compile_definitions(bearssl PRIVATE BR_CLANG=0)
+  endif()
 else()
   target_compile_options(bearssl PRIVATE -w)
 endif()

@@ -114,8 +114,9 @@ struct ks_tls;
  * them), a server one a certificate.
  * Returns 0, or -EINVAL (role, flags), -EFAULT (out NULL), -ENOMEM, -EPERM.
  */
-_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_config_new(
-    int role, unsigned flags, _Outptr_result_maybenull_ struct ks_tls_config **out);
+_Must_inspect_result_
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_config_new(int role, unsigned flags,
+                                                             _Outptr_ struct ks_tls_config **out);
 
 /*
  * ks_tls_config_free - free a configuration. Returns 0, or -EBUSY when a
@@ -191,17 +192,19 @@ _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_config_set_c
  * -EBADF/-ENOTSOCK/-ENOTCONN (fd), -ENOMEM, -EPERM, the KS_ETLS_* of the
  * handshake, socket errors.
  */
-_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_client(
-    int fd, _In_ struct ks_tls_config *cfg, _In_z_ const char *server_name,
-    _Outptr_result_maybenull_ struct ks_tls **out);
+_Must_inspect_result_
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_client(int fd, _In_ struct ks_tls_config *cfg,
+                                                         _In_z_ const char *server_name,
+                                                         _Outptr_ struct ks_tls **out);
 
 /*
  * ks_tls_server - start TLS as the server on fd (an accepted connection);
  * cfg: a server configuration with a certificate. As ks_tls_client
  * otherwise.
  */
-_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_server(
-    int fd, _In_ struct ks_tls_config *cfg, _Outptr_result_maybenull_ struct ks_tls **out);
+_Must_inspect_result_
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_server(int fd, _In_ struct ks_tls_config *cfg,
+                                                         _Outptr_ struct ks_tls **out);
 
 /*
  * ks_tls_handshake - go on with (or confirm) the handshake. Returns 0 once
@@ -235,8 +238,8 @@ _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) ks_ssize_t
  * MSG_WAITALL an error after some bytes returns those bytes first.
  */
 _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) ks_ssize_t
-    ks_tls_recv(_Inout_ struct ks_tls *tls, _Out_writes_bytes_to_(len, return ) void *buf,
-                size_t len, int flags);
+    ks_tls_recv(_Inout_ struct ks_tls *tls, _Out_writes_bytes_(len) void *buf, size_t len,
+                int flags);
 
 /*
  * ks_tls_want - after -EAGAIN: the ks_poll events (POLLIN, POLLOUT) to wait

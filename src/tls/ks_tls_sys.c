@@ -46,6 +46,7 @@ int ks__tls_random(void *buf, size_t len)
 void ks__tls_now(uint32_t *days, uint32_t *seconds)
 {
     LARGE_INTEGER now;
+    now.QuadPart = 0;
     KeQuerySystemTime(&now);
     LONGLONG t = now.QuadPart < 0 ? 0 : now.QuadPart;
     *days = KS_TLS_DAY_1601 + (uint32_t)(t / KS_TLS_TICKS_PER_DAY);

@@ -47,12 +47,6 @@ static volatile LONG g_stopping;
 
 /* ---- stack measurement ---- */
 
-static DECLSPEC_NOINLINE ULONG_PTR stack_here(void)
-{
-    volatile char mark = 0;
-    return (ULONG_PTR)&mark;
-}
-
 /* Paints n bytes below top, from the top down (so that a stack that grows
  * through guard pages, as Wine's threads do, is touched in order). */
 static DECLSPEC_NOINLINE void paint(ULONG_PTR top, size_t n)
@@ -119,7 +113,8 @@ static int run_case(struct kt *k, const char *label, int port, const char *name,
         return 0;
     }
     struct ks_tls *t = NULL;
-    ULONG_PTR top = stack_here();
+    volatile char here = 0; /* the top of the painted area: this frame */
+    ULONG_PTR top = (ULONG_PTR)&here;
     size_t free_bytes = IoGetRemainingStackSize();
     size_t n = free_bytes > KT_PAINT_MAX + 2048 ? KT_PAINT_MAX : free_bytes - 2048;
     paint(top, n);
