@@ -76,8 +76,13 @@ msvc-check: deps
 
 faults: deps
 	cmake -S . -B $(HOSTDIR) -DWSKSOCK_DRIVERS_DIR=$(CURDIR)/$(WINDIR) -DCMAKE_BUILD_TYPE=Debug
-	cmake --build $(HOSTDIR) -j $(JOBS) --target lib_faults
+	cmake --build $(HOSTDIR) -j $(JOBS) --target lib_faults tls_test
 	tools/faultrun --logs $(HOSTDIR)/faults $(HOSTDIR)/tests/host/lib/lib_faults
+	# TLS (wsksock/tls.h): one mode is enough, the sockets' modes ran above.
+	rm -rf $(HOSTDIR)/faults-tls-certs
+	python3 tests/tls/tlspeer.py certs --out $(HOSTDIR)/faults-tls-certs > /dev/null
+	TLS_TEST_CERTS=$(CURDIR)/$(HOSTDIR)/faults-tls-certs tools/faultrun --completion mixed \
+	    --logs $(HOSTDIR)/faults-tls $(HOSTDIR)/tests/host/tls/tls_test tls-fault-scenario
 
 # Chaos: random seeds (printed, "chaos: seed N"), DURATION seconds per
 # completion mode; every mode runs even if one fails, the status says.

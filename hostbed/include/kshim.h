@@ -107,6 +107,12 @@ int kshim_registry_set(const char *key_path, const char *value_name, ULONG type,
 int kshim_registry_create_key(const char *key_path);
 void kshim_registry_clear(void);
 
+/* ---- files ---- */
+/* ZwCreateFile reads the Linux file system (ntddk.h): "\??\Z:\dir\file" is
+ * /dir/file, "\??\C:\dir\file" is $KSHIM_DRIVE_C/dir/file when the
+ * environment names a directory there (read at each open), else
+ * STATUS_OBJECT_PATH_NOT_FOUND. */
+
 /* ---- pool ---- */
 /* TRUE: untagged ExAllocatePool is a violation (default FALSE). */
 void kshim_strict_tags(BOOLEAN on);

@@ -45,6 +45,7 @@ extern "C" {
 #define UNREFERENCED_PARAMETER(p) ((void)(p))
 #define DBG_UNREFERENCED_PARAMETER(p) ((void)(p))
 #define ANYSIZE_ARRAY 1
+#define DECLSPEC_NOINLINE __attribute__((noinline))
 
 /* ---- basic types (LLP64 widths, as on Windows x64) ---- */
 typedef void *PVOID, **PPVOID;
@@ -61,6 +62,7 @@ typedef int64_t LONGLONG, *PLONGLONG, LONG64, *PLONG64, INT64;
 typedef uint64_t ULONGLONG, *PULONGLONG, ULONG64, *PULONG64, UINT64, DWORD64;
 #define MAXLONG 0x7fffffff
 #define MAXULONG 0xffffffffu
+#define MAXLONGLONG 0x7fffffffffffffffLL
 typedef intptr_t LONG_PTR, *PLONG_PTR, INT_PTR;
 typedef uintptr_t ULONG_PTR, *PULONG_PTR, UINT_PTR, DWORD_PTR;
 typedef size_t SIZE_T, *PSIZE_T;
@@ -190,10 +192,12 @@ typedef struct _STRING {
 #define STATUS_DEVICE_NOT_READY              ((NTSTATUS)0xC00000A3L)
 #define STATUS_END_OF_FILE                   ((NTSTATUS)0xC0000011L)
 #define STATUS_FILE_FORCED_CLOSED            ((NTSTATUS)0xC00000B6L)
+#define STATUS_FILE_IS_A_DIRECTORY           ((NTSTATUS)0xC00000BAL)
 #define STATUS_GRACEFUL_DISCONNECT           ((NTSTATUS)0xC0000237L)
 #define STATUS_HOPLIMIT_EXCEEDED             ((NTSTATUS)0xC000A012L)
 #define STATUS_HOST_DOWN                     ((NTSTATUS)0xC0000350L)
 #define STATUS_HOST_UNREACHABLE              ((NTSTATUS)0xC000023DL)
+#define STATUS_INFO_LENGTH_MISMATCH          ((NTSTATUS)0xC0000004L)
 #define STATUS_INSUFFICIENT_RESOURCES        ((NTSTATUS)0xC000009AL)
 #define STATUS_INTEGER_OVERFLOW              ((NTSTATUS)0xC0000095L)
 #define STATUS_INTERNAL_ERROR                ((NTSTATUS)0xC00000E5L)
@@ -207,21 +211,29 @@ typedef struct _STRING {
 #define STATUS_INVALID_INFO_CLASS            ((NTSTATUS)0xC0000003L)
 #define STATUS_INVALID_NETWORK_RESPONSE      ((NTSTATUS)0xC00000C3L)
 #define STATUS_INVALID_PARAMETER             ((NTSTATUS)0xC000000DL)
+#define STATUS_INVALID_PARAMETER_1           ((NTSTATUS)0xC00000EFL)
+#define STATUS_INVALID_PARAMETER_2           ((NTSTATUS)0xC00000F0L)
+#define STATUS_INVALID_PARAMETER_3           ((NTSTATUS)0xC00000F1L)
+#define STATUS_INVALID_PARAMETER_4           ((NTSTATUS)0xC00000F2L)
 #define STATUS_INVALID_PARAMETER_MIX         ((NTSTATUS)0xC0000030L)
+#define STATUS_IO_DEVICE_ERROR               ((NTSTATUS)0xC0000185L)
 #define STATUS_IO_TIMEOUT                    ((NTSTATUS)0xC00000B5L)
 #define STATUS_LOCAL_DISCONNECT              ((NTSTATUS)0xC000013BL)
 #define STATUS_MORE_PROCESSING_REQUIRED      ((NTSTATUS)0xC0000016L)
 #define STATUS_NETWORK_BUSY                  ((NTSTATUS)0xC00000BFL)
 #define STATUS_NETWORK_UNREACHABLE           ((NTSTATUS)0xC000023CL)
+#define STATUS_NOT_A_DIRECTORY               ((NTSTATUS)0xC0000103L)
 #define STATUS_NOT_FOUND                     ((NTSTATUS)0xC0000225L)
 #define STATUS_NOT_IMPLEMENTED               ((NTSTATUS)0xC0000002L)
 #define STATUS_NOT_SUPPORTED                 ((NTSTATUS)0xC00000BBL)
 #define STATUS_NO_DATA_DETECTED              ((NTSTATUS)0x80000022L)
 #define STATUS_NO_MEMORY                     ((NTSTATUS)0xC0000017L)
 #define STATUS_NO_SUCH_DEVICE                ((NTSTATUS)0xC000000EL)
+#define STATUS_NO_SUCH_FILE                  ((NTSTATUS)0xC000000FL)
 #define STATUS_OBJECT_NAME_INVALID           ((NTSTATUS)0xC0000033L)
 #define STATUS_OBJECT_NAME_NOT_FOUND         ((NTSTATUS)0xC0000034L)
 #define STATUS_OBJECT_PATH_NOT_FOUND         ((NTSTATUS)0xC000003AL)
+#define STATUS_OBJECT_PATH_SYNTAX_BAD        ((NTSTATUS)0xC000003BL)
 #define STATUS_OBJECT_TYPE_MISMATCH          ((NTSTATUS)0xC0000024L)
 #define STATUS_PENDING                       ((NTSTATUS)0x00000103L)
 #define STATUS_PIPE_DISCONNECTED             ((NTSTATUS)0xC00000B0L)
@@ -230,11 +242,13 @@ typedef struct _STRING {
 #define STATUS_REMOTE_DISCONNECT             ((NTSTATUS)0xC000013CL)
 #define STATUS_REQUEST_ABORTED               ((NTSTATUS)0xC0000240L)
 #define STATUS_SHARING_VIOLATION             ((NTSTATUS)0xC0000043L)
+#define STATUS_STACK_OVERFLOW                ((NTSTATUS)0xC00000FDL)
 #define STATUS_SUCCESS                       ((NTSTATUS)0x00000000L)
 #define STATUS_TIMEOUT                       ((NTSTATUS)0x00000102L)
 #define STATUS_TOO_MANY_ADDRESSES            ((NTSTATUS)0xC0000209L)
 #define STATUS_TOO_MANY_OPENED_FILES         ((NTSTATUS)0xC000011FL)
 #define STATUS_TRANSACTION_ABORTED           ((NTSTATUS)0xC000020FL)
+#define STATUS_UNEXPECTED_IO_ERROR           ((NTSTATUS)0xC00000E9L)
 #define STATUS_UNSUCCESSFUL                  ((NTSTATUS)0xC0000001L)
 #define STATUS_USER_APC                      ((NTSTATUS)0x000000C0L)
 #define STATUS_WAIT_0                        ((NTSTATUS)0x00000000L)
@@ -575,8 +589,22 @@ typedef struct _OBJECT_ATTRIBUTES {
         (p)->SecurityQualityOfService = NULL;                                                      \
     } while (0)
 
+#define DELETE 0x00010000L
+#define READ_CONTROL 0x00020000L
+#define WRITE_DAC 0x00040000L
+#define WRITE_OWNER 0x00080000L
 #define SYNCHRONIZE 0x00100000L
 #define STANDARD_RIGHTS_REQUIRED 0x000F0000L
+#define STANDARD_RIGHTS_READ READ_CONTROL
+#define STANDARD_RIGHTS_WRITE READ_CONTROL
+#define STANDARD_RIGHTS_EXECUTE READ_CONTROL
+#define STANDARD_RIGHTS_ALL 0x001F0000L
+#define ACCESS_SYSTEM_SECURITY 0x01000000L
+#define MAXIMUM_ALLOWED 0x02000000L
+#define GENERIC_READ 0x80000000L
+#define GENERIC_WRITE 0x40000000L
+#define GENERIC_EXECUTE 0x20000000L
+#define GENERIC_ALL 0x10000000L
 #define THREAD_ALL_ACCESS (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0xFFFF)
 #define KEY_QUERY_VALUE 0x0001
 #define KEY_ENUMERATE_SUB_KEYS 0x0008
@@ -604,7 +632,7 @@ PETHREAD PsGetCurrentThread(void);
 HANDLE PsGetCurrentThreadId(void);
 HANDLE PsGetCurrentProcessId(void);
 BOOLEAN PsIsSystemThread(PETHREAD thread);
-/* Threads and registry keys are the objects the shim's handles name. */
+/* Threads, registry keys and files are the objects the shim's handles name. */
 NTSTATUS ObReferenceObjectByHandle(HANDLE handle, ACCESS_MASK desired_access,
                                    POBJECT_TYPE object_type, KPROCESSOR_MODE access_mode,
                                    PVOID *object, POBJECT_HANDLE_INFORMATION handle_information);
@@ -613,6 +641,31 @@ NTSTATUS ObReferenceObjectByHandle(HANDLE handle, ACCESS_MASK desired_access,
 LONG_PTR ObfReferenceObject(PVOID object);
 LONG_PTR ObfDereferenceObject(PVOID object);
 NTSTATUS ZwClose(HANDLE handle);
+
+/* ---- kernel stacks ---- */
+#define KERNEL_STACK_SIZE 0x6000
+#define KERNEL_LARGE_STACK_SIZE 0xF000
+#define KERNEL_LARGE_STACK_COMMIT KERNEL_STACK_SIZE
+#define MAXIMUM_EXPANSION_SIZE (KERNEL_LARGE_STACK_SIZE - (PAGE_SIZE / 2))
+/* The calling thread's stack: [*low_limit, *high_limit) (any IRQL). The
+ * shim's stacks are the host threads' (pthread_getattr_np): megabytes, not
+ * Windows' KERNEL_STACK_SIZE. */
+void IoGetStackLimits(PULONG_PTR low_limit, PULONG_PTR high_limit);
+/* Bytes left below the caller's frame on the calling thread's stack (any
+ * IRQL); an inline function in the WDK, a function here. */
+ULONG_PTR IoGetRemainingStackSize(void);
+typedef VOID EXPAND_STACK_CALLOUT(PVOID parameter);
+typedef EXPAND_STACK_CALLOUT *PEXPAND_STACK_CALLOUT;
+/* Calls callout(parameter) with at least size bytes of stack, at the
+ * caller's IRQL, which must be <= APC_LEVEL (the Ex variant's is
+ * DISPATCH_LEVEL), and which the callout must return at; STATUS_SUCCESS
+ * once it has returned. STATUS_INVALID_PARAMETER_3 (callout not called) if
+ * size > MAXIMUM_EXPANSION_SIZE; STATUS_NO_MEMORY (not called) for the
+ * fault "stack.expand" or when the host stack has less than size bytes
+ * left. The shim runs the callout on the calling thread's own stack (host
+ * stacks are megabytes: no segment is needed); PsTerminateSystemThread in
+ * the callout is a violation (a bugcheck on Windows). */
+NTSTATUS KeExpandKernelStackAndCallout(PEXPAND_STACK_CALLOUT callout, PVOID parameter, SIZE_T size);
 
 /* ---- registry (in-memory; tests fill it through kshim.h) ---- */
 typedef enum _KEY_VALUE_INFORMATION_CLASS {
@@ -846,6 +899,190 @@ static inline void IoSetCompletionRoutine(PIRP irp, PIO_COMPLETION_ROUTINE routi
     if (on_cancel)
         sl->Control |= SL_INVOKE_ON_CANCEL;
 }
+
+/* ---- files (read-only; hostbed/kshim/file.c) ----
+ * NT names map to Linux paths as under Wine: "\??\Z:\dir\file" and
+ * "\DosDevices\Z:\dir\file" are /dir/file; drive C: is the directory in
+ * the environment's KSHIM_DRIVE_C (read at each open), or absent. Any other
+ * form (other drives, \Device\..., relative names) is
+ * STATUS_OBJECT_PATH_NOT_FOUND; empty, "." and ".." components and the
+ * characters / : * ? " < > | are STATUS_OBJECT_NAME_INVALID. Names are
+ * matched with the Linux file system's case (Wine ignores case). */
+#define FILE_READ_DATA 0x0001
+#define FILE_LIST_DIRECTORY 0x0001
+#define FILE_WRITE_DATA 0x0002
+#define FILE_ADD_FILE 0x0002
+#define FILE_APPEND_DATA 0x0004
+#define FILE_ADD_SUBDIRECTORY 0x0004
+#define FILE_READ_EA 0x0008
+#define FILE_WRITE_EA 0x0010
+#define FILE_EXECUTE 0x0020
+#define FILE_TRAVERSE 0x0020
+#define FILE_DELETE_CHILD 0x0040
+#define FILE_READ_ATTRIBUTES 0x0080
+#define FILE_WRITE_ATTRIBUTES 0x0100
+#define FILE_ALL_ACCESS (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x1FF)
+#define FILE_GENERIC_READ                                                                          \
+    (STANDARD_RIGHTS_READ | FILE_READ_DATA | FILE_READ_ATTRIBUTES | FILE_READ_EA | SYNCHRONIZE)
+#define FILE_GENERIC_WRITE                                                                         \
+    (STANDARD_RIGHTS_WRITE | FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES | FILE_WRITE_EA |             \
+     FILE_APPEND_DATA | SYNCHRONIZE)
+#define FILE_GENERIC_EXECUTE                                                                       \
+    (STANDARD_RIGHTS_EXECUTE | FILE_READ_ATTRIBUTES | FILE_EXECUTE | SYNCHRONIZE)
+
+#define FILE_SHARE_READ 0x00000001
+#define FILE_SHARE_WRITE 0x00000002
+#define FILE_SHARE_DELETE 0x00000004
+#define FILE_SHARE_VALID_FLAGS 0x00000007
+
+#define FILE_ATTRIBUTE_READONLY 0x00000001
+#define FILE_ATTRIBUTE_HIDDEN 0x00000002
+#define FILE_ATTRIBUTE_SYSTEM 0x00000004
+#define FILE_ATTRIBUTE_DIRECTORY 0x00000010
+#define FILE_ATTRIBUTE_ARCHIVE 0x00000020
+#define FILE_ATTRIBUTE_NORMAL 0x00000080
+
+/* CreateDisposition */
+#define FILE_SUPERSEDE 0x00000000
+#define FILE_OPEN 0x00000001
+#define FILE_CREATE 0x00000002
+#define FILE_OPEN_IF 0x00000003
+#define FILE_OVERWRITE 0x00000004
+#define FILE_OVERWRITE_IF 0x00000005
+#define FILE_MAXIMUM_DISPOSITION 0x00000005
+
+/* CreateOptions */
+#define FILE_DIRECTORY_FILE 0x00000001
+#define FILE_WRITE_THROUGH 0x00000002
+#define FILE_SEQUENTIAL_ONLY 0x00000004
+#define FILE_NO_INTERMEDIATE_BUFFERING 0x00000008
+#define FILE_SYNCHRONOUS_IO_ALERT 0x00000010
+#define FILE_SYNCHRONOUS_IO_NONALERT 0x00000020
+#define FILE_NON_DIRECTORY_FILE 0x00000040
+#define FILE_CREATE_TREE_CONNECTION 0x00000080
+#define FILE_COMPLETE_IF_OPLOCKED 0x00000100
+#define FILE_NO_EA_KNOWLEDGE 0x00000200
+#define FILE_OPEN_REMOTE_INSTANCE 0x00000400
+#define FILE_RANDOM_ACCESS 0x00000800
+#define FILE_DELETE_ON_CLOSE 0x00001000
+#define FILE_OPEN_BY_FILE_ID 0x00002000
+#define FILE_OPEN_FOR_BACKUP_INTENT 0x00004000
+#define FILE_NO_COMPRESSION 0x00008000
+#define FILE_RESERVE_OPFILTER 0x00100000
+#define FILE_OPEN_REPARSE_POINT 0x00200000
+#define FILE_OPEN_NO_RECALL 0x00400000
+#define FILE_OPEN_FOR_FREE_SPACE_QUERY 0x00800000
+#define FILE_VALID_OPTION_FLAGS 0x00ffffff
+
+/* IoStatusBlock->Information of a create */
+#define FILE_SUPERSEDED 0x00000000
+#define FILE_OPENED 0x00000001
+#define FILE_CREATED 0x00000002
+#define FILE_OVERWRITTEN 0x00000003
+#define FILE_EXISTS 0x00000004
+#define FILE_DOES_NOT_EXIST 0x00000005
+
+/* ByteOffset->LowPart (HighPart -1): the file's current position. */
+#define FILE_USE_FILE_POINTER_POSITION 0xfffffffe
+#define FILE_WRITE_TO_END_OF_FILE 0xffffffff
+
+typedef VOID(NTAPI *PIO_APC_ROUTINE)(PVOID apc_context, PIO_STATUS_BLOCK io_status_block,
+                                     ULONG reserved);
+
+typedef enum _FILE_INFORMATION_CLASS {
+    FileDirectoryInformation = 1,
+    FileFullDirectoryInformation = 2,
+    FileBothDirectoryInformation = 3,
+    FileBasicInformation = 4,
+    FileStandardInformation = 5,
+    FileInternalInformation = 6,
+    FileEaInformation = 7,
+    FileAccessInformation = 8,
+    FileNameInformation = 9,
+    FileRenameInformation = 10,
+    FileLinkInformation = 11,
+    FileNamesInformation = 12,
+    FileDispositionInformation = 13,
+    FilePositionInformation = 14,
+    FileFullEaInformation = 15,
+    FileModeInformation = 16,
+    FileAlignmentInformation = 17,
+    FileAllInformation = 18,
+    FileAllocationInformation = 19,
+    FileEndOfFileInformation = 20,
+} FILE_INFORMATION_CLASS;
+typedef FILE_INFORMATION_CLASS *PFILE_INFORMATION_CLASS;
+
+typedef struct _FILE_STANDARD_INFORMATION {
+    LARGE_INTEGER AllocationSize;
+    LARGE_INTEGER EndOfFile;
+    ULONG NumberOfLinks;
+    BOOLEAN DeletePending;
+    BOOLEAN Directory;
+} FILE_STANDARD_INFORMATION, *PFILE_STANDARD_INFORMATION;
+
+typedef struct _FILE_POSITION_INFORMATION {
+    LARGE_INTEGER CurrentByteOffset;
+} FILE_POSITION_INFORMATION, *PFILE_POSITION_INFORMATION;
+
+/*
+ * ZwCreateFile: PASSIVE_LEVEL; absolute names only (RootDirectory NULL).
+ * The shim opens existing regular files for reading, synchronously:
+ *  - create_disposition FILE_OPEN; the others (which may write) are
+ *    STATUS_ACCESS_DENIED, as is any write, delete or security right in
+ *    desired_access (the file system is read-only to drivers);
+ *  - create_options FILE_SYNCHRONOUS_IO_NONALERT or _ALERT (with SYNCHRONIZE
+ *    in desired_access, else STATUS_INVALID_PARAMETER, as documented),
+ *    optionally FILE_NON_DIRECTORY_FILE, FILE_SEQUENTIAL_ONLY,
+ *    FILE_RANDOM_ACCESS, FILE_WRITE_THROUGH, FILE_COMPLETE_IF_OPLOCKED,
+ *    FILE_NO_EA_KNOWLEDGE, FILE_OPEN_FOR_BACKUP_INTENT; asynchronous
+ *    handles, FILE_DIRECTORY_FILE and the other options are
+ *    STATUS_NOT_SUPPORTED, as are extended attributes (ea_buffer);
+ *  - allocation_size, file_attributes and share_access are not used (share
+ *    bits beyond FILE_SHARE_VALID_FLAGS: STATUS_INVALID_PARAMETER).
+ * A missing file is STATUS_OBJECT_NAME_NOT_FOUND, a missing directory on
+ * the way STATUS_OBJECT_PATH_NOT_FOUND, a directory STATUS_FILE_IS_A_DIRECTORY
+ * with FILE_NON_DIRECTORY_FILE (STATUS_NOT_SUPPORTED without: the shim has no
+ * directory handles), another non-regular file STATUS_NOT_SUPPORTED, an
+ * unreadable one STATUS_ACCESS_DENIED; the fault "file.open" is
+ * STATUS_INSUFFICIENT_RESOURCES. On success *io_status_block is
+ * {STATUS_SUCCESS, FILE_OPENED}; on failure it is not written. The handle
+ * counts as an open handle until ZwClose.
+ */
+NTSTATUS ZwCreateFile(PHANDLE file_handle, ACCESS_MASK desired_access,
+                      POBJECT_ATTRIBUTES object_attributes, PIO_STATUS_BLOCK io_status_block,
+                      PLARGE_INTEGER allocation_size, ULONG file_attributes, ULONG share_access,
+                      ULONG create_disposition, ULONG create_options, PVOID ea_buffer,
+                      ULONG ea_length);
+/*
+ * ZwReadFile: PASSIVE_LEVEL; synchronous (the shim's handles are). event,
+ * apc_routine and apc_context must be NULL (a violation otherwise: reserved
+ * for drivers; the shim has no events on reads); key is not used.
+ * byte_offset NULL, or {LowPart FILE_USE_FILE_POINTER_POSITION, HighPart
+ * -1}, reads at the current position; every read moves it to its end.
+ * Reads what there is up to length: STATUS_SUCCESS with Information bytes
+ * (fewer than length only at the end of the file), STATUS_END_OF_FILE
+ * (Information 0) at or after the end, STATUS_SUCCESS with 0 bytes when
+ * length is 0. STATUS_ACCESS_DENIED without FILE_READ_DATA access,
+ * STATUS_INVALID_PARAMETER for a negative offset, STATUS_INVALID_HANDLE,
+ * STATUS_OBJECT_TYPE_MISMATCH for a handle that is not a file's;
+ * STATUS_UNEXPECTED_IO_ERROR for the fault "file.read" (and a failing
+ * read(2)). *io_status_block is written for success and STATUS_END_OF_FILE.
+ */
+NTSTATUS ZwReadFile(HANDLE file_handle, HANDLE event, PIO_APC_ROUTINE apc_routine,
+                    PVOID apc_context, PIO_STATUS_BLOCK io_status_block, PVOID buffer, ULONG length,
+                    PLARGE_INTEGER byte_offset, PULONG key);
+/*
+ * ZwQueryInformationFile: PASSIVE_LEVEL; FileStandardInformation
+ * (AllocationSize from the blocks allocated, EndOfFile the size,
+ * NumberOfLinks, DeletePending and Directory FALSE) and
+ * FilePositionInformation; other classes are STATUS_INVALID_INFO_CLASS, a
+ * length below the class's structure STATUS_INFO_LENGTH_MISMATCH. On
+ * success Information is the structure's size.
+ */
+NTSTATUS ZwQueryInformationFile(HANDLE file_handle, PIO_STATUS_BLOCK io_status_block,
+                                PVOID file_information, ULONG length,
+                                FILE_INFORMATION_CLASS file_information_class);
 
 #ifdef __cplusplus
 }

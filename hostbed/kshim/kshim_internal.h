@@ -34,7 +34,7 @@ void kshim_lazy_init(void);
 ULONG_PTR kshim_thread_id(void);
 
 /* ---- objects named by handles (thread.c) ---- */
-enum kshim_object_kind { KSHIM_KIND_THREAD = 1, KSHIM_KIND_KEY = 2 };
+enum kshim_object_kind { KSHIM_KIND_THREAD = 1, KSHIM_KIND_KEY = 2, KSHIM_KIND_FILE = 3 };
 struct kshim_object {
     /* First, so that a thread object is also a dispatcher object. */
     DISPATCHER_HEADER Header;
@@ -55,6 +55,10 @@ struct _KTHREAD {
     PKSTART_ROUTINE start;
     PVOID context;
 };
+
+/* ---- stacks (stack.c) ---- */
+/* TRUE while the calling thread runs a KeExpandKernelStackAndCallout callout. */
+BOOLEAN kshim_stack_in_callout(void);
 
 /* ---- dispatcher (dispatcher.c) ---- */
 /* The one lock of every dispatcher object's state, and the condition that

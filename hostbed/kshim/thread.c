@@ -350,6 +350,11 @@ NTSTATUS PsTerminateSystemThread(NTSTATUS exit_status)
     (void)exit_status;
     if (t == NULL || !t->system)
         return STATUS_INVALID_PARAMETER;
+    /* KeExpandKernelStackAndCallout (ntddk.h): "PsTerminateSystemThread checks
+     * whether the ExpandedStackCall routine is still active and, if it is,
+     * issues a bug check." */
+    if (kshim_stack_in_callout())
+        kshim_violation("PsTerminateSystemThread inside a KeExpandKernelStackAndCallout callout");
     system_thread_end(t);
     pthread_exit(NULL);
 }

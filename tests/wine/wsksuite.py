@@ -1450,6 +1450,13 @@ def case_https_get(c):
     tlscases.case_https_get(c, Proc, Failure, http_get_run, http_get_result)
 
 
+def case_tls_echo(c):
+    """examples/tls-echo (a TLS echo server) with s_client, Python's ssl and
+    curl: tests/wine/tlscases.py."""
+    import tlscases
+    tlscases.case_tls_echo(c, Proc, Failure, free_port)
+
+
 class Entry:
     """A case of CASES: its function, ctest's TIMEOUT for it (s; the case's
     own --time-limit is 30 s less), the beds ctest runs it on, and the ctest
@@ -1507,6 +1514,9 @@ CASES = {
     # http-get over HTTPS from nginx (50 MiB, pins).
     "tls-client": Entry(case_tls_client, 240),
     "https-get": Entry(case_https_get, 300),
+    # examples/tls-echo: s_client, pyclient 4 x 4 MiB, curl, a non-TLS client,
+    # an EC certificate, unload with connections open.
+    "tls-echo": Entry(case_tls_echo, 240),
 }
 
 
