@@ -57,7 +57,7 @@ static DECLSPEC_NOINLINE void paint(ULONG_PTR top, size_t n)
 }
 
 /* Bytes below top that something wrote since paint(top, n). */
-static size_t painted_used(ULONG_PTR top, size_t n)
+static DECLSPEC_NOINLINE size_t painted_used(ULONG_PTR top, size_t n)
 {
     volatile unsigned char *p = (volatile unsigned char *)top;
     size_t i = n;
