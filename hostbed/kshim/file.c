@@ -119,7 +119,7 @@ static char *linux_path(const char *name, NTSTATUS *status)
     memcpy(path, root, root_len);
     at = root_len;
     for (const char *c = rest; *c != '\0'; c++)
-        path[at++] = *c == '\\' ? '/' : *c;
+        path[at++] = (char)(*c == '\\' ? '/' : *c);
     path[at] = '\0';
     *status = STATUS_SUCCESS;
     return path;

@@ -69,8 +69,7 @@
 
 #include <ntddk.h>
 
-#include "errno.h"
-#include "sal.h"
+#include "../wsksock.h" /* ks_ssize_t, the errno values, SAL */
 
 #ifdef __cplusplus
 extern "C" {
