@@ -8,6 +8,8 @@
  */
 #include "ks_tls.h"
 
+#include <string.h>
+
 #include "../ks_kernel.h"
 
 /* A growing byte buffer the decoders write into (fixed capacity: DER is
@@ -114,16 +116,6 @@ static int each_object(const void *data, size_t len, object_fn *fn, void *ctx)
     ks__tls_free(der);
     ks__tls_free(ps);
     return result;
-}
-
-static BOOLEAN is_name(const char *name, const char *want)
-{
-    size_t i = 0;
-    for (; name[i] != '\0' && want[i] != '\0'; i++) {
-        if (name[i] != want[i])
-            return FALSE;
-    }
-    return name[i] == want[i];
 }
 
 static int check_config(const struct ks_tls_config *cfg, int role)
@@ -253,7 +245,8 @@ out:
 
 static int anchor_object(void *ctx, const char *name, const unsigned char *der, size_t len)
 {
-    if (name != NULL && !is_name(name, "CERTIFICATE") && !is_name(name, "TRUSTED CERTIFICATE"))
+    if (name != NULL && strcmp(name, "CERTIFICATE") != 0 &&
+        strcmp(name, "TRUSTED CERTIFICATE") != 0)
         return 0;
     return add_anchor(ctx, der, len);
 }
@@ -393,12 +386,12 @@ static int cert_object(void *ctx, const char *name, const unsigned char *der, si
 {
     struct cert_collect *cc = ctx;
     if (cc->want_certs) {
-        if (name == NULL || is_name(name, "CERTIFICATE"))
+        if (name == NULL || strcmp(name, "CERTIFICATE") == 0)
             return add_chain_cert(cc->cfg, der, len);
         return 0;
     }
-    if (name == NULL || is_name(name, "RSA PRIVATE KEY") || is_name(name, "EC PRIVATE KEY") ||
-        is_name(name, "PRIVATE KEY"))
+    if (name == NULL || strcmp(name, "RSA PRIVATE KEY") == 0 ||
+        strcmp(name, "EC PRIVATE KEY") == 0 || strcmp(name, "PRIVATE KEY") == 0)
         return add_key(cc->cfg, der, len);
     return 0;
 }

@@ -326,11 +326,12 @@ static void leave(struct ks_tls *t)
 
 /* ---- sessions ---- */
 
-/* Cipher suites, best first: forward secrecy only on the server; ChaCha20
- * first because this build uses BearSSL's portable constant-time code (no
- * AES-NI: nothing here touches SIMD registers), where ChaCha20-Poly1305 is
- * the fastest. The client also offers static-RSA suites for old servers. */
-static const uint16_t server_suites[] = {
+/* Cipher suites, best first: ChaCha20 first because this build uses
+ * BearSSL's portable constant-time code (no AES-NI: nothing here touches
+ * SIMD registers), where ChaCha20-Poly1305 is the fastest. The server
+ * takes the first KS_TLS_ECDHE_SUITES (forward secrecy only); the client
+ * also offers the static-RSA suites after them, for old servers. */
+static const uint16_t suites[] = {
     BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
     BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -345,27 +346,13 @@ static const uint16_t server_suites[] = {
     BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
     BR_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
     BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
-};
-static const uint16_t client_suites[] = {
-    BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-    BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-    BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-    BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-    BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-    BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-    BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
-    BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
-    BR_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384,
-    BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,
-    BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
-    BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
-    BR_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
-    BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+    /* static RSA: client only */
     BR_TLS_RSA_WITH_AES_128_GCM_SHA256,
     BR_TLS_RSA_WITH_AES_256_GCM_SHA384,
     BR_TLS_RSA_WITH_AES_128_CBC_SHA256,
     BR_TLS_RSA_WITH_AES_128_CBC_SHA,
 };
+#define KS_TLS_ECDHE_SUITES 14
 
 static size_t name_length(const char *s, size_t max)
 {
@@ -392,7 +379,7 @@ static int engine_setup(struct ks_tls *t, const char *server_name)
             t->pin.cfg = cfg;
             br_ssl_engine_set_x509(eng, &t->pin.vtable);
         }
-        br_ssl_engine_set_suites(eng, client_suites, ARRAYSIZE(client_suites));
+        br_ssl_engine_set_suites(eng, suites, ARRAYSIZE(suites));
     } else if (cfg->key_type == BR_KEYTYPE_RSA) {
         br_ssl_server_init_full_rsa(&t->u.server, cfg->chain, cfg->chain_len, &cfg->rsa);
         eng = &t->u.server.eng;
@@ -402,7 +389,7 @@ static int engine_setup(struct ks_tls *t, const char *server_name)
         eng = &t->u.server.eng;
     }
     if (t->role == KS_TLS_SERVER) {
-        br_ssl_engine_set_suites(eng, server_suites, ARRAYSIZE(server_suites));
+        br_ssl_engine_set_suites(eng, suites, KS_TLS_ECDHE_SUITES);
         br_ssl_engine_add_flags(eng, BR_OPT_ENFORCE_SERVER_PREFERENCES);
     }
     br_ssl_engine_add_flags(eng, BR_OPT_NO_RENEGOTIATION);

@@ -55,6 +55,14 @@ static int certs(void)
     return 1;
 }
 
+/* certs(), a failed check when they could not be made. */
+static int have_certs(void)
+{
+    int ok = certs();
+    HT_CHECK(ok, "certificates (tlspeer.py certs)", 0);
+    return ok;
+}
+
 static void remove_certs(void)
 {
     if (cert_dir[0] != '\0' && !keep_certs) {
@@ -231,8 +239,8 @@ static int connect_tls(struct srv *s, struct ks_tls_config *cfg, const char *nam
 
 static void t_config_errors(void)
 {
-    if (!certs())
-        HT_CHECK(0, "certificates (tlspeer.py certs)", 0);
+    if (!have_certs())
+        return;
     struct ks_tls_config *c = NULL, *s = NULL;
     HT_EQ(ks_tls_config_new(3, 0, &c), -EINVAL, "bad role");
     HT_EQ(ks_tls_config_new(KS_TLS_CLIENT, 0x80, &c), -EINVAL, "bad flags");
@@ -278,10 +286,8 @@ static void t_config_errors(void)
 /* Handshake with chain/key, 1 MiB echoed with MSG_WAITALL, info, close. */
 static void echo_with(const char *chain, const char *key, const char *want_cipher_part)
 {
-    if (!certs()) {
-        HT_CHECK(0, "certificates", 0);
+    if (!have_certs())
         return;
-    }
     struct srv s;
     if (!srv_start(&s, SRV_ECHO, chain, key))
         return;
@@ -336,10 +342,8 @@ static void t_echo_chain(void)
 static void refuse(const char *chain, const char *key, const char *anchors, const char *name,
                    const unsigned char *pin, int want)
 {
-    if (!certs()) {
-        HT_CHECK(0, "certificates", 0);
+    if (!have_certs())
         return;
-    }
     struct srv s;
     if (!srv_start(&s, SRV_ECHO, chain, key))
         return;
@@ -408,10 +412,8 @@ static int read_pin(const char *file, unsigned char pin[32])
 
 static void t_pins(void)
 {
-    if (!certs()) {
-        HT_CHECK(0, "certificates", 0);
+    if (!have_certs())
         return;
-    }
     unsigned char pin[32];
     HT_CHECK(read_pin("server.pem", pin), "pin of server.pem in pins.txt", 0);
     refuse("server.pem", "server.key", "ca.pem", "localhost", pin, 0);
@@ -421,10 +423,8 @@ static void t_pins(void)
 
 static void t_bad_peers(void)
 {
-    if (!certs()) {
-        HT_CHECK(0, "certificates", 0);
+    if (!have_certs())
         return;
-    }
     struct ks_tls_config *cfg = client_config("ca.pem");
     const struct {
         enum srv_mode mode;
@@ -462,10 +462,8 @@ static void t_bad_peers(void)
 
 static void t_bad_args(void)
 {
-    if (!certs()) {
-        HT_CHECK(0, "certificates", 0);
+    if (!have_certs())
         return;
-    }
     struct ks_tls_config *cfg = client_config("ca.pem"), *empty = NULL;
     struct ks_tls *t = (struct ks_tls *)1;
     HT_EQ(ks_tls_client(1, NULL, "x", &t), -EFAULT, "cfg NULL");
@@ -490,10 +488,8 @@ static void t_bad_args(void)
 /* Non-blocking client: -EINPROGRESS, then ks_poll on ks_tls_want. */
 static void t_nonblocking(void)
 {
-    if (!certs()) {
-        HT_CHECK(0, "certificates", 0);
+    if (!have_certs())
         return;
-    }
     struct srv s;
     if (!srv_start(&s, SRV_ECHO, "server.pem", "server.key"))
         return;
@@ -562,10 +558,8 @@ static void recv_waiter(void *arg)
 /* SO_RCVTIMEO, -EBUSY, and ks_tls_close while a receive waits. */
 static void t_timeout_busy_close(void)
 {
-    if (!certs()) {
-        HT_CHECK(0, "certificates", 0);
+    if (!have_certs())
         return;
-    }
     struct srv s;
     if (!srv_start(&s, SRV_SILENT_TLS, "server.pem", "server.key"))
         return;
@@ -611,10 +605,8 @@ static void t_timeout_busy_close(void)
  */
 static void t_fault_scenario(void)
 {
-    if (!certs()) {
-        HT_CHECK(0, "certificates", 0);
+    if (!have_certs())
         return;
-    }
     int clean = getenv("KSHIM_FAULT") == NULL;
     tolerant = !clean;
     struct srv s;
