@@ -1,6 +1,7 @@
 /*
- * ks_params.c - read REG_SZ / REG_DWORD driver parameters from
- * <RegistryPath>\Parameters (see include/wsksock/params.h).
+ * ks_params.c - read driver parameters (REG_SZ, REG_DWORD; REG_BINARY and
+ * REG_MULTI_SZ as bytes) from <RegistryPath>\Parameters (see
+ * include/wsksock/params.h).
  */
 #include "ks_kernel.h"
 #include "ks_utf.h"
@@ -172,6 +173,104 @@ int ks_param_get(const UNICODE_STRING *registry_path, const char *name, char *bu
         ret = reg_sz_to_utf8((const WCHAR *)kv->Data, kv->DataLength / sizeof(WCHAR), buf, size);
     params_free(kv);
     return ret;
+}
+
+/*
+ * Appends the UTF-16 text src[0..units) as UTF-8 at buf + *pos (measures
+ * only when buf is NULL), leaving room for a NUL after it. 0, -EMSGSIZE or
+ * -EINVAL (invalid UTF-16).
+ */
+static int append_utf8(const WCHAR *src, size_t units, char *buf, size_t size, size_t *pos)
+{
+    long n;
+    if (buf == NULL) {
+        n = ks__utf16_to_utf8(src, units, NULL, 0);
+    } else {
+        if (*pos >= size)
+            return -EMSGSIZE;
+        n = ks__utf16_to_utf8(src, units, buf + *pos, size - *pos);
+    }
+    if (n == -ENOBUFS)
+        return -EMSGSIZE;
+    if (n < 0)
+        return (int)n;
+    *pos += (size_t)n;
+    return 0;
+}
+
+/*
+ * A value's data as ks_param_get_bytes documents: REG_BINARY as is, text
+ * as UTF-8 (REG_MULTI_SZ: its strings joined by newlines). buf NULL:
+ * measures. Returns the length (without the NUL of text), or an error.
+ */
+static long value_bytes(const KEY_VALUE_PARTIAL_INFORMATION *kv, char *buf, size_t size)
+{
+    const WCHAR *w = (const WCHAR *)kv->Data;
+    size_t units = kv->DataLength / sizeof(WCHAR), pos = 0, i = 0;
+    int err = 0;
+
+    switch (kv->Type) {
+    case REG_BINARY:
+        if (buf != NULL) {
+            if (kv->DataLength > size)
+                return -EMSGSIZE;
+            RtlCopyMemory(buf, kv->Data, kv->DataLength);
+        }
+        return (long)kv->DataLength;
+    case REG_SZ:
+    case REG_EXPAND_SZ:
+        while (i < units && w[i] != 0)
+            i++;
+        err = append_utf8(w, i, buf, size, &pos);
+        break;
+    case REG_MULTI_SZ:
+        /* "one\0two\0\0": stops at the empty string or the data's end. */
+        while (err == 0 && i < units && w[i] != 0) {
+            size_t start = i;
+            while (i < units && w[i] != 0)
+                i++;
+            if (pos > 0) {
+                if (buf != NULL && pos + 1 >= size)
+                    err = -EMSGSIZE;
+                else if (buf != NULL)
+                    buf[pos] = '\n';
+                pos++;
+            }
+            if (err == 0)
+                err = append_utf8(w + start, i - start, buf, size, &pos);
+            i++; /* the string's NUL */
+        }
+        if (err == 0 && buf != NULL)
+            buf[pos] = '\0'; /* also for an empty list */
+        break;
+    default:
+        return -EINVAL;
+    }
+    if (err != 0)
+        return err;
+    return (long)pos;
+}
+
+int ks_param_get_bytes(const UNICODE_STRING *registry_path, const char *name, void *buf,
+                       size_t size)
+{
+    KEY_VALUE_PARTIAL_INFORMATION *kv;
+    long n;
+    int ret;
+
+    if (buf == NULL && size != 0)
+        return -EFAULT;
+    if (buf != NULL && size == 0)
+        return -EINVAL;
+    ret = query_value(registry_path, name, &kv);
+    if (ret)
+        return ret;
+    n = value_bytes(kv, (char *)buf, size);
+    if (n >= 0 && buf == NULL && kv->Type != REG_BINARY)
+        n++; /* the room a call needs: the text and its NUL */
+    params_free(kv);
+    /* At most KS_PARAMS_MAX_DATA * 3 / 2 + 1 (UTF-8 of 64 KiB of UTF-16). */
+    return (int)n;
 }
 
 static int is_blank(char c)

@@ -19,7 +19,9 @@
  * https:// URLs go through wsksock/tls.h (TLS 1.2, BearSSL): the server's
  * certificate chain must lead to a trust anchor from Parameters\TrustFile
  * (a PEM or DER file: "\??\C:\certs\ca.pem"; under Wine "Z:\tmp\ca.pem"
- * is /tmp/ca.pem), must be valid now and carry the URL's host name; with
+ * is /tmp/ca.pem) or Parameters\Trust (the anchors themselves: PEM text in
+ * a REG_SZ or REG_MULTI_SZ value, PEM or DER in a REG_BINARY one), must be
+ * valid now and carry the URL's host name; with
  * Parameters\Pin (64 hex digits: the SHA-256 of the server's certificate)
  * it must also be that certificate. A refusal prints its reason, e.g.
  * "http-get: failed: TLS: certificate expired or not yet valid (-13002)".
@@ -258,12 +260,12 @@ static int fetch_once(struct hg *h, struct http_response *resp, uint64_t *bytes)
         return err;
     if (h->url.secure) {
         if (h->tls_cfg == NULL)
-            err = -EACCES; /* no TrustFile: nothing to check the server against */
+            err = -EACCES; /* no anchor: nothing to check the server against */
         else
             err = ks_tls_client(s, h->tls_cfg, h->url.host, &h->tls);
         if (err != 0) {
             if (err == -EACCES)
-                DbgPrint("http-get: https needs Parameters\\TrustFile\n");
+                DbgPrint("http-get: https needs Parameters\\TrustFile or Trust\n");
             close_socket(s);
             return err;
         }
@@ -407,19 +409,26 @@ static int hex_value(char c)
     return -1;
 }
 
-/* Parameters TrustFile and Pin: the https configuration (none without a
- * TrustFile). 0, or an error (logged). */
+/* Parameters TrustFile, Trust and Pin: the https configuration (none
+ * without TrustFile or Trust). 0, or an error (logged). */
 static int load_tls(struct hg *h, PUNICODE_STRING registry_path)
 {
     int n = ks_param_get(registry_path, "TrustFile", h->location, sizeof(h->location));
-    if (n == -ENOENT)
+    int in_registry = ks_param_get_bytes(registry_path, "Trust", NULL, 0) != -ENOENT;
+    if (n == -ENOENT && !in_registry)
         return 0;
-    int err = n < 0 ? n : ks_tls_config_new(KS_TLS_CLIENT, 0, &h->tls_cfg);
-    if (err == 0) {
+    int err = n < 0 && n != -ENOENT ? n : ks_tls_config_new(KS_TLS_CLIENT, 0, &h->tls_cfg);
+    if (err == 0 && n >= 0) {
         n = ks_tls_config_add_trust_file(h->tls_cfg, h->location);
         err = n < 0 ? n : 0;
         if (err == 0)
             DbgPrint("http-get: %d trust anchor(s) from %s\n", n, h->location);
+    }
+    if (err == 0 && in_registry) {
+        n = ks_tls_config_add_trust_param(h->tls_cfg, registry_path, "Trust");
+        err = n < 0 ? n : 0;
+        if (err == 0)
+            DbgPrint("http-get: %d trust anchor(s) from Parameters\\Trust\n", n);
     }
     if (err == 0 && ks_param_get(registry_path, "Pin", h->line, sizeof(h->line)) >= 0) {
         unsigned char pin[32];
@@ -436,7 +445,7 @@ static int load_tls(struct hg *h, PUNICODE_STRING registry_path)
             err = ks_tls_config_add_pin(h->tls_cfg, pin);
     }
     if (err != 0)
-        DbgPrint("http-get: TrustFile/Pin: %s (%d)\n", ks_tls_strerror(err), err);
+        DbgPrint("http-get: TrustFile/Trust/Pin: %s (%d)\n", ks_tls_strerror(err), err);
     return err;
 }
 

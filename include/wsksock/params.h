@@ -77,6 +77,35 @@ _Success_(return >= 0) _Must_inspect_result_
 _IRQL_requires_max_(PASSIVE_LEVEL) int ks_param_get_int(_In_ const UNICODE_STRING *registry_path,
                                                         _In_z_ const char *name, int default_value);
 
+/*
+ * ks_param_get_bytes - read the value `name` of <registry_path>\Parameters
+ * as bytes: larger data such as a certificate (see
+ * ks_tls_config_add_trust_param in wsksock/tls.h).
+ *
+ * REG_BINARY:             the data as stored.
+ * REG_SZ, REG_EXPAND_SZ:  the text as UTF-8 (to its first NUL), then a NUL.
+ * REG_MULTI_SZ:           its strings as UTF-8 joined by '\n' (a PEM block
+ *                         entered line by line), then a NUL.
+ * Values hold at most 64 KiB.
+ *
+ * buf, size: receive the data; with buf NULL and size 0 nothing is copied
+ * and the call returns the size a buffer needs (text: with its NUL).
+ *
+ * Returns the number of bytes stored (without the NUL of text), or
+ *   -ENOENT   the Parameters key or the value does not exist;
+ *   -EMSGSIZE the data (and a text's NUL) do not fit in size bytes (buf
+ *             then holds a partial copy: do not use it);
+ *   -EINVAL   another type (REG_DWORD, ...), invalid UTF-16, a bad name
+ *             or registry_path, or buf with size 0;
+ *   -EFAULT   registry_path, its buffer or name is NULL, or buf is NULL
+ *             with a size;
+ *   -EPERM, -ENOMEM, -EIO as ks_param_get.
+ */
+_Success_(return >= 0) _Must_inspect_result_
+    _IRQL_requires_max_(PASSIVE_LEVEL) int ks_param_get_bytes(
+        _In_ const UNICODE_STRING *registry_path, _In_z_ const char *name,
+        _Out_writes_bytes_opt_(size) void *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

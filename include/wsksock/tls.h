@@ -147,6 +147,19 @@ _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_config_add_t
     _Inout_ struct ks_tls_config *cfg, _In_z_ const char *path);
 
 /*
+ * ks_tls_config_add_trust_param - ks_tls_config_add_trust with the value
+ * `name` of the driver's <registry_path>\Parameters key, read by
+ * ks_param_get_bytes (wsksock/params.h): PEM text in a REG_SZ or
+ * REG_MULTI_SZ value (one line per string), or PEM or DER bytes in a
+ * REG_BINARY value; at most 64 KiB. registry_path: DriverEntry's second
+ * argument. Errors also those of ks_param_get_bytes (-ENOENT: no such
+ * value; -EINVAL: another type; -EMSGSIZE: the value changed while read).
+ */
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_config_add_trust_param(
+    _Inout_ struct ks_tls_config *cfg, _In_ const UNICODE_STRING *registry_path,
+    _In_z_ const char *name);
+
+/*
  * ks_tls_config_add_pin - accept a server only if the SHA-256 of its end
  * certificate (the DER bytes, as `openssl x509 -outform der | sha256sum`)
  * is one of the pins. Pins add to path validation, they do not replace

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../ks_kernel.h"
+#include "wsksock/params.h"
 
 /* A growing byte buffer the decoders write into (fixed capacity: DER is
  * never longer than the PEM or DER it came from). */
@@ -284,6 +285,27 @@ int ks_tls_config_add_trust_file(struct ks_tls_config *cfg, const char *path)
     if (err != 0)
         return err;
     err = ks_tls_config_add_trust(cfg, data, len);
+    ks__tls_free(data);
+    return err;
+}
+
+int ks_tls_config_add_trust_param(struct ks_tls_config *cfg, const UNICODE_STRING *registry_path,
+                                  const char *name)
+{
+    int err = check_config(cfg, KS_TLS_CLIENT);
+    if (err != 0)
+        return err;
+    if (registry_path == NULL || name == NULL)
+        return -EFAULT;
+    /* Measure, then read: a value rewritten in between gives -EMSGSIZE. */
+    int need = ks_param_get_bytes(registry_path, name, NULL, 0);
+    if (need <= 0)
+        return need < 0 ? need : -KS_ETLS_DECODE;
+    unsigned char *data = ks__tls_alloc((size_t)need);
+    if (data == NULL)
+        return -ENOMEM;
+    int n = ks_param_get_bytes(registry_path, name, data, (size_t)need);
+    err = n < 0 ? n : ks_tls_config_add_trust(cfg, data, (size_t)n);
     ks__tls_free(data);
     return err;
 }

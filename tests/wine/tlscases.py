@@ -130,6 +130,21 @@ def case_https_get(c, Proc, Failure, http_get_run, http_get_result):
                          dict(trust, Pin=pins.get("ec-server.pem", "")))
         c.check(bool(w.grep(r"^http-get: failed: TLS: certificate matches no pin \(%d\)$" % PIN)),
                 "a wrong pin is refused")
+        # The anchor from the registry (Parameters\Trust, PEM text in a
+        # REG_SZ value) instead of a file.
+        with open(os.path.join(d, "ca.pem")) as f:
+            ca_text = f.read()
+        w = http_get_run(c, "https://localhost:%d/small.txt" % port,
+                         {"Trust": ca_text, "Timeout": 30000})
+        c.check(bool(w.grep(r"^http-get: 1 trust anchor\(s\) from Parameters\\Trust$")),
+                "one anchor from Parameters\\Trust")
+        http_get_result(c, w, "the anchor from the registry", 200, 15, small_sha, 0)
+        with open(os.path.join(d, "other-ca.pem")) as f:
+            other_text = f.read()
+        w = http_get_run(c, "https://localhost:%d/small.txt" % port,
+                         {"Trust": other_text, "Timeout": 30000})
+        c.check(bool(w.grep(r"^http-get: failed: .*\(%d\)$" % UNTRUSTED)),
+                "another CA in Parameters\\Trust: untrusted")
         w = http_get_run(c, "https://127.0.0.1:%d/small.txt" % port, trust)
         c.check(bool(w.grep(r"^http-get: failed: .*\(%d\)$" % NAME)),
                 "https://127.0.0.1/ with a certificate for localhost: wrong name")

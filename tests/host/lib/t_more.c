@@ -225,6 +225,60 @@ static void t_params(void)
     kshim_registry_clear();
 }
 
+/* ks_param_get_bytes: REG_BINARY as stored, text as UTF-8 with a NUL,
+ * REG_MULTI_SZ joined by newlines; the size query; -EMSGSIZE, -EINVAL,
+ * -EFAULT. */
+static void t_params_bytes(void)
+{
+    static const char key[] =
+        "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\tb\\Parameters";
+    static const WCHAR path[] = L"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\tb";
+    static const unsigned char bin[] = {0x30, 0x00, 0x82, 0xff, 0x00, 0x01};
+    static const WCHAR multi[] = {'a', 'b', 0, 0xe9, 0, 'c', 0, 0, 'x', 0};
+    static const WCHAR empty_multi[] = {0, 0};
+    static const WCHAR lone[] = {'a', 0, 0xdc00, 0, 0};
+    ULONG dword = 5;
+    UNICODE_STRING reg;
+    char buf[64];
+    RtlInitUnicodeString(&reg, path);
+    HT_EQ(kshim_registry_set(key, "Bin", REG_BINARY, bin, (ULONG)sizeof(bin)), 0, "set Bin");
+    HT_EQ(kshim_registry_set(key, "Text", REG_SZ, "pem\ntext", 8), 0, "set Text");
+    HT_EQ(
+        kshim_registry_set(key, "Multi", REG_MULTI_SZ | KSHIM_REG_RAW, multi, (ULONG)sizeof(multi)),
+        0, "set Multi");
+    HT_EQ(kshim_registry_set(key, "Empty", REG_MULTI_SZ | KSHIM_REG_RAW, empty_multi,
+                             (ULONG)sizeof(empty_multi)),
+          0, "set Empty");
+    HT_EQ(kshim_registry_set(key, "Lone", REG_MULTI_SZ | KSHIM_REG_RAW, lone, (ULONG)sizeof(lone)),
+          0, "set Lone");
+    HT_EQ(kshim_registry_set(key, "Dw", REG_DWORD, &dword, 4), 0, "set Dw");
+
+    HT_EQ(ks_param_get_bytes(&reg, "Bin", NULL, 0), (long long)sizeof(bin), "binary: its size");
+    HT_EQ(ks_param_get_bytes(&reg, "Bin", buf, sizeof(buf)), (long long)sizeof(bin), "binary");
+    HT_CHECK(memcmp(buf, bin, sizeof(bin)) == 0, "binary bytes as stored (NULs too)", 0);
+    HT_EQ(ks_param_get_bytes(&reg, "Bin", buf, sizeof(bin) - 1), -EMSGSIZE, "binary: no room");
+    HT_EQ(ks_param_get_bytes(&reg, "Text", NULL, 0), 9, "text: the room with its NUL");
+    HT_EQ(ks_param_get_bytes(&reg, "Text", buf, 9), 8, "text in exactly that room");
+    HT_CHECK(strcmp(buf, "pem\ntext") == 0, "text as UTF-8", 0);
+    HT_EQ(ks_param_get_bytes(&reg, "Text", buf, 8), -EMSGSIZE, "text: no room for the NUL");
+    /* "ab", U+00E9 (2 bytes in UTF-8), "c"; what follows "\0\0" is not read. */
+    HT_EQ(ks_param_get_bytes(&reg, "Multi", NULL, 0), 8, "multi: the room");
+    HT_EQ(ks_param_get_bytes(&reg, "Multi", buf, 8), 7, "multi");
+    HT_CHECK(strcmp(buf, "ab\n\xc3\xa9\nc") == 0, "multi: strings joined by newlines", 0);
+    HT_EQ(ks_param_get_bytes(&reg, "Multi", buf, 7), -EMSGSIZE, "multi: no room for the NUL");
+    HT_EQ(ks_param_get_bytes(&reg, "Multi", buf, 3), -EMSGSIZE, "multi: no room for a separator");
+    HT_EQ(ks_param_get_bytes(&reg, "Empty", buf, sizeof(buf)), 0, "an empty list");
+    HT_EQ(buf[0], 0, "an empty list is an empty string");
+    HT_EQ(ks_param_get_bytes(&reg, "Lone", buf, sizeof(buf)), -EINVAL, "an unpaired surrogate");
+    HT_EQ(ks_param_get_bytes(&reg, "Dw", buf, sizeof(buf)), -EINVAL, "REG_DWORD is not bytes");
+    HT_EQ(ks_param_get_bytes(&reg, "Missing", NULL, 0), -ENOENT, "no such value");
+    HT_EQ(ks_param_get_bytes(&reg, "Bin", NULL, 4), -EFAULT, "buf NULL with a size");
+    HT_EQ(ks_param_get_bytes(&reg, "Bin", buf, 0), -EINVAL, "buf with size 0");
+    HT_EQ(ks_param_get_bytes(NULL, "Bin", NULL, 0), -EFAULT, "registry_path NULL");
+    HT_EQ(ks_param_get_bytes(&reg, NULL, NULL, 0), -EFAULT, "name NULL");
+    kshim_registry_clear();
+}
+
 /* What an idle socket costs (issue 13: what it does not use yet is not
  * allocated): listening, connecting and accepted sockets hold their object
  * and no IRP (each direction gets one at its first request, the control
@@ -276,6 +330,7 @@ static void t_idle_memory(void)
 const struct ht_test more_tests[] = {
     {"idle-memory", t_idle_memory, ht_runs_modes},
     {"params", t_params, ht_runs_once},
+    {"params-bytes", t_params_bytes, ht_runs_once},
     {"compat-v6-udp", t_compat_v6_and_udp, ht_runs_modes},
     {"provider-late", t_provider_late, ht_runs_modes},
     {"provider-never", t_provider_never, ht_runs_modes},

@@ -4,7 +4,8 @@
  * made at run time by tests/tls/tlspeer.py (openssl-compatible PEM files;
  * read through the shim's ZwCreateFile as "\??\Z:\<path>", as under Wine).
  *
- * Covered: configuration decoding and its errors, handshakes with RSA and
+ * Covered: configuration decoding and its errors (anchors from buffers,
+ * files and registry values), handshakes with RSA and
  * EC keys (one and two-certificate chains), data both ways with MSG_WAITALL,
  * close_notify as end of stream, every refusal the client must make
  * (expired, not yet valid, wrong host, untrusted chain, self-signed, pin
@@ -421,6 +422,84 @@ static void t_pins(void)
     refuse("server.pem", "server.key", "ca.pem", "localhost", pin, -KS_ETLS_PIN);
 }
 
+/* ks_tls_config_add_trust_param: the anchor from the driver's registry
+ * Parameters as PEM text (REG_SZ), PEM line by line (REG_MULTI_SZ) or DER
+ * (REG_BINARY); a handshake trusts it; errors for absent, wrong-type and
+ * non-certificate values. */
+static void t_trust_param(void)
+{
+    static const char key[] =
+        "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\ktp\\Parameters";
+    static const WCHAR path[] = L"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\ktp";
+    if (!have_certs())
+        return;
+    size_t pem_len = 0, der_len = 0;
+    unsigned char *pem = slurp("ca.pem", &pem_len), *der = slurp("ca.der", &der_len);
+    WCHAR *multi = calloc(pem_len + 2, sizeof(WCHAR));
+    HT_CHECK(pem != NULL && der != NULL && multi != NULL && pem_len > 0, "ca.pem, ca.der", 0);
+    if (pem == NULL || der == NULL || multi == NULL) {
+        free(pem);
+        free(der);
+        free(multi);
+        return;
+    }
+    /* REG_MULTI_SZ as reg.exe stores a PEM entered line by line. */
+    size_t units = 0;
+    for (size_t i = 0; i < pem_len; i++)
+        if (pem[i] != '\r')
+            multi[units++] = pem[i] == '\n' ? 0 : pem[i];
+    if (units == 0 || multi[units - 1] != 0)
+        multi[units++] = 0;
+    multi[units++] = 0;
+    ULONG dword = 1;
+    HT_EQ(kshim_registry_set(key, "TrustPem", REG_SZ, pem, (ULONG)pem_len), 0, "set TrustPem");
+    HT_EQ(kshim_registry_set(key, "TrustDer", REG_BINARY, der, (ULONG)der_len), 0, "set TrustDer");
+    HT_EQ(kshim_registry_set(key, "TrustLines", REG_MULTI_SZ | KSHIM_REG_RAW, multi,
+                             (ULONG)(units * sizeof(WCHAR))),
+          0, "set TrustLines");
+    HT_EQ(kshim_registry_set(key, "Junk", REG_SZ, "not a certificate", 17), 0, "set Junk");
+    HT_EQ(kshim_registry_set(key, "Dw", REG_DWORD, &dword, 4), 0, "set Dw");
+    UNICODE_STRING reg;
+    RtlInitUnicodeString(&reg, path);
+
+    struct ks_tls_config *c = NULL, *s = NULL;
+    HT_EQ(ks_tls_config_new(KS_TLS_CLIENT, 0, &c), 0, "client config");
+    HT_EQ(ks_tls_config_new(KS_TLS_SERVER, 0, &s), 0, "server config");
+    HT_EQ(ks_tls_config_add_trust_param(c, &reg, "TrustPem"), 1, "REG_SZ PEM: one anchor");
+    HT_EQ(ks_tls_config_add_trust_param(c, &reg, "TrustDer"), 1, "REG_BINARY DER: one anchor");
+    HT_EQ(ks_tls_config_add_trust_param(c, &reg, "Missing"), -ENOENT, "no such value");
+    HT_EQ(ks_tls_config_add_trust_param(c, &reg, "Dw"), -EINVAL, "REG_DWORD");
+    HT_EQ(ks_tls_config_add_trust_param(c, &reg, "Junk"), -KS_ETLS_DECODE, "not a certificate");
+    HT_EQ(ks_tls_config_add_trust_param(c, NULL, "TrustPem"), -EFAULT, "registry_path NULL");
+    HT_EQ(ks_tls_config_add_trust_param(c, &reg, NULL), -EFAULT, "name NULL");
+    HT_EQ(ks_tls_config_add_trust_param(s, &reg, "TrustPem"), -EINVAL, "a server configuration");
+    HT_EQ(ks_tls_config_free(c), 0, "free");
+    HT_EQ(ks_tls_config_free(s), 0, "free server");
+
+    /* The REG_MULTI_SZ anchor alone validates the server's chain. */
+    c = NULL;
+    HT_EQ(ks_tls_config_new(KS_TLS_CLIENT, 0, &c), 0, "client config");
+    HT_EQ(ks_tls_config_add_trust_param(c, &reg, "TrustLines"), 1, "REG_MULTI_SZ PEM: one anchor");
+    struct srv sv;
+    if (c != NULL && srv_start(&sv, SRV_ECHO, "server.pem", "server.key")) {
+        struct ks_tls *t = NULL;
+        HT_EQ(connect_tls(&sv, c, "localhost", &t), 0, "handshake with the registry's anchor");
+        if (t != NULL) {
+            HT_EQ(ks_tls_send(t, "ping", 4, 0), 4, "send");
+            char back[4];
+            HT_EQ(ks_tls_recv(t, back, 4, MSG_WAITALL), 4, "echo");
+            HT_CHECK(memcmp(back, "ping", 4) == 0, "echoed bytes", 0);
+            HT_EQ(ks_tls_close(t), 0, "close");
+        }
+        srv_stop(&sv);
+    }
+    HT_EQ(ks_tls_config_free(c), 0, "free");
+    kshim_registry_clear();
+    free(pem);
+    free(der);
+    free(multi);
+}
+
 static void t_bad_peers(void)
 {
     if (!have_certs())
@@ -616,6 +695,20 @@ static void t_fault_scenario(void)
     int r = ks_tls_config_new(KS_TLS_CLIENT, 0, &cfg);
     if (r == 0)
         r = ks_tls_config_add_trust_file(cfg, kpath("ca.pem")) > 0 ? 0 : -1;
+    /* The same anchor from the registry (its own fault sites). */
+    static const char key[] =
+        "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\ktf\\Parameters";
+    static const WCHAR path[] = L"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\ktf";
+    size_t pem_len = 0;
+    unsigned char *pem = slurp("ca.pem", &pem_len);
+    if (r == 0 && (pem == NULL || kshim_registry_set(key, "Trust", REG_SZ, pem, (ULONG)pem_len)))
+        r = -1;
+    free(pem);
+    if (r == 0) {
+        UNICODE_STRING reg;
+        RtlInitUnicodeString(&reg, path);
+        r = ks_tls_config_add_trust_param(cfg, &reg, "Trust") > 0 ? 0 : -1;
+    }
     struct ks_tls *t = NULL;
     if (r == 0) {
         int fd = ht_ks_connect(0, s.port);
@@ -640,6 +733,7 @@ static void t_fault_scenario(void)
         HT_EQ(r, 0, "the scenario without a fault");
     srv_stop(&s);
     (void)ks_tls_config_free(cfg);
+    kshim_registry_clear();
 }
 
 static const struct ht_test tls_tests[] = {
@@ -652,6 +746,7 @@ static const struct ht_test tls_tests[] = {
     {"tls-refuse-name", t_refuse_name, ht_runs_once},
     {"tls-refuse-untrusted", t_refuse_untrusted, ht_runs_once},
     {"tls-pins", t_pins, ht_runs_once},
+    {"tls-trust-param", t_trust_param, ht_runs_once},
     {"tls-bad-peers", t_bad_peers, ht_runs_modes},
     {"tls-bad-args", t_bad_args, ht_runs_once},
     {"tls-nonblocking", t_nonblocking, ht_runs_modes},
