@@ -268,6 +268,8 @@ int ks_param_get_bytes(const UNICODE_STRING *registry_path, const char *name, vo
     n = value_bytes(kv, (char *)buf, size);
     if (n >= 0 && buf == NULL && kv->Type != REG_BINARY)
         n++; /* the room a call needs: the text and its NUL */
+    /* The data may be a secret (a TLS private key): no copy left behind. */
+    RtlSecureZeroMemory(kv->Data, kv->DataLength);
     params_free(kv);
     /* At most KS_PARAMS_MAX_DATA * 3 / 2 + 1 (UTF-8 of 64 KiB of UTF-16). */
     return (int)n;

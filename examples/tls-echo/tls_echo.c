@@ -8,6 +8,10 @@
  *             first) or DER: a kernel path such as "\??\C:\certs\server.pem"
  *             (under Wine "\??\Z:\tmp\x\server.pem" is /tmp/x/server.pem)
  *   KeyFile   its private key (RSA or EC; PEM or DER); default: CertFile
+ *   Cert, Key instead of CertFile/KeyFile: the chain and the key themselves
+ *             in the registry (PEM text as REG_SZ or REG_MULTI_SZ, PEM or
+ *             DER as REG_BINARY; Key defaults to Cert), read by
+ *             ks_tls_config_set_cert_param
  *   MaxConns  connections served at once (default 64); one more is
  *             accepted and closed at once
  *   IdleMs    SO_RCVTIMEO/SO_SNDTIMEO of each connection, milliseconds
@@ -373,7 +377,29 @@ static VOID te_unload(PDRIVER_OBJECT driver)
     LOG("unloaded in %ld ms (connections=%ld)\n", (long)(now_ms() - t0), (long)g_accepted);
 }
 
-/* The server configuration from the CertFile and KeyFile parameters. */
+/* The server configuration from the Cert and Key parameters (the data
+ * itself in the registry). */
+static int load_config_param(PUNICODE_STRING registry_path)
+{
+    const char *key = ks_param_get_bytes(registry_path, "Key", NULL, 0) == -ENOENT ? "Cert" : "Key";
+    int r = ks_tls_config_new(KS_TLS_SERVER, 0, &g_cfg);
+    if (r != 0) {
+        LOG("ks_tls_config_new: %d (%s)\n", r, ks_tls_strerror(r));
+        return r;
+    }
+    r = ks_tls_config_set_cert_param(g_cfg, registry_path, "Cert", key);
+    if (r != 0) {
+        LOG("cannot load the parameters Cert and %s: %s (%d)\n", key, ks_tls_strerror(r), r);
+        ks_tls_config_free(g_cfg);
+        g_cfg = NULL;
+    } else {
+        LOG("certificate and key from the parameters Cert and %s\n", key);
+    }
+    return r;
+}
+
+/* The server configuration from the CertFile and KeyFile parameters, or
+ * else from Cert and Key. */
 static int load_config(PUNICODE_STRING registry_path)
 {
     char *cert, *key;
@@ -384,8 +410,13 @@ static int load_config(PUNICODE_STRING registry_path)
         return -ENOMEM;
     key = cert + TE_PATH_MAX;
     r = ks_param_get(registry_path, "CertFile", cert, TE_PATH_MAX);
+    if (r == -ENOENT && ks_param_get_bytes(registry_path, "Cert", NULL, 0) != -ENOENT) {
+        r = load_config_param(registry_path);
+        goto out;
+    }
     if (r <= 0) {
-        LOG("the CertFile parameter is needed (a kernel path): %d (%s)\n", r, ks_strerror(r));
+        LOG("the CertFile parameter (a kernel path) or Cert is needed: %d (%s)\n", r,
+            ks_strerror(r));
         r = -EINVAL;
         goto out;
     }

@@ -89,7 +89,9 @@ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_param_get_int(_In_ const UNICODE_STRIN
  * Values hold at most 64 KiB.
  *
  * buf, size: receive the data; with buf NULL and size 0 nothing is copied
- * and the call returns the size a buffer needs (text: with its NUL).
+ * and the call returns the size a buffer needs (text: with its NUL). The
+ * temporary copy of the value is wiped before it is freed (it may be a
+ * secret such as a private key); wiping buf is the caller's business.
  *
  * Returns the number of bytes stored (without the NUL of text), or
  *   -ENOENT   the Parameters key or the value does not exist;

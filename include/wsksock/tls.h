@@ -175,8 +175,10 @@ _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_config_add_p
  * DER certificate) and its private key (PEM "RSA PRIVATE KEY",
  * "EC PRIVATE KEY" or "PRIVATE KEY" (PKCS#8), or the DER of one). RSA keys
  * give ECDHE_RSA and RSA suites, EC keys ECDHE_ECDSA suites. Copied.
- * Returns 0, or -KS_ETLS_DECODE, -EINVAL (client configuration, already
- * set, or in use), -EFAULT, -ENOMEM, -EPERM.
+ * Returns 0, or -KS_ETLS_DECODE (no certificate or no key, data that does
+ * not decode, or an end certificate that does not hold the key's public
+ * half), -EINVAL (client configuration, already set, or in use), -EFAULT,
+ * -ENOMEM, -EPERM.
  */
 _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_config_set_cert(
     _Inout_ struct ks_tls_config *cfg, _In_reads_bytes_(chain_len) const void *chain,
@@ -189,6 +191,21 @@ _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_config_set_c
  */
 _Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_config_set_cert_file(
     _Inout_ struct ks_tls_config *cfg, _In_z_ const char *chain_path, _In_z_ const char *key_path);
+
+/*
+ * ks_tls_config_set_cert_param - ks_tls_config_set_cert from two values of
+ * the driver's <registry_path>\Parameters key, read as
+ * ks_tls_config_add_trust_param reads anchors (PEM text in REG_SZ or
+ * REG_MULTI_SZ, PEM or DER in REG_BINARY; at most 64 KiB each; both names
+ * may be the same value when it holds the chain and the key). The key's
+ * temporary copy is wiped before it is freed. A private key in the
+ * registry is as safe as its key's ACL, and service keys are commonly
+ * readable by every user: give a Parameters key holding a private key its
+ * own ACL. Errors also those of ks_param_get_bytes.
+ */
+_Must_inspect_result_ _IRQL_requires_max_(PASSIVE_LEVEL) int ks_tls_config_set_cert_param(
+    _Inout_ struct ks_tls_config *cfg, _In_ const UNICODE_STRING *registry_path,
+    _In_z_ const char *chain_name, _In_z_ const char *key_name);
 
 /*
  * ks_tls_client - start TLS as the client on fd, a connected SOCK_STREAM

@@ -289,6 +289,33 @@ int ks_tls_config_add_trust_file(struct ks_tls_config *cfg, const char *path)
     return err;
 }
 
+/*
+ * The value `name` of <registry_path>\Parameters as bytes
+ * (ks_param_get_bytes) in a fresh block (*data, *len; ks__tls_free it).
+ * Measure, then read: a value rewritten in between gives -EMSGSIZE.
+ */
+static int read_param(const UNICODE_STRING *registry_path, const char *name, unsigned char **data,
+                      size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    int need = ks_param_get_bytes(registry_path, name, NULL, 0);
+    if (need <= 0)
+        return need < 0 ? need : -KS_ETLS_DECODE;
+    unsigned char *buf = ks__tls_alloc((size_t)need);
+    if (buf == NULL)
+        return -ENOMEM;
+    int n = ks_param_get_bytes(registry_path, name, buf, (size_t)need);
+    if (n < 0) {
+        RtlSecureZeroMemory(buf, (size_t)need); /* perhaps part of a key */
+        ks__tls_free(buf);
+        return n;
+    }
+    *data = buf;
+    *len = (size_t)n;
+    return 0;
+}
+
 int ks_tls_config_add_trust_param(struct ks_tls_config *cfg, const UNICODE_STRING *registry_path,
                                   const char *name)
 {
@@ -297,15 +324,12 @@ int ks_tls_config_add_trust_param(struct ks_tls_config *cfg, const UNICODE_STRIN
         return err;
     if (registry_path == NULL || name == NULL)
         return -EFAULT;
-    /* Measure, then read: a value rewritten in between gives -EMSGSIZE. */
-    int need = ks_param_get_bytes(registry_path, name, NULL, 0);
-    if (need <= 0)
-        return need < 0 ? need : -KS_ETLS_DECODE;
-    unsigned char *data = ks__tls_alloc((size_t)need);
-    if (data == NULL)
-        return -ENOMEM;
-    int n = ks_param_get_bytes(registry_path, name, data, (size_t)need);
-    err = n < 0 ? n : ks_tls_config_add_trust(cfg, data, (size_t)n);
+    unsigned char *data;
+    size_t len;
+    err = read_param(registry_path, name, &data, &len);
+    if (err != 0)
+        return err;
+    err = ks_tls_config_add_trust(cfg, data, len);
     ks__tls_free(data);
     return err;
 }
@@ -432,6 +456,65 @@ static void drop_cert(struct ks_tls_config *cfg)
     cfg->key_type = 0;
 }
 
+/* Compares two big-endian integers, ignoring leading zero bytes. */
+static BOOLEAN same_integer(const unsigned char *a, size_t alen, const unsigned char *b,
+                            size_t blen)
+{
+    while (alen > 0 && a[0] == 0) {
+        a++;
+        alen--;
+    }
+    while (blen > 0 && b[0] == 0) {
+        b++;
+        blen--;
+    }
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* Is pk the public half of cfg's private key? */
+static BOOLEAN key_matches(const struct ks_tls_config *cfg, const br_x509_pkey *pk)
+{
+    if (pk->key_type != cfg->key_type)
+        return FALSE;
+    if (pk->key_type == BR_KEYTYPE_RSA) {
+        br_rsa_compute_modulus modulus = br_rsa_compute_modulus_get_default();
+        size_t n_len = modulus(NULL, &cfg->rsa);
+        unsigned char *n = n_len == 0 ? NULL : ks__tls_alloc(n_len);
+        BOOLEAN same = n != NULL && modulus(n, &cfg->rsa) == n_len &&
+                       same_integer(n, n_len, pk->key.rsa.n, pk->key.rsa.nlen);
+        ks__tls_free(n);
+        return same;
+    }
+    unsigned char q[BR_EC_KBUF_PUB_MAX_SIZE];
+    br_ec_public_key pub;
+    size_t q_len = br_ec_compute_pub(br_ec_get_default(), &pub, q, &cfg->ec);
+    return q_len != 0 && pub.curve == pk->key.ec.curve && q_len == pk->key.ec.qlen &&
+           memcmp(q, pk->key.ec.q, q_len) == 0;
+}
+
+/*
+ * Every chain entry must decode as a certificate (a DER blob was taken as
+ * is) and the first must hold the private key's public half: otherwise
+ * every handshake would fail, far from the cause. 0 or -KS_ETLS_DECODE
+ * (-ENOMEM).
+ */
+static int check_chain(const struct ks_tls_config *cfg)
+{
+    br_x509_decoder_context *dc = ks__tls_alloc(sizeof(*dc));
+    if (dc == NULL)
+        return -ENOMEM;
+    int err = 0;
+    for (size_t i = 0; i < cfg->chain_len && err == 0; i++) {
+        br_x509_decoder_init(dc, NULL, NULL);
+        br_x509_decoder_push(dc, cfg->chain[i].data, cfg->chain[i].data_len);
+        const br_x509_pkey *pk = br_x509_decoder_get_pkey(dc);
+        if (pk == NULL || (i == 0 && !key_matches(cfg, pk)))
+            err = -KS_ETLS_DECODE;
+    }
+    ks__tls_free(dc);
+    return err;
+}
+
 int ks_tls_config_set_cert(struct ks_tls_config *cfg, const void *chain, size_t chain_len,
                            const void *key, size_t key_len)
 {
@@ -450,11 +533,34 @@ int ks_tls_config_set_cert(struct ks_tls_config *cfg, const void *chain, size_t 
         cc.want_certs = FALSE;
         err = each_object(key, key_len, cert_object, &cc);
     }
-    if (err <= 0 || cfg->chain_len == 0 || cfg->key_type == 0) {
+    if (err > 0)
+        err = cfg->chain_len == 0 || cfg->key_type == 0 ? -KS_ETLS_DECODE : check_chain(cfg);
+    else if (err == 0)
+        err = -KS_ETLS_DECODE; /* nothing found */
+    if (err < 0) {
         drop_cert(cfg);
-        return err < 0 ? err : -KS_ETLS_DECODE;
+        return err;
     }
     return 0;
+}
+
+/* A chain and a key read into pool blocks (files, registry values). */
+struct cert_data {
+    unsigned char *chain, *key;
+    size_t chain_len, key_len;
+};
+
+/* ks_tls_config_set_cert with d if err (of reading it) is 0; then wipes
+ * the key's copy and frees both. Returns the first error. */
+static int set_cert_data(struct ks_tls_config *cfg, struct cert_data *d, int err)
+{
+    if (err == 0)
+        err = ks_tls_config_set_cert(cfg, d->chain, d->chain_len, d->key, d->key_len);
+    if (d->key != NULL)
+        RtlSecureZeroMemory(d->key, d->key_len);
+    ks__tls_free(d->key);
+    ks__tls_free(d->chain);
+    return err;
 }
 
 int ks_tls_config_set_cert_file(struct ks_tls_config *cfg, const char *chain_path,
@@ -465,16 +571,24 @@ int ks_tls_config_set_cert_file(struct ks_tls_config *cfg, const char *chain_pat
         return err;
     if (chain_path == NULL || key_path == NULL)
         return -EFAULT;
-    unsigned char *chain = NULL, *key = NULL;
-    size_t chain_len = 0, key_len = 0;
-    err = ks__tls_read_file(chain_path, &chain, &chain_len);
+    struct cert_data d = {0};
+    err = ks__tls_read_file(chain_path, &d.chain, &d.chain_len);
     if (err == 0)
-        err = ks__tls_read_file(key_path, &key, &key_len);
+        err = ks__tls_read_file(key_path, &d.key, &d.key_len);
+    return set_cert_data(cfg, &d, err);
+}
+
+int ks_tls_config_set_cert_param(struct ks_tls_config *cfg, const UNICODE_STRING *registry_path,
+                                 const char *chain_name, const char *key_name)
+{
+    int err = check_config(cfg, KS_TLS_SERVER);
+    if (err != 0)
+        return err;
+    if (registry_path == NULL || chain_name == NULL || key_name == NULL)
+        return -EFAULT;
+    struct cert_data d = {0};
+    err = read_param(registry_path, chain_name, &d.chain, &d.chain_len);
     if (err == 0)
-        err = ks_tls_config_set_cert(cfg, chain, chain_len, key, key_len);
-    if (key != NULL)
-        RtlSecureZeroMemory(key, key_len);
-    ks__tls_free(key);
-    ks__tls_free(chain);
-    return err;
+        err = read_param(registry_path, key_name, &d.key, &d.key_len);
+    return set_cert_data(cfg, &d, err);
 }

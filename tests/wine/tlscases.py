@@ -304,12 +304,18 @@ def case_tls_echo(c, Proc, Failure, free_port):
             s.close()
         held = []
 
-        # ---- EC (ECDSA suites)
+        # ---- EC (ECDSA suites), the chain and key in the registry (Cert, Key:
+        # PEM text as REG_SZ; ks_tls_config_set_cert_param) instead of files
         port = free_port()
-        params = {"Port": port, "CertFile": kernel_path(os.path.join(d, "ec-server.pem")),
-                  "KeyFile": kernel_path(os.path.join(d, "ec-server.key"))}
+        with open(os.path.join(d, "ec-server.pem")) as f:
+            ec_chain = f.read()
+        with open(os.path.join(d, "ec-server.key")) as f:
+            ec_key = f.read()
+        params = {"Port": port, "Cert": ec_chain, "Key": ec_key}
         w = c.wskrun([c.driver("tls-echo")], params, cue, 120, name="tls-echo-ec")
         c.wait_kernel(w, r"^tls-echo: listening on port %d " % port, 60)
+        c.check(bool(w.grep(r"^tls-echo: certificate and key from the parameters Cert and Key$")),
+                "EC: chain and key from the registry values Cert and Key")
         p, rc = tlspeer(Proc, "sclient-ec", ["sclient", "--port", port, "--cafile", ca,
                                              "--servername", "localhost", "--send", text], 60)
         m = p.grep(r"^CIPHER (\S+)$")

@@ -4,8 +4,8 @@
  * made at run time by tests/tls/tlspeer.py (openssl-compatible PEM files;
  * read through the shim's ZwCreateFile as "\??\Z:\<path>", as under Wine).
  *
- * Covered: configuration decoding and its errors (anchors from buffers,
- * files and registry values), handshakes with RSA and
+ * Covered: configuration decoding and its errors (anchors, chains and
+ * keys from buffers, files and registry values), handshakes with RSA and
  * EC keys (one and two-certificate chains), data both ways with MSG_WAITALL,
  * close_notify as end of stream, every refusal the client must make
  * (expired, not yet valid, wrong host, untrusted chain, self-signed, pin
@@ -197,13 +197,13 @@ static void srv_main(void *arg)
     free(buf);
 }
 
-static int srv_start(struct srv *s, enum srv_mode mode, const char *chain, const char *key)
+/* Starts the server thread with cfg (owned by the server from here on). */
+static int srv_start_cfg(struct srv *s, enum srv_mode mode, struct ks_tls_config *cfg)
 {
     memset(s, 0, sizeof(*s));
     s->mode = mode;
     s->handshake = 1;
-    if (chain != NULL)
-        s->cfg = server_config(chain, key);
+    s->cfg = cfg;
     s->listener = ht_ks_listen(0, &s->port);
     SETUP_EQ(s->listener > 0, 1, "listener");
     if (s->listener <= 0) {
@@ -212,6 +212,11 @@ static int srv_start(struct srv *s, enum srv_mode mode, const char *chain, const
     }
     s->thread = ht_spawn(srv_main, s);
     return 1;
+}
+
+static int srv_start(struct srv *s, enum srv_mode mode, const char *chain, const char *key)
+{
+    return srv_start_cfg(s, mode, chain != NULL ? server_config(chain, key) : NULL);
 }
 
 static void srv_stop(struct srv *s)
@@ -273,6 +278,17 @@ static void t_config_errors(void)
           "cert on a client config");
     HT_EQ(ks_tls_config_set_cert_file(s, kpath("server.pem"), kpath("ca.pem")), -KS_ETLS_DECODE,
           "no key in the key file");
+    HT_EQ(ks_tls_config_set_cert_file(s, kpath("server.pem"), kpath("ec-server.key")),
+          -KS_ETLS_DECODE, "an EC key for an RSA certificate");
+    HT_EQ(ks_tls_config_set_cert_file(s, kpath("server.pem"), kpath("wronghost.key")),
+          -KS_ETLS_DECODE, "another RSA key than the certificate's");
+    HT_EQ(ks_tls_config_set_cert_file(s, kpath("ec-server.pem"), kpath("server.key")),
+          -KS_ETLS_DECODE, "an RSA key for an EC certificate");
+    size_t key_len = 0;
+    unsigned char *key = slurp("server.key", &key_len);
+    HT_EQ(ks_tls_config_set_cert(s, "\x30\x03junk", 6, key, key_len), -KS_ETLS_DECODE,
+          "a chain that is no certificate");
+    free(key);
     HT_EQ(ks_tls_config_set_cert_file(s, kpath("server.pem"), kpath("server-pkcs8.key")), 0,
           "PKCS#8 key");
     HT_EQ(ks_tls_config_set_cert_file(s, kpath("server.pem"), kpath("server.key")), -EINVAL,
@@ -422,6 +438,20 @@ static void t_pins(void)
     refuse("server.pem", "server.key", "ca.pem", "localhost", pin, -KS_ETLS_PIN);
 }
 
+/* A session to the echo server: handshake, 4 bytes there and back, close. */
+static void ping_pong(struct srv *sv, struct ks_tls_config *c, const char *what)
+{
+    struct ks_tls *t = NULL;
+    HT_EQ(connect_tls(sv, c, "localhost", &t), 0, what);
+    if (t == NULL)
+        return;
+    HT_EQ(ks_tls_send(t, "ping", 4, 0), 4, "send");
+    char back[4];
+    HT_EQ(ks_tls_recv(t, back, 4, MSG_WAITALL), 4, "echo");
+    HT_CHECK(memcmp(back, "ping", 4) == 0, "echoed bytes", 0);
+    HT_EQ(ks_tls_close(t), 0, "close");
+}
+
 /* ks_tls_config_add_trust_param: the anchor from the driver's registry
  * Parameters as PEM text (REG_SZ), PEM line by line (REG_MULTI_SZ) or DER
  * (REG_BINARY); a handshake trusts it; errors for absent, wrong-type and
@@ -482,15 +512,7 @@ static void t_trust_param(void)
     HT_EQ(ks_tls_config_add_trust_param(c, &reg, "TrustLines"), 1, "REG_MULTI_SZ PEM: one anchor");
     struct srv sv;
     if (c != NULL && srv_start(&sv, SRV_ECHO, "server.pem", "server.key")) {
-        struct ks_tls *t = NULL;
-        HT_EQ(connect_tls(&sv, c, "localhost", &t), 0, "handshake with the registry's anchor");
-        if (t != NULL) {
-            HT_EQ(ks_tls_send(t, "ping", 4, 0), 4, "send");
-            char back[4];
-            HT_EQ(ks_tls_recv(t, back, 4, MSG_WAITALL), 4, "echo");
-            HT_CHECK(memcmp(back, "ping", 4) == 0, "echoed bytes", 0);
-            HT_EQ(ks_tls_close(t), 0, "close");
-        }
+        ping_pong(&sv, c, "handshake with the registry's anchor");
         srv_stop(&sv);
     }
     HT_EQ(ks_tls_config_free(c), 0, "free");
@@ -498,6 +520,67 @@ static void t_trust_param(void)
     free(pem);
     free(der);
     free(multi);
+}
+
+/* ks_tls_config_set_cert_param: a server's chain (PEM text, REG_SZ) and
+ * key (PEM bytes, REG_BINARY) from registry values, and both in one value;
+ * a client trusting the CA completes a handshake; errors. */
+static void t_cert_param(void)
+{
+    static const char key[] =
+        "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\kcp\\Parameters";
+    static const WCHAR path[] = L"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\kcp";
+    if (!have_certs())
+        return;
+    size_t chain_len = 0, key_len = 0;
+    unsigned char *chain = slurp("server.pem", &chain_len), *pkey = slurp("server.key", &key_len);
+    unsigned char *both = malloc(chain_len + key_len);
+    HT_CHECK(chain != NULL && pkey != NULL && both != NULL && chain_len > 0 && key_len > 0,
+             "server.pem, server.key", 0);
+    if (chain == NULL || pkey == NULL || both == NULL) {
+        free(chain);
+        free(pkey);
+        free(both);
+        return;
+    }
+    memcpy(both, chain, chain_len);
+    memcpy(both + chain_len, pkey, key_len);
+    HT_EQ(kshim_registry_set(key, "Cert", REG_SZ, chain, (ULONG)chain_len), 0, "set Cert");
+    HT_EQ(kshim_registry_set(key, "Key", REG_BINARY, pkey, (ULONG)key_len), 0, "set Key");
+    HT_EQ(kshim_registry_set(key, "Both", REG_BINARY, both, (ULONG)(chain_len + key_len)), 0,
+          "set Both");
+    HT_EQ(kshim_registry_set(key, "Junk", REG_SZ, "no certificate", 14), 0, "set Junk");
+    UNICODE_STRING reg;
+    RtlInitUnicodeString(&reg, path);
+
+    struct ks_tls_config *s = NULL, *c = NULL;
+    HT_EQ(ks_tls_config_new(KS_TLS_SERVER, 0, &s), 0, "server config");
+    HT_EQ(ks_tls_config_new(KS_TLS_CLIENT, 0, &c), 0, "client config");
+    HT_EQ(ks_tls_config_set_cert_param(s, &reg, "Cert", "Missing"), -ENOENT, "no key value");
+    HT_EQ(ks_tls_config_set_cert_param(s, &reg, "Junk", "Key"), -KS_ETLS_DECODE, "no certificate");
+    HT_EQ(ks_tls_config_set_cert_param(s, &reg, NULL, "Key"), -EFAULT, "chain name NULL");
+    HT_EQ(ks_tls_config_set_cert_param(s, NULL, "Cert", "Key"), -EFAULT, "registry_path NULL");
+    HT_EQ(ks_tls_config_set_cert_param(c, &reg, "Cert", "Key"), -EINVAL, "a client configuration");
+    HT_EQ(ks_tls_config_set_cert_param(s, &reg, "Both", "Both"), 0, "chain and key in one value");
+    HT_EQ(ks_tls_config_set_cert_param(s, &reg, "Cert", "Key"), -EINVAL, "set twice");
+    HT_EQ(ks_tls_config_free(s), 0, "free server");
+    HT_EQ(ks_tls_config_free(c), 0, "free client");
+
+    s = NULL;
+    HT_EQ(ks_tls_config_new(KS_TLS_SERVER, 0, &s), 0, "server config");
+    HT_EQ(ks_tls_config_set_cert_param(s, &reg, "Cert", "Key"), 0, "chain REG_SZ, key REG_BINARY");
+    struct srv sv;
+    if (s != NULL && srv_start_cfg(&sv, SRV_ECHO, s)) {
+        c = client_config("ca.pem");
+        ping_pong(&sv, c, "handshake with the registry's chain");
+        srv_stop(&sv);
+        HT_EQ(sv.handshake, 0, "server handshake");
+        HT_EQ(ks_tls_config_free(c), 0, "free client");
+    }
+    kshim_registry_clear();
+    free(chain);
+    free(pkey);
+    free(both);
 }
 
 static void t_bad_peers(void)
@@ -747,6 +830,7 @@ static const struct ht_test tls_tests[] = {
     {"tls-refuse-untrusted", t_refuse_untrusted, ht_runs_once},
     {"tls-pins", t_pins, ht_runs_once},
     {"tls-trust-param", t_trust_param, ht_runs_once},
+    {"tls-cert-param", t_cert_param, ht_runs_once},
     {"tls-bad-peers", t_bad_peers, ht_runs_modes},
     {"tls-bad-args", t_bad_args, ht_runs_once},
     {"tls-nonblocking", t_nonblocking, ht_runs_modes},
