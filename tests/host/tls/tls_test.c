@@ -534,7 +534,7 @@ static void t_cert_param(void)
         return;
     size_t chain_len = 0, key_len = 0;
     unsigned char *chain = slurp("server.pem", &chain_len), *pkey = slurp("server.key", &key_len);
-    unsigned char *both = malloc(chain_len + key_len);
+    unsigned char *both = malloc(chain_len + key_len + 1);
     HT_CHECK(chain != NULL && pkey != NULL && both != NULL && chain_len > 0 && key_len > 0,
              "server.pem, server.key", 0);
     if (chain == NULL || pkey == NULL || both == NULL) {
