@@ -136,46 +136,6 @@ static int query_value(const UNICODE_STRING *registry_path, const char *name,
 }
 
 /*
- * The text of a REG_SZ value (count units; it ends at its first NUL or at
- * the end of the data) as UTF-8 in buf: its length, -EMSGSIZE if it does
- * not fit with its NUL (buf then empty), -EINVAL if it is not valid UTF-16
- * (an unpaired surrogate). The conversion is ks_utf.h's, strict as
- * everywhere in the library.
- */
-static int reg_sz_to_utf8(const WCHAR *src, size_t count, char *buf, size_t size)
-{
-    size_t units = 0;
-    while (units < count && src[units] != 0)
-        units++;
-    long n = ks__utf16_to_utf8(src, units, buf, size);
-    if (n == -ENOBUFS || n > INT_MAX) {
-        buf[0] = '\0';
-        return -EMSGSIZE;
-    }
-    return (int)n;
-}
-
-int ks_param_get(const UNICODE_STRING *registry_path, const char *name, char *buf, size_t size)
-{
-    KEY_VALUE_PARTIAL_INFORMATION *kv;
-    int ret;
-
-    if (!buf)
-        return -EFAULT;
-    if (size == 0)
-        return -EINVAL;
-    ret = query_value(registry_path, name, &kv);
-    if (ret)
-        return ret;
-    if (kv->Type != REG_SZ && kv->Type != REG_EXPAND_SZ)
-        ret = -EINVAL;
-    else
-        ret = reg_sz_to_utf8((const WCHAR *)kv->Data, kv->DataLength / sizeof(WCHAR), buf, size);
-    params_free(kv);
-    return ret;
-}
-
-/*
  * Appends the UTF-16 text src[0..units) as UTF-8 at buf + *pos (measures
  * only when buf is NULL), leaving room for a NUL after it. 0, -EMSGSIZE or
  * -EINVAL (invalid UTF-16).
@@ -200,8 +160,10 @@ static int append_utf8(const WCHAR *src, size_t units, char *buf, size_t size, s
 
 /*
  * A value's data as ks_param_get_bytes documents: REG_BINARY as is, text
- * as UTF-8 (REG_MULTI_SZ: its strings joined by newlines). buf NULL:
- * measures. Returns the length (without the NUL of text), or an error.
+ * as UTF-8 (REG_MULTI_SZ: its strings joined by newlines), the one text
+ * conversion of every ks_param_get* (the library's strict UTF-16 rules,
+ * ks_utf.h). buf NULL: measures. Returns the length (without the NUL of
+ * text), or -EMSGSIZE, -EINVAL.
  */
 static long value_bytes(const KEY_VALUE_PARTIAL_INFORMATION *kv, char *buf, size_t size)
 {
@@ -249,6 +211,29 @@ static long value_bytes(const KEY_VALUE_PARTIAL_INFORMATION *kv, char *buf, size
     if (err != 0)
         return err;
     return (long)pos;
+}
+
+int ks_param_get(const UNICODE_STRING *registry_path, const char *name, char *buf, size_t size)
+{
+    KEY_VALUE_PARTIAL_INFORMATION *kv;
+    int ret;
+
+    if (!buf)
+        return -EFAULT;
+    if (size == 0)
+        return -EINVAL;
+    ret = query_value(registry_path, name, &kv);
+    if (ret)
+        return ret;
+    if (kv->Type != REG_SZ && kv->Type != REG_EXPAND_SZ) {
+        ret = -EINVAL;
+    } else {
+        ret = (int)value_bytes(kv, buf, size);
+        if (ret == -EMSGSIZE)
+            buf[0] = '\0';
+    }
+    params_free(kv);
+    return ret;
 }
 
 int ks_param_get_bytes(const UNICODE_STRING *registry_path, const char *name, void *buf,
@@ -327,9 +312,7 @@ int ks_param_get_int(const UNICODE_STRING *registry_path, const char *name, int 
         RtlCopyMemory(&d, kv->Data, sizeof(d));
         v = (int)(LONG)d;
     } else if (kv->Type == REG_SZ || kv->Type == REG_EXPAND_SZ) {
-        if (reg_sz_to_utf8((const WCHAR *)kv->Data, kv->DataLength / sizeof(WCHAR), text,
-                           sizeof(text)) < 0 ||
-            parse_int(text, &v) != 0)
+        if (value_bytes(kv, text, sizeof(text)) < 0 || parse_int(text, &v) != 0)
             v = default_value;
     }
     params_free(kv);
