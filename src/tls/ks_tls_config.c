@@ -495,11 +495,13 @@ static BOOLEAN key_matches(const struct ks_tls_config *cfg, const br_x509_pkey *
 /*
  * Every chain entry must decode as a certificate (a DER blob was taken as
  * is) and the first must hold the private key's public half: otherwise
- * every handshake would fail, far from the cause. 0 or -KS_ETLS_DECODE
- * (-ENOMEM).
+ * every handshake would fail, far from the cause. ctx: the configuration.
+ * 0 or -KS_ETLS_DECODE (-ENOMEM). Runs through ks__tls_on_big_stack: the
+ * modulus and EC point computations use a few KiB of stack.
  */
-static int check_chain(const struct ks_tls_config *cfg)
+static int check_chain(void *ctx)
 {
+    const struct ks_tls_config *cfg = ctx;
     br_x509_decoder_context *dc = ks__tls_alloc(sizeof(*dc));
     if (dc == NULL)
         return -ENOMEM;
@@ -534,7 +536,8 @@ int ks_tls_config_set_cert(struct ks_tls_config *cfg, const void *chain, size_t 
         err = each_object(key, key_len, cert_object, &cc);
     }
     if (err > 0)
-        err = cfg->chain_len == 0 || cfg->key_type == 0 ? -KS_ETLS_DECODE : check_chain(cfg);
+        err = cfg->chain_len == 0 || cfg->key_type == 0 ? -KS_ETLS_DECODE
+                                                        : ks__tls_on_big_stack(check_chain, cfg);
     else if (err == 0)
         err = -KS_ETLS_DECODE; /* nothing found */
     if (err < 0) {
